@@ -1,0 +1,52 @@
+"""Every error autometa raises on purpose, in one place.
+
+Each subclasses the built-in exception a user would expect (``ValueError``,
+``TypeError``, ``FileNotFoundError``) so ``except ValueError`` keeps working, and
+each message names the offending column, value or limit.
+"""
+
+from __future__ import annotations
+
+
+class AutometaError(Exception):
+    """Base class of all autometa errors."""
+
+
+class DataValidationError(AutometaError, ValueError):
+    """The data cannot be used as given (empty, one class, missing target, ...)."""
+
+
+class TargetNotFoundError(DataValidationError):
+    """The named target column is not in the table."""
+
+
+class UnsupportedSourceError(AutometaError, ValueError):
+    """The source kind or file extension is not one autometa can read."""
+
+
+class DataTypeError(AutometaError, TypeError):
+    """The source has a Python type autometa cannot turn into a table."""
+
+
+class DatasetFileNotFoundError(AutometaError, FileNotFoundError):
+    """A file or directory named as a source does not exist."""
+
+
+class FileParseError(DataValidationError):
+    """A file exists but cannot be parsed as a table."""
+
+
+class OpenMLUnavailableError(AutometaError, ConnectionError):
+    """OpenML cannot be reached and the requested object is not in the cache."""
+
+
+class ConfigError(AutometaError, ValueError):
+    """A configuration names an unknown algorithm or an invalid hyperparameter."""
+
+
+class KnowledgeBaseError(AutometaError, ValueError):
+    """A knowledge base is missing, corrupted or of a newer schema."""
+
+
+class TaskMismatchError(AutometaError, ValueError):
+    """A dataset and a knowledge base or model are of different task types."""

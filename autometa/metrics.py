@@ -1,0 +1,47 @@
+"""The metrics autometa records and ranks by: one table of names and directions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: str  # "classification" or "regression"
+    greater_is_better: bool
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("accuracy", "classification", True),
+        Metric("balanced_accuracy", "classification", True),
+        Metric("log_loss", "classification", False),
+        Metric("roc_auc", "classification", True),
+        Metric("r2", "regression", True),
+        Metric("rmse", "regression", False),
+        Metric("mae", "regression", False),
+    )
+}
+
+DEFAULT_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
+
+
+def metrics_for(task: str) -> list[str]:
+    """Names of the metrics recorded for ``task``."""
+    return [m.name for m in METRICS.values() if m.task == task]
+
+
+def get_metric(name: str, task: str | None = None) -> Metric:
+    """Look up a metric by name, checking it fits ``task`` when given."""
+    from autometa.errors import ConfigError
+
+    if name not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}; known metrics: {sorted(METRICS)}")
+    metric = METRICS[name]
+    if task is not None and metric.task != task:
+        raise ConfigError(
+            f"metric {name!r} is for {metric.task}, not {task}; use one of {metrics_for(task)}"
+        )
+    return metric
