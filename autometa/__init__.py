@@ -1,9 +1,34 @@
-"""autometa: meta-learning recommendations for tabular machine learning."""
+"""autometa: meta-learning recommendations for tabular machine learning.
+
+The public names below are imported lazily on first use, so ``import autometa`` stays
+fast and never pulls in optional dependencies such as torch.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from autometa.data import Dataset, load_dataset, load_suite  # noqa: E402
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Dataset": "autometa.data",
+    "load_dataset": "autometa.data",
+    "load_suite": "autometa.data",
+    "evaluate": "autometa.evaluate",
+}
 
-__all__ = ["Dataset", "__version__", "load_dataset", "load_suite"]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'autometa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

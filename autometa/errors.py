@@ -40,6 +40,17 @@ class OpenMLUnavailableError(AutometaError, ConnectionError):
     """OpenML cannot be reached and the requested object is not in the cache."""
 
 
+class InvalidParameterError(AutometaError, ValueError):
+    """A function argument is outside its documented choices (e.g. ``task="clustering"``)."""
+
+
+class DataWarning(UserWarning):
+    """Data was changed on load (rows or columns dropped, values treated as missing).
+
+    Filter it like any warning, e.g. ``warnings.simplefilter("ignore", DataWarning)``.
+    """
+
+
 class ConfigError(AutometaError, ValueError):
     """A configuration names an unknown algorithm or an invalid hyperparameter."""
 

@@ -1,0 +1,421 @@
+"""Build or extend a knowledge base: every portfolio configuration on every dataset of a suite.
+
+The runner is resumable by construction: each finished evaluation is appended to a journal
+file in the knowledge-base directory (flushed and fsynced) the moment it arrives, and a
+restarted run skips every (dataset, configuration) pair that the knowledge base already
+holds. Killed at any moment, even with ``kill -9``, a run loses at most the evaluations in
+flight and repeats none that finished.
+
+Work runs in worker processes: a local pool (loky, through joblib) by default, or a
+``dask.distributed`` cluster when a scheduler address is given, which is how a batch goes
+beyond one machine. Each evaluation inside a worker is further isolated by
+:func:`autometa.evaluate.evaluate` (time and memory limits).
+
+Example
+-------
+>>> from autometa import batch
+>>> summary = batch.run("dir:../shared/corpus/pmlb/classification", "my_kb",
+...                     configs=20, cv=3, max_rows=500, n_jobs=2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autometa import space
+from autometa.evaluate import evaluate
+
+#: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
+KB_METAFEATURE_GROUPS = "all"
+#: Rows the extractor may use for its sampled (quadratic, landmarking) measures.
+METAFEATURE_MAX_ROWS = 5000
+
+
+@dataclasses.dataclass
+class BatchSummary:
+    """What a :func:`run` did: per dataset, evaluations done now and before, and failures."""
+
+    kb_dir: Path
+    done: dict[str, int] = dataclasses.field(default_factory=dict)
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    dataset_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def n_evaluations(self) -> int:
+        return sum(self.done.values())
+
+    def table(self):
+        """A rich table: one row per dataset with counts and failure reasons."""
+        from rich.table import Table
+
+        table = Table(title=f"batch into {self.kb_dir}")
+        for column in ("dataset", "evaluated now", "already in KB", "failed", "reason"):
+            table.add_column(column)
+        names = sorted(set(self.done) | set(self.skipped) | set(self.dataset_errors))
+        for name in names:
+            reasons = self.failed.get(name, [])
+            reason = self.dataset_errors.get(name) or (reasons[0].splitlines()[0] if reasons else "")
+            table.add_row(name, str(self.done.get(name, 0)), str(self.skipped.get(name, 0)),
+                          str(len(reasons) + (name in self.dataset_errors)), reason[:80])
+        return table
+
+
+class Journal:
+    """Append-only JSON-lines file inside ``kb_dir/journal``; one file per writing process.
+
+    Every record is flushed and fsynced before :meth:`write` returns, so a killed process
+    leaves at most a truncated last line, which readers ignore.
+    """
+
+    def __init__(self, kb_dir: Path) -> None:
+        directory = Path(kb_dir) / "journal"
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.path = directory / f"{stamp}-{socket.gethostname()}-{os.getpid()}.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, default=_json_default, allow_nan=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in the journal")
+
+
+def subsample(dataset: Any, max_rows: int | None, random_state: int = 0) -> Any:
+    """A deterministic row subsample of ``dataset`` (stratified for classification).
+
+    Returns the dataset itself when it is small enough. Subsampling drops the dataset's own
+    splits (they index the full table); the number of rows used is recorded by the caller.
+    """
+    n = len(dataset.y)
+    if max_rows is None or n <= max_rows:
+        return dataset
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(n)
+    stratify = dataset.y if dataset.task == "classification" else None
+    if stratify is not None and dataset.y.value_counts().min() < 2:
+        stratify = None
+    try:
+        keep, _ = train_test_split(index, train_size=max_rows, stratify=stratify,
+                                   random_state=random_state)
+    except ValueError:  # more classes than max_rows, or similar: plain random rows
+        keep, _ = train_test_split(index, train_size=max_rows, random_state=random_state)
+    keep = np.sort(keep)
+    return dataclasses.replace(
+        dataset,
+        X=dataset.X.iloc[keep].reset_index(drop=True),
+        y=dataset.y.iloc[keep].reset_index(drop=True),
+        splits=None,
+    )
+
+
+def _interleave(lists: list[list[str]]) -> list[str]:
+    """Round-robin merge, dropping repeats: ``[[a, b, c], [x]] -> [a, x, b, c]``."""
+    merged: dict[str, None] = {}
+    for i in range(max(map(len, lists), default=0)):
+        for items in lists:
+            if i < len(items):
+                merged.setdefault(items[i], None)
+    return list(merged)
+
+
+@lru_cache(maxsize=4)
+def _load(source: str, max_rows: int | None, random_state: int) -> Any:
+    """Load (and subsample) a dataset once per worker process."""
+    import warnings
+
+    from autometa.data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader's notes were seen when the suite was made
+        return subsample(load_dataset(source), max_rows, random_state)
+
+
+def _describe(source: str, max_rows: int | None, random_state: int, groups: Any) -> dict:
+    """Worker job: the dataset record and its meta-features."""
+    import warnings
+
+    full = _load(source, None, random_state)
+    data = _load(source, max_rows, random_state)
+    y = data.y
+    meta = getattr(full, "metadata", {}) or {}
+    record = {
+        "kind": "dataset",
+        "dataset": data.name,
+        "task": data.task,
+        "source": source,
+        "n_rows": int(len(full.y)),
+        "n_features": int(full.X.shape[1]),
+        "n_classes": int(y.nunique()) if data.task == "classification" else None,
+        "openml_dataset_id": meta.get("openml_dataset_id"),
+        "openml_task_id": meta.get("openml_task_id"),
+        "n_rows_used": int(len(y)),
+        "cv_folds": None,
+        "group": "",
+    }
+    try:
+        import metafeatures
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # Described in full (the extractor samples rows itself where a measure is
+            # quadratic), as recommend() describes a new dataset.
+            values = metafeatures.extract(full.X, full.y, task=full.task,
+                                          categorical=list(full.categorical), groups=groups,
+                                          random_state=random_state,
+                                          max_rows=METAFEATURE_MAX_ROWS)
+    except Exception as exc:  # noqa: BLE001 - evaluations go on; a later run retries
+        return {"dataset": record, "metafeatures": None,
+                "error": f"meta-features failed: {type(exc).__name__}: {exc}"}
+    mf = {"kind": "metafeatures", "dataset": data.name,
+          "values": {k: (None if not math.isfinite(v) else float(v)) for k, v in values.items()}}
+    return {"dataset": record, "metafeatures": mf}
+
+
+def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
+                  time_limit: float, memory_limit_mb: float, random_state: int) -> list[dict]:
+    """Worker job: cross-validate one configuration; one result record per fold."""
+    data = _load(source, max_rows, random_state)
+    evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
+                          memory_limit_mb=memory_limit_mb, random_state=random_state)
+    return [{"kind": "result", "dataset": data.name, "config_id": config_id, "task": data.task,
+             **fold} for fold in evaluation.folds]
+
+
+class _Executor:
+    """The two places work can run, behind one submit/wait interface."""
+
+    def __init__(self, n_jobs: int, scheduler: str | None) -> None:
+        self.client = None
+        if scheduler:
+            from distributed import Client
+
+            self.client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+            self.n_workers = max(1, sum(self.client.nthreads().values()))
+        else:
+            from joblib.externals.loky import get_reusable_executor
+
+            self.n_workers = max(1, n_jobs if n_jobs > 0 else os.cpu_count() or 1)
+            self.pool = get_reusable_executor(max_workers=self.n_workers, timeout=60)
+
+    def submit(self, fn, *args):
+        if self.client is not None:
+            return self.client.submit(fn, *args, pure=False)
+        return self.pool.submit(fn, *args)
+
+    def wait_first(self, pending: set) -> tuple[set, set]:
+        if self.client is not None:
+            from distributed import wait
+
+            done, not_done = wait(list(pending), return_when="FIRST_COMPLETED")
+            return set(done), set(not_done)
+        return concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def close(self) -> None:
+        # A client we created is closed; a pool stays reusable for the next run.
+        if self.client is not None:
+            self.client.close()
+
+
+@dataclasses.dataclass
+class _KBState:
+    """What a knowledge base already holds, for resuming."""
+
+    pairs: set = dataclasses.field(default_factory=set)  # (dataset, config_id) evaluated
+    described: dict = dataclasses.field(default_factory=dict)  # source -> (dataset, task)
+    with_metafeatures: set = dataclasses.field(default_factory=set)
+
+
+def _kb_state(kb_dir: Path) -> _KBState:
+    from autometa.kb import KnowledgeBase
+
+    state = _KBState()
+    if not (kb_dir / "kb.json").exists() and not (kb_dir / "journal").exists():
+        return state
+    kb = KnowledgeBase.load(kb_dir)
+    for task in ("classification", "regression"):
+        recorded = kb.status_matrix(task).stack().index  # (dataset, config_id) with a status
+        state.pairs |= set(recorded)
+        datasets = kb.datasets(task)
+        state.described.update(
+            {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
+        state.with_metafeatures |= set(kb.metafeatures(task).index)
+    return state
+
+
+def run(
+    suite: str | Sequence[str],
+    kb_dir: str | os.PathLike,
+    *,
+    configs: int = 100,
+    cv: int = 5,
+    max_rows: int | None = None,
+    n_jobs: int = 1,
+    scheduler: Any = None,
+    time_limit: float = 60.0,
+    memory_limit_mb: float = 4096,
+    random_state: int = 0,
+    tasks: Iterable[str] = ("classification", "regression"),
+    progress: bool = True,
+) -> BatchSummary:
+    """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
+
+    Parameters
+    ----------
+    suite : a suite spec for :func:`autometa.load_suite` (``dir:PATH``, ``openml-suite:99``,
+        ``openml-task:1,2``, a dataset source), or a list of them; several suites are
+        interleaved so that each progresses from the start.
+    kb_dir : the knowledge-base directory; created if needed, extended if it exists.
+    configs : portfolio size per task (algorithm defaults first, then seeded samples).
+    cv : cross-validation folds (a dataset's own OpenML splits take precedence).
+    max_rows : subsample larger datasets to this many rows, deterministically.
+    n_jobs : local worker processes (ignored with ``scheduler``).
+    scheduler : a ``dask.distributed`` scheduler address or ``Client``.
+    time_limit, memory_limit_mb : per-evaluation limits (see :func:`autometa.evaluate.evaluate`).
+    random_state : seed of the portfolio, the subsamples and the folds.
+    tasks : which task types of the suite to run.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    from rich.console import Console
+    from tqdm.auto import tqdm
+
+    from autometa.data import load_suite
+
+    start = time.perf_counter()
+    kb_dir = Path(kb_dir)
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    sources = _interleave([load_suite(spec).sources for spec in
+                           ([suite] if isinstance(suite, (str, os.PathLike)) else suite)])
+    tasks = tuple(tasks)
+    state = _kb_state(kb_dir)
+    journal = Journal(kb_dir)
+    _write_header(kb_dir)
+    portfolios = {task: space.portfolio(task, configs, random_state) for task in tasks}
+    for task, portfolio in portfolios.items():
+        for config in portfolio:
+            journal.write({"kind": "config", "task": task, "config_id": space.config_id(config),
+                           "config": config})
+
+    summary = BatchSummary(kb_dir)
+    executor = _Executor(n_jobs, scheduler)
+    work: deque = deque(("describe", source) for source in sources)
+    pending: dict[Any, tuple] = {}
+    limit = 4 * executor.n_workers  # few jobs in flight: a kill loses little
+    bar = tqdm(total=len(sources) * configs, desc="evaluations", unit="eval",
+               disable=not progress, smoothing=0.05)
+
+    def evaluations_for(source: str, name: str, task: str) -> None:
+        if task not in portfolios:
+            bar.total -= configs
+            return
+        for config in portfolios[task]:
+            cid = space.config_id(config)
+            if (name, cid) in state.pairs:
+                summary.skipped[name] = summary.skipped.get(name, 0) + 1
+                bar.total -= 1
+            else:
+                work.append(("evaluate", source, cid, config))
+        bar.refresh()
+
+    try:
+        while work or pending:
+            while work and len(pending) < limit:
+                job = work.popleft()
+                if job[0] == "describe" and job[1] in state.described:
+                    name, task = state.described[job[1]]
+                    evaluations_for(job[1], name, task)
+                    if name in state.with_metafeatures:
+                        continue  # else describe again: its meta-features are missing
+                if job[0] == "describe":
+                    future = executor.submit(_describe, job[1], max_rows, random_state,
+                                             KB_METAFEATURE_GROUPS)
+                else:
+                    future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
+                                             max_rows, time_limit, memory_limit_mb, random_state)
+                pending[future] = job
+            if not pending:
+                continue
+            finished, _ = executor.wait_first(set(pending))
+            for future in finished:
+                job = pending.pop(future)
+                source = job[1]
+                try:
+                    output = future.result()
+                except Exception as exc:  # noqa: BLE001 - a dataset that cannot load is recorded
+                    name = Path(source).name.split(".")[0] if job[0] == "describe" else source
+                    summary.dataset_errors[name] = f"{type(exc).__name__}: {exc}"
+                    journal.write({"kind": "error", "source": source, "job": job[0],
+                                   "error": summary.dataset_errors[name]})
+                    if job[0] == "describe":
+                        bar.total -= configs
+                    continue
+                if job[0] == "describe":
+                    record = output["dataset"]
+                    journal.write(record)
+                    if output["metafeatures"] is not None:
+                        journal.write(output["metafeatures"])
+                    else:
+                        summary.dataset_errors[record["dataset"]] = output["error"]
+                    if source not in state.described:  # else its evaluations are queued
+                        evaluations_for(source, record["dataset"], record["task"])
+                else:
+                    for record in output:
+                        journal.write(record)
+                    name = output[0]["dataset"]
+                    summary.done[name] = summary.done.get(name, 0) + 1
+                    failed = [r for r in output if r["status"] != "ok"]
+                    if failed:
+                        summary.failed.setdefault(name, []).append(
+                            f"{job[2]}: {failed[0]['status']}: {failed[0]['error']}")
+                    bar.update(1)
+    finally:
+        bar.close()
+        journal.close()
+        executor.close()
+    summary.seconds = time.perf_counter() - start
+    if progress:
+        Console().print(summary.table())
+    return summary
+
+
+def _write_header(kb_dir: Path) -> None:
+    """Create ``kb.json`` for a new knowledge base (existing ones are left alone)."""
+    header = kb_dir / "kb.json"
+    if header.exists():
+        return
+    from autometa import __version__
+    from autometa.kb import SCHEMA_VERSION
+
+    header.write_text(json.dumps({
+        "schema_version": SCHEMA_VERSION,
+        "autometa_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "notes": "built by autometa.batch.run",
+    }, indent=2))

@@ -1,0 +1,326 @@
+"""Evaluate one configuration on one dataset by cross-validation, safely.
+
+Each evaluation runs in a child process with a wall-clock and a memory limit, so a
+configuration that hangs, crashes or eats memory is stopped and *recorded* (status
+``timeout``, ``memory`` or ``error`` with the message) instead of taking the caller down.
+Folds that finished before a limit struck are kept.
+
+Example
+-------
+>>> from sklearn.datasets import load_wine
+>>> import autometa
+>>> from autometa import space
+>>> data = autometa.load_dataset(load_wine(as_frame=True).frame, target="target")  # doctest: +SKIP
+>>> result = evaluate(space.defaults("classification")[0], data, cv=3)  # doctest: +SKIP
+>>> result.mean("balanced_accuracy")  # doctest: +SKIP
+0.97...
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from autometa import space
+from autometa.metrics import metrics_for
+
+#: Statuses a fold can end with.
+STATUSES = ("ok", "timeout", "memory", "error")
+
+
+@dataclass
+class Evaluation:
+    """The outcome of :func:`evaluate`: one record per fold.
+
+    Attributes
+    ----------
+    config : the evaluated configuration (``None`` when an explicit estimator was given).
+    folds : list of dicts with ``fold``, ``status``, ``error``, ``fit_time``,
+        ``predict_time`` and one entry per metric (NaN where undefined or failed).
+    """
+
+    config: dict[str, Any] | None
+    dataset: str
+    folds: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``ok`` when every fold succeeded, else the status of the first failed fold."""
+        for record in self.folds:
+            if record["status"] != "ok":
+                return record["status"]
+        return "ok" if self.folds else "error"
+
+    @property
+    def error(self) -> str:
+        return next((r["error"] for r in self.folds if r["status"] != "ok"), "")
+
+    def mean(self, metric: str) -> float:
+        """Mean of ``metric`` over folds; NaN unless every fold is ok."""
+        if self.status != "ok":
+            return float("nan")
+        return float(np.mean([r[metric] for r in self.folds]))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.folds)
+
+
+def make_splits(dataset: Any, cv: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The dataset's own splits when it has them, else (stratified) shuffled k-fold.
+
+    Stratification needs every class at least ``cv`` times; where a class is rarer the number
+    of folds drops to the smallest class count (minimum 2), and failing that plain k-fold is used.
+    """
+    if getattr(dataset, "splits", None):
+        return [(np.asarray(tr), np.asarray(te)) for tr, te in dataset.splits]
+    n = len(dataset.y)
+    cv = max(2, min(cv, n))
+    if dataset.task == "classification":
+        smallest = int(dataset.y.value_counts().min())
+        if smallest >= 2:
+            folds = StratifiedKFold(min(cv, smallest), shuffle=True, random_state=random_state)
+            return list(folds.split(np.zeros(n), dataset.y))
+    return list(KFold(cv, shuffle=True, random_state=random_state).split(np.zeros(n)))
+
+
+def _macro_ovr_auc(y_true: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> float:
+    """Macro one-vs-rest ROC AUC over the classes present in ``y_true`` (both sides needed)."""
+    from sklearn.metrics import roc_auc_score
+
+    if scores.ndim == 1:  # binary decision function: the score of classes[1]
+        scores = np.column_stack([-scores, scores])
+    aucs = []
+    for j, label in enumerate(classes):
+        positive = y_true == label
+        if 0 < positive.sum() < len(y_true):
+            aucs.append(roc_auc_score(positive, scores[:, j]))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _classification_scores(estimator, X_test, y_test, y_pred, all_classes) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
+
+    scores = {
+        "accuracy": accuracy_score(y_test, y_pred),
+        "balanced_accuracy": balanced_accuracy_score(y_test, y_pred),
+        "log_loss": float("nan"),
+        "roc_auc": float("nan"),
+    }
+    fitted_classes = np.asarray(estimator.classes_)
+    if hasattr(estimator, "predict_proba"):
+        proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
+        # Classes missing from this training fold get probability 0 in the full label space.
+        full = np.zeros((len(y_test), len(all_classes)))
+        index = np.searchsorted(all_classes, fitted_classes)
+        full[:, index] = proba[:, : len(fitted_classes)]
+        full = np.clip(full, 1e-15, 1.0)
+        full /= full.sum(axis=1, keepdims=True)
+        scores["log_loss"] = log_loss(y_test, full, labels=all_classes)
+        scores["roc_auc"] = _macro_ovr_auc(np.asarray(y_test), full, all_classes)
+    elif hasattr(estimator, "decision_function"):
+        decision = np.asarray(estimator.decision_function(X_test), dtype=float)
+        if decision.ndim == 1 and len(fitted_classes) == 2:
+            decision = np.column_stack([-decision, decision])
+        if decision.ndim == 2 and decision.shape[1] == len(fitted_classes):
+            full = np.full((len(y_test), len(all_classes)), -np.inf)
+            full[:, np.searchsorted(all_classes, fitted_classes)] = decision
+            scores["roc_auc"] = _macro_ovr_auc(np.asarray(y_test), full, all_classes)
+    return scores
+
+
+def _regression_scores(y_test, y_pred) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    return {
+        "r2": r2_score(y_test, y_pred),
+        "rmse": float(np.sqrt(mean_squared_error(y_test, y_pred))),
+        "mae": mean_absolute_error(y_test, y_pred),
+    }
+
+
+def _failed_fold(fold: int, status: str, error: str, metrics: list[str]) -> dict[str, Any]:
+    record = {"fold": fold, "status": status, "error": error[-2000:],
+              "fit_time": float("nan"), "predict_time": float("nan")}
+    record.update(dict.fromkeys(metrics, float("nan")))
+    return record
+
+
+def _run_fold(estimator, dataset, fold: int, train, test, metrics: list[str]) -> dict[str, Any]:
+    X, y = dataset.X, dataset.y
+    X_train, X_test = X.iloc[train], X.iloc[test]
+    y_train, y_test = y.iloc[train], y.iloc[test]
+    model = clone(estimator)
+    start = time.perf_counter()
+    with space.quiet_fit_warnings():
+        model.fit(X_train, y_train)
+        fit_time = time.perf_counter() - start
+        start = time.perf_counter()
+        y_pred = model.predict(X_test)
+        if dataset.task == "classification":
+            scores = _classification_scores(
+                model, X_test, np.asarray(y_test), y_pred, np.unique(np.asarray(y))
+            )
+        else:
+            scores = _regression_scores(y_test, y_pred)
+    predict_time = time.perf_counter() - start
+    record = {"fold": fold, "status": "ok", "error": "", "fit_time": fit_time,
+              "predict_time": predict_time}
+    for name in metrics:
+        value = float(scores.get(name, float("nan")))
+        record[name] = value if np.isfinite(value) else float("nan")
+    return record
+
+
+def _limit_memory(memory_limit_mb: float | None) -> None:
+    """Cap this process's address space at its current size plus ``memory_limit_mb``."""
+    if not memory_limit_mb:
+        return
+    try:
+        import resource
+
+        import psutil
+
+        current = psutil.Process().memory_info().vms
+        limit = int(current + memory_limit_mb * 2**20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: run unlimited
+        pass
+
+
+def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb) -> None:
+    """Worker process body: evaluate folds one by one, sending each record as it finishes."""
+    import faulthandler
+
+    faulthandler.disable()  # a crash here is recorded by the parent, not dumped on the console
+    _limit_memory(memory_limit_mb)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(1)  # one evaluation, one core: parallelism is the caller's
+    except ImportError:  # pragma: no cover
+        limiter = None
+    for fold, (train, test) in enumerate(splits):
+        try:
+            record = _run_fold(estimator, dataset, fold, train, test, metrics)
+        except MemoryError:
+            record = _failed_fold(fold, "memory", "MemoryError: memory limit exceeded", metrics)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+            record = _failed_fold(fold, "error", message, metrics)
+        connection.send(record)
+    del limiter
+    connection.close()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork starts in milliseconds with everything already imported; spawn elsewhere.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def evaluate(
+    config: dict[str, Any] | None,
+    dataset: Any,
+    *,
+    cv: int = 5,
+    metrics: list[str] | None = None,
+    time_limit: float | None = 60.0,
+    memory_limit_mb: float | None = 4096,
+    random_state: int = 0,
+    estimator: BaseEstimator | None = None,
+    isolate: bool = True,
+) -> Evaluation:
+    """Cross-validate ``config`` on ``dataset``.
+
+    Parameters
+    ----------
+    config : a configuration of :mod:`autometa.space` (validated against the allowlist).
+    dataset : an :class:`autometa.Dataset`; its own ``splits`` are used when present.
+    cv : number of folds otherwise (stratified for classification).
+    metrics : metric names to record (default: all of the task, see :mod:`autometa.metrics`).
+    time_limit : wall-clock seconds for the whole evaluation; folds still running then are
+        recorded as ``timeout``. ``None`` for no limit.
+    memory_limit_mb : extra address space the evaluation may use; beyond it the fold is
+        recorded as ``memory``. ``None`` for no limit.
+    random_state : seed of the folds and of the estimator.
+    estimator : evaluate this scikit-learn estimator instead of building ``config``.
+    isolate : run in a child process (the default). ``False`` runs in-process with no limits,
+        for debugging.
+
+    Returns
+    -------
+    Evaluation
+    """
+    metrics = list(metrics or metrics_for(dataset.task))
+    if estimator is None:
+        estimator = space.build(config, categorical=dataset.categorical, task=dataset.task,
+                                random_state=random_state)
+    name = getattr(dataset, "name", "dataset")
+    result = Evaluation(config=config, dataset=name)
+    try:
+        splits = make_splits(dataset, cv, random_state)
+    except ValueError as exc:
+        result.folds = [_failed_fold(0, "error", f"cannot split: {exc}", metrics)]
+        return result
+    if not isolate:
+        for fold, (train, test) in enumerate(splits):
+            result.folds.append(_run_fold(estimator, dataset, fold, train, test, metrics))
+        return result
+
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(sender, estimator, dataset, splits, metrics, memory_limit_mb),
+        daemon=True,
+    )
+    process.start()
+    sender.close()
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    while len(result.folds) < len(splits):
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            ready = receiver.poll(remaining)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            status = "timeout" if process.is_alive() else _died_status(process)
+            message = (f"time limit of {time_limit:g} s exceeded" if status == "timeout"
+                       else f"worker process died (exit code {process.exitcode})")
+            break
+        try:
+            result.folds.append(receiver.recv())
+        except (EOFError, OSError):
+            process.join(1)
+            status, message = _died_status(process), (
+                f"worker process died (exit code {process.exitcode})")
+            break
+    else:
+        status = ""
+    if status:
+        result.folds += [_failed_fold(f, status, message, metrics)
+                         for f in range(len(result.folds), len(splits))]
+    _stop(process)
+    receiver.close()
+    return result
+
+
+def _died_status(process) -> str:
+    process.join(1)
+    # SIGKILL is what the kernel's OOM killer sends.
+    return "memory" if process.exitcode == -9 else "error"
+
+
+def _stop(process) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(5)
+    if hasattr(process, "close") and not process.is_alive():
+        process.close()

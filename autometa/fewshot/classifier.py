@@ -1,0 +1,342 @@
+"""``FewShotClassifier``: the scikit-learn face of the few-shot learners."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from autometa.errors import DataValidationError
+from autometa.fewshot import require_torch
+
+require_torch()
+
+import torch  # noqa: E402
+
+from autometa.fewshot._encoder import EpisodeModel, canonical_feature_order, normalize  # noqa: E402
+from autometa.fewshot._weights import FewShotWeightsError, load_weights  # noqa: E402
+
+#: Gate tolerance: a regime passes if the model's mean meta-validation ROC AUC is at least
+#: the logistic-regression baseline minus this.
+GATE_TOLERANCE = 0.005
+#: Rows per class at or below which an episode counts as "k <= 5" for the gate.
+SMALL_K = 5
+METHODS = ("pfn", "protonet", "maml", "reptile")
+
+
+class FewShotFallbackWarning(UserWarning):
+    """FewShotClassifier is using logistic regression instead of the neural learner."""
+
+
+def weights_dir() -> Path:
+    """Directory of the shipped weights: ``$AUTOMETA_FEWSHOT_WEIGHTS`` or ``data/fewshot/weights``."""
+    env = os.environ.get("AUTOMETA_FEWSHOT_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data" / "fewshot" / "weights"
+
+
+def default_choice() -> dict[str, str]:
+    """The shipped default ``{"method", "size"}`` (``weights/default.json``; pfn/S if absent)."""
+    path = weights_dir() / "default.json"
+    if path.is_file():
+        rec = json.loads(path.read_text())
+        return {"method": rec.get("method", "pfn"), "size": rec.get("size", "S")}
+    return {"method": "pfn", "size": "S"}
+
+
+_MODEL_CACHE: dict[tuple[str, float], tuple[EpisodeModel, dict]] = {}
+
+
+def _load_cached(path: Path, method: str | None) -> tuple[EpisodeModel, dict]:
+    # Fitting only stores data, so re-reading the weights on every fit (knowledge-base runs
+    # fit thousands of times) would dominate; key on the file's mtime to see updates.
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = load_weights(path, method)
+    model, meta = _MODEL_CACHE[key]
+    if method is not None and model.method != method:
+        raise FewShotWeightsError(f"{path} holds {model.method!r} weights, not {method!r}")
+    return model, meta
+
+
+def _gate_ok(meta: dict, regime: str) -> tuple[bool, str]:
+    gate = meta.get("gate")
+    if not gate:
+        return False, "the weights carry no meta-validation gate record"
+    rec = gate.get(regime)
+    if rec is None:
+        return False, f"the gate record has no entry for {regime}"
+    if not rec.get("passed", False):
+        return False, (
+            f"on meta-validation the weights reached ROC AUC {rec.get('auc', float('nan')):.4f} against "
+            f"{rec.get('baseline_auc', float('nan')):.4f} for logistic regression at {regime.replace('_', ' ')}"
+        )
+    return True, ""
+
+
+def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
+    names = None
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        cols = {}
+        for c in X.columns:
+            s = X[c]
+            if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
+                # Integer codes, like the corpus's categorical columns; NaN stays missing.
+                codes = s.astype("category").cat.codes.astype("float32")
+                cols[c] = codes.where(codes >= 0)
+            else:
+                cols[c] = pd.to_numeric(s, errors="coerce").astype("float32")
+        X = pd.DataFrame(cols)
+    return check_array(X, dtype=np.float32, ensure_all_finite="allow-nan"), names
+
+
+class FewShotClassifier(ClassifierMixin, BaseEstimator):
+    """Meta-learned classifier for tables with few labelled rows (1 to ~50 per class).
+
+    ``fit`` stores the labelled rows as the context; ``predict_proba`` runs the network on
+    (context, query) episodes, averaging ``n_ensemble`` members that differ in column/class
+    identity draws and input normalisation (and in feature subsets above the trained number
+    of features).  Predictions do not depend on column order or label values, and are
+    deterministic for a fixed ``random_state``.
+
+    When no usable weights are shipped, or the shipped weights failed the meta-validation
+    gate for the regime of this fit (k <= 5 or k > 5 rows per class), it falls back to
+    logistic regression and says so with a :class:`FewShotFallbackWarning`; ``fallback_``
+    then holds the reason.
+
+    Parameters
+    ----------
+    model : "default", path or EpisodeModel
+        ``"default"``: the shipped weights of ``method`` (``data/fewshot/weights``); a path:
+        a weights file; an ``EpisodeModel``: used as is (no gate).
+    method : {"pfn", "protonet", "maml", "reptile"}, optional
+        Few-shot method; default: the one chosen on meta-validation (``default.json``).
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    n_ensemble : int
+        Ensemble members averaged at prediction.
+    random_state : int
+        Seed of the identity vectors and feature subsets.
+    gate : bool
+        Apply the meta-validation gate of the weights (ignored for an ``EpisodeModel``).
+    max_context : int
+        Context rows used at most (a stratified subsample above it).
+    batch_size : int
+        Query rows per forward pass.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` was a DataFrame.
+    fallback_ : str or None
+        Why logistic regression is used instead of the network, or ``None``.
+    model_ : EpisodeModel or None
+    meta_ : dict
+        Metadata of the weights (training record, gate).
+    device_ : torch.device
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = FewShotClassifier(random_state=0).fit(X[::10], y[::10])  # doctest: +SKIP
+    >>> clf.predict(X[:3])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: Any = "default",
+        method: str | None = None,
+        device: str = "auto",
+        n_ensemble: int = 4,
+        random_state: int = 0,
+        gate: bool = True,
+        max_context: int = 2000,
+        batch_size: int = 512,
+    ) -> None:
+        self.model = model
+        self.method = method
+        self.device = device
+        self.n_ensemble = n_ensemble
+        self.random_state = random_state
+        self.gate = gate
+        self.max_context = max_context
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any) -> FewShotClassifier:
+        """Store the labelled rows as context (and decide on the fallback).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric (categorical columns of a DataFrame become integer codes); NaN = missing.
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        if self.method is not None and self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS} or None, got {self.method!r}")
+        if not isinstance(self.n_ensemble, int) or self.n_ensemble < 1:
+            raise ValueError(f"n_ensemble must be a positive int, got {self.n_ensemble!r}")
+        Xf, names = _as_float_matrix(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(Xf):
+            raise DataValidationError(f"y must be 1-d with {len(Xf)} labels, got shape {y.shape}")
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise DataValidationError(
+                f"FewShotClassifier needs at least 2 classes; y has only {self.classes_.tolist()}"
+            )
+        self.n_features_in_ = Xf.shape[1]
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.device_ = self._resolve_device()
+        self.X_, self.y_ = Xf, y_enc.astype(np.int64)
+        if len(self.y_) > self.max_context:
+            keep = self._stratified_subsample(self.y_, self.max_context)
+            self.X_, self.y_ = self.X_[keep], self.y_[keep]
+        self.fallback_, self.model_, self.meta_ = None, None, {}
+        k_eff = len(y_enc) / len(self.classes_)
+        regime = "k_le_5" if k_eff <= SMALL_K else "k_gt_5"
+        if isinstance(self.model, EpisodeModel):
+            self.model_ = self.model
+        else:
+            choice = default_choice()
+            method = self.method or choice["method"]
+            if isinstance(self.model, str) and self.model == "default":
+                path = weights_dir() / f"{method}_{choice['size']}.pt"
+                if not path.is_file():
+                    self.fallback_ = f"no few-shot weights are shipped for method {method!r} ({path})"
+            else:
+                path = Path(self.model)
+            if self.fallback_ is None:
+                model, meta = _load_cached(path, method if self.method else None)
+                ok, why = _gate_ok(meta, regime) if self.gate else (True, "")
+                if ok:
+                    self.model_, self.meta_ = model, meta
+                else:
+                    self.fallback_ = f"weights {path.name} failed the gate ({why})"
+        if self.fallback_ is not None:
+            warnings.warn(
+                f"FewShotClassifier falls back to logistic regression: {self.fallback_}",
+                FewShotFallbackWarning,
+                stacklevel=2,
+            )
+            self.fallback_estimator_ = logistic_baseline(y_enc, tune=k_eff > SMALL_K,
+                                                         random_state=self.random_state).fit(Xf, y_enc)
+        else:
+            self.model_ = self.model_.to(self.device_).eval()
+        return self
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        dev = torch.device(self.device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+        return dev
+
+    def _stratified_subsample(self, y: np.ndarray, n: int) -> np.ndarray:
+        rng = np.random.default_rng(self.random_state)
+        keep = []
+        for c in np.unique(y):
+            idx = np.flatnonzero(y == c)
+            take = max(1, int(round(n * len(idx) / len(y))))
+            keep.append(rng.choice(idx, min(take, len(idx)), replace=False))
+        return np.sort(np.concatenate(keep))
+
+    # -------------------------------------------------------------- predict
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_queries, n_classes), rows sum to 1, columns in ``classes_`` order.
+        """
+        check_is_fitted(self, "classes_")
+        Xq, _ = _as_float_matrix(X)
+        if Xq.shape[1] != self.n_features_in_:
+            raise DataValidationError(
+                f"X has {Xq.shape[1]} features, but FewShotClassifier was fitted with {self.n_features_in_}"
+            )
+        if self.fallback_ is not None:
+            return self.fallback_estimator_.predict_proba(Xq)
+        C = len(self.classes_)
+        max_classes = int(self.meta_.get("train", {}).get("max_classes", 10))
+        if C <= max_classes:
+            return self._proba(self.X_, self.y_, Xq, C)
+        # More classes than seen in training: one-vs-rest, renormalised.
+        cols = [self._proba(self.X_, (self.y_ == c).astype(np.int64), Xq, 2)[:, 1] for c in range(C)]
+        P = np.clip(np.stack(cols, 1), 1e-9, None)
+        return P / P.sum(1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of each row: ndarray of shape (n_queries,)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @torch.no_grad()
+    def _proba(self, Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, C: int) -> np.ndarray:
+        model, dev = self.model_, self.device_
+        max_f = int(self.meta_.get("train", {}).get("max_features", 64))
+        xc = torch.from_numpy(Xc)[None]
+        y_ctx = torch.from_numpy(yc)[None].to(dev)
+        Fd = Xc.shape[1]
+        if Fd > max_f:
+            # Feature subsets chosen by canonical column rank: invariant to column order.
+            z, _ = normalize(xc, xc.shape[1], "robust")
+            rank = canonical_feature_order(z, xc.shape[1])[0].numpy()
+            by_rank = np.argsort(rank)
+        out = np.zeros((len(Xq), C))
+        for m in range(self.n_ensemble):
+            seed = int(self.random_state) * 7919 + m
+            cols = slice(None)
+            if Fd > max_f:
+                pick = np.random.default_rng(seed).choice(Fd, max_f, replace=False)
+                cols = np.sort(by_rank[pick])
+            norm = "robust" if m % 2 == 0 else "quantile"
+            for s in range(0, len(Xq), self.batch_size):
+                xq = torch.from_numpy(Xq[s: s + self.batch_size])[None]
+                x = torch.cat([xc, xq], 1)[:, :, cols].to(dev)
+                gen = torch.Generator().manual_seed(seed)
+                logits = model(x, y_ctx, C, norm=norm, generator=gen, canonical=True)
+                out[s: s + len(xq[0])] += torch.softmax(logits.float()[0], -1).cpu().numpy()
+        return out / self.n_ensemble
+
+
+def logistic_baseline(y: np.ndarray, tune: bool, random_state: int = 0):
+    """Median imputation + scaling + logistic regression; ``C`` by inner CV when ``tune`` and
+    every class has at least 3 rows (the fallback and the benchmark baseline)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    min_count = int(np.bincount(np.asarray(y)).min()) if len(y) else 0
+    if tune and min_count >= 3:
+        lr = LogisticRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=min(5, min_count), max_iter=500,
+                                  random_state=random_state)
+    else:
+        lr = LogisticRegression(max_iter=500)
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), lr)
