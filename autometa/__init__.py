@@ -17,6 +17,11 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "autometa.data",
     "load_suite": "autometa.data",
     "evaluate": "autometa.evaluate",
+    "KnowledgeBase": "autometa.kb",
+    "recommend": "autometa.recommend",
+    "Recommendations": "autometa.recommend",
+    "Recommendation": "autometa.recommend",
+    "evaluate_recommender": "autometa.metamodel.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -96,5 +96,51 @@ def batch(
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 
 
+@app.command()
+def recommend(
+    source: str = typer.Argument(..., help="File or openml:<id> to recommend for."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
+    k: int = typer.Option(5, "-k", help="Number of recommendations."),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to rank by."),
+    model: str = typer.Option("default", "--model", help="Meta-model (default, knn, portfolio, ...)."),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget",
+                                                help="Seconds one final fit may take."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Rank the knowledge base's configurations for a dataset."""
+    import json
+
+    recs = autometa.recommend(source, target=target, k=k, metric=metric, model=model, kb=kb,
+                              time_budget=time_budget)
+    if as_json:
+        typer.echo(json.dumps(recs.to_dict(), indent=1, default=str))
+    else:
+        console.print(recs)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    task: str = typer.Option(..., "--task", help="classification or regression."),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric (default per task)."),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
+    models: str = typer.Option("default,knn,portfolio,ranker,sbs,random,flaml", "--models",
+                               help="Comma-separated meta-models."),
+    ks: str = typer.Option("1,3,5,10", "--ks", help="Comma-separated k of best-of-k."),
+    n_folds: Optional[int] = typer.Option(None, "--n-folds",
+                                          help="Deal dataset families into this many folds "
+                                               "(default: one fold per family)."),
+) -> None:
+    """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base."""
+    from autometa.kb import KnowledgeBase
+
+    table = autometa.evaluate_recommender(
+        KnowledgeBase.load(kb), task=task, metric=metric,
+        models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds,
+    )
+    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

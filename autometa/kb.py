@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -175,7 +173,7 @@ def _hash_config(config: Mapping[str, Any]) -> str:
         from autometa import space
 
         return str(space.config_id(dict(config)))
-    except Exception:  # space not importable or config outside its allowlist
+    except (ImportError, ValueError, TypeError, KeyError):  # config outside the space
         return hashlib.sha1(_canonical_json(config).encode()).hexdigest()[:12]
 
 
@@ -369,15 +367,12 @@ class KnowledgeBase:
             "metafeatures": root / "metafeatures.parquet",
             "results": root / "results.parquet",
         }
-        try:
-            datasets = _coerce(datasets if datasets is not None else _empty(_DATASET_DTYPES),
-                               _DATASET_DTYPES, where=str(where["datasets"]))
-            results = _coerce(results if results is not None else _empty(_RESULT_DTYPES),
-                              _RESULT_DTYPES, where=str(where["results"]))
-            mf = mf.set_index("dataset") if mf is not None else pd.DataFrame()
-            mf = _to_float_frame(mf, where=str(where["metafeatures"]))
-        except KnowledgeBaseError:
-            raise
+        datasets = _coerce(datasets if datasets is not None else _empty(_DATASET_DTYPES),
+                           _DATASET_DTYPES, where=str(where["datasets"]))
+        results = _coerce(results if results is not None else _empty(_RESULT_DTYPES),
+                          _RESULT_DTYPES, where=str(where["results"]))
+        mf = mf.set_index("dataset") if mf is not None else pd.DataFrame()
+        mf = _to_float_frame(mf, where=str(where["metafeatures"]))
 
         journal_read: dict[Path, int] = {}
         if journal_files:
@@ -509,7 +504,7 @@ class KnowledgeBase:
         >>> mf = pd.DataFrame({"n": [10.0, 20.0, 30.0]}, index=["d1", "d2", "d3"])
         >>> perf = pd.DataFrame({"A": [0.1, 0.5, 0.9], "B": [0.3, 0.2, 0.8]}, index=mf.index)
         >>> kb = KnowledgeBase.from_frames(mf, perf, task="regression", metric="r2")
-        >>> kb.performance("regression", "r2").loc["d2", "A"]
+        >>> float(kb.performance("regression", "r2").loc["d2", "A"])
         0.5
         """
         if task not in TASKS:
@@ -889,7 +884,7 @@ class KnowledgeBase:
             "n_datasets": len(names),
             "n_configs": len(cfgs),
             "n_metafeatures": int(self.metafeatures(task).shape[1]),
-            "n_results": int(len(r)),
+            "n_results": len(r),
             "status_counts": {str(k): int(v) for k, v in r["status"].value_counts().items()},
             "missing_fraction": missing,
             "metrics": self.metrics(task),
@@ -942,7 +937,7 @@ def _version() -> str:
         import autometa
 
         return str(autometa.__version__)
-    except Exception:  # pragma: no cover - partial installs
+    except (ImportError, AttributeError):  # pragma: no cover - partial installs
         return "unknown"
 
 
@@ -1035,7 +1030,7 @@ def _fold_journal(
                     f"{f}: line {i + 1}: {kind!r} record lacks the field {exc.args[0]!r}"
                 ) from exc
     if ds_rows:
-        new = _coerce(pd.DataFrame(ds_rows), _DATASET_DTYPES, where=f"journal dataset records")
+        new = _coerce(pd.DataFrame(ds_rows), _DATASET_DTYPES, where="journal dataset records")
         datasets = pd.concat([datasets, new], ignore_index=True)
     if res_rows:
         frame = pd.DataFrame(res_rows)

@@ -20,8 +20,9 @@ Conventions (documented once, used everywhere)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from ._errors import InputShapeError, InputTypeError, InvalidParameterError, Inv
 
 #: Most frequent levels one-hot encoded per categorical column in ``Z``.
 MAX_ONEHOT_LEVELS = 32
+#: Default row sample for model-based, landmarking, clustering and complexity
+#: measures: keeps a 10,000 x 100 table under 1 s for the default groups.
+DEFAULT_MAX_ROWS = 2000
 #: Number of folds of the CV split shared by all landmarkers (as pymfe).
 N_FOLDS = 10
 #: A numeric target with at most this many distinct integer values is a class label.
@@ -66,7 +70,7 @@ class Prepared:
     y_float: np.ndarray | None = None  # (n,) regression target
     # Row sample for quadratic / model-based / landmarking measures.
     sample_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (s,)
-    max_rows: int = 5000
+    max_rows: int = 2000
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ sizes
@@ -108,12 +112,16 @@ class Prepared:
         Numeric columns are discretised into ``floor(n ** (1/3))`` equal-frequency
         bins exactly as pymfe does (quantile edges, ``np.digitize(right=True)``).
         """
-        return self.cached("C", lambda: np.hstack([discretise(self.N), self.C_cat]).astype(np.int64))
+        return self.cached(
+            "C", lambda: np.hstack([discretise(self.N), self.C_cat]).astype(np.int64)
+        )
 
     @property
     def class_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-class means (k, p) and unbiased variances (k, p) of ``N`` (NaN if undefined)."""
-        return self.cached("class_stats", lambda: class_moments(self.N, self.y_codes, self.n_classes))
+        return self.cached(
+            "class_stats", lambda: class_moments(self.N, self.y_codes, self.n_classes)
+        )
 
     @property
     def Z(self) -> np.ndarray:
@@ -164,7 +172,9 @@ class Prepared:
             keep = keep[counts[keep] > 0]
             remap = np.full(counts.size, keep.size, dtype=np.int64)  # "other" column
             remap[keep] = np.arange(keep.size)
-            width = keep.size + int(counts.size > keep.size and (counts[np.setdiff1d(order, keep)] > 0).any())
+            width = keep.size + int(
+                counts.size > keep.size and (counts[np.setdiff1d(order, keep)] > 0).any()
+            )
             onehot = np.zeros((idx.size, max(width, 1)))
             onehot[np.arange(idx.size), np.minimum(remap[codes], onehot.shape[1] - 1)] = 1.0
             blocks.append(onehot)
@@ -179,7 +189,9 @@ class Prepared:
         if self.is_classification and self.y_codes is not None:
             ys = self.y_sample_codes
             pos = 0
-            for cls_rows in np.split(np.argsort(ys, kind="stable"), np.cumsum(np.bincount(ys))[:-1]):
+            for cls_rows in np.split(
+                np.argsort(ys, kind="stable"), np.cumsum(np.bincount(ys))[:-1]
+            ):
                 cls_rows = rng.permutation(cls_rows)
                 # continue the round-robin where the previous class stopped so
                 # that small classes do not all land in fold 0
@@ -293,6 +305,10 @@ def _categorical_mask(df: pd.DataFrame, categorical: Sequence[Any] | None) -> np
                 mask.append(True)
             elif pd.api.types.is_numeric_dtype(s):
                 mask.append(False)
+            elif (
+                s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and s.notna().any()
+            ):
+                mask.append(True)  # an object column of booleans
             else:
                 # object/string columns are categorical unless every value parses as a number
                 parsed = pd.to_numeric(s, errors="coerce")
@@ -305,7 +321,11 @@ def _categorical_mask(df: pd.DataFrame, categorical: Sequence[Any] | None) -> np
     for v in cat:
         if v in cols:
             mask[cols.index(v)] = True
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool) and -len(cols) <= v < len(cols):
+        elif (
+            isinstance(v, (int, np.integer))
+            and not isinstance(v, bool)
+            and -len(cols) <= v < len(cols)
+        ):
             mask[int(v)] = True
         else:
             raise InvalidParameterError(f"categorical column {v!r} is not a column of X")
@@ -316,7 +336,7 @@ def _numeric_column(s: pd.Series) -> np.ndarray:
     """Float64 values of a numeric(-like) column; unparsable entries become NaN."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         try:
-            return s.to_numpy(dtype=float, na_value=np.nan)
+            return np.array(s.to_numpy(dtype=float, na_value=np.nan), dtype=float, copy=True)
         except (TypeError, ValueError):
             pass
     out = np.empty(len(s))
@@ -324,7 +344,11 @@ def _numeric_column(s: pd.Series) -> np.ndarray:
         try:
             out[i] = float(v)  # huge Python ints overflow to inf here, not an error
         except (TypeError, ValueError, OverflowError):
-            out[i] = np.inf if isinstance(v, int) and v > 0 else (-np.inf if isinstance(v, int) else np.nan)
+            out[i] = (
+                np.inf
+                if isinstance(v, int) and v > 0
+                else (-np.inf if isinstance(v, int) else np.nan)
+            )
     return out
 
 
@@ -349,7 +373,7 @@ def prepare(
     if task is not None and task not in ("classification", "regression"):
         raise InvalidTaskError(f"task must be 'classification', 'regression' or None, got {task!r}")
     if max_rows is None:
-        max_rows = 5000
+        max_rows = DEFAULT_MAX_ROWS
     if not isinstance(max_rows, (int, np.integer)) or max_rows < 10:
         raise InvalidParameterError(f"max_rows must be an integer >= 10, got {max_rows!r}")
 
@@ -359,7 +383,9 @@ def prepare(
     if y is not None:
         if isinstance(y, pd.DataFrame):
             if y.shape[1] != 1:
-                raise InputShapeError(f"y must be one column, got a frame with {y.shape[1]} columns")
+                raise InputShapeError(
+                    f"y must be one column, got a frame with {y.shape[1]} columns"
+                )
             y = y.iloc[:, 0]
         if isinstance(y, pd.Series):
             ys = y.reset_index(drop=True)

@@ -7,7 +7,7 @@ prefer a value over NaN when, say, one column's skewness is undefined).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,7 +48,9 @@ def check_summaries(summaries: object) -> tuple[str, ...]:
     try:
         out = tuple(str(s) for s in summaries)  # type: ignore[union-attr]
     except TypeError as exc:
-        raise UnknownSummaryError(f"summaries must be a sequence of names, got {summaries!r}") from exc
+        raise UnknownSummaryError(
+            f"summaries must be a sequence of names, got {summaries!r}"
+        ) from exc
     if not out:
         raise UnknownSummaryError("summaries must name at least one summary")
     bad = [s for s in out if s not in _FUNCS]
@@ -69,7 +71,9 @@ def summarise(values: np.ndarray, summary: str) -> tuple[float, str | None]:
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     if v.size < need or (v.size == 0 and summary != "count"):
-        return float("nan"), f"{summary} needs at least {max(need, 1)} defined value(s), got {v.size}"
+        return float(
+            "nan"
+        ), f"{summary} needs at least {max(need, 1)} defined value(s), got {v.size}"
     with np.errstate(all="ignore"):
         out = fn(v)
     if not np.isfinite(out):

@@ -18,14 +18,74 @@ G = "clustering"
 _Z = "one-hot (at most 32 levels per feature); numeric z-scored"
 
 SPECS = (
-    spec(G, "ch", "Calinski-Harabasz index: (B/(k-1)) / (W/(n-k)) with between/within sums of squares.", needs_y=True, task="classification", categorical=_Z),
-    spec(G, "int", "Mean Euclidean distance between class centroids (INT index).", needs_y=True, task="classification", categorical=_Z),
-    spec(G, "nre", "Relative entropy of the class distribution to the uniform one, log2(k) - H(class), in bits.", needs_y=True, task="classification", categorical="not used"),
-    spec(G, "pb", "Point-biserial correlation between pairwise distance and 'same class' (negative when classes are compact).", needs_y=True, task="classification", categorical=_Z, cost="quadratic"),
-    spec(G, "sc", "Number of classes with fewer than 15 rows (pymfe sc).", needs_y=True, task="classification", categorical="not used", cost="constant"),
-    spec(G, "sil", "Mean silhouette of the rows with the classes as clusters.", needs_y=True, task="classification", categorical=_Z, cost="quadratic"),
-    spec(G, "vdb", "Davies-Bouldin index of the classes.", needs_y=True, task="classification", categorical=_Z),
-    spec(G, "vdu", "Dunn index: smallest between-class distance / largest within-class diameter.", needs_y=True, task="classification", categorical=_Z, cost="quadratic"),
+    spec(
+        G,
+        "ch",
+        "Calinski-Harabasz index: (B/(k-1)) / (W/(n-k)) with between/within sums of squares.",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+    ),
+    spec(
+        G,
+        "int",
+        "Mean Euclidean distance between class centroids (INT index).",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+    ),
+    spec(
+        G,
+        "nre",
+        "Relative entropy of the class distribution to the uniform one, log2(k) - H(class), in bits.",
+        needs_y=True,
+        task="classification",
+        categorical="not used",
+    ),
+    spec(
+        G,
+        "pb",
+        "Point-biserial correlation between pairwise distance and 'same class' (negative when classes are compact).",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+        cost="quadratic",
+    ),
+    spec(
+        G,
+        "sc",
+        "Number of classes with fewer than 15 rows (pymfe sc).",
+        needs_y=True,
+        task="classification",
+        categorical="not used",
+        cost="constant",
+    ),
+    spec(
+        G,
+        "sil",
+        "Mean silhouette of the rows with the classes as clusters.",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+        cost="quadratic",
+    ),
+    spec(
+        G,
+        "vdb",
+        "Davies-Bouldin index of the classes.",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+    ),
+    spec(
+        G,
+        "vdu",
+        "Dunn index: smallest between-class distance / largest within-class diameter.",
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+        cost="quadratic",
+    ),
 )
 
 
@@ -42,7 +102,11 @@ def compute(prep: Prepared, res: Results) -> None:
     k_full = counts_full.size  # type: ignore[union-attr]
     pfreq = counts_full / counts_full.sum()  # type: ignore[operator]
     ent = float(-(pfreq * np.log2(pfreq)).sum())
-    res.put(f"{G}.nre", np.log2(k_full) - ent if k_full > 1 else np.nan, None if k_full > 1 else "needs at least 2 classes")
+    res.put(
+        f"{G}.nre",
+        np.log2(k_full) - ent if k_full > 1 else np.nan,
+        None if k_full > 1 else "needs at least 2 classes",
+    )
     res.put(f"{G}.sc", np.sum(counts_full < 15))  # type: ignore[operator]
     Z = prep.Z
     y = prep.y_sample_codes
@@ -65,8 +129,16 @@ def compute(prep: Prepared, res: Results) -> None:
     B = float(np.sum(cnt * ((cent - mu) ** 2).sum(axis=1)))
     Wrow = ((Z - cent[yc]) ** 2).sum(axis=1)
     W = float(Wrow.sum())
-    res.put(f"{G}.ch", (B / (k - 1)) / (W / (s - k)) if W > 0 else np.nan, None if W > 0 else "zero within-class scatter")
-    cd = np.sqrt(np.maximum(((cent[:, None, :] - cent[None, :, :]) ** 2).sum(axis=2), 0.0)) if k <= 2000 else None
+    res.put(
+        f"{G}.ch",
+        (B / (k - 1)) / (W / (s - k)) if W > 0 else np.nan,
+        None if W > 0 else "zero within-class scatter",
+    )
+    cd = (
+        np.sqrt(np.maximum(((cent[:, None, :] - cent[None, :, :]) ** 2).sum(axis=2), 0.0))
+        if k <= 2000
+        else None
+    )
     if cd is not None:
         res.put(f"{G}.int", cd[np.triu_indices(k, 1)].mean())
         # Davies-Bouldin: mean over classes of max_j (S_i + S_j) / d(c_i, c_j)
@@ -76,7 +148,11 @@ def compute(prep: Prepared, res: Results) -> None:
         np.fill_diagonal(R, -np.inf)
         R[~np.isfinite(R)] = np.nan
         db = np.nanmax(np.where(np.isnan(R), -np.inf, R), axis=1)
-        res.put(f"{G}.vdb", np.mean(db) if np.isfinite(db).all() else np.nan, None if np.isfinite(db).all() else "two classes share a centroid")
+        res.put(
+            f"{G}.vdb",
+            np.mean(db) if np.isfinite(db).all() else np.nan,
+            None if np.isfinite(db).all() else "two classes share a centroid",
+        )
     else:
         res.nan([f"{G}.int", f"{G}.vdb"], "too many classes for the (k, k) centroid distances")
     D = prep.D
@@ -109,4 +185,8 @@ def compute(prep: Prepared, res: Results) -> None:
     res.put(f"{G}.sil", sil.mean())
     inter = np.where(same, np.inf, D).min()
     intra = np.where(same, D, 0).max()
-    res.put(f"{G}.vdu", inter / intra if intra > 0 else np.nan, None if intra > 0 else "all classes have zero diameter")
+    res.put(
+        f"{G}.vdu",
+        inter / intra if intra > 0 else np.nan,
+        None if intra > 0 else "all classes have zero diameter",
+    )

@@ -20,14 +20,62 @@ _CAT = "category codes (missing = own category); numeric features discretised"
 MAX_CONC_ATTRS = 12  # as pymfe: attr_conc uses at most 12 (sampled) features
 
 SPECS = (
-    spec(G, "attr_ent", "Shannon entropy (bits) of each feature.", summarised=True, categorical=_CAT),
-    spec(G, "class_ent", "Shannon entropy (bits) of the class (binned target for regression).", needs_y=True, categorical=_CAT),
-    spec(G, "joint_ent", "Joint entropy of each feature with the class.", summarised=True, needs_y=True, categorical=_CAT),
-    spec(G, "mut_inf", "Mutual information between each feature and the class.", summarised=True, needs_y=True, categorical=_CAT),
-    spec(G, "eq_num_attr", "m * class_ent / sum(mut_inf): features needed to explain the class; NaN when sum(mut_inf) = 0.", needs_y=True, categorical=_CAT),
-    spec(G, "ns_ratio", "(sum(attr_ent) - sum(mut_inf)) / sum(mut_inf): noise-to-signal; NaN when sum(mut_inf) = 0.", needs_y=True, categorical=_CAT),
-    spec(G, "class_conc", "Concentration coefficient (Goodman-Kruskal tau, pymfe's formula without its 1e-8 smoothing) of each feature with the class.", summarised=True, needs_y=True, categorical=_CAT),
-    spec(G, "attr_conc", "Concentration coefficient of ordered pairs of at most 12 features (sampled with random_state when more; pymfe samples with its own RNG).", summarised=True, categorical=_CAT, cost="linear"),
+    spec(
+        G, "attr_ent", "Shannon entropy (bits) of each feature.", summarised=True, categorical=_CAT
+    ),
+    spec(
+        G,
+        "class_ent",
+        "Shannon entropy (bits) of the class (binned target for regression).",
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "joint_ent",
+        "Joint entropy of each feature with the class.",
+        summarised=True,
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "mut_inf",
+        "Mutual information between each feature and the class.",
+        summarised=True,
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "eq_num_attr",
+        "m * class_ent / sum(mut_inf): features needed to explain the class; NaN when sum(mut_inf) = 0.",
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "ns_ratio",
+        "(sum(attr_ent) - sum(mut_inf)) / sum(mut_inf): noise-to-signal; NaN when sum(mut_inf) = 0.",
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "class_conc",
+        "Concentration coefficient (Goodman-Kruskal tau, pymfe's formula without its 1e-8 smoothing) of each feature with the class.",
+        summarised=True,
+        needs_y=True,
+        categorical=_CAT,
+    ),
+    spec(
+        G,
+        "attr_conc",
+        "Concentration coefficient of ordered pairs of at most 12 features (sampled with random_state when more; pymfe samples with its own RNG).",
+        summarised=True,
+        categorical=_CAT,
+        cost="linear",
+    ),
 )
 
 
@@ -68,13 +116,29 @@ def compute(prep: Prepared, res: Results) -> None:
     res.put(f"{G}.attr_ent", attr_ent)
     levels = C.max(axis=0) + 1
     rng = np.random.default_rng(prep.random_state)
-    cols = np.arange(m) if m <= MAX_CONC_ATTRS else np.sort(rng.choice(m, MAX_CONC_ATTRS, replace=False))
+    cols = (
+        np.arange(m)
+        if m <= MAX_CONC_ATTRS
+        else np.sort(rng.choice(m, MAX_CONC_ATTRS, replace=False))
+    )
     if cols.size < 2:
         res.nan(f"{G}.attr_conc", "needs at least 2 features")
     else:
-        vals = [_conc(C[:, a], C[:, b], int(levels[a]), int(levels[b]), n) for a in cols for b in cols if a != b]
-        res.put(f"{G}.attr_conc", np.asarray(vals), None if np.isfinite(vals).all() else "NaN for pairs involving a constant feature")
-    y_names = [f"{G}.{s}" for s in ("class_ent", "joint_ent", "mut_inf", "eq_num_attr", "ns_ratio", "class_conc")]
+        vals = [
+            _conc(C[:, a], C[:, b], int(levels[a]), int(levels[b]), n)
+            for a in cols
+            for b in cols
+            if a != b
+        ]
+        res.put(
+            f"{G}.attr_conc",
+            np.asarray(vals),
+            None if np.isfinite(vals).all() else "NaN for pairs involving a constant feature",
+        )
+    y_names = [
+        f"{G}.{s}"
+        for s in ("class_ent", "joint_ent", "mut_inf", "eq_num_attr", "ns_ratio", "class_conc")
+    ]
     if prep.task is None:
         res.nan(y_names, "needs y")
         return
@@ -94,10 +158,15 @@ def compute(prep: Prepared, res: Results) -> None:
     res.put(f"{G}.mut_inf", mut)
     total = mut.sum()
     if total <= 1e-12:
-        res.nan([f"{G}.eq_num_attr", f"{G}.ns_ratio"], "sum of mutual information is 0 (division by zero)")
+        res.nan(
+            [f"{G}.eq_num_attr", f"{G}.ns_ratio"],
+            "sum of mutual information is 0 (division by zero)",
+        )
     else:
         res.put(f"{G}.eq_num_attr", m * class_ent / total)
         res.put(f"{G}.ns_ratio", (attr_ent.sum() - total) / total)
     if m * n * 8 > 0:
         cc = np.asarray([_conc(C[:, j], y, int(levels[j]), ky, n) for j in range(m)])
-        res.put(f"{G}.class_conc", cc, None if np.isfinite(cc).all() else "NaN for constant features")
+        res.put(
+            f"{G}.class_conc", cc, None if np.isfinite(cc).all() else "NaN for constant features"
+        )

@@ -30,14 +30,78 @@ _Z = "one-hot (at most 32 levels per feature); numeric z-scored"
 _MEM_CELLS = 4_000_000  # cap on (rows x columns x classes) cells for the stump cumulative counts
 
 SPECS = (
-    spec(G, "best_node", "Score of a decision stump (depth-1 tree, Gini / variance reduction) on the best feature.", summarised=True, needs_y=True, categorical=_Z, cost="nlogn"),
-    spec(G, "worst_node", "Score of a decision stump on the feature whose best split gains least.", summarised=True, needs_y=True, categorical=_Z, cost="nlogn"),
-    spec(G, "random_node", "Score of a decision stump on one feature drawn with random_state.", summarised=True, needs_y=True, categorical=_Z, cost="nlogn"),
-    spec(G, "one_nn", "Score of 1-nearest-neighbour (Euclidean on the z-scored design matrix).", summarised=True, needs_y=True, categorical=_Z, cost="quadratic"),
-    spec(G, "elite_nn", "Score of 1-NN on the single most informative feature (best stump gain).", summarised=True, needs_y=True, categorical=_Z, cost="nlogn"),
-    spec(G, "naive_bayes", "Accuracy of Gaussian naive Bayes (var_smoothing 1e-9 as sklearn).", summarised=True, needs_y=True, task="classification", categorical=_Z),
-    spec(G, "linear_discr", "Accuracy of linear discriminant analysis (pooled covariance, tiny ridge instead of sklearn's SVD solver).", summarised=True, needs_y=True, task="classification", categorical=_Z),
-    spec(G, "linear_reg", "Score of least-squares linear regression (tiny ridge).", summarised=True, needs_y=True, task="regression", categorical=_Z),
+    spec(
+        G,
+        "best_node",
+        "Score of a decision stump (depth-1 tree, Gini / variance reduction) on the best feature.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "worst_node",
+        "Score of a decision stump on the feature whose best split gains least.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "random_node",
+        "Score of a decision stump on one feature drawn with random_state.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "one_nn",
+        "Score of 1-nearest-neighbour (Euclidean on the z-scored design matrix).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="quadratic",
+    ),
+    spec(
+        G,
+        "elite_nn",
+        "Score of 1-NN on the single most informative feature (best stump gain).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "naive_bayes",
+        "Accuracy of Gaussian naive Bayes (var_smoothing 1e-9 as sklearn).",
+        summarised=True,
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+    ),
+    spec(
+        G,
+        "linear_discr",
+        "Accuracy of linear discriminant analysis (pooled covariance, tiny ridge instead of sklearn's SVD solver).",
+        summarised=True,
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+    ),
+    spec(
+        G,
+        "linear_reg",
+        "Score of least-squares linear regression (tiny ridge).",
+        summarised=True,
+        needs_y=True,
+        task="regression",
+        categorical=_Z,
+    ),
 )
 
 
@@ -94,6 +158,32 @@ def _stumps(
     left[:] = majority
     right[:] = majority
     base = np.sum(tot_counts.astype(float) ** 2) / n
+    if n < 2:
+        return gain, thr, left, right
+    if k <= 16:
+        # few classes: one (n, q) cumulative count per class, no (n, q, k) array
+        score = np.zeros((n - 1, q))
+        for c in range(k):
+            cl = np.cumsum(ys[:-1] == c, axis=0, dtype=np.float64)
+            cr = float(tot_counts[c]) - cl
+            score += cl**2 / nl + cr**2 / nr
+        score[~valid] = -np.inf
+        best = np.argmax(score, axis=0)
+        cols = np.arange(q)
+        ok = valid[best, cols]
+        g = (score[best, cols] - base) / n
+        # class counts left of each chosen split: mask rows before the split
+        before = np.arange(n)[:, None] <= best[None, :]
+        cl_b = np.stack([((ys == c) & before).sum(axis=0) for c in range(k)], axis=1).astype(
+            float
+        )  # (q, k)
+        cr_b = tot_counts[None, :] - cl_b
+        j = np.flatnonzero(ok)
+        gain[j] = g[j]
+        thr[j] = (Xs[best[j], j] + Xs[best[j] + 1, j]) / 2
+        left[j] = np.argmax(cl_b[j], axis=1)
+        right[j] = np.argmax(cr_b[j], axis=1)
+        return gain, thr, left, right
     chunk = max(1, _MEM_CELLS // max(n * k, 1))
     for c0 in range(0, q, chunk):
         c1 = min(q, c0 + chunk)
@@ -105,8 +195,6 @@ def _stumps(
         cr = cum[-1][None] - cl
         score = (cl**2).sum(axis=2) / nl + (cr**2).sum(axis=2) / nr  # (n-1, w)
         score = np.where(valid[:, c0:c1], score, -np.inf)
-        if n < 2:
-            continue
         best = np.argmax(score, axis=0)
         cols = np.arange(w)
         ok = valid[best, c0 + cols]
@@ -137,7 +225,11 @@ def _nn_1d(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray) -> np.ndarray:
     """1-NN on a single feature by binary search in the sorted training values."""
     order = np.argsort(xtr, kind="stable")
     xs, yo = xtr[order], ytr[order]
-    pos = np.clip(np.searchsorted(xs, xte), 1, xs.size - 1) if xs.size > 1 else np.zeros(xte.size, dtype=int)
+    pos = (
+        np.clip(np.searchsorted(xs, xte), 1, xs.size - 1)
+        if xs.size > 1
+        else np.zeros(xte.size, dtype=int)
+    )
     if xs.size == 1:
         return np.repeat(yo[:1], xte.size)
     lo = pos - 1
@@ -148,6 +240,10 @@ def _nn_1d(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- NB / LDA
 def _class_sums(X: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(y, minlength=k).astype(float)
+    if k <= 256:  # a (n, k) one-hot product is much faster than np.add.at
+        onehot = np.zeros((y.size, k))
+        onehot[np.arange(y.size), y] = 1.0
+        return counts, onehot.T @ X
     sums = np.zeros((k, X.shape[1]))
     np.add.at(sums, y, X)
     return counts, sums
@@ -157,32 +253,44 @@ def _naive_bayes(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, k: int) -> n
     counts, sums = _class_sums(Xtr, ytr, k)
     present = counts > 0
     mu = sums / np.maximum(counts, 1)[:, None]
-    sq = np.zeros_like(sums)
-    np.add.at(sq, ytr, Xtr * Xtr)
+    _, sq = _class_sums(Xtr * Xtr, ytr, k)
     var = sq / np.maximum(counts, 1)[:, None] - mu**2
-    var = np.maximum(var, 0.0) + 1e-9 * max(float(Xtr.var(axis=0).max()) if Xtr.size else 0.0, 1e-300)
+    var = np.maximum(var, 0.0) + 1e-9 * max(
+        float(Xtr.var(axis=0).max()) if Xtr.size else 0.0, 1e-300
+    )
     inv = 1.0 / var
     jll = -0.5 * ((Xte**2) @ inv.T - 2.0 * Xte @ (mu * inv).T + (mu**2 * inv).sum(axis=1))
-    jll += -0.5 * np.log(2.0 * np.pi * var).sum(axis=1) + np.log(np.maximum(counts, 1) / counts.sum())
+    jll += -0.5 * np.log(2.0 * np.pi * var).sum(axis=1) + np.log(
+        np.maximum(counts, 1) / counts.sum()
+    )
     jll[:, ~present] = -np.inf
     return np.argmax(jll, axis=1)
 
 
-def _lda(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, k: int) -> np.ndarray:
+def _lda(
+    Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, k: int, gram_tr: np.ndarray
+) -> np.ndarray:
+    """LDA predictions; ``gram_tr`` is ``Xtr.T @ Xtr`` (full Gram minus the test fold's)."""
     counts, sums = _class_sums(Xtr, ytr, k)
     present = counts > 0
     mu = sums / np.maximum(counts, 1)[:, None]
-    D = Xtr - mu[ytr]
-    W = D.T @ D / max(Xtr.shape[0] - int(present.sum()), 1)
+    # within-class scatter = X'X - sum_c n_c mu_c mu_c'
+    W = (gram_tr - (mu.T * counts) @ mu) / max(Xtr.shape[0] - int(present.sum()), 1)
     # tiny ridge keeps the Cholesky factorisation defined for collinear (e.g.
     # one-hot) columns; directions with no within-class variance then carry
     # (almost) no weight, as with sklearn's SVD solver.
     W[np.diag_indices_from(W)] += 1e-6 * max(float(np.trace(W)) / max(W.shape[0], 1), 1e-12)
     try:
-        coef = linalg.cho_solve(linalg.cho_factor(W, check_finite=False), mu.T, check_finite=False)  # (q, k)
+        coef = linalg.cho_solve(
+            linalg.cho_factor(W, check_finite=False), mu.T, check_finite=False
+        )  # (q, k)
     except (linalg.LinAlgError, ValueError):
         coef = np.linalg.lstsq(W, mu.T, rcond=None)[0]
-    scores = Xte @ coef - 0.5 * np.sum(mu.T * coef, axis=0) + np.log(np.maximum(counts, 1) / counts.sum())
+    scores = (
+        Xte @ coef
+        - 0.5 * np.sum(mu.T * coef, axis=0)
+        + np.log(np.maximum(counts, 1) / counts.sum())
+    )
     scores[:, ~present] = -np.inf
     return np.argmax(scores, axis=1)
 
@@ -233,6 +341,7 @@ def compute(prep: Prepared, res: Results) -> None:
     rng = np.random.default_rng(prep.random_state)
     rand_col = int(rng.integers(q)) if q else 0
     order = np.argsort(Z, axis=0, kind="stable")  # one sort, reused by every fold
+    gram = Z.T @ Z if cls else None  # one Gram matrix; each fold subtracts its test rows
     out: dict[str, list[float]] = {m.name: [] for m in SPECS}
     for f in range(n_folds):
         te = folds == f
@@ -246,20 +355,18 @@ def compute(prep: Prepared, res: Results) -> None:
         Zte, yte = Z[te], y[te]
         best, worst = int(np.argmax(gain)), int(np.argmin(gain))
 
-        def stump_pred(j: int) -> np.ndarray:
-            p = np.where(Zte[:, j] <= thr[j], left[j], right[j])
-            return p.astype(y.dtype) if cls else p
-
-        out[f"{G}.best_node"].append(score(yte, stump_pred(best)))
-        out[f"{G}.worst_node"].append(score(yte, stump_pred(worst)))
-        out[f"{G}.random_node"].append(score(yte, stump_pred(rand_col)))
+        for tag, j in (("best_node", best), ("worst_node", worst), ("random_node", rand_col)):
+            pred = np.where(Zte[:, j] <= thr[j], left[j], right[j])
+            out[f"{G}.{tag}"].append(score(yte, pred.astype(y.dtype) if cls else pred))
         Ztr, ytr = Z[tr], y[tr]
         out[f"{G}.one_nn"].append(score(yte, _nn_predict(Ztr, Zte, ytr)))
         out[f"{G}.elite_nn"].append(score(yte, _nn_1d(Ztr[:, best], ytr, Zte[:, best])))
         with np.errstate(all="ignore"):
             if cls:
                 out[f"{G}.naive_bayes"].append(score(yte, _naive_bayes(Ztr, ytr, Zte, k)))  # type: ignore[arg-type]
-                out[f"{G}.linear_discr"].append(score(yte, _lda(Ztr, ytr, Zte, k)))  # type: ignore[arg-type]
+                out[f"{G}.linear_discr"].append(
+                    score(yte, _lda(Ztr, ytr, Zte, k, gram - Zte.T @ Zte))
+                )  # type: ignore[arg-type]
             else:
                 out[f"{G}.linear_reg"].append(score(yte, _linreg(Ztr, ytr, Zte)))
     for name, vals in out.items():

@@ -21,19 +21,116 @@ _Z = "one-hot (at most 32 levels per feature); numeric z-scored"
 
 SPECS = (
     spec(G, "leaves", "Number of leaves.", needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "nodes", "Number of internal (split) nodes.", needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "nodes_per_attr", "nodes / number of design-matrix columns (pymfe: columns of its encoded data).", needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "nodes_per_inst", "nodes / rows used to fit the tree.", needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "leaves_branch", "Depth of each leaf (branch lengths).", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "leaves_corrob", "Share of the training rows reaching each leaf.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "tree_shape", "-p log2 p with p = 2^-depth for each leaf (random-walk arrival probability).", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "leaves_homo", "leaves / tree_shape of each leaf.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "leaves_per_class", "Share of leaves predicting each class (classes predicted by some leaf).", summarised=True, needs_y=True, task="classification", categorical=_Z, cost="model"),
-    spec(G, "nodes_per_level", "Number of internal nodes at each depth.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "nodes_repeated", "Number of internal nodes splitting on each used column.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "tree_depth", "Depth of every node (pymfe's definition: not only the maximum).", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "tree_imbalance", "pymfe's tree imbalance: -a log2 a with a = 2^-(p * count) over distinct leaf arrival probabilities p.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
-    spec(G, "var_importance", "Gini (or variance) importance of each design-matrix column.", summarised=True, needs_y=True, categorical=_Z, cost="model"),
+    spec(
+        G, "nodes", "Number of internal (split) nodes.", needs_y=True, categorical=_Z, cost="model"
+    ),
+    spec(
+        G,
+        "nodes_per_attr",
+        "nodes / number of design-matrix columns (pymfe: columns of its encoded data).",
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "nodes_per_inst",
+        "nodes / rows used to fit the tree.",
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "leaves_branch",
+        "Depth of each leaf (branch lengths).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "leaves_corrob",
+        "Share of the training rows reaching each leaf.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "tree_shape",
+        "-p log2 p with p = 2^-depth for each leaf (random-walk arrival probability).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "leaves_homo",
+        "leaves / tree_shape of each leaf.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "leaves_per_class",
+        "Share of leaves predicting each class (classes predicted by some leaf).",
+        summarised=True,
+        needs_y=True,
+        task="classification",
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "nodes_per_level",
+        "Number of internal nodes at each depth.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "nodes_repeated",
+        "Number of internal nodes splitting on each used column.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "tree_depth",
+        "Depth of every node (pymfe's definition: not only the maximum).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "tree_imbalance",
+        "pymfe's tree imbalance: -a log2 a with a = 2^-(p * count) over distinct leaf arrival probabilities p.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
+    spec(
+        G,
+        "var_importance",
+        "Gini (or variance) importance of each design-matrix column.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="model",
+    ),
 )
 
 
@@ -76,7 +173,11 @@ def compute(prep: Prepared, res: Results) -> None:
     res.put(f"{G}.tree_shape", shape)
     with np.errstate(divide="ignore"):
         homo = np.where(shape > 0, n_leaves / np.where(shape > 0, shape, 1.0), np.nan)
-    res.put(f"{G}.leaves_homo", homo, None if np.isfinite(homo).all() else "a single-leaf tree has shape 0 (division by zero)")
+    res.put(
+        f"{G}.leaves_homo",
+        homo,
+        None if np.isfinite(homo).all() else "a single-leaf tree has shape 0 (division by zero)",
+    )
     if prep.is_classification:
         pred = np.argmax(t.value[is_leaf][:, 0, :], axis=1)
         _, cnt = np.unique(pred, return_counts=True)
@@ -85,10 +186,18 @@ def compute(prep: Prepared, res: Results) -> None:
         res.nan(f"{G}.leaves_per_class", "classification only (task is regression)")
     internal = ~is_leaf
     if internal.any():
-        res.put(f"{G}.nodes_per_level", np.unique(depth[internal], return_counts=True)[1].astype(float))
-        res.put(f"{G}.nodes_repeated", np.unique(t.feature[internal], return_counts=True)[1].astype(float))
+        res.put(
+            f"{G}.nodes_per_level", np.unique(depth[internal], return_counts=True)[1].astype(float)
+        )
+        res.put(
+            f"{G}.nodes_repeated",
+            np.unique(t.feature[internal], return_counts=True)[1].astype(float),
+        )
     else:
-        res.nan([f"{G}.nodes_per_level", f"{G}.nodes_repeated"], "the tree has no split (pure or constant data)")
+        res.nan(
+            [f"{G}.nodes_per_level", f"{G}.nodes_repeated"],
+            "the tree has no split (pure or constant data)",
+        )
     res.put(f"{G}.tree_depth", depth.astype(float))
     u, c = np.unique(p_arr, return_counts=True)
     aux = np.power(2.0, -(u * c))

@@ -22,38 +22,211 @@ _NUM = "numeric features only"
 
 SPECS = (
     spec(G, "mean", "Mean of each numeric feature.", summarised=True, categorical=_NUM),
-    spec(G, "sd", "Standard deviation (ddof=1) of each numeric feature.", summarised=True, categorical=_NUM),
+    spec(
+        G,
+        "sd",
+        "Standard deviation (ddof=1) of each numeric feature.",
+        summarised=True,
+        categorical=_NUM,
+    ),
     spec(G, "var", "Variance (ddof=1) of each numeric feature.", summarised=True, categorical=_NUM),
     spec(G, "min", "Minimum of each numeric feature.", summarised=True, categorical=_NUM),
     spec(G, "max", "Maximum of each numeric feature.", summarised=True, categorical=_NUM),
     spec(G, "median", "Median of each numeric feature.", summarised=True, categorical=_NUM),
     spec(G, "range", "max - min of each numeric feature.", summarised=True, categorical=_NUM),
-    spec(G, "iq_range", "Interquartile range (linear interpolation) of each numeric feature.", summarised=True, categorical=_NUM),
-    spec(G, "mad", "Median absolute deviation x 1.4826 of each numeric feature (as pymfe).", summarised=True, categorical=_NUM, cost="nlogn"),
-    spec(G, "t_mean", "20% trimmed mean of each numeric feature (scipy trim_mean, as pymfe).", summarised=True, categorical=_NUM, cost="nlogn"),
-    spec(G, "g_mean", "Geometric mean of each numeric feature; NaN if it has negative values, 0 if its minimum is 0 (as pymfe).", summarised=True, categorical=_NUM),
-    spec(G, "h_mean", "Harmonic mean of each numeric feature; NaN if it has negative values, 0 if it contains 0.", summarised=True, categorical=_NUM),
-    spec(G, "skewness", "Skewness m3/s^3 (s with ddof=1; pymfe/e1071 type 3) of each non-constant numeric feature.", summarised=True, categorical=_NUM),
-    spec(G, "kurtosis", "Excess kurtosis m4/s^4 - 3 (pymfe/e1071 type 3) of each non-constant numeric feature.", summarised=True, categorical=_NUM),
-    spec(G, "sparsity", "(n / distinct values - 1) / (n - 1) of every feature (categorical by codes; numeric after imputation).", summarised=True, categorical="by category codes", cost="nlogn"),
-    spec(G, "cor", "|Pearson correlation| of each pair of non-constant numeric features.", summarised=True, categorical=_NUM, cost="linear"),
-    spec(G, "cov", "|Covariance| (ddof=1) of each pair of numeric features.", summarised=True, categorical=_NUM),
-    spec(G, "eigenvalues", "Eigenvalues of the covariance matrix of the numeric features.", summarised=True, categorical=_NUM),
-    spec(G, "nr_cor_attr", "Share of numeric-feature pairs with |correlation| >= 0.5 (pymfe nr_cor_attr).", categorical=_NUM),
-    spec(G, "nr_outliers", "Number of numeric features with a value beyond 1.5 IQR of the quartiles (pymfe nr_outliers).", categorical=_NUM),
-    spec(G, "nr_norm", "Number of numeric features for which D'Agostino-Pearson does not reject normality at 5% on the first 5,000 rows (pymfe's default test is Shapiro-Wilk).", categorical=_NUM),
-    spec(G, "can_cor", "Canonical correlations between numeric features and one-hot class (exact, via whitened cross-covariance SVD; pymfe uses iterative sklearn CCA with min(k, p) components).", summarised=True, needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "nr_disc", "Number of non-zero canonical correlations, i.e. discriminant functions (<= min(k-1, p); pymfe reports min(k, p)).", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "w_lambda", "Wilks' lambda, prod(1 - rho_i^2) over canonical correlations.", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "p_trace", "Pillai's trace, sum(rho_i^2).", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "lh_trace", "Lawley-Hotelling trace, sum(rho_i^2 / (1 - rho_i^2)); NaN when some rho_i = 1.", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "roy_root", "Roy's largest root, max(rho_i^2 / (1 - rho_i^2)); NaN when rho_1 = 1.", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "gravity", "Euclidean distance between the centroids of the majority class and of the minority class among the others (as pymfe).", needs_y=True, task="classification", categorical=_NUM),
-    spec(G, "sd_ratio", "Box's M based SD ratio exp(M / (p * sum(n_i - 1))) (Michie et al. 1994). pymfe pairs class weights with flipped covariance matrices; we do not.", needs_y=True, task="classification", categorical=_NUM, cost="model"),
+    spec(
+        G,
+        "iq_range",
+        "Interquartile range (linear interpolation) of each numeric feature.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "mad",
+        "Median absolute deviation x 1.4826 of each numeric feature (as pymfe).",
+        summarised=True,
+        categorical=_NUM,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "t_mean",
+        "20% trimmed mean of each numeric feature (scipy trim_mean, as pymfe).",
+        summarised=True,
+        categorical=_NUM,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "g_mean",
+        "Geometric mean of each numeric feature; NaN if it has negative values, 0 if its minimum is 0 (as pymfe).",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "h_mean",
+        "Harmonic mean of each numeric feature; NaN if it has negative values, 0 if it contains 0.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "skewness",
+        "Skewness m3/s^3 (s with ddof=1; pymfe/e1071 type 3) of each non-constant numeric feature.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "kurtosis",
+        "Excess kurtosis m4/s^4 - 3 (pymfe/e1071 type 3) of each non-constant numeric feature.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "sparsity",
+        "(n / distinct values - 1) / (n - 1) of every feature (categorical by codes; numeric after imputation).",
+        summarised=True,
+        categorical="by category codes",
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "cor",
+        "|Pearson correlation| of each pair of non-constant numeric features.",
+        summarised=True,
+        categorical=_NUM,
+        cost="linear",
+    ),
+    spec(
+        G,
+        "cov",
+        "|Covariance| (ddof=1) of each pair of numeric features.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "eigenvalues",
+        "Eigenvalues of the covariance matrix of the numeric features.",
+        summarised=True,
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "nr_cor_attr",
+        "Share of numeric-feature pairs with |correlation| >= 0.5 (pymfe nr_cor_attr).",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "nr_outliers",
+        "Number of numeric features with a value beyond 1.5 IQR of the quartiles (pymfe nr_outliers).",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "nr_norm",
+        "Number of numeric features for which D'Agostino-Pearson does not reject normality at 5% on the first 5,000 rows (pymfe's default test is Shapiro-Wilk).",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "can_cor",
+        "Canonical correlations between numeric features and one-hot class (exact, via whitened cross-covariance SVD; pymfe uses iterative sklearn CCA with min(k, p) components).",
+        summarised=True,
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "nr_disc",
+        "Number of non-zero canonical correlations, i.e. discriminant functions (<= min(k-1, p); pymfe reports min(k, p)).",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "w_lambda",
+        "Wilks' lambda, prod(1 - rho_i^2) over canonical correlations.",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "p_trace",
+        "Pillai's trace, sum(rho_i^2).",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "lh_trace",
+        "Lawley-Hotelling trace, sum(rho_i^2 / (1 - rho_i^2)); NaN when some rho_i = 1.",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "roy_root",
+        "Roy's largest root, max(rho_i^2 / (1 - rho_i^2)); NaN when rho_1 = 1.",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "gravity",
+        "Euclidean distance between the centroids of the majority class and of the minority class among the others (as pymfe).",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+    ),
+    spec(
+        G,
+        "sd_ratio",
+        "Box's M based SD ratio exp(M / (p * sum(n_i - 1))) (Michie et al. 1994). pymfe pairs class weights with flipped covariance matrices; we do not.",
+        needs_y=True,
+        task="classification",
+        categorical=_NUM,
+        cost="model",
+    ),
 )
 
-_PER_COLUMN = ("mean", "sd", "var", "min", "max", "median", "range", "iq_range", "mad", "t_mean", "g_mean", "h_mean", "skewness", "kurtosis")
-_CLASS_DEP = ("can_cor", "nr_disc", "w_lambda", "p_trace", "lh_trace", "roy_root", "gravity", "sd_ratio")
+_PER_COLUMN = (
+    "mean",
+    "sd",
+    "var",
+    "min",
+    "max",
+    "median",
+    "range",
+    "iq_range",
+    "mad",
+    "t_mean",
+    "g_mean",
+    "h_mean",
+    "skewness",
+    "kurtosis",
+)
+_CLASS_DEP = (
+    "can_cor",
+    "nr_disc",
+    "w_lambda",
+    "p_trace",
+    "lh_trace",
+    "roy_root",
+    "gravity",
+    "sd_ratio",
+)
 
 
 def _quantile_sorted(S: np.ndarray, q: float) -> np.ndarray:
@@ -105,7 +278,9 @@ def _per_column(N: np.ndarray, res: Results) -> np.ndarray:
         res.put(f"{G}.skewness", np.where(ok, np.mean(zs**3, axis=0), np.nan))
         res.put(f"{G}.kurtosis", np.where(ok, np.mean(zs**4, axis=0) - 3.0, np.nan))
     if not ok.all():
-        res.reasons[f"{G}.skewness"] = res.reasons[f"{G}.kurtosis"] = "undefined (NaN) for constant columns, ignored by summaries"
+        res.reasons[f"{G}.skewness"] = res.reasons[f"{G}.kurtosis"] = (
+            "undefined (NaN) for constant columns, ignored by summaries"
+        )
     return S
 
 
@@ -131,12 +306,13 @@ def _canonical_correlations(N: np.ndarray, prep: Prepared, cov: np.ndarray) -> n
     Sxy = ((means - mu) * counts[:, None]).T  # (p, k) = Xc^T Y
     Syy = np.diag(counts) - np.outer(counts, counts) / n
 
-    def whiten(S: np.ndarray) -> np.ndarray:
-        w, V = np.linalg.eigh(S)
+    def whiten(S: np.ndarray, wv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        w, V = wv if wv is not None else np.linalg.eigh(S)
         keep = w > max(w.max(), 0) * 1e-10
         return V[:, keep] / np.sqrt(w[keep])
 
-    Wx, Wy = whiten(Sxx), whiten(Syy)
+    w_cov, v_cov = prep.cached("cov_eigh", lambda: np.linalg.eigh(cov))
+    Wx, Wy = whiten(Sxx, (w_cov * (n - 1), v_cov)), whiten(Syy)
     if Wx.shape[1] == 0 or Wy.shape[1] == 0:
         return np.empty(0)
     rho = np.linalg.svd(Wx.T @ Sxy @ Wy, compute_uv=False)
@@ -151,9 +327,13 @@ def _box_m_sd_ratio(N: np.ndarray, prep: Prepared) -> tuple[float, str | None]:
     if k < 2:
         return float("nan"), "needs at least 2 classes"
     if k * p**3 > 5e9:
-        return float("nan"), f"skipped: {k} class covariance determinants of size {p} are too expensive"
+        return float(
+            "nan"
+        ), f"skipped: {k} class covariance determinants of size {p} are too expensive"
     if (counts <= p).any():  # type: ignore[operator]
-        return float("nan"), "a class has no more rows than numeric features: singular class covariance"
+        return float(
+            "nan"
+        ), "a class has no more rows than numeric features: singular class covariance"
     order = np.argsort(prep.y_codes, kind="stable")
     logdets = np.empty(k)
     pooled = np.zeros((p, p))
@@ -172,7 +352,9 @@ def _box_m_sd_ratio(N: np.ndarray, prep: Prepared) -> tuple[float, str | None]:
     if sign <= 0:
         return float("nan"), "singular pooled covariance matrix"
     w = counts - 1.0  # type: ignore[operator]
-    gamma = 1.0 - (2.0 * p**2 + 3.0 * p - 1.0) / (6.0 * (p + 1.0) * (k - 1.0)) * (np.sum(1.0 / w) - 1.0 / (n - k))
+    gamma = 1.0 - (2.0 * p**2 + 3.0 * p - 1.0) / (6.0 * (p + 1.0) * (k - 1.0)) * (
+        np.sum(1.0 / w) - 1.0 / (n - k)
+    )
     m = gamma * ((n - k) * ldp - np.dot(w, logdets))
     return float(np.exp(m / (p * (n - k)))), None
 
@@ -185,7 +367,9 @@ def compute(prep: Prepared, res: Results) -> None:
     parts = []
     if prep.n_categorical:
         parts.append(_n_distinct_sorted(np.sort(prep.C_cat, axis=0)))
-    names_num = [f"{G}.{s}" for s in _PER_COLUMN] + [f"{G}.{s}" for s in ("cor", "cov", "eigenvalues", "nr_cor_attr", "nr_outliers", "nr_norm")]
+    names_num = [f"{G}.{s}" for s in _PER_COLUMN] + [
+        f"{G}.{s}" for s in ("cor", "cov", "eigenvalues", "nr_cor_attr", "nr_outliers", "nr_norm")
+    ]
     if p == 0:
         res.nan(names_num + [f"{G}.{s}" for s in _CLASS_DEP], "no numeric features")
     else:
@@ -202,7 +386,10 @@ def compute(prep: Prepared, res: Results) -> None:
         else:
             res.nan(f"{G}.nr_norm", "normality test needs at least 8 rows")
         if n < 2:
-            res.nan([f"{G}.cov", f"{G}.cor", f"{G}.eigenvalues", f"{G}.nr_cor_attr"], "needs at least 2 rows")
+            res.nan(
+                [f"{G}.cov", f"{G}.cor", f"{G}.eigenvalues", f"{G}.nr_cor_attr"],
+                "needs at least 2 rows",
+            )
             cov = None
         else:
             with np.errstate(all="ignore"):
@@ -215,14 +402,18 @@ def compute(prep: Prepared, res: Results) -> None:
                 corr[:, ~nz] = np.nan
             tri = np.tril_indices(p, k=-1)
             if p < 2:
-                res.nan([f"{G}.cor", f"{G}.cov", f"{G}.nr_cor_attr"], "needs at least 2 numeric features")
+                res.nan(
+                    [f"{G}.cor", f"{G}.cov", f"{G}.nr_cor_attr"],
+                    "needs at least 2 numeric features",
+                )
             else:
                 c = np.abs(np.clip(corr[tri], -1.0, 1.0))
                 res.put(f"{G}.cor", c[np.isfinite(c)])
                 res.put(f"{G}.cov", np.abs(cov[tri]))
                 res.put(f"{G}.nr_cor_attr", np.sum(np.nan_to_num(c) >= 0.5) * 2.0 / (p * (p - 1.0)))
             if np.isfinite(cov).all():
-                res.put(f"{G}.eigenvalues", np.linalg.eigvalsh(cov))
+                w_cov, _ = prep.cached("cov_eigh", lambda: np.linalg.eigh(cov))
+                res.put(f"{G}.eigenvalues", w_cov)
             else:
                 res.nan(f"{G}.eigenvalues", "covariance overflows (huge values)")
         # class-dependent measures
@@ -249,12 +440,18 @@ def compute(prep: Prepared, res: Results) -> None:
                 res.put(f"{G}.nr_disc", rho.size)
                 r2 = rho**2
                 if rho.size == 0:
-                    res.nan([f"{G}.w_lambda", f"{G}.p_trace", f"{G}.lh_trace", f"{G}.roy_root"], "no non-zero canonical correlation")
+                    res.nan(
+                        [f"{G}.w_lambda", f"{G}.p_trace", f"{G}.lh_trace", f"{G}.roy_root"],
+                        "no non-zero canonical correlation",
+                    )
                 else:
                     res.put(f"{G}.p_trace", r2.sum())
                     res.put(f"{G}.w_lambda", np.prod(1.0 - r2))
                     if (r2 >= 1.0 - 1e-12).any():
-                        res.nan([f"{G}.lh_trace", f"{G}.roy_root"], "a canonical correlation is 1 (perfect linear separation)")
+                        res.nan(
+                            [f"{G}.lh_trace", f"{G}.roy_root"],
+                            "a canonical correlation is 1 (perfect linear separation)",
+                        )
                     else:
                         eig = r2 / (1.0 - r2)
                         res.put(f"{G}.lh_trace", eig.sum())

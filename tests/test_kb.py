@@ -42,12 +42,12 @@ def _write_journal(root: Path, records: list[dict], name="w0.jsonl", tail: str =
 
 
 def _journal_records():
-    ds = lambda name: {  # noqa: E731
+    ds = lambda name: {
         "kind": "dataset", "dataset": name, "task": TASK, "source": f"pmlb:{name}",
         "n_rows": 100, "n_features": 4, "n_classes": 2, "openml_dataset_id": None,
         "openml_task_id": None, "n_rows_used": 100, "cv_folds": 2, "group": "g",
     }
-    cfg = lambda cid: {  # noqa: E731
+    cfg = lambda cid: {
         "kind": "config", "task": TASK, "config_id": cid, "config": {"algorithm": cid},
     }
     return [

@@ -21,8 +21,8 @@ from autometa.data._validate import (
     split_target,
 )
 from autometa.errors import (
-    DataValidationError,
     DatasetFileNotFoundError,
+    DataValidationError,
     FileParseError,
     UnsupportedSourceError,
 )
@@ -213,6 +213,11 @@ def load_file(
     where = str(path)
     X, y = split_target(frame, target, where)
     return make_dataset(
-        X, y, name=name or stem, source=where, task=task, categorical=categorical,
+        X,
+        y,
+        name=name or stem,
+        source=where,
+        task=task,
+        categorical=categorical,
         metadata=metadata,
     )

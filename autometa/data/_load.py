@@ -21,7 +21,7 @@ def split_prefix(source: str) -> tuple[str | None, str]:
     lower = source.lower()
     for prefix in PREFIXES:
         if lower.startswith(prefix):
-            return prefix[:-1], source[len(prefix):].strip()
+            return prefix[:-1], source[len(prefix) :].strip()
     return None, source
 
 
@@ -30,8 +30,7 @@ def parse_ids(kind: str, rest: str) -> list[int]:
     parts = [p.strip() for p in rest.split(",")]
     if not rest or not all(p.isdigit() for p in parts):
         raise UnsupportedSourceError(
-            f"{kind}:{rest!s} is not a valid source; expected {kind}:<integer id>, "
-            f"e.g. {kind}:31"
+            f"{kind}:{rest!s} is not a valid source; expected {kind}:<integer id>, e.g. {kind}:31"
         )
     return [int(p) for p in parts]
 

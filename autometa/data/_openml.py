@@ -78,7 +78,12 @@ def load_openml_dataset(
     source = f"openml:{dataset_id}"
     X, y = split_target(frame, _default_target(dataset, target, dataset_id), source)
     return make_dataset(
-        X, y, name=name or dataset.name, source=source, task=task, categorical=categorical,
+        X,
+        y,
+        name=name or dataset.name,
+        source=source,
+        task=task,
+        categorical=categorical,
         metadata={"openml_dataset_id": int(dataset_id)},
     )
 
@@ -125,8 +130,13 @@ def load_openml_task(
     source = f"openml-task:{task_id}"
     X, y = split_target(frame, target if target is not None else task_obj.target_name, source)
     return make_dataset(
-        X, y, name=name or dataset.name, source=source, task=task or kind,
-        categorical=categorical, splits=splits,
+        X,
+        y,
+        name=name or dataset.name,
+        source=source,
+        task=task or kind,
+        categorical=categorical,
+        splits=splits,
         metadata={
             "openml_task_id": int(task_id),
             "openml_dataset_id": int(task_obj.dataset_id),

@@ -64,8 +64,10 @@ def _directory_sources(directory: Path) -> list[str]:
     if not directory.exists():
         raise DatasetFileNotFoundError(f"no such directory: {directory}")
     files = sorted(
-        p for p in directory.rglob("*")
-        if is_data_file(p) and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        p
+        for p in directory.rglob("*")
+        if is_data_file(p)
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
     if not files:
         raise DataValidationError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
@@ -48,8 +49,6 @@ def warn(message: str) -> None:
     The stack level is found by walking out of the autometa package, so the warning
     points at the user's ``load_dataset`` line whichever source path raised it.
     """
-    import sys
-
     # stacklevel=2 is warn()'s caller, frame 1 above this one.
     level, frame = 2, sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -199,9 +198,7 @@ def _to_numeric_time(col: pd.Series) -> pd.Series:
     return seconds.astype("float64")
 
 
-def _clean_features(
-    X: pd.DataFrame, dropped: dict[str, str], where: str
-) -> pd.DataFrame:
+def _clean_features(X: pd.DataFrame, dropped: dict[str, str], where: str) -> pd.DataFrame:
     """Convert dates, treat infinities as missing, drop empty and ID columns (with warnings)."""
     n = len(X)
     converted, infinite, empty, ids = [], [], [], []
@@ -238,8 +235,7 @@ def _clean_features(
         warn(f"{where}: dropped columns with no values (all missing): {_names(empty)}")
         dropped.update({str(c): "all missing" for c in empty})
     if ids:
-        warn(f"{where}: dropped identifier columns (a distinct text value per row): "
-             f"{_names(ids)}")
+        warn(f"{where}: dropped identifier columns (a distinct text value per row): {_names(ids)}")
         dropped.update({str(c): "identifier" for c in ids})
     if not (changed or empty or ids):
         return X  # nothing changed: skip rebuilding a possibly large frame
@@ -261,9 +257,16 @@ def _clean_target(y: pd.Series, where: str) -> tuple[pd.Series, np.ndarray | Non
         )
     if not missing.any():
         return y, None
-    warn(f"{where}: dropped {int(missing.sum())} of {len(y)} rows whose target "
-         f"{name!r} is missing")
+    warn(f"{where}: dropped {int(missing.sum())} of {len(y)} rows whose target {name!r} is missing")
     return y[~missing], ~missing
+
+
+def _integer_valued(y: pd.Series) -> bool:
+    """Float values that are all integers exactly representable as int64."""
+    if not pd.api.types.is_float_dtype(y):
+        return False
+    values = y.to_numpy(dtype=float)
+    return bool(np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) < 2**53))
 
 
 def _finish_target(y: pd.Series, task: str, where: str) -> pd.Series:
@@ -272,14 +275,15 @@ def _finish_target(y: pd.Series, task: str, where: str) -> pd.Series:
     if task == "classification":
         if isinstance(y.dtype, pd.CategoricalDtype):
             y = y.cat.remove_unused_categories()  # e.g. levels only seen in dropped rows
-        elif pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
+        elif _integer_valued(y):
             y = y.astype("int64")  # 0.0/1.0 labels (floats only because of NaN) -> 0/1
         else:
             y = _uniform_labels(y)
         classes = y.unique()
         if len(classes) < 2:
+            only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise DataValidationError(
-                f"target column {name!r} of {where} has a single class {classes[0]!r}; "
+                f"target column {name!r} of {where} has a single class {only!r}; "
                 "classification needs at least two"
             )
         return y
@@ -356,7 +360,7 @@ def make_dataset(
     if len(X) == 0:
         raise DataValidationError(f"{where} is empty: it has no rows")
     metadata = dict(metadata or {})
-    metadata.setdefault("n_rows_original", int(len(X)))
+    metadata.setdefault("n_rows_original", len(X))
     metadata.setdefault("n_features_original", int(X.shape[1]))
 
     # Positional from here on: splits and the evaluator index by position.

@@ -32,7 +32,17 @@ _LAZY = {
     "sample_prior_batch": "autometa.fewshot.prior",
 }
 
-__all__ = sorted(_LAZY) + ["TORCH_HINT", "require_torch", "torch_available"]
+__all__ = [
+    "TORCH_HINT",
+    "FewShotClassifier",
+    "FewShotWeightsError",
+    "load_weights",
+    "require_torch",
+    "sample_prior_batch",
+    "save_weights",
+    "torch_available",
+    "train",
+]
 
 
 def torch_available() -> bool:

@@ -33,7 +33,9 @@ def _soft_clip(z: torch.Tensor) -> torch.Tensor:
     return z / torch.sqrt(1.0 + (z / CLIP) ** 2)
 
 
-def normalize(x: torch.Tensor, n_ctx: int, mode: str = "robust") -> tuple[torch.Tensor, torch.Tensor]:
+def normalize(
+    x: torch.Tensor, n_ctx: int, mode: str = "robust"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalise each column with statistics of the context rows only.
 
     Parameters
@@ -88,7 +90,7 @@ def normalize(x: torch.Tensor, n_ctx: int, mode: str = "robust") -> tuple[torch.
         u = u.clamp(1e-4, 1 - 1e-4)
         z = (math.sqrt(2.0) * torch.erfinv(2 * u - 1)).transpose(1, 2)
         nuniq_ctx = (srt[..., 1:] != srt[..., :-1]) & torch.isfinite(srt[..., 1:])
-        const = (nuniq_ctx.sum(-1) == 0)  # (B, F)
+        const = nuniq_ctx.sum(-1) == 0  # (B, F)
         z = torch.where(const[:, None], torch.zeros_like(z), z)
     z = torch.where(missing, torch.zeros_like(z), z)
     return z, missing.float()
@@ -214,7 +216,9 @@ class CellEncoder(nn.Module):
         self.value = nn.Sequential(nn.Linear(3, d_model), nn.GELU(), nn.Linear(d_model, d_model))
         self.ident = nn.Linear(d_id, d_model, bias=False)
 
-    def forward(self, z: torch.Tensor, missing: torch.Tensor, feat_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, missing: torch.Tensor, feat_ids: torch.Tensor
+    ) -> torch.Tensor:
         """(B, N, F) values and flags, (B, F, d_id) identities -> (B, N, F, d_model)."""
         inp = torch.stack([z, missing, z * z / CLIP], dim=-1)
         return self.value(inp) + self.ident(feat_ids)[:, None]
@@ -259,7 +263,9 @@ class TwoWayBlock(nn.Module):
             self.att_r = Attention(d_model, n_heads)
         self.n3 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(
-            nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(), nn.Linear(mlp_ratio * d_model, d_model)
+            nn.Linear(d_model, mlp_ratio * d_model),
+            nn.GELU(),
+            nn.Linear(mlp_ratio * d_model, d_model),
         )
 
     def forward(self, h: torch.Tensor, n_ctx: int) -> torch.Tensor:
@@ -280,14 +286,20 @@ class RowEncoder(nn.Module):
     the embedding space.  Column-order invariant by construction (mean pooling).
     """
 
-    def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, d_id: int = 16) -> None:
+    def __init__(
+        self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, d_id: int = 16
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.cells = CellEncoder(d_model, d_id)
-        self.blocks = nn.ModuleList(TwoWayBlock(d_model, n_heads, rows=False) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            TwoWayBlock(d_model, n_heads, rows=False) for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, z: torch.Tensor, missing: torch.Tensor, feat_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, missing: torch.Tensor, feat_ids: torch.Tensor
+    ) -> torch.Tensor:
         """(B, N, F) -> (B, N, d_model)."""
         h = self.cells(z, missing, feat_ids)
         for blk in self.blocks:

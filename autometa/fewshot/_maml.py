@@ -35,12 +35,16 @@ SIZES: dict[str, dict] = {
 METHODS = ("maml", "reptile")
 
 
-def _head_logits(fast: dict[str, torch.Tensor], e: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def _head_logits(
+    fast: dict[str, torch.Tensor], e: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
     hid = F.gelu(torch.einsum("bnd,bdh->bnh", e, fast["W1"]) + fast["b1"][:, None])
     return (torch.einsum("bnh,bch->bnc", hid, fast["W2"]) + fast["b2"][:, None]) * scale
 
 
-def _support_loss(fast: dict[str, torch.Tensor], e: torch.Tensor, y: torch.Tensor, scale: torch.Tensor):
+def _support_loss(
+    fast: dict[str, torch.Tensor], e: torch.Tensor, y: torch.Tensor, scale: torch.Tensor
+):
     logits = _head_logits(fast, e, scale)
     # Sum of per-episode means: the gradient for episode b only involves its own fast weights.
     return F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / y.shape[1]
@@ -82,8 +86,13 @@ class HeadAdaptation(EpisodeModel):
         d_hidden = d_hidden or d_model
         self.method = method
         self.config = {
-            "d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_id": d_id,
-            "d_hidden": d_hidden, "inner_steps": inner_steps, "inner_lr": inner_lr,
+            "d_model": d_model,
+            "n_layers": n_layers,
+            "n_heads": n_heads,
+            "d_id": d_id,
+            "d_hidden": d_hidden,
+            "inner_steps": inner_steps,
+            "inner_lr": inner_lr,
             "first_order": first_order,
         }
         self.d_id = d_id
@@ -125,7 +134,14 @@ class HeadAdaptation(EpisodeModel):
         logits = _head_logits(fast, e[:, n_ctx:], scale)
         return logits if torch.is_grad_enabled() else logits.detach()
 
-    def meta_loss(self, x: torch.Tensor, y_ctx: torch.Tensor, y_qry: torch.Tensor, n_classes: int, norm: str = "robust"):
+    def meta_loss(
+        self,
+        x: torch.Tensor,
+        y_ctx: torch.Tensor,
+        y_qry: torch.Tensor,
+        n_classes: int,
+        norm: str = "robust",
+    ):
         """Training loss of one batch of episodes (see the module docstring)."""
         if self.method == "maml":
             return super().meta_loss(x, y_ctx, y_qry, n_classes, norm)
@@ -143,10 +159,19 @@ class HeadAdaptation(EpisodeModel):
         W1, b1 = self.W1, self.b1
         fast, scale = self._adapt(e[:, :n_ctx], y_ctx, n_classes, first_order=True)
         q_logits = _head_logits(
-            {"W1": fast["W1"].detach(), "b1": fast["b1"].detach(), "W2": fast["W2"], "b2": fast["b2"]},
-            e[:, n_ctx:], scale,
+            {
+                "W1": fast["W1"].detach(),
+                "b1": fast["b1"].detach(),
+                "W2": fast["W2"],
+                "b2": fast["b2"],
+            },
+            e[:, n_ctx:],
+            scale,
         )
         q_loss = F.cross_entropy(q_logits.flatten(0, 1), y_qry.flatten())
         lr_steps = torch.exp(self.log_inner_lr) * self.inner_steps
-        pull = 0.5 * (((W1 - fast["W1"].detach().mean(0)) ** 2).sum() + ((b1 - fast["b1"].detach().mean(0)) ** 2).sum())
+        pull = 0.5 * (
+            ((W1 - fast["W1"].detach().mean(0)) ** 2).sum()
+            + ((b1 - fast["b1"].detach().mean(0)) ** 2).sum()
+        )
         return q_loss + pull / lr_steps

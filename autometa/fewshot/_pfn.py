@@ -40,16 +40,22 @@ class PFN(EpisodeModel):
 
     method = "pfn"
 
-    def __init__(self, d_model: int = 96, n_layers: int = 4, n_heads: int = 4, d_id: int = 16) -> None:
+    def __init__(
+        self, d_model: int = 96, n_layers: int = 4, n_heads: int = 4, d_id: int = 16
+    ) -> None:
         super().__init__()
         self.config = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_id": d_id}
         self.d_id = d_id
         self.cells = CellEncoder(d_model, d_id)
         self.label_in = nn.Linear(d_id, d_model)
         self.unknown = nn.Parameter(torch.randn(d_model) * 0.02)
-        self.blocks = nn.ModuleList(TwoWayBlock(d_model, n_heads, rows=True) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            TwoWayBlock(d_model, n_heads, rows=True) for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
-        self.q_head = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+        self.q_head = nn.Sequential(
+            nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model)
+        )
         self.k_head = nn.Linear(d_model, d_model)
         self.k_id = nn.Linear(d_id, d_model, bias=False)
         self.log_temp = nn.Parameter(torch.zeros(()))
@@ -58,7 +64,9 @@ class PFN(EpisodeModel):
         B, N, _ = z.shape
         n_ctx = y_ctx.shape[1]
         cells = self.cells(z, miss, feat_ids)  # (B, N, F, d)
-        lab_ctx = self.label_in(torch.gather(class_ids, 1, y_ctx[..., None].expand(-1, -1, self.d_id)))
+        lab_ctx = self.label_in(
+            torch.gather(class_ids, 1, y_ctx[..., None].expand(-1, -1, self.d_id))
+        )
         lab_qry = self.unknown.expand(B, N - n_ctx, -1)
         lab = torch.cat([lab_ctx, lab_qry.to(lab_ctx.dtype)], 1)[:, :, None]  # (B, N, 1, d)
         h = torch.cat([cells, lab.to(cells.dtype)], 2)

@@ -30,7 +30,9 @@ class ProtoNet(EpisodeModel):
 
     method = "protonet"
 
-    def __init__(self, d_model: int = 96, n_layers: int = 3, n_heads: int = 4, d_id: int = 16) -> None:
+    def __init__(
+        self, d_model: int = 96, n_layers: int = 3, n_heads: int = 4, d_id: int = 16
+    ) -> None:
         super().__init__()
         self.config = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_id": d_id}
         self.d_id = d_id

@@ -74,8 +74,10 @@ def save_weights(model: EpisodeModel, path: str | Path, meta: dict[str, Any] | N
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu())
-             for k, v in model.state_dict().items()}
+    state = {
+        k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu())
+        for k, v in model.state_dict().items()
+    }
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -98,7 +100,7 @@ def read_payload(path: str | Path) -> dict[str, Any]:
         raise FewShotWeightsError(f"few-shot weights file {str(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+    except Exception as exc:
         raise FewShotWeightsError(
             f"cannot read few-shot weights {str(path)!r} with torch.load(weights_only=True): {exc}"
         ) from exc
@@ -124,7 +126,9 @@ def read_payload(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_weights(path: str | Path, method: str | None = None) -> tuple[EpisodeModel, dict[str, Any]]:
+def load_weights(
+    path: str | Path, method: str | None = None
+) -> tuple[EpisodeModel, dict[str, Any]]:
     """Rebuild the model stored at ``path``.
 
     Parameters
@@ -153,7 +157,9 @@ def load_weights(path: str | Path, method: str | None = None) -> tuple[EpisodeMo
     try:
         model = build_model(payload["method"], dict(payload["config"]))
     except TypeError as exc:
-        raise FewShotWeightsError(f"{str(path)!r} has an invalid config {payload['config']!r}: {exc}") from exc
+        raise FewShotWeightsError(
+            f"{str(path)!r} has an invalid config {payload['config']!r}: {exc}"
+        ) from exc
     expected = model.state_dict()
     got = payload["state_dict"]
     missing = sorted(set(expected) - set(got))

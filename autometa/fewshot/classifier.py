@@ -16,13 +16,14 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from autometa.errors import DataValidationError
 from autometa.fewshot import require_torch
+from autometa.fewshot._baseline import logistic_baseline
 
 require_torch()
 
-import torch  # noqa: E402
+import torch
 
-from autometa.fewshot._encoder import EpisodeModel, canonical_feature_order, normalize  # noqa: E402
-from autometa.fewshot._weights import FewShotWeightsError, load_weights  # noqa: E402
+from autometa.fewshot._encoder import EpisodeModel, canonical_feature_order, normalize
+from autometa.fewshot._weights import FewShotWeightsError, load_weights
 
 #: Gate tolerance: a regime passes if the model's mean meta-validation ROC AUC is at least
 #: the logistic-regression baseline minus this.
@@ -90,14 +91,21 @@ def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
         cols = {}
         for c in X.columns:
             s = X[c]
-            if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
+            if (
+                isinstance(s.dtype, pd.CategoricalDtype)
+                or s.dtype == object
+                or pd.api.types.is_string_dtype(s)
+            ):
                 # Integer codes, like the corpus's categorical columns; NaN stays missing.
                 codes = s.astype("category").cat.codes.astype("float32")
                 cols[c] = codes.where(codes >= 0)
             else:
                 cols[c] = pd.to_numeric(s, errors="coerce").astype("float32")
         X = pd.DataFrame(cols)
-    return check_array(X, dtype=np.float32, ensure_all_finite="allow-nan"), names
+    try:
+        return check_array(X, dtype=np.float32, ensure_all_finite="allow-nan"), names
+    except TypeError:  # scikit-learn < 1.6 names the argument force_all_finite
+        return check_array(X, dtype=np.float32, force_all_finite="allow-nan"), names
 
 
 class FewShotClassifier(ClassifierMixin, BaseEstimator):
@@ -224,7 +232,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(self.model, str) and self.model == "default":
                 path = weights_dir() / f"{method}_{choice['size']}.pt"
                 if not path.is_file():
-                    self.fallback_ = f"no few-shot weights are shipped for method {method!r} ({path})"
+                    self.fallback_ = (
+                        f"no few-shot weights are shipped for method {method!r} ({path})"
+                    )
             else:
                 path = Path(self.model)
             if self.fallback_ is None:
@@ -240,8 +250,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 FewShotFallbackWarning,
                 stacklevel=2,
             )
-            self.fallback_estimator_ = logistic_baseline(y_enc, tune=k_eff > SMALL_K,
-                                                         random_state=self.random_state).fit(Xf, y_enc)
+            self.fallback_estimator_ = logistic_baseline(
+                y_enc, tune=k_eff > SMALL_K, random_state=self.random_state
+            ).fit(Xf, y_enc)
         else:
             self.model_ = self.model_.to(self.device_).eval()
         return self
@@ -251,7 +262,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dev = torch.device(self.device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but CUDA is not available; use device='auto'")
+            raise ValueError(
+                "device='cuda' was asked for but CUDA is not available; use device='auto'"
+            )
         return dev
 
     def _stratified_subsample(self, y: np.ndarray, n: int) -> np.ndarray:
@@ -259,7 +272,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         keep = []
         for c in np.unique(y):
             idx = np.flatnonzero(y == c)
-            take = max(1, int(round(n * len(idx) / len(y))))
+            take = max(1, round(n * len(idx) / len(y)))
             keep.append(rng.choice(idx, min(take, len(idx)), replace=False))
         return np.sort(np.concatenate(keep))
 
@@ -288,7 +301,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         if C <= max_classes:
             return self._proba(self.X_, self.y_, Xq, C)
         # More classes than seen in training: one-vs-rest, renormalised.
-        cols = [self._proba(self.X_, (self.y_ == c).astype(np.int64), Xq, 2)[:, 1] for c in range(C)]
+        cols = [
+            self._proba(self.X_, (self.y_ == c).astype(np.int64), Xq, 2)[:, 1] for c in range(C)
+        ]
         P = np.clip(np.stack(cols, 1), 1e-9, None)
         return P / P.sum(1, keepdims=True)
 
@@ -300,7 +315,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     def _proba(self, Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, C: int) -> np.ndarray:
         model, dev = self.model_, self.device_
         max_f = int(self.meta_.get("train", {}).get("max_features", 64))
-        xc = torch.from_numpy(Xc)[None]
+        xc = torch.tensor(Xc)[None]
         y_ctx = torch.from_numpy(yc)[None].to(dev)
         Fd = Xc.shape[1]
         if Fd > max_f:
@@ -317,26 +332,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 cols = np.sort(by_rank[pick])
             norm = "robust" if m % 2 == 0 else "quantile"
             for s in range(0, len(Xq), self.batch_size):
-                xq = torch.from_numpy(Xq[s: s + self.batch_size])[None]
+                xq = torch.tensor(Xq[s : s + self.batch_size])[None]
                 x = torch.cat([xc, xq], 1)[:, :, cols].to(dev)
                 gen = torch.Generator().manual_seed(seed)
                 logits = model(x, y_ctx, C, norm=norm, generator=gen, canonical=True)
-                out[s: s + len(xq[0])] += torch.softmax(logits.float()[0], -1).cpu().numpy()
+                out[s : s + len(xq[0])] += torch.softmax(logits.float()[0], -1).cpu().numpy()
         return out / self.n_ensemble
-
-
-def logistic_baseline(y: np.ndarray, tune: bool, random_state: int = 0):
-    """Median imputation + scaling + logistic regression; ``C`` by inner CV when ``tune`` and
-    every class has at least 3 rows (the fallback and the benchmark baseline)."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    min_count = int(np.bincount(np.asarray(y)).min()) if len(y) else 0
-    if tune and min_count >= 3:
-        lr = LogisticRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=min(5, min_count), max_iter=500,
-                                  random_state=random_state)
-    else:
-        lr = LogisticRegression(max_iter=500)
-    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), lr)

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pmlb" / "classification"
+DEFAULT_CORPUS = (
+    Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pmlb" / "classification"
+)
 
 
 @dataclass
@@ -58,7 +60,9 @@ def read_table(path: str | Path, max_rows: int | None = 2000, seed: int = 0) -> 
             keep.update(rng.choice(idx, size=min(len(idx), 60), replace=False).tolist())
         rest = np.setdiff1d(np.arange(len(y)), np.fromiter(keep, int))
         n_more = max(0, max_rows - len(keep))
-        keep = np.sort(np.concatenate([np.fromiter(keep, int), rng.choice(rest, n_more, replace=False)]))
+        keep = np.sort(
+            np.concatenate([np.fromiter(keep, int), rng.choice(rest, n_more, replace=False)])
+        )
         X, y = X[keep], y[keep]
         _, y = np.unique(y, return_inverse=True)
     name = path.name[: -len(".tsv.gz")] if path.name.endswith(".tsv.gz") else path.stem

@@ -56,7 +56,14 @@ def _inputs(B: int, N: int, Fd: int, device) -> torch.Tensor:
 def _mlp_scm(B: int, N: int, Fd: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     n_layers = _ri(2, 4)
     width = max(Fd + 1, _ri(8, 48))
-    acts = [torch.tanh, F.relu, torch.sin, lambda t: t.abs(), F.leaky_relu, lambda t: t * torch.sigmoid(t)]
+    acts = [
+        torch.tanh,
+        F.relu,
+        torch.sin,
+        lambda t: t.abs(),
+        F.leaky_relu,
+        lambda t: t * torch.sigmoid(t),
+    ]
     act = acts[_ri(0, len(acts) - 1)]
     noise = torch.rand(B, 1, 1, device=device) * 0.3
     h = _inputs(B, N, width, device)
@@ -89,7 +96,9 @@ def _tree(B: int, N: int, Fd: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 def _linear(B: int, N: int, Fd: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     x = _inputs(B, N, Fd, device)
     w = torch.randn(B, Fd, device=device) * (torch.rand(B, Fd, device=device) < _u(0.2, 1.0))
-    y = torch.einsum("bnf,bf->bn", (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6), w)
+    y = torch.einsum(
+        "bnf,bf->bn", (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6), w
+    )
     return x, y + _u(0, 1) * y.std(1, keepdim=True) * torch.randn_like(y)
 
 

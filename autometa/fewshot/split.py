@@ -108,7 +108,12 @@ def make_split(names: Iterable[str], *, salt: str = SALT) -> dict:
     names = sorted(set(names))
     datasets = {n: group_of(n) for n in names}
     groups = {g: split_of_group(g, salt=salt) for g in sorted(set(datasets.values()))}
-    record: dict = {"salt": salt, "fractions": list(FRACTIONS), "groups": groups, "datasets": datasets}
+    record: dict = {
+        "salt": salt,
+        "fractions": list(FRACTIONS),
+        "groups": groups,
+        "datasets": datasets,
+    }
     for split in SPLITS:
         record[split] = [n for n in names if groups[datasets[n]] == split]
     return record

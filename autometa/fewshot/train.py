@@ -47,7 +47,7 @@ def resolve_device(device: str) -> torch.device:
 def _episode_shape(rng: np.random.Generator, max_features: int, max_classes: int, max_k: int):
     C = 2 if rng.random() < 0.5 else int(rng.integers(3, max_classes + 1))
     k = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_k)))), 1, max_k))
-    n_ctx = max(C, int(round(k * C * rng.uniform(0.7, 1.3))))
+    n_ctx = max(C, round(k * C * rng.uniform(0.7, 1.3)))
     Fd = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_features)))), 1, max_features))
     return C, n_ctx, Fd
 
@@ -55,7 +55,9 @@ def _episode_shape(rng: np.random.Generator, max_features: int, max_classes: int
 def _lr_at(frac: float, lr: float, warmup: float = 0.05) -> float:
     if frac < warmup:
         return lr * max(frac / warmup, 0.01)
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup)))))
+    return lr * (
+        0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup))))
+    )
 
 
 def train(
@@ -143,7 +145,7 @@ def train(
     rng = np.random.default_rng(seed)
 
     if init is not None:
-        model, init_meta = load_weights(init, method)
+        model, _init_meta = load_weights(init, method)
         config = dict(model.config)
     else:
         config = size_config(method, size)
@@ -182,8 +184,11 @@ def train(
 
     def checkpoint(elapsed: float) -> None:
         ck = {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-            "elapsed": elapsed, "torch_rng": torch.get_rng_state(),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+            "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(rng.bit_generator.state),
         }
         if dev.type == "cuda":
@@ -193,10 +198,22 @@ def train(
         tmp.replace(ckpt_path)
 
     new_log = not log_path.exists()
-    log_fh = open(log_path, "a", newline="")
+    log_fh = open(log_path, "a", newline="")  # noqa: SIM115 - kept open for the whole loop
     writer = csv.writer(log_fh)
     if new_log:
-        writer.writerow(["step", "elapsed_s", "loss", "lr", "source", "batch", "n_ctx", "n_features", "n_classes"])
+        writer.writerow(
+            [
+                "step",
+                "elapsed_s",
+                "loss",
+                "lr",
+                "source",
+                "batch",
+                "n_ctx",
+                "n_features",
+                "n_classes",
+            ]
+        )
     t0 = time.time()
     ema = None
     losses: list[float] = []
@@ -211,9 +228,21 @@ def train(
         if source == "real":
             batch = None
             for _ in range(10):
-                b = max(2, min(batch_size, tokens_per_batch // ((n_query + 100) * (max_features // 2 + 1))))
-                batch = real_batch(tables, rng, b, max_features=max_features, max_classes=max_classes,
-                                   n_query=n_query, max_k=max_k)
+                b = max(
+                    2,
+                    min(
+                        batch_size, tokens_per_batch // ((n_query + 100) * (max_features // 2 + 1))
+                    ),
+                )
+                batch = real_batch(
+                    tables,
+                    rng,
+                    b,
+                    max_features=max_features,
+                    max_classes=max_classes,
+                    n_query=n_query,
+                    max_k=max_k,
+                )
                 if batch is not None:
                     break
             if batch is None:
@@ -225,10 +254,17 @@ def train(
             C, n_ctx, Fd = _episode_shape(rng, max_features, max_classes, max_k)
             N = n_ctx + n_query
             b = int(max(2, min(batch_size, tokens_per_batch // (N * (Fd + 1)))))
-            x, y = sample_prior_batch(b, N, n_ctx, Fd, C, device=dev, weights=prior_weights or PRIOR_WEIGHTS)
+            x, y = sample_prior_batch(
+                b, N, n_ctx, Fd, C, device=dev, weights=prior_weights or PRIOR_WEIGHTS
+            )
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = model.meta_loss(x, y[:, :n_ctx], y[:, n_ctx:], C,
-                                   norm="robust" if rng.random() < 0.6 else "quantile")
+            loss = model.meta_loss(
+                x,
+                y[:, :n_ctx],
+                y[:, n_ctx:],
+                C,
+                norm="robust" if rng.random() < 0.6 else "quantile",
+            )
         if not torch.isfinite(loss):
             opt.zero_grad(set_to_none=True)
             continue  # a degenerate random task; skip it rather than poison the weights
@@ -241,11 +277,25 @@ def train(
         losses.append(lv)
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         if step % log_every == 0:
-            writer.writerow([step, round(elapsed, 2), round(lv, 5), f"{lr_now:.3g}", source, x.shape[0],
-                             n_ctx, x.shape[2], C])
+            writer.writerow(
+                [
+                    step,
+                    round(elapsed, 2),
+                    round(lv, 5),
+                    f"{lr_now:.3g}",
+                    source,
+                    x.shape[0],
+                    n_ctx,
+                    x.shape[2],
+                    C,
+                ]
+            )
             log_fh.flush()
         if verbose and step % (log_every * 20) == 0:
-            print(f"[{name}] step {step} {elapsed:.0f}s loss(ema) {ema:.4f} lr {lr_now:.2e}", flush=True)
+            print(
+                f"[{name}] step {step} {elapsed:.0f}s loss(ema) {ema:.4f} lr {lr_now:.2e}",
+                flush=True,
+            )
         if step % checkpoint_every == 0:
             checkpoint(elapsed)
     elapsed = elapsed0 + time.time() - t0
@@ -253,14 +303,30 @@ def train(
     log_fh.close()
     model.eval()
     record = {
-        "method": method, "size": size, "name": name, "config": model.config,
-        "n_parameters": model.n_parameters, "steps": step, "elapsed_s": round(elapsed, 1),
-        "final_loss_ema": ema, "device": str(dev),
+        "method": method,
+        "size": size,
+        "name": name,
+        "config": model.config,
+        "n_parameters": model.n_parameters,
+        "steps": step,
+        "elapsed_s": round(elapsed, 1),
+        "final_loss_ema": ema,
+        "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "torch": torch.__version__, "seed": seed, "minutes": minutes, "max_steps": max_steps,
-        "batch_size": batch_size, "tokens_per_batch": tokens_per_batch, "n_query": n_query, "lr": lr,
-        "p_real": p_real, "prior_weights": prior_weights or PRIOR_WEIGHTS, "max_features": max_features,
-        "max_classes": max_classes, "max_k": max_k, "init": str(init) if init else None,
+        "torch": torch.__version__,
+        "seed": seed,
+        "minutes": minutes,
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "tokens_per_batch": tokens_per_batch,
+        "n_query": n_query,
+        "lr": lr,
+        "p_real": p_real,
+        "prior_weights": prior_weights or PRIOR_WEIGHTS,
+        "max_features": max_features,
+        "max_classes": max_classes,
+        "max_k": max_k,
+        "init": str(init) if init else None,
         "split": "data/fewshot/split.json (train)",
     }
     weights = save_weights(model, out / f"{name}.pt", {"train": record})
@@ -273,7 +339,9 @@ def train(
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (``python -m autometa.fewshot.train --help``)."""
-    p = argparse.ArgumentParser(prog="python -m autometa.fewshot.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m autometa.fewshot.train", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--method", default="pfn", choices=["pfn", "protonet", "maml", "reptile"])
     p.add_argument("--size", default="S", choices=["tiny", "S", "M"])
     p.add_argument("--out", default="data/fewshot/weights")
@@ -296,16 +364,35 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on CPU)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: 1 on CPU)"
+    )
     a = p.parse_args(argv)
     dev = resolve_device(a.device)
     torch.set_num_threads(a.threads or (1 if dev.type == "cpu" else min(4, os.cpu_count() or 1)))
     train(
-        a.method, a.size, out=a.out, name=a.name, device=a.device, minutes=a.minutes, max_steps=a.max_steps,
-        batch_size=a.batch_size, tokens_per_batch=a.tokens_per_batch, n_query=a.n_query, lr=a.lr,
-        p_real=a.p_real, max_features=a.max_features, max_k=a.max_k, corpus=a.corpus, packed=a.packed,
-        split_file=a.split_file, init=a.init, checkpoint_every=a.checkpoint_every, amp=not a.no_amp,
-        seed=a.seed, resume=not a.no_resume,
+        a.method,
+        a.size,
+        out=a.out,
+        name=a.name,
+        device=a.device,
+        minutes=a.minutes,
+        max_steps=a.max_steps,
+        batch_size=a.batch_size,
+        tokens_per_batch=a.tokens_per_batch,
+        n_query=a.n_query,
+        lr=a.lr,
+        p_real=a.p_real,
+        max_features=a.max_features,
+        max_k=a.max_k,
+        corpus=a.corpus,
+        packed=a.packed,
+        split_file=a.split_file,
+        init=a.init,
+        checkpoint_every=a.checkpoint_every,
+        amp=not a.no_amp,
+        seed=a.seed,
+        resume=not a.no_resume,
     )
 
 

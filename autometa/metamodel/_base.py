@@ -339,8 +339,10 @@ class MetaModel:
         with np.errstate(all="ignore"):
             self.best_raw_ = np.nanmax(np.where(np.isfinite(s), s, -np.inf), axis=1)
             self.median_raw_ = np.array([np.median(r[np.isfinite(r)]) for r in s])
-        self.sbs_ = np.nanmean(data.utility(0.0), axis=0)
-        self.sbs_ = np.nan_to_num(self.sbs_, nan=-1.0)
+        u = data.utility(0.0)
+        n_known = np.isfinite(u).sum(axis=0)
+        # mean over the datasets where the config was run; never run -> -1 (last)
+        self.sbs_ = np.where(n_known > 0, np.nansum(u, axis=0) / np.maximum(n_known, 1), -1.0)
         self._fit_time_model(data)
         self._fit(data)
         return self

@@ -33,11 +33,11 @@ def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
     >>> greedy_portfolio(np.array([[1.0, 0.0, 0.9], [0.0, 1.0, 0.9]]), 2)
     [2, 0]
     """
-    U = np.nan_to_num(np.asarray(U, float), nan=0.0)
+    U = np.nan_to_num(np.asarray(U, float), nan=0.0, posinf=0.0, neginf=0.0)
     n_d, n_c = U.shape
     w = np.full(n_d, 1.0 / max(n_d, 1)) if weights is None else np.asarray(weights, float)
     tb = np.zeros(n_c) if tie_break is None else 1e-9 * np.asarray(tie_break, float)
-    cur = np.zeros(n_d) if start is None else start.copy()
+    cur = np.zeros(n_d) if start is None else np.asarray(start, float).copy()
     vw, vs = (0.0, np.zeros(n_c)) if virtual is None else (float(virtual[0]), np.asarray(virtual[1], float))
     vcur = -np.inf
     chosen: list[int] = []

@@ -3,7 +3,6 @@ the within-dataset normalised score of a config."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,15 +26,15 @@ def encode_configs(configs: Mapping[str, Mapping[str, Any]], task: str) -> pd.Da
     [[1.0, 0.0], [0.0, 1.0]]
     """
     ids = list(configs)
-    try:
-        from autometa import space
+    from autometa import space
 
-        full = [{"task": task, **dict(configs[c])} for c in ids]
-        enc = space.encode(full)
+    try:
+        enc = space.encode([{"task": task, **dict(configs[c])} for c in ids])
+    except (ValueError, KeyError, TypeError):  # ConfigError is a ValueError: opaque configs
+        enc = None
+    if enc is not None:
         enc.index = ids
         return enc.astype(float)
-    except Exception:  # opaque configs outside the space
-        pass
     algos = [str(configs[c].get("algorithm", c)) for c in ids]
     frame = pd.get_dummies(pd.Series(algos, index=ids), prefix="algorithm", prefix_sep="=").astype(float)
     params: dict[str, dict[str, float]] = {}
@@ -53,9 +52,10 @@ def encode_configs(configs: Mapping[str, Mapping[str, Any]], task: str) -> pd.Da
 class RankerModel(MetaModel):
     """XGBoost on meta-features + config encoding, predicting the normalised score.
 
-    A small bag of boosters (different seeds, row/column subsampling) gives the spread
-    used as ``std``, added to the config's spread across training datasets (shrunk), so
-    that a config whose results vary a lot is reported as less certain.
+    ``std`` is half the config's spread across training datasets (a config whose results
+    vary a lot is less certain), plus the disagreement between boosters when ``n_bags > 1``
+    (different seeds, row/column subsampling). One thread by default: on a shared
+    two-core machine XGBoost's threads mostly wait for each other.
 
     Parameters
     ----------
@@ -77,8 +77,8 @@ class RankerModel(MetaModel):
 
     name = "ranker"
 
-    def __init__(self, n_estimators: int = 200, max_depth: int = 6, learning_rate: float = 0.05,
-                 n_bags: int = 3, objective: str = "regression", n_jobs: int = 2,
+    def __init__(self, n_estimators: int = 150, max_depth: int = 5, learning_rate: float = 0.08,
+                 n_bags: int = 1, objective: str = "regression", n_jobs: int = 1,
                  random_state: int = 0) -> None:
         super().__init__(random_state)
         self.n_estimators = n_estimators
@@ -111,8 +111,8 @@ class RankerModel(MetaModel):
         self.boosters_: list[Any] = []
         params = {
             "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": 0.8,
-            "colsample_bytree": 0.8, "min_child_weight": 5.0, "nthread": self.n_jobs,
-            "tree_method": "hist", "verbosity": 0,
+            "colsample_bytree": 0.6, "min_child_weight": 5.0, "nthread": self.n_jobs,
+            "tree_method": "hist", "max_bin": 64, "verbosity": 0,
         }
         if self.objective == "pairwise":
             params.update(objective="rank:pairwise", lambdarank_pair_method="topk",
@@ -129,7 +129,7 @@ class RankerModel(MetaModel):
                                 num_boost_round=self.n_estimators)
             self.boosters_.append(booster)
         # Rescale ranking scores to the training range of normalised scores.
-        self.scale_ = (0.0, 1.0)
+        self.scale_ = (1.0, 0.0)  # identity: a * p + b
         if self.objective == "pairwise":
             p = self._predict(self.X_)
             self.scale_ = _fit_affine(p.ravel()[keep], y[keep])

@@ -186,7 +186,10 @@ def test_unused_categories_are_removed_from_target() -> None:
 def test_splits_follow_dropped_rows() -> None:
     X = pd.DataFrame({"a": np.arange(6.0)})
     y = pd.Series([0, 1, None, 0, 1, 0], name="t")
-    splits = [(np.array([0, 1, 2]), np.array([3, 4, 5])), (np.array([3, 4, 5]), np.array([0, 1, 2]))]
+    splits = [
+        (np.array([0, 1, 2]), np.array([3, 4, 5])),
+        (np.array([3, 4, 5]), np.array([0, 1, 2])),
+    ]
     with pytest.warns(DataWarning):
         ds = make_dataset(X, y, name="s", source="s", splits=splits)
     (tr0, te0), (tr1, te1) = ds.splits
@@ -202,3 +205,9 @@ def test_errors_from_loading_are_autometa_errors() -> None:
     for frame, target in bad:
         with pytest.raises(AutometaError):
             autometa.load_dataset(frame, target=target)
+
+
+def test_huge_integer_valued_float_labels_stay_float() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "t": [1e300, 0.0, 1e300]})
+    ds = load(frame, task="classification")
+    assert ds.y.dtype == np.float64 and ds.y.tolist() == [1e300, 0.0, 1e300]

@@ -1,0 +1,261 @@
+"""``autometa.evaluate_recommender``: the benchmark that decides the ``default`` meta-model: grouped leave-one-dataset-out.
+
+Each held-out dataset is recommended for by models trained on the *other* datasets, with
+its near-duplicates held out too (a meta-model must not get credit for recognising a copy
+of a dataset it has seen). Near-duplicate families are defined explicitly below
+(:data:`FAMILY_PATTERNS`, :data:`FAMILY_ALIASES`); pass ``folds`` to use your own.
+
+Scores are on the per-dataset normalised scale of :func:`autometa.metamodel.normalised_scores`
+(1 = the portfolio's best config on that dataset, i.e. the virtual best solver (VBS),
+0 = its median, clipped below at 0; a failed config scores 0). For each model and ``k``:
+
+* ``gap_closed`` -- ``(mean best-of-k score - mean SBS score) / (1 - mean SBS score)``:
+  the fraction of the single-best-solver to virtual-best-solver gap closed by the best of
+  the top ``k`` (the SBS is the single config with the best mean score on the training
+  datasets of the fold);
+* ``gap_closed_raw`` -- the same on the raw metric (failures scored as the dataset's worst
+  successful config), as in ASlib;
+* ``normalised_regret`` -- mean ``1 - best-of-k score``;
+* ``mean_rank`` -- mean rank of the best of the top ``k`` among all configs on the dataset
+  (1 = the best);
+* ``failed_pick_rate`` -- share of the ``k`` picks that failed (timeout, memory, error)
+  on the dataset. (A pick never run on the dataset -- a partial knowledge base -- scores 0
+  but is not counted as failed.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.errors import KnowledgeBaseError
+from autometa.metamodel import MODELS, MetaModel, TrainingData, get_model, normalised_scores
+
+__all__ = ["FAMILY_ALIASES", "FAMILY_PATTERNS", "dataset_family", "evaluate_recommender", "make_folds"]
+
+#: Regular expressions (matched against the name without a leading ``123_`` OpenML id)
+#: whose datasets are generated from one source and held out together.
+FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"^GAMETES_", "GAMETES"),          # simulated epistasis data, one generator
+    (r"^fri_c\d|^fried$", "friedman"),  # Friedman functions (564_fried, 5xx_fri_c*)
+    (r"BNG_|^pwLinear$", "BNG"),        # Bayesian-network generated copies (and a source)
+    (r"^mfeat-", "mfeat"),              # six feature sets of the same digits
+    (r"^Hill_Valley", "Hill_Valley"),
+    (r"^waveform-", "waveform"),
+    (r"^led\d+$", "led"),
+    (r"^monk\d$", "monk"),
+    (r"^parity5", "parity"),
+    (r"^wine[-_]quality", "wine_quality"),
+    (r"^(all(bp|hyper|hypo|rep)|dis|hypothyroid|ann-thyroid|new-thyroid|sick)$", "thyroid"),
+    (r"^(solar-flare_\d|flare)$", "solar_flare"),
+    (r"^analcatdata_apnea\d$", "apnea"),
+    (r"^(cpu_act|cpu_small|cpu|machine_cpu)$", "cpu"),
+    (r"^(house_8L|house_16H)$", "census_house"),
+    (r"^(auto_price|autoPrice)$", "auto_price"),
+)
+
+#: Exact dataset names of one source under different names (PMLB keeps several copies).
+FAMILY_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["breast-cancer-wisconsin", "breast-w", "wdbc", "breast"], "breast_wisconsin"),
+    **dict.fromkeys(["cleve", "cleveland", "cleveland-nominal", "heart-c", "heart-h",
+                     "heart-statlog", "hungarian"], "heart"),
+    **dict.fromkeys(["credit-a", "crx", "buggyCrx", "australian"], "credit_approval"),
+    **dict.fromkeys(["credit-g", "german"], "german_credit"),
+    **dict.fromkeys(["car", "car-evaluation"], "car"),
+    **dict.fromkeys(["diabetes", "pima"], "pima"),
+    **dict.fromkeys(["colic", "horse-colic"], "colic"),
+    **dict.fromkeys(["vote", "house-votes-84"], "votes"),
+    **dict.fromkeys(["bupa", "liver-disorder"], "liver"),
+    **dict.fromkeys(["promoters", "molecular-biology_promoters"], "promoters"),
+    **dict.fromkeys(["mushroom", "agaricus-lepiota"], "mushroom"),
+    **dict.fromkeys(["spect", "spectf"], "spect"),
+    **dict.fromkeys(["glass", "glass2", "prnn_fglass"], "glass"),
+    **dict.fromkeys(["chess", "kr-vs-kp"], "kr-vs-kp"),
+    **dict.fromkeys(["clean1", "clean2"], "musk"),
+    **dict.fromkeys(["wine-recognition"], "wine-recognition"),
+}
+
+
+def dataset_family(name: str) -> str:
+    """The near-duplicate family of a corpus dataset (its own name when it has none).
+
+    Examples
+    --------
+    >>> dataset_family("607_fri_c4_1000_50"), dataset_family("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1")
+    ('friedman', 'GAMETES')
+    >>> dataset_family("breast-w"), dataset_family("iris")
+    ('breast_wisconsin', 'iris')
+    """
+    base = re.sub(r"^\d+_", "", str(name))
+    if base in FAMILY_ALIASES:
+        return FAMILY_ALIASES[base]
+    if name in FAMILY_ALIASES:
+        return FAMILY_ALIASES[name]
+    for pattern, family in FAMILY_PATTERNS:
+        if re.search(pattern, base):
+            return family
+    return base
+
+
+def make_folds(
+    datasets: Sequence[str],
+    folds: Mapping[str, Any] | None = None,
+    n_folds: int | None = None,
+) -> dict[str, Any]:
+    """Dataset -> fold label: ``folds`` as given, else one fold per family (grouped
+    leave-one-dataset-out), or families dealt into ``n_folds`` folds (largest first, into
+    the currently smallest fold) when ``n_folds`` is given."""
+    if folds is not None:
+        missing = [d for d in datasets if d not in folds]
+        if missing:
+            raise KnowledgeBaseError(f"folds assigns no fold to datasets {missing[:5]}")
+        return {d: folds[d] for d in datasets}
+    fam = {d: dataset_family(d) for d in datasets}
+    if n_folds is None:
+        return fam
+    sizes = pd.Series(fam).value_counts()
+    fill = [0] * n_folds
+    where: dict[str, int] = {}
+    for family in sorted(sizes.index, key=lambda f: (-sizes[f], f)):
+        i = int(np.argmin(fill))
+        where[family] = i
+        fill[i] += int(sizes[family])
+    return {d: where[f] for d, f in fam.items()}
+
+
+def _fit(name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]) -> MetaModel:
+    model = get_model(name, **dict(params.get(name, {})))
+    if name == "default" and "ranker" in prefit and not model.ranker_params:
+        # The default's inner ranker is the plain ranker: fit it once per fold.
+        model._ranker_override = prefit["ranker"]
+    return model.fit_data(data)
+
+
+def evaluate_recommender(
+    kb: Any,
+    *,
+    task: str,
+    metric: str | None = None,
+    models: Sequence[str] = ("default", "knn", "portfolio", "ranker", "sbs", "random", "flaml"),
+    ks: Sequence[int] = (1, 3, 5, 10),
+    folds: Mapping[str, Any] | None = None,
+    n_folds: int | None = None,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+    return_picks: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+    task : {"classification", "regression"}
+    metric : str, optional
+        Default: balanced accuracy for classification, R² for regression.
+    models : names of :data:`autometa.metamodel.MODELS`.
+    ks : the k of best-of-k.
+    folds : dict, optional
+        Dataset -> fold label; default one fold per near-duplicate family.
+    n_folds : int, optional
+        Deal the families into this many folds instead (faster, still grouped).
+    model_params : dict, optional
+        ``{model name: constructor parameters}``.
+    return_picks : bool
+        Also return the per-dataset picks and scores.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, k): ``gap_closed``, ``gap_closed_raw``, ``normalised_regret``,
+        ``mean_rank``, ``failed_pick_rate``, ``n_datasets``, ``n_folds``.
+
+    Examples
+    --------
+    >>> table = evaluate_recommender(kb, task="regression", models=("knn", "sbs"), ks=(1, 5))  # doctest: +SKIP
+    >>> table.set_index(["model", "k"])["gap_closed"]  # doctest: +SKIP
+    """
+    from autometa.metrics import DEFAULT_METRIC
+
+    metric = metric or DEFAULT_METRIC[task]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise KnowledgeBaseError(f"unknown models {unknown}; choose from {sorted(MODELS)}")
+    params = dict(model_params or {})
+    data = TrainingData.from_kb(kb, task, metric)
+    usable = data.usable()
+    data = data.subset(np.flatnonzero(usable))
+    n_d = len(data.datasets)
+    if n_d < 3:
+        raise KnowledgeBaseError(f"need at least 3 {task} datasets with results to evaluate, have {n_d}")
+    assignment = make_folds(data.datasets, folds, n_folds)
+    labels = pd.Series([assignment[d] for d in data.datasets])
+    U = normalised_scores(data.scores, data.greater_is_better, data.failed, floor=0.0)
+    U = np.nan_to_num(U, nan=0.0)
+    raw = data.scores if data.greater_is_better else -data.scores
+    worst = np.nanmin(np.where(np.isfinite(raw), raw, np.nan), axis=1)
+    raw = np.where(np.isfinite(raw), raw, worst[:, None])
+    # rank 1 = best; failed / missing configs rank after all successful ones
+    ranks = pd.DataFrame(np.where(np.isfinite(data.scores), raw, -np.inf)).rank(
+        axis=1, ascending=False, method="min").to_numpy()
+    kmax = max(ks)
+    order = list(models)
+    if "sbs" not in order:
+        order.append("sbs")
+    if "default" in order and "ranker" in order:  # fit the ranker first, reuse it
+        order.remove("ranker")
+        order.insert(0, "ranker")
+    picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order}
+    for label in pd.unique(labels):
+        test = np.flatnonzero((labels == label).to_numpy())
+        train = np.flatnonzero((labels != label).to_numpy())
+        if len(train) < 2:
+            continue
+        tr = data.subset(train)
+        if tr.usable().sum() < 2:
+            continue
+        fitted: dict[str, MetaModel] = {}
+        for name in order:
+            model = _fit(name, params, tr, fitted)
+            fitted[name] = model
+            for i in test:
+                mf = data.metafeatures.iloc[i]
+                picks[name][i] = model.select(mf, kmax)
+    rows = []
+    evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
+    idx = np.flatnonzero(evaluated)
+    sbs_u = np.array([U[i, picks["sbs"][i][0]] for i in idx])
+    sbs_raw = np.array([raw[i, picks["sbs"][i][0]] for i in idx])
+    vbs_raw = raw[idx].max(axis=1)
+    for name in models:
+        for k in ks:
+            best_u, best_raw, best_rank, fails = [], [], [], []
+            for i in idx:
+                p = picks[name][i][:k]
+                best_u.append(U[i, p].max())
+                best_raw.append(raw[i, p].max())
+                best_rank.append(ranks[i, p].min())
+                fails.append(np.mean(data.failed[i, p]))
+            best_u_a = np.array(best_u)
+            gap = (best_u_a.mean() - sbs_u.mean()) / max(1.0 - sbs_u.mean(), 1e-12)
+            gap_raw = (np.mean(best_raw) - sbs_raw.mean()) / max(vbs_raw.mean() - sbs_raw.mean(), 1e-12)
+            rows.append({
+                "model": name, "k": k, "gap_closed": gap, "gap_closed_raw": gap_raw,
+                "normalised_regret": float(np.mean(1.0 - best_u_a)),
+                "mean_rank": float(np.mean(best_rank)),
+                "failed_pick_rate": float(np.mean(fails)),
+                "n_datasets": len(idx), "n_folds": int(labels[evaluated].nunique()),
+            })
+    table = pd.DataFrame(rows)
+    table.attrs.update(task=task, metric=metric)
+    if not return_picks:
+        return table
+    detail = pd.DataFrame([
+        {"dataset": data.datasets[i], "fold": labels[i], "model": m,
+         "picks": [data.config_ids[c] for c in picks[m][i]],
+         **{f"best_of_{k}": float(U[i, picks[m][i][:k]].max()) for k in ks}}
+        for m in models for i in idx
+    ])
+    return table, detail

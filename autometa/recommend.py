@@ -1,0 +1,581 @@
+"""``autometa.recommend``: ranked, ready-to-fit configurations for a new dataset.
+
+The flow is one way: load the dataset -> extract its meta-features (within a time budget,
+on a row sample) -> a meta-model fitted on the knowledge base (cached on disk, retrained
+when the knowledge base changes) ranks the portfolio -> :class:`Recommendations`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
+
+__all__ = ["NoveltyWarning", "Recommendation", "Recommendations", "learn_from", "recommend"]
+
+#: Seconds of the latency budget given to meta-feature extraction by default.
+METAFEATURE_BUDGET = 1.0
+#: Rows the sampled meta-features look at.
+METAFEATURE_MAX_ROWS = 2000
+#: A user's final fit trains on all rows, a CV fold on 80%: scale the stored fold times.
+FULL_FIT_FACTOR = 1.25
+
+
+class NoveltyWarning(UserWarning):
+    """The dataset is unlike every dataset of the knowledge base; recommendations are
+    extrapolations (their ``predicted_std`` is inflated accordingly)."""
+
+
+# --------------------------------------------------------------------------------------
+# result objects
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recommendation:
+    """One recommended configuration.
+
+    Attributes
+    ----------
+    config : dict
+        The configuration (``autometa.space`` format).
+    config_id : str
+    algorithm : str
+    rank : int
+        1 = the first to try.
+    predicted_score : float
+        Expected value of ``metric`` on the dataset (cross-validated), in the metric's
+        units.
+    predicted_std : float
+        Its uncertainty (standard deviation, same units).
+    predicted_normalised : float
+        The meta-model's score: 1 = as good as the best of the portfolio, 0 = its median.
+    predicted_fit_time : float
+        Expected seconds to fit on the whole dataset (NaN when the knowledge base has no
+        fit times).
+    evidence : pandas.DataFrame
+        The most similar knowledge-base datasets and how this config did there:
+        ``dataset, distance, score, rank, n_configs``.
+    metric, task : str
+    """
+
+    config: dict[str, Any]
+    config_id: str
+    algorithm: str
+    rank: int
+    predicted_score: float
+    predicted_std: float
+    predicted_normalised: float
+    predicted_fit_time: float
+    evidence: pd.DataFrame
+    metric: str
+    task: str
+    categorical: list[str] = field(default_factory=list, repr=False)
+
+    def make_pipeline(self, random_state: int | None = 0) -> Any:
+        """A new, unfitted scikit-learn estimator for this configuration that accepts the
+        raw DataFrame (categorical columns and missing values included).
+
+        Raises
+        ------
+        ConfigError
+            The config is not one of autometa's search space (e.g. an opaque algorithm
+            name from a ``KnowledgeBase.from_frames`` knowledge base).
+
+        Examples
+        --------
+        >>> recs = autometa.recommend(df, target="y")  # doctest: +SKIP
+        >>> recs[0].make_pipeline().fit(X, y)  # doctest: +SKIP
+        """
+        from autometa import space
+
+        try:
+            return space.build(dict(self.config), categorical=list(self.categorical),
+                               task=self.task, random_state=random_state)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"config {self.config_id!r} (algorithm {self.algorithm!r}) cannot be built "
+                f"into a pipeline: {exc}. Configs from a knowledge base made with "
+                "from_frames are names only; build their estimators yourself"
+            ) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (evidence as a list of records)."""
+        return {
+            "rank": self.rank, "config_id": self.config_id, "algorithm": self.algorithm,
+            "predicted_score": _f(self.predicted_score), "predicted_std": _f(self.predicted_std),
+            "predicted_normalised": _f(self.predicted_normalised),
+            "predicted_fit_time": _f(self.predicted_fit_time), "metric": self.metric,
+            "config": self.config,
+            "evidence": [{k: _f(v) if isinstance(v, float) else v for k, v in r.items()}
+                         for r in self.evidence.to_dict("records")],
+        }
+
+
+def _f(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
+
+
+class Recommendations(Sequence[Recommendation]):
+    """The recommended configurations, best first.
+
+    Behaves as a sequence of :class:`Recommendation`; :meth:`to_frame` gives a table, and
+    printing it (or displaying it with rich) shows one.
+
+    Attributes
+    ----------
+    dataset : str
+    task, metric, model : str
+    metafeatures : pandas.Series
+        The meta-features the ranking used.
+    warnings : list of str
+        Why the recommendations may be less reliable than usual.
+    timings : dict
+        Seconds spent per step.
+    """
+
+    def __init__(self, items: Sequence[Recommendation], *, dataset: str, task: str, metric: str,
+                 model: str, metafeatures: pd.Series, warnings: Sequence[str] = (),
+                 timings: Mapping[str, float] | None = None) -> None:
+        self._items = list(items)
+        self.dataset = dataset
+        self.task = task
+        self.metric = metric
+        self.model = model
+        self.metafeatures = metafeatures
+        self.warnings = list(warnings)
+        self.timings = dict(timings or {})
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._items[i]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Recommendation]:
+        return iter(self._items)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per recommendation: rank, algorithm, config_id, predicted score, std,
+        normalised score, fit time, and the config."""
+        return pd.DataFrame([
+            {"rank": r.rank, "algorithm": r.algorithm, "config_id": r.config_id,
+             "predicted_score": r.predicted_score, "predicted_std": r.predicted_std,
+             "predicted_normalised": r.predicted_normalised,
+             "predicted_fit_time": r.predicted_fit_time, "config": r.config}
+            for r in self._items
+        ]).set_index("rank")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "task": self.task, "metric": self.metric,
+                "model": self.model, "warnings": self.warnings,
+                "recommendations": [r.to_dict() for r in self._items]}
+
+    def _rows(self) -> list[list[str]]:
+        rows = []
+        for r in self._items:
+            params = r.config.get("params", {}) if isinstance(r.config, dict) else {}
+            brief = ", ".join(f"{k}={_short(v)}" for k, v in list(params.items())[:4])
+            t = "" if not np.isfinite(r.predicted_fit_time) else f"{r.predicted_fit_time:.2g}s"
+            rows.append([str(r.rank), r.algorithm, f"{r.predicted_score:.4g} ± {r.predicted_std:.2g}",
+                         t, brief])
+        return rows
+
+    def __repr__(self) -> str:
+        head = f"Recommendations for {self.dataset!r} ({self.task}, {self.metric}, model={self.model})"
+        cols = ["rank", "algorithm", f"predicted {self.metric}", "fit time", "params"]
+        rows = self._rows()
+        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+        lines = [head, "  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=f"Recommendations for {self.dataset} ({self.task}, {self.metric})",
+                      caption="\n".join(f"warning: {w}" for w in self.warnings) or None)
+        for c in ("rank", "algorithm", f"predicted {self.metric}", "fit time", "params"):
+            table.add_column(c)
+        for row in self._rows():
+            table.add_row(*row)
+        return table
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+# --------------------------------------------------------------------------------------
+# caches (per process): a recommend() call should not re-read parquet or model JSON
+# --------------------------------------------------------------------------------------
+
+_KB_CACHE: dict[Any, Any] = {}
+_MODEL_CACHE: dict[Any, Any] = {}
+
+
+def _kb_stamp(path: Path) -> tuple:
+    files = [path / n for n in ("kb.json", "configs.json", "datasets.parquet",
+                                "metafeatures.parquet", "results.parquet")]
+    files += sorted((path / "journal").glob("*.jsonl")) if (path / "journal").is_dir() else []
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+
+
+def _resolve_kb(kb: Any) -> Any:
+    from autometa.kb import KnowledgeBase, default_kb_path
+
+    if isinstance(kb, KnowledgeBase):
+        return kb
+    path = Path(kb).expanduser() if kb is not None else default_kb_path()
+    if not path.is_dir():
+        return KnowledgeBase.load(path)  # raises the standard, explanatory error
+    key = (str(path.resolve()), _kb_stamp(path))
+    if key not in _KB_CACHE:
+        _KB_CACHE.clear()
+        _KB_CACHE[key] = KnowledgeBase.load(path)
+    return _KB_CACHE[key]
+
+
+def _fitted_model(model: Any, kb: Any, task: str, metric: str, random_state: int, use_cache: bool) -> Any:
+    from autometa.metamodel import MetaModel, get_model, load_or_fit
+    from autometa.metamodel._cache import cache_key
+
+    if isinstance(model, MetaModel):
+        if hasattr(model, "config_ids_"):
+            if model.task_ != task:
+                raise TaskMismatchError(f"the meta-model was fitted for {model.task_}, the dataset is {task}")
+            return model
+        return load_or_fit(model, kb, task, metric, use_cache=use_cache)
+    params = {"random_state": random_state}
+    instance = get_model(model, **params)
+    key = cache_key(instance, kb, task, metric)
+    if use_cache and key in _MODEL_CACHE:
+        return _MODEL_CACHE[key]
+    fitted = load_or_fit(instance, kb, task, metric, use_cache=use_cache)
+    if use_cache:
+        _MODEL_CACHE[key] = fitted
+    return fitted
+
+
+# --------------------------------------------------------------------------------------
+# meta-features and novelty
+# --------------------------------------------------------------------------------------
+
+
+def _metafeature_groups(columns: Sequence[str]) -> Any:
+    """The metafeatures groups the knowledge base's columns come from ("default" if none
+    of them is a group of the metafeatures package)."""
+    try:
+        from metafeatures._registry import GROUPS
+    except ImportError:  # pragma: no cover
+        return "default"
+    groups = sorted({c.split(".", 1)[0] for c in columns if "." in c} & set(GROUPS),
+                    key=GROUPS.index)
+    return groups or "default"
+
+
+def _extract(dataset: Any, columns: Sequence[str], time_budget: float) -> tuple[pd.Series, list[str]]:
+    import metafeatures
+
+    notes: list[str] = []
+    groups = _metafeature_groups(columns)
+    values, info = metafeatures.extract(
+        dataset.X, dataset.y, task=dataset.task, categorical=list(dataset.categorical),
+        groups=groups, time_budget=time_budget, max_rows=METAFEATURE_MAX_ROWS, return_info=True,
+    )
+    skipped = info.get("skipped_groups") or {}
+    if skipped:
+        notes.append(f"meta-feature groups {sorted(skipped)} skipped to stay within "
+                     f"{time_budget:g}s; they are imputed")
+    aligned = values.reindex(list(columns)).astype(float)
+    return aligned, notes
+
+
+def _novelty(model: Any, mf: pd.Series, dataset: Any) -> tuple[float, list[str]]:
+    """How far outside the knowledge base the dataset lies: a factor >= 1 for the std, and
+    reasons. Compares the size meta-features with the training range and the nearest
+    neighbour distance with the training datasets' own nearest-neighbour distances."""
+    from autometa.metamodel._base import find_feature
+
+    reasons: list[str] = []
+    cols = list(model.scaler_.columns_)
+    q = mf.reindex(cols).to_frame().T
+    x = model.scaler_.transform(q)[0]
+    X = model.X_
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    sizes = {"n_instances": len(dataset.X), "n_features": dataset.X.shape[1]}
+    if dataset.task == "classification":
+        sizes["n_classes"] = int(pd.Series(dataset.y).nunique())
+    for kind, value in sizes.items():
+        col = find_feature(cols, kind)
+        if col is None:
+            continue
+        j = cols.index(col)
+        raw_lo = _unscale(model, j, lo[j])
+        raw_hi = _unscale(model, j, hi[j])
+        if value > raw_hi * 1.5 or value < raw_lo / 1.5:
+            reasons.append(f"{kind.replace('n_', 'number of ')} = {value:g} is outside the "
+                           f"knowledge base's range [{raw_lo:.3g}, {raw_hi:.3g}]")
+    missing = float(model.scaler_.missing(q).mean()) if cols else 1.0
+    if missing > 0.5:
+        reasons.append(f"{missing:.0%} of the knowledge base's meta-features could not be "
+                       "computed for this dataset and were imputed")
+    d = np.abs(X - x).sum(axis=1)
+    nn = float(d.min()) if len(d) else np.inf
+    if len(X) >= 3:
+        D = np.abs(X[:, None, :] - X[None, :, :]).sum(axis=2)
+        np.fill_diagonal(D, np.inf)
+        typical = float(np.quantile(D.min(axis=1), 0.9))
+    else:
+        typical = nn
+    factor = max(1.0, nn / max(typical, 1e-9))
+    if factor > 1.5 and not reasons:
+        reasons.append(f"its nearest knowledge-base dataset is {factor:.1f}x farther away "
+                       "than is typical between knowledge-base datasets")
+    if reasons:
+        factor = max(factor, 2.0)
+    return factor, reasons
+
+
+def _unscale(model: Any, j: int, v: float) -> float:
+    s = model.scaler_
+    t = v * s.span_[j] + s.min_[j]
+    if s.log_[j]:
+        t = np.sign(t) * np.expm1(abs(t))
+    return float(t)
+
+
+# --------------------------------------------------------------------------------------
+# recommend
+# --------------------------------------------------------------------------------------
+
+
+def recommend(
+    data: Any,
+    target: str | None = None,
+    *,
+    k: int = 5,
+    metric: str | None = None,
+    kb: Any = None,
+    model: Any = "default",
+    time_budget: float | None = None,
+    metafeature_budget: float = METAFEATURE_BUDGET,
+    random_state: int = 0,
+    use_cache: bool = True,
+) -> Recommendations:
+    """Rank the knowledge base's configurations for a new dataset.
+
+    Parameters
+    ----------
+    data : DataFrame, path, ``"openml:<id>"``, (X, y) or Dataset
+        Anything :func:`autometa.load_dataset` accepts.
+    target : str, optional
+        Target column (for tables and files).
+    k : int
+        Number of recommendations.
+    metric : str, optional
+        Default: balanced accuracy for classification, R² for regression; any metric the
+        knowledge base stores.
+    kb : KnowledgeBase or path, optional
+        Default: ``$AUTOMETA_KB`` or the shipped knowledge base.
+    model : str or MetaModel
+        ``"default"``, ``"knn"``, ``"portfolio"``, ``"ranker"``, ``"sbs"``, ``"random"``,
+        ``"flaml"``, or a (fitted) meta-model instance.
+    time_budget : float, optional
+        Seconds one fit on the whole dataset may take: configs expected to take longer are
+        ranked after all configs expected to fit in time.
+    metafeature_budget : float
+        Seconds for meta-feature extraction (expensive groups are skipped beyond it).
+    random_state : int
+        Seed of the meta-model; results are deterministic for a fixed seed.
+    use_cache : bool
+        Use (and fill) the on-disk model cache.
+
+    Returns
+    -------
+    Recommendations
+
+    Raises
+    ------
+    TaskMismatchError
+        The knowledge base has no results for the dataset's task.
+    KnowledgeBaseError
+        No knowledge base, or it lacks ``metric``.
+
+    Warns
+    -----
+    NoveltyWarning
+        The dataset is unlike the knowledge base's datasets.
+
+    Examples
+    --------
+    >>> import autometa
+    >>> recs = autometa.recommend("train.csv", target="label", k=3)  # doctest: +SKIP
+    >>> recs[0].algorithm, recs[0].predicted_score  # doctest: +SKIP
+    ('hist_gradient_boosting', 0.87)
+    >>> pipe = recs[0].make_pipeline()  # doctest: +SKIP
+    """
+    from autometa.data import Dataset, load_dataset
+    from autometa.metrics import DEFAULT_METRIC, METRICS
+
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    dataset = data if isinstance(data, Dataset) else load_dataset(data, target=target)
+    timings["load_dataset"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    kb = _resolve_kb(kb)
+    task = dataset.task
+    if task not in kb.tasks:
+        raise TaskMismatchError(
+            f"dataset {dataset.name!r} is a {task} task but the knowledge base has only "
+            f"{' and '.join(kb.tasks) or 'no'} results; use a knowledge base with {task} results"
+        )
+    metric = metric or DEFAULT_METRIC[task]
+    if metric in METRICS and METRICS[metric].task != task:
+        raise TaskMismatchError(
+            f"metric {metric!r} is for {METRICS[metric].task}, but dataset {dataset.name!r} is {task}"
+        )
+    available = kb.metrics(task)
+    if metric not in available:
+        raise KnowledgeBaseError(
+            f"the knowledge base has no {task} results for metric {metric!r}; it has {available}"
+        )
+    timings["load_kb"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    fitted = _fitted_model(model, kb, task, metric, random_state, use_cache)
+    timings["meta_model"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    mf, notes = _extract(dataset, fitted.metafeature_columns_, metafeature_budget)
+    timings["metafeatures"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    factor, reasons = _novelty(fitted, mf, dataset)
+    scores, std = fitted.rank(mf)
+    std = std * factor
+    fit_time = fitted.predict_fit_time(len(dataset.X), dataset.X.shape[1]) * FULL_FIT_FACTOR
+    allowed = None
+    if time_budget is not None:
+        allowed = ~(fit_time > time_budget)  # unknown (NaN) times are allowed
+        if not allowed.any():
+            notes.append(f"no configuration is expected to fit within time_budget={time_budget:g}s; "
+                         "the fastest are ranked first")
+            order = np.argsort(np.nan_to_num(fit_time, nan=np.inf), kind="stable")
+            allowed = np.zeros(len(fit_time), bool)
+            allowed[order[: max(k, 1)]] = True
+    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed)
+    raw, raw_std = fitted.to_raw(scores, std, mf)
+    idx, dist = fitted.neighbours(mf, 5)
+    neighbour_names = [fitted.datasets_[i] for i in idx]
+    perf = kb.performance(task, metric).reindex(index=neighbour_names)
+    gib = kb.greater_is_better(metric)
+    perf_rank = perf.rank(axis=1, ascending=not gib, method="min")
+    configs = kb.configs(task)
+    items = []
+    for r, c in enumerate(picks, start=1):
+        cid = fitted.config_ids_[c]
+        config = dict(configs.get(cid, fitted.configs_.get(cid, {"algorithm": cid})))
+        evidence = pd.DataFrame({
+            "dataset": neighbour_names, "distance": dist,
+            "score": perf[cid].to_numpy() if cid in perf.columns else np.nan,
+            "rank": perf_rank[cid].to_numpy() if cid in perf_rank.columns else np.nan,
+            "n_configs": perf.notna().sum(axis=1).to_numpy(),
+        })
+        items.append(Recommendation(
+            config=config, config_id=cid, algorithm=str(config.get("algorithm", cid)), rank=r,
+            predicted_score=float(raw[c]), predicted_std=float(raw_std[c]),
+            predicted_normalised=float(scores[c]), predicted_fit_time=float(fit_time[c]),
+            evidence=evidence, metric=metric, task=task, categorical=list(dataset.categorical),
+        ))
+    timings["rank"] = time.perf_counter() - t0
+    if reasons:
+        message = (f"dataset {dataset.name!r} is unlike the knowledge base ("
+                   + "; ".join(reasons) + "); predicted_std is inflated "
+                   f"{factor:.1f}x and the ranking is an extrapolation")
+        warnings.warn(message, NoveltyWarning, stacklevel=2)
+        notes.insert(0, message)
+    name = fitted.name if not isinstance(model, str) else model
+    return Recommendations(items, dataset=dataset.name, task=task, metric=metric, model=name,
+                           metafeatures=mf, warnings=notes, timings=timings)
+
+
+def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, metric: str | None = None,
+               metafeatures: pd.Series | None = None) -> Any:
+    """Add the finished trials of an Optuna study (e.g. from ``autometa.tune``) to a
+    knowledge base, so that later recommendations learn from your own runs.
+
+    Each complete trial must carry its configuration in ``trial.user_attrs["config"]``;
+    per-fold records in ``user_attrs["folds"]`` are used when present, else the trial's
+    value is recorded as one fold of ``metric``.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    data : the dataset the study tuned on (anything ``load_dataset`` accepts).
+    target : its target column.
+    kb : KnowledgeBase to extend (in place; save it with ``kb.save``).
+    metric : name of the study's objective (default: the task's default metric).
+    metafeatures : the dataset's meta-features (computed when omitted).
+
+    Returns
+    -------
+    KnowledgeBase
+        ``kb``.
+
+    Examples
+    --------
+    >>> kb = KnowledgeBase.load("my_kb")  # doctest: +SKIP
+    >>> learn_from(study, "train.csv", target="y", kb=kb).save("my_kb")  # doctest: +SKIP
+    """
+    import optuna
+
+    from autometa.data import Dataset, load_dataset
+    from autometa.metrics import DEFAULT_METRIC
+
+    dataset = data if isinstance(data, Dataset) else load_dataset(data, target=target)
+    metric = metric or DEFAULT_METRIC[dataset.task]
+    if metafeatures is None:
+        import metafeatures as mfx
+
+        metafeatures = mfx.extract(dataset.X, dataset.y, task=dataset.task,
+                                   categorical=list(dataset.categorical),
+                                   groups=_metafeature_groups(list(kb.metafeatures().columns)),
+                                   max_rows=METAFEATURE_MAX_ROWS)
+    n = 0
+    for trial in study.trials:
+        if trial.state != optuna.trial.TrialState.COMPLETE or "config" not in trial.user_attrs:
+            continue
+        folds = trial.user_attrs.get("folds") or [{"fold": 0, metric: trial.value, "status": "ok"}]
+        kb.add_results(dataset, trial.user_attrs["config"], folds, metafeatures=metafeatures)
+        n += 1
+    if n == 0:
+        raise KnowledgeBaseError(
+            "the study has no complete trial with a 'config' user attribute; nothing to learn"
+        )
+    return kb
+
+
+class _CallableModule(types.ModuleType):
+    """``autometa.recommend`` names both this module and the function: once the module is
+    imported, Python binds the attribute to the module, so calling it must still work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Recommendations:
+        return recommend(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,147 @@
+"""Grouped leave-one-dataset-out benchmark of the meta-models (issue 5's decision table).
+
+Writes ``benchmarks/results/recommend_lodo_{task}.csv`` (one row per model and k) and
+``.md`` (the gap-closed table, the other measures, and whether the targets are met).
+
+Usage::
+
+    python benchmarks/recommend_lodo.py                      # shipped KB, both tasks
+    python benchmarks/recommend_lodo.py --kb /path/to/kb --n-folds 10   # quicker, still grouped
+
+Folds: one per near-duplicate family (``autometa.metamodel.evaluation.dataset_family``),
+or families dealt into ``--n-folds`` folds. Everything runs in one process (n_jobs=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from autometa.kb import KnowledgeBase
+from autometa.metamodel.evaluation import evaluate_recommender
+from autometa.metrics import DEFAULT_METRIC
+
+MODELS = ("default", "knn", "portfolio", "ranker", "sbs", "random", "flaml")
+KS = (1, 3, 5, 10)
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table (pandas' to_markdown needs the optional tabulate)."""
+    head = [frame.index.name or "", *map(str, frame.columns)]
+    rows = [[str(i), *(f"{v:.3f}" for v in row)] for i, row in zip(frame.index, frame.to_numpy())]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|"]
+    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
+    lines = [f"# Meta-model benchmark: {header['task']} ({header['metric']})", ""]
+    lines += [f"- {k}: {v}" for k, v in header.items() if k not in ("task", "metric")]
+    lines.append("")
+    for column, title in (
+        ("gap_closed", "Fraction of the SBS-VBS gap closed by the best of the top k (normalised scores; higher is better)"),
+        ("gap_closed_raw", "The same on the raw metric (ASlib style)"),
+        ("normalised_regret", "Mean normalised regret of the best of the top k (lower is better)"),
+        ("mean_rank", "Mean rank of the best of the top k among all configs (1 = best)"),
+        ("failed_pick_rate", "Share of the top k that failed on the dataset"),
+    ):
+        pivot = table.pivot(index="model", columns="k", values=column).reindex(
+            [m for m in MODELS if m in set(table["model"])])
+        pivot.columns = [f"k={k}" for k in pivot.columns]
+        lines += [f"## {title}", "", _md_table(pivot), ""]
+    t = table.set_index(["model", "k"])["gap_closed"]
+    if "default" in table["model"].values:
+        checks = []
+        if 1 in KS:
+            checks.append(("default top-1 closes >= 50% of the gap", t[("default", 1)] >= 0.5))
+        if 5 in KS:
+            checks.append(("default best-of-5 closes >= 85% of the gap", t[("default", 5)] >= 0.85))
+        others = [m for m in table["model"].unique() if m != "default"]
+        beats = all(t[("default", k)] >= t[(m, k)] for m in others for k in table["k"].unique())
+        checks.append(("default >= every other model at every k", beats))
+        lines += ["## Targets", ""] + [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks]
+    return "\n".join(lines) + "\n"
+
+
+#: DefaultModel parameters compared by ``--tune-default``.
+DEFAULT_GRID = (
+    {"lam": 0.5, "lam_growth": 0.5, "uniform": 0.5},
+    {"lam": 0.5, "lam_growth": 0.25, "uniform": 0.5},
+    {"lam": 1.0, "lam_growth": 0.0, "uniform": 0.5},
+    {"lam": 0.5, "lam_growth": 0.5, "uniform": 1.0},
+    {"lam": 0.5, "lam_growth": 0.5, "uniform": 0.5, "neighbourhood": "metafeatures"},
+    {"mode": "virtual", "gamma": 3.0, "uniform": 0.5},
+)
+
+
+def _tune_default(kb: KnowledgeBase, task: str, metric: str, n_folds: int | None, stem: Path) -> None:
+    rows = []
+    for params in DEFAULT_GRID:
+        t = evaluate_recommender(kb, task=task, metric=metric, models=("default",), ks=KS,
+                                 n_folds=n_folds, model_params={"default": params})
+        rows += [{"params": repr(params), "k": k, "gap_closed": g}
+                 for k, g in zip(t["k"], t["gap_closed"])]
+    table = pd.DataFrame(rows).pivot(index="params", columns="k", values="gap_closed")
+    table.to_csv(stem.parent / f"{stem.name}_tuning.csv", float_format="%.4f")
+    print(table.round(3).to_string())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", default=None, help="knowledge-base directory (default: shipped)")
+    parser.add_argument("--tasks", nargs="+", default=["classification", "regression"])
+    parser.add_argument("--n-folds", type=int, default=None,
+                        help="deal families into this many folds (default: one per family)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--min-datasets", type=int, default=30,
+                        help="skip a task with fewer usable datasets")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tune-default", action="store_true",
+                        help="also compare a small grid of DefaultModel parameters (slow: one "
+                             "full evaluation per grid point) and write recommend_lodo_{task}_tuning.csv")
+    args = parser.parse_args(argv)
+
+    kb = KnowledgeBase.load(args.kb)
+    args.out.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for task in args.tasks:
+        summary = kb.summary(task)
+        metric = DEFAULT_METRIC[task]
+        perf = kb.performance(task, metric)
+        usable = int((perf.notna().sum(axis=1) >= 2).sum())
+        if usable < args.min_datasets:
+            print(f"{task}: only {usable} datasets with results (< {args.min_datasets}); skipped",
+                  file=sys.stderr)
+            status = 1
+            continue
+        start = time.perf_counter()
+        table = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
+                                     ks=KS, n_folds=args.n_folds)
+        seconds = time.perf_counter() - start
+        header = {
+            "task": task, "metric": metric,
+            "knowledge base": f"{kb.path} (fingerprint {kb.fingerprint()})",
+            "datasets": f"{table['n_datasets'].iloc[0]} with >= 2 successful configs "
+                        f"(of {summary['n_datasets']})",
+            "configs": summary["n_configs"],
+            "meta-features": summary["n_metafeatures"],
+            "missing cells": f"{summary['missing_fraction']:.1%}",
+            "folds": (f"{table['n_folds'].iloc[0]} (one per near-duplicate family)"
+                      if args.n_folds is None else f"{args.n_folds} (families dealt into folds)"),
+            "runtime": f"{seconds:.0f} s, one process",
+        }
+        stem = args.out / f"recommend_lodo_{task}"
+        table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
+        stem.with_suffix(".md").write_text(_markdown(table, header))
+        print(stem.with_suffix(".md").read_text())
+        if args.tune_default:
+            _tune_default(kb, task, metric, args.n_folds, stem)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

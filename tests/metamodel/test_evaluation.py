@@ -1,0 +1,77 @@
+"""The grouped leave-one-dataset-out harness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autometa.errors import KnowledgeBaseError
+from autometa.metamodel.evaluation import dataset_family, evaluate_recommender, make_folds
+from metamodel._synthetic import synthetic_kb
+
+FAST = {"ranker": {"n_estimators": 40}, "default": {"ranker_params": {"n_estimators": 40}}}
+
+
+@pytest.mark.parametrize("name, family", [
+    ("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1", "GAMETES"),
+    ("GAMETES_Heterogeneity_20atts_1600_Het_0.4_0.2_50_EDM-2_001", "GAMETES"),
+    ("583_fri_c1_1000_50", "friedman"), ("564_fried", "friedman"),
+    ("1201_BNG_breastTumor", "BNG"), ("229_pwLinear", "BNG"),
+    ("mfeat-pixel", "mfeat"), ("Hill_Valley_with_noise", "Hill_Valley"),
+    ("breast-w", "breast_wisconsin"), ("wdbc", "breast_wisconsin"),
+    ("heart-statlog", "heart"), ("crx", "credit_approval"), ("197_cpu_act", "cpu"),
+    ("iris", "iris"), ("1027_ESL", "ESL"),
+])
+def test_families(name, family):
+    assert dataset_family(name) == family
+
+
+def test_make_folds_keeps_families_together():
+    names = ["mfeat-pixel", "mfeat-zernike", "iris", "wdbc", "breast-w", "adult", "vowel"]
+    folds = make_folds(names, n_folds=3)
+    assert folds["mfeat-pixel"] == folds["mfeat-zernike"]
+    assert folds["wdbc"] == folds["breast-w"]
+    assert set(folds.values()) == {0, 1, 2}
+    explicit = make_folds(names, folds={n: i % 2 for i, n in enumerate(names)})
+    assert explicit["iris"] == 0
+    with pytest.raises(KnowledgeBaseError, match="iris"):
+        make_folds(names, folds={"adult": 0})
+
+
+def test_harness_table_and_ordering():
+    kb = synthetic_kb(n_datasets=40, n_variants=3)
+    table, picks = evaluate_recommender(
+        kb, task="classification", ks=(1, 3), n_folds=4, model_params=FAST, return_picks=True,
+    )
+    assert set(table.columns) >= {"model", "k", "gap_closed", "gap_closed_raw", "normalised_regret",
+                                  "mean_rank", "failed_pick_rate", "n_datasets", "n_folds"}
+    t = table.set_index(["model", "k"])
+    assert t.loc[("sbs", 1), "gap_closed"] == pytest.approx(0.0)
+    assert t.loc[("ranker", 1), "gap_closed"] > 0.5
+    assert t.loc[("default", 1), "gap_closed"] > t.loc[("random", 1), "gap_closed"]
+    assert (t["gap_closed"] <= 1 + 1e-9).all()
+    assert (t.xs(3, level="k")["mean_rank"] <= t.xs(1, level="k")["mean_rank"] + 1e-9).all()
+    assert t["n_folds"].eq(4).all() and t["n_datasets"].eq(40).all()
+    # the held-out dataset never informs its own picks: picks differ across folds
+    assert picks.groupby("model")["picks"].apply(lambda s: len({tuple(p) for p in s})).loc["default"] > 1
+
+
+def test_failed_picks_are_counted():
+    import pandas as pd
+
+    from autometa.kb import KnowledgeBase
+
+    names = [f"d{i}" for i in range(6)]
+    mf = pd.DataFrame({"x": np.arange(6.0)}, index=names)
+    perf = pd.DataFrame({"good": 0.9, "bad": 0.5, "flaky": [0.95, 0.95, 0.95, 0.95, 0.95, 0.95]}, index=names)
+    kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="accuracy")
+    for d in names[:4]:  # "flaky" timed out on most datasets
+        kb.add_results(d, {"algorithm": "flaky"}, {"status": "timeout", "error": "60 s"}, config_id="flaky")
+    table = evaluate_recommender(kb, task="classification", metric="accuracy",
+                                 models=("sbs", "random"), ks=(1, 3))
+    t = table.set_index(["model", "k"])
+    # "good" has the best mean normalised score, so the SBS never picks the flaky config
+    assert t.loc[("sbs", 1), "failed_pick_rate"] == 0.0
+    # with k=3 every config is picked: flaky fails on 4 of 6 datasets -> 4/6 * 1/3
+    assert t.loc[("sbs", 3), "failed_pick_rate"] == pytest.approx(2 / 9)
+    assert t.loc[("sbs", 3), "gap_closed"] == pytest.approx(1.0)

@@ -1,0 +1,156 @@
+"""Meta-models: interface, determinism, JSON state, cache, scale, portfolio greedy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autometa.errors import ConfigError
+from autometa.metamodel import (
+    MODELS,
+    encode_configs,
+    get_model,
+    greedy_portfolio,
+    load_or_fit,
+    normalised_scores,
+)
+from autometa.metamodel._base import TrainingData
+from metamodel._synthetic import synthetic_kb
+
+TASK, METRIC = "classification", "balanced_accuracy"
+FAST = {"ranker": {"n_estimators": 40}, "default": {"ranker_params": {"n_estimators": 40}}}
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return synthetic_kb(n_datasets=40, n_variants=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(kb):
+    return {name: get_model(name, **FAST.get(name, {})).fit(kb, TASK, METRIC) for name in MODELS}
+
+
+def test_normalised_scores_scale():
+    s = np.array([[0.5, 0.6, 0.7, 0.9], [np.nan, 0.2, 0.4, 0.3]])
+    failed = np.array([[False] * 4, [True, False, False, False]])
+    u = normalised_scores(s, True, failed)
+    assert u[0].tolist() == pytest.approx([0.0, 0.0, 0.2, 1.0])  # median 0.65 -> 0
+    assert u[1, 0] == 0.0 and u[1, 2] == 1.0  # failed -> floor
+    lower = normalised_scores(-s, False, failed, floor=-1.0)  # direction handled
+    assert lower[0, 0] == pytest.approx(-0.6)
+    assert lower[0, 3] == 1.0
+    assert np.isnan(normalised_scores(s, True)[1, 0])  # not failed, not run: unknown
+
+
+def test_greedy_portfolio_prefers_complementary_configs():
+    U = np.array([[1.0, 0.0, 0.8], [0.0, 1.0, 0.8], [0.5, 0.5, 0.8]])
+    assert greedy_portfolio(U, 1) == [2]
+    assert sorted(greedy_portfolio(U, 3)[1:]) == [0, 1]
+    assert greedy_portfolio(U, 2, allowed=np.array([True, True, False]))[0] in (0, 1)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_interface_and_determinism(name, kb, fitted):
+    model = fitted[name]
+    q = kb.metafeatures(TASK).iloc[5]
+    scores, std = model.rank(q)
+    assert scores.shape == std.shape == (len(model.config_ids_),)
+    assert np.all(np.isfinite(scores)) and np.all(std >= 0)
+    picks = model.select(q, 4)
+    assert len(picks) == len(set(picks)) == 4
+    again = get_model(name, **FAST.get(name, {})).fit(kb, TASK, METRIC)
+    assert again.select(q, 4) == picks
+    assert np.allclose(again.rank(q)[0], scores)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_state_is_plain_json_and_round_trips(name, kb, fitted):
+    model = fitted[name]
+    text = json.dumps(model.get_state(), allow_nan=False)
+    back = get_model(name, **FAST.get(name, {})).set_state(json.loads(text))
+    for i in (0, 7, 13):
+        q = kb.metafeatures(TASK).iloc[i]
+        assert back.select(q, 5) == model.select(q, 5)
+        np.testing.assert_allclose(back.rank(q)[0], model.rank(q)[0], rtol=1e-6)
+
+
+def test_models_read_the_metafeatures(kb, fitted):
+    data = TrainingData.from_kb(kb, TASK, METRIC)
+    u = data.utility()
+    for name in ("knn", "ranker", "default"):
+        hits = [u[i, fitted[name].select(data.metafeatures.iloc[i], 1)[0]] for i in range(len(u))]
+        sbs = [u[i, fitted["sbs"].select(data.metafeatures.iloc[i], 1)[0]] for i in range(len(u))]
+        assert np.mean(hits) > np.mean(sbs) + 0.1, name
+
+
+def test_select_respects_allowed(kb, fitted):
+    q = kb.metafeatures(TASK).iloc[0]
+    allowed = np.zeros(len(fitted["default"].config_ids_), bool)
+    allowed[[1, 4]] = True
+    for name in ("default", "knn", "portfolio", "ranker"):
+        picks = fitted[name].select(q, 3, allowed=allowed)
+        assert sorted(picks[:2]) == [1, 4], name
+        assert picks[2] not in (1, 4)
+
+
+def test_fit_time_model_scales_with_size(fitted):
+    t_small = fitted["sbs"].predict_fit_time(100, 10)
+    t_big = fitted["sbs"].predict_fit_time(100_000, 10)
+    assert np.all(t_big > 10 * t_small)
+
+
+def test_cache_hit_and_retrain_on_kb_change(tmp_path, monkeypatch):
+    kb = synthetic_kb(n_datasets=20, n_variants=2)
+    model = load_or_fit(get_model("knn"), kb, TASK, METRIC, directory=tmp_path)
+    files = list(tmp_path.glob("knn-*.json"))
+    assert len(files) == 1
+
+    def boom(*a, **k):
+        raise AssertionError("should have been read from the cache")
+
+    monkeypatch.setattr(type(model), "fit", boom)
+    cached = load_or_fit(get_model("knn"), kb, TASK, METRIC, directory=tmp_path)
+    q = kb.metafeatures(TASK).iloc[0]
+    assert cached.select(q, 3) == model.select(q, 3)
+    monkeypatch.undo()
+
+    kb.add_results("ds000", {"algorithm": "lin_0"}, {"balanced_accuracy": 0.01}, config_id="lin_0")
+    load_or_fit(get_model("knn"), kb, TASK, METRIC, directory=tmp_path)
+    new_files = list(tmp_path.glob("knn-*.json"))
+    assert len(new_files) == 1 and new_files != files  # retrained, stale file removed
+
+    new_files[0].write_text("{broken")  # a damaged cache file is refitted, not fatal
+    load_or_fit(get_model("knn"), kb, TASK, METRIC, directory=tmp_path)
+    assert json.loads(new_files[0].read_text())["model"] == "knn"
+
+
+def test_encode_configs_space_and_opaque():
+    from autometa import space
+
+    cfgs = {space.config_id(c): c for c in space.defaults("regression")[:3]}
+    enc = encode_configs(cfgs, "regression")
+    assert list(enc.index) == list(cfgs) and "algorithm=ridge" in enc.columns
+    opaque = encode_configs({"a": {"algorithm": "X", "params": {"depth": 3}},
+                             "b": {"algorithm": "X", "params": {"depth": 5}},
+                             "c": {"algorithm": "Y"}}, "regression")
+    assert opaque.loc["a", "algorithm=X"] == 1.0 and opaque.loc["b", "param=depth"] == 5.0
+    assert opaque.loc["c", "config=c"] == 1.0  # shared algorithm names -> config one-hot
+
+
+def test_kb_without_metafeatures_still_works():
+    from autometa.kb import KnowledgeBase
+
+    perf = pd.DataFrame({"A": [0.9, 0.1, 0.8], "B": [0.5, 0.6, 0.4]}, index=list("pqr"))
+    kb = KnowledgeBase.from_frames(pd.DataFrame(index=perf.index), perf, task=TASK, metric=METRIC)
+    for name in MODELS:
+        model = get_model(name, **FAST.get(name, {})).fit(kb, TASK, METRIC)
+        assert len(model.select(pd.Series(dtype=float), 2)) == 2
+
+
+def test_unknown_model_name():
+    with pytest.raises(ConfigError, match="'nope'"):
+        get_model("nope")

@@ -1,0 +1,173 @@
+"""autometa.recommend: results, pipelines, robustness, time budget, CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from metamodel._synthetic import synthetic_frames, synthetic_kb
+
+import autometa
+from autometa import space
+from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
+from autometa.kb import KnowledgeBase
+from autometa.recommend import NoveltyWarning, Recommendations
+
+FAST_DEFAULT = "knn"  # the ranker-based models are covered in tests/metamodel
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def space_kb():
+    """A classification KB whose configs are real search-space configs."""
+    mf, _ = synthetic_frames(n_datasets=30, seed=1)
+    configs = space.defaults("classification")
+    ids = [space.config_id(c) for c in configs]
+    rng = np.random.default_rng(1)
+    perf = pd.DataFrame(rng.uniform(0.6, 0.9, (len(mf), len(ids))), index=mf.index, columns=ids)
+    fast = [i for i, c in zip(ids, configs) if c["algorithm"] in ("logistic_regression", "decision_tree")]
+    times = pd.DataFrame(5.0, index=mf.index, columns=ids)
+    times[fast] = 0.01
+    return KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy",
+                                     configs=dict(zip(ids, configs)), fit_times=times)
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(200, 4)), columns=["a", "b", "c", "d"])
+    df["colour"] = rng.choice(["red", "green", None], size=200)
+    df.loc[::9, "a"] = np.nan
+    df["y"] = (df["b"] + (df["colour"] == "red") > 0.3).map({True: "yes", False: "no"})
+    return df
+
+
+def test_recommendations_shape_and_contents(space_kb, frame):
+    recs = autometa.recommend(frame, target="y", k=4, kb=space_kb, model="default")
+    assert isinstance(recs, Recommendations) and len(recs) == 4
+    assert [r.rank for r in recs] == [1, 2, 3, 4]
+    assert len({r.config_id for r in recs}) == 4
+    r = recs[0]
+    assert r.algorithm == r.config["algorithm"] and r.metric == "balanced_accuracy"
+    assert 0.5 < r.predicted_score < 1.0 and r.predicted_std > 0
+    assert list(r.evidence.columns) == ["dataset", "distance", "score", "rank", "n_configs"]
+    assert len(r.evidence) == 5 and r.evidence["distance"].is_monotonic_increasing
+    table = recs.to_frame()
+    assert list(table.index) == [1, 2, 3, 4] and "predicted_std" in table
+    text = repr(recs)
+    assert "Recommendations for" in text and r.algorithm in text
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(recs)
+    assert r.algorithm in console.export_text()
+    json.dumps(recs.to_dict())  # JSON-able
+
+
+def test_make_pipeline_fits_raw_frame(space_kb, frame):
+    recs = autometa.recommend(frame, target="y", k=2, kb=space_kb, model=FAST_DEFAULT)
+    X, y = frame.drop(columns="y"), frame["y"]
+    for rec in recs:
+        pipe = rec.make_pipeline()
+        assert pipe is not rec.make_pipeline()  # a new estimator each time
+        with space.quiet_fit_warnings():
+            pred = pipe.fit(X, y).predict(X)
+        assert set(pred) <= {"yes", "no"}
+
+
+def test_opaque_configs_recommend_but_do_not_build(frame):
+    kb = synthetic_kb(n_datasets=30)
+    recs = autometa.recommend(frame, target="y", k=3, kb=kb, model=FAST_DEFAULT)
+    assert recs[0].algorithm in kb.configs("classification")
+    with pytest.raises(ConfigError, match="from_frames"):
+        recs[0].make_pipeline()
+
+
+def test_deterministic(space_kb, frame):
+    a = autometa.recommend(frame, target="y", k=5, kb=space_kb, model="random", random_state=3)
+    b = autometa.recommend(frame, target="y", k=5, kb=space_kb, model="random", random_state=3)
+    assert [r.config_id for r in a] == [r.config_id for r in b]
+
+
+def test_task_and_metric_mismatch(space_kb, frame):
+    reg = frame.assign(y=np.arange(len(frame), dtype=float) * 1.5)
+    with pytest.raises(TaskMismatchError, match="regression"):
+        autometa.recommend(reg, target="y", kb=space_kb)
+    with pytest.raises(TaskMismatchError, match="'r2'"):
+        autometa.recommend(frame, target="y", kb=space_kb, metric="r2")
+    with pytest.raises(KnowledgeBaseError, match="'roc_auc'"):
+        autometa.recommend(frame, target="y", kb=space_kb, metric="roc_auc")
+
+
+def test_unlike_anything_warns_and_widens_std(space_kb, frame):
+    typical = autometa.recommend(frame, target="y", k=3, kb=space_kb, model=FAST_DEFAULT)
+    rng = np.random.default_rng(0)
+    odd = pd.DataFrame({"x": rng.normal(size=3000), "y": rng.integers(0, 300, 3000)})
+    odd["y"] = odd["y"].astype(str)
+    with pytest.warns(NoveltyWarning, match="number of classes"):
+        recs = autometa.recommend(odd, target="y", k=3, kb=space_kb, model=FAST_DEFAULT)
+    assert len(recs) == 3 and recs.warnings
+    assert np.mean([r.predicted_std for r in recs]) > np.mean([r.predicted_std for r in typical])
+
+
+def test_time_budget_prefers_fast_configs(space_kb, frame):
+    recs = autometa.recommend(frame, target="y", k=3, kb=space_kb, model="default", time_budget=1.0)
+    assert {r.algorithm for r in recs[:2]} <= {"logistic_regression", "decision_tree"}
+    assert all(np.isfinite(r.predicted_fit_time) for r in recs)
+    assert recs[0].predicted_fit_time < 1.0
+
+
+def test_user_results_extend_the_kb(frame):
+    kb = synthetic_kb(n_datasets=30)
+    own = autometa.load_dataset(frame, target="y", name="mine")
+    import metafeatures
+
+    mf = metafeatures.extract(own.X, own.y, task="classification", groups=["general"],
+                              categorical=own.categorical)
+    kb.add_results(own, {"algorithm": "my_secret_model"},
+                   [{"fold": f, "balanced_accuracy": 0.99} for f in range(3)], metafeatures=mf)
+    kb.add_results(own, {"algorithm": "lin_0"}, {"balanced_accuracy": 0.6}, config_id="lin_0")
+    assert "mine" in kb.datasets("classification").index
+    assert "my_secret_model" in {c["algorithm"] for c in kb.configs("classification").values()}
+    recs = autometa.recommend(frame, target="y", k=1, kb=kb, model=FAST_DEFAULT)
+    assert recs[0].algorithm == "my_secret_model"  # its own nearest neighbour says so
+
+
+def test_latency_small_table(space_kb):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(2000, 20)))
+    df.columns = [f"f{i}" for i in range(20)]
+    df["y"] = (df["f0"] > 0).astype(int)
+    autometa.recommend(df, target="y", kb=space_kb, model=FAST_DEFAULT)  # warm the cache
+    t = time.perf_counter()
+    autometa.recommend(df, target="y", kb=space_kb, model=FAST_DEFAULT)
+    assert time.perf_counter() - t < 5.0  # 2 s on an idle machine; CI is shared
+
+
+def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from autometa.cli import app
+
+    space_kb.save(tmp_path / "kb")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    monkeypatch.setenv("AUTOMETA_KB", str(tmp_path / "kb"))
+    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "data.csv"), "--target", "y",
+                                      "-k", "2", "--model", FAST_DEFAULT, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert len(payload["recommendations"]) == 2 and payload["task"] == "classification"
+    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "data.csv"), "--target", "y",
+                                      "--model", FAST_DEFAULT])
+    assert result.exit_code == 0 and "predicted" in result.output
+    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
+                                      "sbs,knn", "--ks", "1,3", "--n-folds", "3"])
+    assert result.exit_code == 0, result.output
+    assert "gap_closed" in result.output and "knn" in result.output
