@@ -263,7 +263,10 @@ def _kb_state(kb_dir: Path) -> _KBState:
         datasets = kb.datasets(task)
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
-        state.with_metafeatures |= set(kb.metafeatures(task).index)
+        mf = kb.metafeatures(task)
+        # metafeatures() reindexes to every dataset of the task; rows of NaN were never
+        # described and must be described again.
+        state.with_metafeatures |= set(mf.index[mf.notna().any(axis=1)])
     return state
 
 
