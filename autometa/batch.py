@@ -143,24 +143,55 @@ def _interleave(lists: list[list[str]]) -> list[str]:
     return list(merged)
 
 
+def _openml_settings() -> dict[str, Any] | None:
+    """The caller's ``openml.config`` (cache directory, server), for worker processes.
+
+    Workers are fresh processes: without this, a cache the user pointed ``openml.config``
+    at (e.g. a populated offline cache) would be ignored where the datasets are loaded.
+    """
+    import sys
+
+    if "openml" not in sys.modules:
+        return None
+    config = sys.modules["openml"].config
+    return {"root_cache": str(config._root_cache_directory),
+            "server": config.server,
+            "connection_n_retries": config.connection_n_retries}
+
+
+def _apply_openml_settings(settings: dict[str, Any] | None) -> None:
+    if not settings:
+        return
+    import openml
+
+    if str(openml.config._root_cache_directory) != settings["root_cache"]:
+        openml.config.set_root_cache_directory(settings["root_cache"])
+    openml.config.server = settings["server"]
+    openml.config.connection_n_retries = settings["connection_n_retries"]
+
+
 @lru_cache(maxsize=4)
-def _load(source: str, max_rows: int | None, random_state: int) -> Any:
+def _load(source: str, max_rows: int | None, random_state: int,
+          openml_settings: tuple | None = None) -> Any:
     """Load (and subsample) a dataset once per worker process."""
     import warnings
 
     from autometa.data import load_dataset
+
+    _apply_openml_settings(dict(openml_settings) if openml_settings else None)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the loader's notes were seen when the suite was made
         return subsample(load_dataset(source), max_rows, random_state)
 
 
-def _describe(source: str, max_rows: int | None, random_state: int, groups: Any) -> dict:
+def _describe(source: str, max_rows: int | None, random_state: int, groups: Any, cv: int,
+              openml_settings: tuple | None = None) -> dict:
     """Worker job: the dataset record and its meta-features."""
     import warnings
 
-    full = _load(source, None, random_state)
-    data = _load(source, max_rows, random_state)
+    full = _load(source, None, random_state, openml_settings)
+    data = _load(source, max_rows, random_state, openml_settings)
     y = data.y
     meta = getattr(full, "metadata", {}) or {}
     record = {
@@ -174,7 +205,8 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any)
         "openml_dataset_id": meta.get("openml_dataset_id"),
         "openml_task_id": meta.get("openml_task_id"),
         "n_rows_used": int(len(y)),
-        "cv_folds": None,
+        # The dataset's own (e.g. OpenML task) splits take precedence over cv.
+        "cv_folds": len(data.splits) if data.splits else cv,
         "group": "",
     }
     try:
@@ -197,9 +229,10 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any)
 
 
 def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
-                  time_limit: float, memory_limit_mb: float, random_state: int) -> list[dict]:
+                  time_limit: float, memory_limit_mb: float, random_state: int,
+                  openml_settings: tuple | None = None) -> list[dict]:
     """Worker job: cross-validate one configuration; one result record per fold."""
-    data = _load(source, max_rows, random_state)
+    data = _load(source, max_rows, random_state, openml_settings)
     evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
                           memory_limit_mb=memory_limit_mb, random_state=random_state)
     return [{"kind": "result", "dataset": data.name, "config_id": config_id, "task": data.task,
@@ -215,12 +248,32 @@ class _Executor:
             from distributed import Client
 
             self.client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+            self._owns_client = isinstance(scheduler, str)
             self.n_workers = max(1, sum(self.client.nthreads().values()))
+            self._check_workers_can_fork()
         else:
             from joblib.externals.loky import get_reusable_executor
 
             self.n_workers = max(1, n_jobs if n_jobs > 0 else os.cpu_count() or 1)
             self.pool = get_reusable_executor(max_workers=self.n_workers, timeout=60)
+
+    def _check_workers_can_fork(self) -> None:
+        """Each evaluation runs in a child process of the worker (for its limits), which
+        daemonic processes (dask's default for nanny-managed workers) may not start."""
+        import multiprocessing
+
+        daemonic = self.client.run(lambda: multiprocessing.current_process().daemon)
+        if any(daemonic.values()):
+            from autometa.errors import InvalidParameterError
+
+            if self._owns_client:
+                self.client.close()
+            raise InvalidParameterError(
+                f"dask workers {sorted(a for a, d in daemonic.items() if d)} are daemonic "
+                "processes and cannot start the isolated process each evaluation runs in; "
+                "start them with DASK_DISTRIBUTED__WORKER__DAEMON=False (e.g. "
+                "`DASK_DISTRIBUTED__WORKER__DAEMON=False dask worker ADDRESS`), or call "
+                "dask.config.set({'distributed.worker.daemon': False}) before LocalCluster()")
 
     def submit(self, fn, *args):
         if self.client is not None:
@@ -237,7 +290,7 @@ class _Executor:
 
     def close(self) -> None:
         # A client we created is closed; a pool stays reusable for the next run.
-        if self.client is not None:
+        if self.client is not None and self._owns_client:
             self.client.close()
 
 
@@ -258,7 +311,8 @@ def _kb_state(kb_dir: Path) -> _KBState:
         return state
     kb = KnowledgeBase.load(kb_dir)
     for task in ("classification", "regression"):
-        recorded = kb.status_matrix(task).stack().index  # (dataset, config_id) with a status
+        # (dataset, config_id) pairs with a status; pandas 3's stack() keeps NaN cells
+        recorded = kb.status_matrix(task).stack().dropna().index
         state.pairs |= set(recorded)
         datasets = kb.datasets(task)
         state.described.update(
@@ -327,6 +381,8 @@ def run(
                            "config": config})
 
     summary = BatchSummary(kb_dir)
+    settings = _openml_settings()
+    openml_settings = tuple(sorted(settings.items())) if settings else None  # hashable
     executor = _Executor(n_jobs, scheduler)
     work: deque = deque(("describe", source) for source in sources)
     pending: dict[Any, tuple] = {}
@@ -358,10 +414,11 @@ def run(
                         continue  # else describe again: its meta-features are missing
                 if job[0] == "describe":
                     future = executor.submit(_describe, job[1], max_rows, random_state,
-                                             KB_METAFEATURE_GROUPS)
+                                             KB_METAFEATURE_GROUPS, cv, openml_settings)
                 else:
                     future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
-                                             max_rows, time_limit, memory_limit_mb, random_state)
+                                             max_rows, time_limit, memory_limit_mb, random_state,
+                                             openml_settings)
                 pending[future] = job
             if not pending:
                 continue

@@ -1,0 +1,172 @@
+"""Batch runner: resume after kill -9, dask equals local, OpenML tasks offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autometa import batch
+from autometa.kb import KnowledgeBase
+
+CONFIGS = 4  # the first configs of the portfolio are algorithm defaults: quick to fit
+
+
+def _write_suite(folder: Path, n_datasets: int = 2) -> Path:
+    """Small mixed-type classification and regression tables, written as CSV files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n_datasets):
+        n = 80
+        X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "colour": rng.choice(["red", "green", "blue"], size=n)})
+        X.loc[::9, "a"] = np.nan
+        if i % 2 == 0:
+            target = (X["b"] + (X["colour"] == "red") > 0.3).map({True: "yes", False: "no"})
+        else:
+            target = 2.0 * X["b"] + rng.normal(scale=0.1, size=n)
+        X.assign(target=target).to_csv(folder / f"toy_{i}.csv", index=False)
+    return folder
+
+
+def _result_lines(kb_dir: Path) -> list[dict]:
+    lines = []
+    for path in sorted((kb_dir / "journal").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record.get("kind") == "result":
+                    lines.append(record)
+    return lines
+
+
+def _run(suite, kb_dir, **kwargs):
+    kwargs.setdefault("configs", CONFIGS)
+    kwargs.setdefault("cv", 2)
+    kwargs.setdefault("time_limit", 60)
+    return batch.run(suite, kb_dir, progress=False, **kwargs)
+
+
+def test_batch_fills_kb_with_metafeatures_and_results(tmp_path):
+    suite = _write_suite(tmp_path / "suite")
+    summary = _run(f"dir:{suite}", tmp_path / "kb", n_jobs=1)
+    assert summary.n_evaluations == 2 * CONFIGS
+    assert not summary.dataset_errors
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    for task in ("classification", "regression"):
+        assert kb.summary(task)["n_datasets"] == 1
+        assert kb.summary(task)["n_configs"] == CONFIGS
+        assert kb.summary(task)["missing_fraction"] == 0.0
+        assert kb.metafeatures(task).notna().any(axis=1).all()
+        assert (kb.datasets(task)["cv_folds"] == 2).all()
+
+
+def test_rerun_repeats_nothing(tmp_path):
+    suite = _write_suite(tmp_path / "suite")
+    _run(f"dir:{suite}", tmp_path / "kb", n_jobs=1)
+    again = _run(f"dir:{suite}", tmp_path / "kb", n_jobs=1)
+    assert again.n_evaluations == 0
+    assert sum(again.skipped.values()) == 2 * CONFIGS
+    assert len(_result_lines(tmp_path / "kb")) == 2 * CONFIGS * 2  # datasets x configs x folds
+
+
+def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
+    suite = _write_suite(tmp_path / "suite", n_datasets=2)
+    kb_dir = tmp_path / "kb"
+    configs = 12
+    script = textwrap.dedent(f"""
+        from autometa import batch
+        batch.run({f"dir:{suite}"!r}, {str(kb_dir)!r}, configs={configs}, cv=2, n_jobs=1,
+                  time_limit=60, progress=False)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if len(_result_lines(kb_dir)) >= 6 if (kb_dir / "journal").exists() else False:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the batch finished before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)  # the runner and its workers, no clean-up
+        process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    before = _result_lines(kb_dir)
+    finished_before = {(r["dataset"], r["config_id"]) for r in before}
+    assert 0 < len(finished_before) < 2 * configs
+
+    summary = _run(f"dir:{suite}", kb_dir, configs=configs, n_jobs=1)
+    assert summary.n_evaluations == 2 * configs - len(finished_before)
+    after = _result_lines(kb_dir)
+    keys = [(r["dataset"], r["config_id"], r["fold"]) for r in after]
+    assert len(keys) == len(set(keys)), "an evaluation that finished was repeated"
+    assert len(keys) == 2 * configs * 2
+    kb = KnowledgeBase.load(kb_dir)
+    assert all(kb.summary(t)["missing_fraction"] == 0.0 for t in ("classification", "regression"))
+
+
+def test_dask_cluster_equals_local(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    suite = _write_suite(tmp_path / "suite")
+    _run(f"dir:{suite}", tmp_path / "local", n_jobs=1)
+    import dask
+
+    # Workers must be allowed to start the process each evaluation is isolated in.
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        summary = _run(f"dir:{suite}", tmp_path / "dask", scheduler=client)
+    assert summary.n_evaluations == 2 * CONFIGS
+    local, remote = KnowledgeBase.load(tmp_path / "local"), KnowledgeBase.load(tmp_path / "dask")
+    for task, metric in (("classification", "balanced_accuracy"), ("regression", "r2")):
+        pd.testing.assert_frame_equal(local.performance(task, metric),
+                                      remote.performance(task, metric))
+        pd.testing.assert_frame_equal(local.metafeatures(task), remote.metafeatures(task))
+
+
+def test_openml_tasks_offline(openml_cache, tmp_path):
+    """Task 1882 runs on its own OpenML splits; task 1 (dataset not cached) is recorded
+    as failed with the reason, and the run goes on."""
+    summary = _run("openml-task:1,1882", tmp_path / "kb", configs=2, n_jobs=1)
+    assert list(summary.dataset_errors) != []
+    reason = " ".join(summary.dataset_errors.values())
+    assert "unreachable" in reason.lower() and "1" in reason
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    datasets = kb.datasets("classification")
+    assert len(datasets) == 1
+    record = datasets.iloc[0]
+    assert record["openml_task_id"] == 1882
+    from autometa import load_dataset
+
+    own_splits = load_dataset("openml-task:1882").splits
+    assert record["cv_folds"] == len(own_splits) != 2  # not the cv=2 asked for
+    results = _result_lines(tmp_path / "kb")
+    assert {r["fold"] for r in results} == set(range(len(own_splits)))
+    assert kb.summary("classification")["n_configs"] == 2
+    # The failure is in the journal too, so a later run can report it.
+    journal = "".join(p.read_text() for p in (tmp_path / "kb" / "journal").glob("*.jsonl"))
+    assert "openml-task:1" in journal
+
+
+def test_daemonic_dask_workers_get_a_clear_error(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from autometa.errors import InvalidParameterError
+
+    suite = _write_suite(tmp_path / "suite", n_datasets=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with pytest.raises(InvalidParameterError, match="DAEMON=False"):
+            _run(f"dir:{suite}", tmp_path / "kb", scheduler=client)
+    assert not (tmp_path / "kb" / "journal").exists() or not _result_lines(tmp_path / "kb")
