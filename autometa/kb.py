@@ -90,9 +90,9 @@ def default_kb_path() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    import autometa
+    from autometa._resources import shipped_path
 
-    return Path(autometa.__file__).resolve().parent.parent / "data" / "kb"
+    return shipped_path("kb")
 
 
 # --------------------------------------------------------------------------------------

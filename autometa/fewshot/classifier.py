@@ -42,7 +42,9 @@ def weights_dir() -> Path:
     env = os.environ.get("AUTOMETA_FEWSHOT_WEIGHTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "data" / "fewshot" / "weights"
+    from autometa._resources import shipped_path
+
+    return shipped_path("fewshot", "weights")
 
 
 def default_choice() -> dict[str, str]:

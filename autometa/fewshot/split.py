@@ -121,7 +121,9 @@ def make_split(names: Iterable[str], *, salt: str = SALT) -> dict:
 
 def default_split_path() -> Path:
     """``data/fewshot/split.json`` of the source checkout."""
-    return Path(__file__).resolve().parents[2] / "data" / "fewshot" / "split.json"
+    from autometa._resources import shipped_path
+
+    return shipped_path("fewshot", "split.json")
 
 
 def load_split(path: str | Path | None = None) -> dict:
