@@ -22,7 +22,7 @@ def shipped_path(*parts: str) -> Path:
     # A namespace package (data/ holds no __init__.py): its folder is its search location.
     spec = find_spec("autometa._shipped")
     if spec is not None and spec.submodule_search_locations:
-        root = Path(list(spec.submodule_search_locations)[0])
+        root = Path(next(iter(spec.submodule_search_locations)))
     else:  # source checkout / editable install
         root = Path(__file__).resolve().parent.parent / "data"
     return root.joinpath(*parts)

@@ -166,7 +166,7 @@ def test_daemonic_dask_workers_get_a_clear_error(tmp_path):
     suite = _write_suite(tmp_path / "suite", n_datasets=1)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        with pytest.raises(InvalidParameterError, match="DAEMON=False"):
-            _run(f"dir:{suite}", tmp_path / "kb", scheduler=client)
+            distributed.Client(cluster) as client, \
+            pytest.raises(InvalidParameterError, match="DAEMON=False"):
+        _run(f"dir:{suite}", tmp_path / "kb", scheduler=client)
     assert not (tmp_path / "kb" / "journal").exists() or not _result_lines(tmp_path / "kb")
