@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "Recommendations": "autometa.recommend",
     "Recommendation": "autometa.recommend",
     "evaluate_recommender": "autometa.metamodel.evaluation",
+    "tune": "autometa.tune",
+    "warm_start": "autometa.tune",
+    "pipeline_from_trial": "autometa.tune",
+    "fit_best": "autometa.tune",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -145,5 +145,78 @@ def evaluate_command(
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+@app.command("tune")
+def tune_command(
+    source: str = typer.Argument(..., help="File or openml:<id> to tune a pipeline for."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
+    trials: int = typer.Option(50, "--trials", "-n", help="Trials in the study (its budget)."),
+    warm_start: int = typer.Option(10, "--warm-start", "-w",
+                                   help="Top recommendations tried first (0: cold start)."),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to optimise."),
+    cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
+    storage: Optional[str] = typer.Option(None, "--storage",
+                                          help="Optuna storage: sqlite:///tune.db, a database "
+                                               "URL or journal:FILE (default: in memory)."),
+    study_name: Optional[str] = typer.Option(None, "--study-name",
+                                             help="Study to create or continue."),
+    timeout: Optional[float] = typer.Option(None, "--timeout",
+                                            help="Stop starting trials after this many seconds."),
+    n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Trials evaluated at once."),
+    time_limit: float = typer.Option(300.0, "--time-limit", help="Seconds per trial."),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampler, folds and estimators."),
+) -> None:
+    """Tune a pipeline with Optuna, starting from the top recommendations.
+
+    With --storage the study is resumable (run the same command again) and several
+    processes or machines can work on it at once; optuna-dashboard and optuna.load_study
+    read it as any Optuna study.
+    """
+    import optuna
+    from rich.live import Live
+    from rich.text import Text
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dataset = autometa.load_dataset(source, target=target)
+    line = Text(f"tuning {dataset.name}: waiting for the first trial")
+
+    def progress(study, trial) -> None:
+        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        try:
+            best = study.best_trial
+            best_text = (f"best {best.value:.4f} (trial {best.number}, "
+                         f"{best.user_attrs.get('config', {}).get('algorithm', '?')})")
+        except ValueError:
+            best_text = "no successful trial yet"
+        this = (f"{trial.value:.4f}" if trial.value is not None
+                else f"{trial.state.name.lower()} ({trial.user_attrs.get('status', '?')})")
+        line.plain = f"trial {done}/{trials}: {this}; {best_text}"
+        live.refresh()
+
+    with Live(line, console=console, transient=False, auto_refresh=False) as live:
+        study = autometa.tune(
+            dataset, n_trials=trials, warm_start=warm_start, metric=metric, cv=cv,
+            storage=storage, study_name=study_name, timeout=timeout, n_jobs=n_jobs,
+            random_state=seed, kb=kb, time_limit=time_limit, callbacks=[progress],
+        )
+    if not console.is_terminal:
+        console.line()
+    states = [t.state for t in study.trials]
+    counts = ", ".join(f"{n} {s.name.lower()}" for s in optuna.trial.TrialState
+                       if (n := states.count(s)))
+    console.print(f"study {study.study_name!r}: {len(states)} trials ({counts})")
+    try:
+        best = study.best_trial
+    except ValueError:
+        console.print("no trial succeeded; see the trials' 'error' user attributes")
+        raise typer.Exit(1) from None
+    config = best.user_attrs.get("config", {})
+    console.print(f"best {best.user_attrs.get('metric', 'score')} {best.value:.4f}: trial "
+                  f"{best.number}, {config.get('algorithm')} {config.get('params', {})}")
+    if storage:
+        console.print(f"load it with optuna.load_study(study_name={study.study_name!r}, "
+                      f"storage={storage!r})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

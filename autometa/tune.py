@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -125,17 +127,20 @@ def make_storage(storage: Any) -> Any:
         # several processes on one SQLite file wait for each other's writes
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     try:
-        return optuna.storages.RDBStorage(
-            storage, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD, **kwargs
-        )
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy raises many kinds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                storage, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                **kwargs,
+            )
+    except Exception as exc:  # sqlalchemy raises many kinds
         raise ConfigError(f"cannot open storage {storage!r}: {exc}") from exc
 
 
 def _journal_path(url: str) -> str | None:
     if url.startswith("journal:"):
         path = url[len("journal:"):]
-        return path[2:] if path.startswith("//") else path
+        return path.removeprefix("//")
     if "://" not in url and url.endswith((".log", ".journal")):
         return url
     return None
@@ -190,7 +195,6 @@ def make_sampler(random_state: int = 0) -> Any:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
             seed=random_state, multivariate=True, group=True, constant_liar=True,
-            warn_independent_sampling=False,
         )
 
 
@@ -629,8 +633,9 @@ def tune(
     callbacks : list of callables, optional
         ``callback(study, frozen_trial)`` after each finished trial (Optuna's signature).
     cache : dict, optional
-        ``{config_id: folds}`` of evaluations on *this* data, metric folds and seed; a
-        config found there is not evaluated again, new evaluations are added.
+        ``{config_id: folds}`` of earlier evaluations with the same data, ``cv`` and
+        ``random_state`` (e.g. across sampler seeds in a benchmark); a config found there is
+        not evaluated again, new evaluations are added.
 
     Returns
     -------
@@ -664,8 +669,7 @@ def tune(
     dataset = _load(data, target)
     metric = metric or DEFAULT_METRIC[dataset.task]
     direction = "maximize" if get_metric(metric, dataset.task).greater_is_better else "minimize"
-    storage_obj = make_storage(storage)
-    if study_name is None and storage_obj is not None:
+    if study_name is None and storage is not None:
         study_name = f"autometa-{dataset.name}"
     sampler = sampler if sampler is not None else make_sampler(random_state)
     info = _study_info(dataset, metric, cv)
@@ -675,7 +679,10 @@ def tune(
         return _recommended_configs(dataset, k, metric=metric, kb=kb, model=model,
                                     random_state=random_state)
 
+    # One process at a time sets up a study on a local file (creating the SQLite tables,
+    # queueing the trials); the trials themselves run concurrently.
     with _file_lock(_lock_path(storage)):
+        storage_obj = make_storage(storage)
         study = optuna.create_study(storage=storage_obj, study_name=study_name, sampler=sampler,
                                     direction=direction, load_if_exists=True)
         if study.direction.name.lower() != direction:
@@ -686,7 +693,9 @@ def tune(
         _check_same_problem(study, info)
         interval = _heartbeat_interval(study._storage)
         if interval:
-            optuna.storages.fail_stale_trials(study)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
         _top_up(study, n_trials, recommended, warm_start)
 
     objective = _Objective(dataset, metric, cv=cv, time_limit=time_limit,
@@ -725,3 +734,14 @@ def tune(
                 for future in [pool.submit(work) for _ in range(n_jobs)]:
                     future.result()
     return study
+
+
+class _CallableModule(types.ModuleType):
+    """``autometa.tune`` names both this module and the function: once the module is
+    imported, Python binds the attribute to the module, so calling it must still work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
