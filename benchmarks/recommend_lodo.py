@@ -38,6 +38,23 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def _families_md(datasets: list[str]) -> str:
+    """The near-duplicate families held out together (those with more than one dataset)."""
+    from autometa.metamodel.evaluation import dataset_family
+
+    groups: dict[str, list[str]] = {}
+    for d in datasets:
+        groups.setdefault(dataset_family(d), []).append(d)
+    multi = sorted(((f, m) for f, m in groups.items() if len(m) > 1), key=lambda fm: (-len(fm[1]), fm[0]))
+    lines = [(f"## Held-out groups ({len(groups)} folds; {len(multi)} families with more than one "
+              f"dataset, {sum(len(m) == 1 for m in groups.values())} singletons)"), "",
+             "| family | n | datasets |", "|---|---:|---|"]
+    for f, m in multi:
+        shown = ", ".join(m) if len(m) <= 8 else ", ".join(m[:6]) + f", ... ({len(m) - 6} more)"
+        lines.append(f"| {f} | {len(m)} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
 def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
     lines = [f"# Meta-model benchmark: {header['task']} ({header['metric']})", ""]
     lines += [f"- {k}: {v}" for k, v in header.items() if k not in ("task", "metric")]
@@ -136,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         stem = args.out / f"recommend_lodo_{task}"
         table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
-        stem.with_suffix(".md").write_text(_markdown(table, header))
+        text = _markdown(table, header)
+        if args.n_folds is None:
+            text += "\n" + _families_md(list(perf.index[perf.notna().sum(axis=1) >= 2]))
+        stem.with_suffix(".md").write_text(text)
         print(stem.with_suffix(".md").read_text())
         if args.tune_default:
             _tune_default(kb, task, metric, args.n_folds, stem)

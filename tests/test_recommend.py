@@ -171,3 +171,26 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
                                       "sbs,knn", "--ks", "1,3", "--n-folds", "3"])
     assert result.exit_code == 0, result.output
     assert "gap_closed" in result.output and "knn" in result.output
+
+
+@pytest.mark.parametrize("loader, task", [("load_breast_cancer", "classification"),
+                                          ("load_wine", "classification"),
+                                          ("load_diabetes", "regression")])
+def test_shipped_kb_end_to_end(loader, task):
+    """The committed knowledge base (data/kb) recommends for scikit-learn's tables, and
+    the first pick builds a pipeline that fits the raw frame."""
+    import sklearn.datasets
+
+    from autometa.kb import default_kb_path
+
+    if not (default_kb_path() / "kb.json").exists():
+        pytest.skip("no shipped knowledge base")
+    df = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    recs = autometa.recommend(df, target="target", k=3, model=FAST_DEFAULT)
+    assert recs.task == task and len(recs) == 3
+    assert recs.metric == ("balanced_accuracy" if task == "classification" else "r2")
+    assert len(recs[0].evidence) > 0 and np.isfinite(recs[0].predicted_score)
+    pipe = recs[0].make_pipeline()
+    X = df.drop(columns="target").iloc[:120]
+    pipe.fit(X, df["target"].iloc[:120])
+    assert len(pipe.predict(X)) == 120

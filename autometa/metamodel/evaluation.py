@@ -140,9 +140,6 @@ def make_folds(
 
 def _fit(name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]) -> MetaModel:
     model = get_model(name, **dict(params.get(name, {})))
-    if name == "default" and "ranker" in prefit and not model.ranker_params:
-        # The default's inner ranker is the plain ranker: fit it once per fold.
-        model._ranker_override = prefit["ranker"]
     return model.fit_data(data)
 
 
@@ -215,9 +212,6 @@ def evaluate_recommender(
     order = list(models)
     if "sbs" not in order:
         order.append("sbs")
-    if "default" in order and "ranker" in order:  # fit the ranker first, reuse it
-        order.remove("ranker")
-        order.insert(0, "ranker")
     picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order}
     for label in pd.unique(labels):
         test = np.flatnonzero((labels == label).to_numpy())

@@ -66,6 +66,16 @@ class RankerModel(MetaModel):
         Pointwise squared error on the normalised score, or XGBoost's pairwise ranking
         within each dataset (scores then only order configs; they are rescaled to the
         training range).
+    target : {"score", "residual", "floor-1"}
+        What the boosters learn: the normalised score on the evaluation scale (floor 0,
+        failures 0), its deviation from the config's mean over the training datasets
+        (the single-best-solver score is added back when predicting: the trees then only
+        model how a dataset departs from the average), or the score with floor -1 (the
+        first version's target).
+    features : sequence of str, optional
+        Meta-feature groups (column prefixes before the first ``.``, e.g. ``"general"``,
+        ``"landmarking"``) the boosters see; all when None or when none of the columns
+        matches (a ``from_frames`` knowledge base).
     n_jobs : int
         Threads for XGBoost.
     random_state : int
@@ -79,8 +89,11 @@ class RankerModel(MetaModel):
 
     def __init__(self, n_estimators: int = 150, max_depth: int = 5, learning_rate: float = 0.08,
                  n_bags: int = 1, objective: str = "regression", n_jobs: int = 1,
+                 target: str = "score", features: Any = None,
                  random_state: int = 0) -> None:
         super().__init__(random_state)
+        self.target = target
+        self.features = None if features is None else [str(f) for f in features]
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -92,18 +105,35 @@ class RankerModel(MetaModel):
         return {"n_estimators": self.n_estimators, "max_depth": self.max_depth,
                 "learning_rate": self.learning_rate, "n_bags": self.n_bags,
                 "objective": self.objective, "n_jobs": self.n_jobs,
+                "target": self.target, "features": self.features,
                 "random_state": self.random_state}
+
+    def _feature_index(self) -> np.ndarray:
+        cols = list(self.scaler_.columns_)
+        if self.features:
+            idx = [i for i, c in enumerate(cols) if str(c).split(".")[0] in self.features]
+            if idx:
+                return np.asarray(idx, dtype=int)
+        return np.arange(len(cols))
 
     def _design(self, Xq: np.ndarray) -> np.ndarray:
         """Rows (dataset, config) -> [meta-features, config encoding]."""
         n_d, n_c = Xq.shape[0], self.E_.shape[0]
+        Xq = Xq[:, self.fidx_]
         return np.hstack([np.repeat(Xq, n_c, axis=0), np.tile(self.E_, (n_d, 1))])
 
     def _fit(self, data: TrainingData) -> None:
         import xgboost as xgb
 
+        from autometa.errors import ConfigError
+
+        if self.target not in ("score", "residual", "floor-1"):
+            raise ConfigError(f"target must be 'score', 'residual' or 'floor-1', got {self.target!r}")
         self.E_ = encode_configs({c: self.configs_[c] for c in self.config_ids_}, self.task_).to_numpy(float)
-        U = data.utility(TRAIN_FLOOR)
+        self.fidx_ = self._feature_index()
+        U = data.utility(TRAIN_FLOOR if self.target == "floor-1" else 0.0)
+        if self.target == "residual":
+            U = U - self.sbs_[None, :]
         X = self._design(self.X_)
         y = U.ravel()
         keep = np.isfinite(y)
@@ -150,6 +180,8 @@ class RankerModel(MetaModel):
         preds = np.stack([b.predict(D) for b in self.boosters_])
         a, b = self.scale_
         preds = a * preds + b
+        if self.target == "residual":
+            preds = preds + self.sbs_[None, :]
         mean = preds.mean(axis=0)
         std = np.sqrt(preds.var(axis=0) + (0.5 * self.spread_) ** 2)
         return mean + 1e-6 * self.sbs_, std
@@ -157,6 +189,7 @@ class RankerModel(MetaModel):
     def _get_state(self) -> dict[str, Any]:
         return {
             "E": _arr(self.E_), "scale": list(self.scale_), "spread": _arr(self.spread_),
+            "features": [int(i) for i in self.fidx_],
             # xgboost's own JSON model format: portable across versions, never pickle
             "boosters": [bytes(b.save_raw("json")).decode() for b in self.boosters_],
         }
@@ -166,6 +199,7 @@ class RankerModel(MetaModel):
 
         self.E_ = _unarr(state["E"]).reshape(len(self.config_ids_), -1)
         self.scale_ = tuple(state["scale"])
+        self.fidx_ = np.asarray(state["features"], dtype=int)
         self.spread_ = _unarr(state["spread"])
         self.boosters_ = []
         for raw in state["boosters"]:

@@ -20,7 +20,10 @@ FAST = {"ranker": {"n_estimators": 40}, "default": {"ranker_params": {"n_estimat
     ("mfeat-pixel", "mfeat"), ("Hill_Valley_with_noise", "Hill_Valley"),
     ("breast-w", "breast_wisconsin"), ("wdbc", "breast_wisconsin"),
     ("heart-statlog", "heart"), ("crx", "credit_approval"), ("197_cpu_act", "cpu"),
-    ("iris", "iris"), ("1027_ESL", "ESL"),
+    ("iris", "iris"), ("1027_ESL", "ordinal_ben_david"), ("1030_ERA", "ordinal_ben_david"),
+    ("556_analcatdata_apnea2", "analcatdata"), ("analcatdata_boxing1", "analcatdata"),
+    ("659_sleuth_ex1714", "sleuth"), ("cmc", "contraceptive"), ("dna", "splice"),
+    ("parity5+5", "boolean_concepts"), ("mux6", "boolean_concepts"), ("1089_USCrime", "USCrime"),
 ])
 def test_families(name, family):
     assert dataset_family(name) == family

@@ -154,3 +154,44 @@ def test_kb_without_metafeatures_still_works():
 def test_unknown_model_name():
     with pytest.raises(ConfigError, match="'nope'"):
         get_model("nope")
+
+
+def test_default_tunes_on_training_data_only(kb, fitted):
+    model = fitted["default"]
+    # settings chosen by inner cross-validation are kept in the (JSON) state
+    assert set(model.chosen_) == {"variant", "a", "b", "temperature", "bonus", "uniform",
+                                  "hedge_temperature"}
+    assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
+    state = json.loads(json.dumps(model.get_state()))
+    assert state["model_state"]["chosen"] == model.chosen_
+    # without tuning the constructor's values are used as given
+    plain = get_model("default", tune=False, a=0.0, b=0.0, ranker_params={"n_estimators": 10})
+    plain.fit(kb, TASK, METRIC)
+    assert plain.chosen_["a"] == 0.0 and plain.tuning_ == {}
+    q = kb.metafeatures(TASK).iloc[3]
+    assert plain.select(q, 1) == [int(np.argmax(plain.sbs_))]  # a = b = 0: the single best
+
+
+def test_default_cache_retrains_on_kb_change(tmp_path):
+    kb = synthetic_kb(n_datasets=24, n_variants=2)
+    params = {"ranker_params": {"n_estimators": 10}}
+    model = load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
+    (first,) = tmp_path.glob("default-*.json")
+    cached = load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
+    q = kb.metafeatures(TASK).iloc[0]
+    assert cached.select(q, 5) == model.select(q, 5) and cached.chosen_ == model.chosen_
+    kb.add_results("ds000", {"algorithm": "lin_0"}, {"balanced_accuracy": 0.01}, config_id="lin_0")
+    load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
+    (second,) = tmp_path.glob("default-*.json")
+    assert second != first
+    assert "pickle" not in second.read_text()[:200] and json.loads(second.read_text())["model"] == "default"
+
+
+def test_ranker_targets_and_feature_groups(kb):
+    for params in ({"target": "residual"}, {"target": "floor-1"},
+                   {"target": "score", "features": ["no_such_group"]}):
+        model = get_model("ranker", n_estimators=10, **params).fit(kb, TASK, METRIC)
+        scores, std = model.rank(kb.metafeatures(TASK).iloc[0])
+        assert np.all(np.isfinite(scores)) and np.all(std >= 0)
+    with pytest.raises(ConfigError):
+        get_model("ranker", target="nope").fit(kb, TASK, METRIC)
