@@ -1,0 +1,348 @@
+"""autometa.tune: warm start, seeds, pipelines, storages (SQLite, journal), failures, CLI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+import autometa
+from autometa import space
+from autometa.errors import ConfigError, InvalidParameterError
+from autometa.tune import config_from_trial, make_storage
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+State = optuna.trial.TrialState
+REPO = Path(__file__).resolve().parents[1]
+
+# Fast and failure-free: the tests are about the search machinery, not the models.
+FAST = ["logistic_regression", "decision_tree", "gaussian_nb", "lda", "knn"]
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    """120 rows of scikit-learn's breast cancer table, 8 features, stratified."""
+    df = load_breast_cancer(as_frame=True).frame
+    cols = list(df.columns[:8]) + ["target"]
+    parts = [g.sample(60, random_state=0) for _, g in df.groupby("target")]
+    return pd.concat(parts).sample(frac=1.0, random_state=0)[cols].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def data(frame):
+    return autometa.load_dataset(frame, target="target", name="cancer120")
+
+
+@pytest.fixture
+def fast_space(monkeypatch):
+    """Restrict space.suggest to quick algorithms (also for enqueued configs' params)."""
+    original = space.suggest
+
+    def suggest(trial, task, algorithms=None):
+        return original(trial, task, algorithms=algorithms or FAST)
+
+    monkeypatch.setattr(space, "suggest", suggest)
+
+
+def _configs(study):
+    return [t.user_attrs["config"] for t in sorted(study.trials, key=lambda t: t.number)]
+
+
+# --------------------------------------------------------------------------------------
+# warm start
+# --------------------------------------------------------------------------------------
+
+
+def test_warm_start_enqueues_top_recommendations_first(data):
+    recs = autometa.recommend(data, k=3)
+    study = autometa.tune(data, n_trials=4, warm_start=3, cv=2, time_limit=30)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert len(trials) == 4
+    assert [t.user_attrs["config"] for t in trials[:3]] == [r.config for r in recs]
+    assert [t.user_attrs.get("warm_start_rank") for t in trials] == [1, 2, 3, None]
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    best = study.best_trial
+    assert best.user_attrs["config_id"] == space.config_id(best.user_attrs["config"])
+    assert len(best.user_attrs["folds"]) == 2
+    assert best.value == pytest.approx(
+        np.mean([f["balanced_accuracy"] for f in best.user_attrs["folds"]]))
+    assert study.user_attrs["autometa"]["metric"] == "balanced_accuracy"
+
+
+def test_warm_start_zero_is_cold(data, fast_space, monkeypatch):
+    rec_module = importlib.import_module("autometa.recommend")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a cold start must not ask for recommendations")
+
+    monkeypatch.setattr(rec_module, "recommend", boom)
+    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2)
+    assert len(study.trials) == 3
+    assert all("warm_start_rank" not in t.user_attrs for t in study.trials)
+
+
+def test_same_seed_same_trials(data, fast_space):
+    def run(seed):
+        return _configs(autometa.tune(data, n_trials=4, warm_start=0, cv=2, random_state=seed))
+
+    first = run(3)
+    assert run(3) == first
+    assert run(4) != first
+
+
+def test_threads_finish_the_budget_exactly(data, fast_space):
+    study = autometa.tune(data, n_trials=5, warm_start=0, cv=2, n_jobs=2)
+    assert sorted(t.number for t in study.trials) == list(range(5))
+    assert all(t.state == State.COMPLETE for t in study.trials)
+
+
+def test_metric_sets_direction(data, fast_space):
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, metric="log_loss")
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert all(t.user_attrs["metric"] == "log_loss" for t in study.trials)
+
+
+def test_warm_start_into_user_study(data, frame):
+    study = optuna.create_study(direction="maximize")
+    configs = autometa.warm_start(study, frame, target="target", n=2)
+    assert len(configs) == 2
+    seen = []
+
+    def objective(trial):
+        config = space.suggest(trial, "classification")
+        seen.append(config)
+        return 0.5
+
+    study.optimize(objective, n_trials=2)
+    assert seen == configs
+    # a trial of the user's own study rebuilds its config from the parameters
+    rebuilt = config_from_trial(study.trials[0], task="classification")
+    assert rebuilt == configs[0]
+    assert autometa.warm_start(study, frame, target="target", n=0) == []
+
+
+# --------------------------------------------------------------------------------------
+# pipelines
+# --------------------------------------------------------------------------------------
+
+
+def test_pipeline_from_trial_and_fit_best(data, frame, fast_space):
+    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2)
+    pipe = autometa.pipeline_from_trial(study.best_trial)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(pipe)
+    assert type(pipe[-1]).__name__ == type(space.build(study.best_trial.user_attrs["config"])[-1]).__name__
+    model = autometa.fit_best(study, frame, target="target")
+    check_is_fitted(model)
+    assert model.predict(frame.drop(columns="target")).shape == (len(frame),)
+
+
+def test_fit_best_without_complete_trial(data):
+    study = optuna.create_study(direction="maximize")
+    with pytest.raises(ConfigError, match="no complete trial"):
+        autometa.fit_best(study, data)
+    trial = optuna.trial.create_trial(params={}, distributions={}, value=0.0)
+    with pytest.raises(ConfigError, match="algorithm"):
+        autometa.pipeline_from_trial(trial)
+
+
+# --------------------------------------------------------------------------------------
+# failures
+# --------------------------------------------------------------------------------------
+
+
+def test_crashing_config_is_recorded_as_failed(data, fast_space, monkeypatch):
+    evaluate_module = importlib.import_module("autometa.evaluate")
+    from autometa._testing import CrashingClassifier
+
+    real = evaluate_module.evaluate
+
+    def crashing(config, dataset, **kwargs):
+        return real(config, dataset, estimator=CrashingClassifier("bad luck"), **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", crashing)
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    assert [t.state for t in study.trials] == [State.FAIL, State.FAIL]
+    for t in study.trials:
+        assert t.user_attrs["status"] == "error"
+        assert "bad luck" in t.user_attrs["error"]
+        assert "config" in t.user_attrs
+
+
+def test_timeout_is_pruned_and_exceptions_never_escape(data, fast_space, monkeypatch):
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=0.001)
+    assert {t.state for t in study.trials} == {State.PRUNED}
+    assert all(t.user_attrs["status"] == "timeout" for t in study.trials)
+
+    evaluate_module = importlib.import_module("autometa.evaluate")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("evaluator exploded")
+
+    monkeypatch.setattr(evaluate_module, "evaluate", broken)
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    assert [t.state for t in study.trials] == [State.FAIL, State.FAIL]
+    assert "evaluator exploded" in study.trials[0].user_attrs["error"]
+
+
+def test_bad_arguments_name_the_value(data):
+    with pytest.raises(InvalidParameterError, match="n_trials"):
+        autometa.tune(data, n_trials=-1)
+    with pytest.raises(ConfigError, match="'r2'"):
+        autometa.tune(data, n_trials=1, metric="r2")
+    with pytest.raises(ConfigError, match="nonsense"):
+        make_storage("nonsense")
+
+
+# --------------------------------------------------------------------------------------
+# storage
+# --------------------------------------------------------------------------------------
+
+_WORKER = textwrap.dedent("""
+    import sys, time, optuna
+    import pandas as pd
+    import autometa
+    import importlib
+    from autometa import space
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    frame_path, storage, name, n_trials, delay = sys.argv[1:6]
+    FAST = ['logistic_regression', 'decision_tree', 'gaussian_nb', 'lda', 'knn']
+    ev = importlib.import_module('autometa.evaluate')
+    original, real = space.suggest, ev.evaluate
+    space.suggest = lambda trial, task, algorithms=None: original(
+        trial, task, algorithms=FAST)
+    def slow(*args, **kwargs):
+        time.sleep(float(delay))
+        return real(*args, **kwargs)
+    ev.evaluate = slow
+    if storage.startswith("heartbeat:"):
+        storage = optuna.storages.RDBStorage(storage[len("heartbeat:"):], heartbeat_interval=1,
+                                             grace_period=2)
+    frame = pd.read_csv(frame_path)
+    autometa.tune(frame, target="target", n_trials=int(n_trials), warm_start=0, cv=2,
+                  storage=storage, study_name=name, random_state=int(time.time()) % 1000)
+""")
+
+
+def _worker(tmp_path, frame, storage, name, n_trials, delay=0.0):
+    csv = tmp_path / "frame.csv"
+    if not csv.exists():
+        frame.to_csv(csv, index=False)
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, str(script), str(csv), storage, name,
+                             str(n_trials), str(delay)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_two_processes_on_one_sqlite_study_finish_exactly(tmp_path, frame):
+    url = f"sqlite:///{tmp_path / 'tune.db'}"
+    workers = [_worker(tmp_path, frame, url, "shared", 10, delay=0.1) for _ in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err.decode()[-2000:]
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert len(study.trials) == 10
+    assert sorted(t.number for t in study.trials) == list(range(10))
+    assert all(t.state == State.COMPLETE for t in study.trials)
+    assert study.user_attrs["autometa"]["dataset"] == "frame"
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, fast_space):
+    url = f"sqlite:///{tmp_path / 'resume.db'}"
+    worker = _worker(tmp_path, frame, "heartbeat:" + url, "resume", 8, delay=0.3)
+    deadline = time.time() + 90
+    done: list = []
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            study = optuna.load_study(study_name="resume", storage=url)
+            done = study.get_trials(states=(State.COMPLETE,))
+        except KeyError:  # not created yet
+            continue
+        if len(done) >= 2:
+            break
+    worker.kill()
+    worker.wait()
+    assert 2 <= len(done) < 8
+    before = {t.number: (t.value, t.datetime_complete) for t in
+              optuna.load_study(study_name="resume", storage=url).get_trials(
+                  states=(State.COMPLETE,))}
+    time.sleep(2.5)  # past the heartbeat grace period: the interrupted trial is stale
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
+    study = autometa.tune(frame, target="target", n_trials=8, warm_start=0, cv=2,
+                          storage=storage, study_name="resume")
+    trials = study.trials
+    assert len(trials) == 8
+    assert sorted(t.number for t in trials) == list(range(8))
+    assert all(t.state.is_finished() for t in trials)
+    after = {t.number: (t.value, t.datetime_complete) for t in trials
+             if t.number in before}
+    assert after == before  # finished trials are kept, not re-run
+    fails = [(t.number, t.user_attrs.get('error'), t.system_attrs) for t in trials if t.state == State.FAIL]
+    assert len(fails) <= 1, fails  # at most the interrupted one
+
+
+def test_journal_storage_and_resume_of_wrong_problem(tmp_path, data, fast_space):
+    path = tmp_path / "tune.log"
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, storage=f"journal:{path}")
+    assert study.study_name == "autometa-cancer120"
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    loaded = optuna.load_study(study_name="autometa-cancer120",
+                               storage=JournalStorage(JournalFileBackend(str(path))))
+    assert len(loaded.trials) == 2
+    # resuming with a larger budget adds only the missing trials
+    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2, storage=f"journal:{path}")
+    assert len(study.trials) == 3
+    with pytest.raises(ConfigError, match="minimize"):
+        autometa.tune(data, n_trials=3, metric="log_loss", storage=f"journal:{path}")
+
+
+def test_learn_from_reads_tune_studies(data, fast_space):
+    from autometa.kb import KnowledgeBase
+    from autometa.recommend import learn_from
+
+    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    kb = learn_from(study, data, kb=KnowledgeBase(), metafeatures=pd.Series({"a": 1.0}))
+    assert kb.performance("classification", "balanced_accuracy").shape == (1, 2)
+
+
+# --------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------
+
+
+def test_cli_tune(tmp_path, frame):
+    from typer.testing import CliRunner
+
+    from autometa.cli import app
+
+    csv = tmp_path / "data.csv"
+    frame.to_csv(csv, index=False)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = CliRunner().invoke(app, ["tune", str(csv), "--target", "target", "--trials", "3",
+                                      "--warm-start", "1", "--cv", "2", "--storage", url,
+                                      "--study-name", "cli"])
+    assert result.exit_code == 0, result.output
+    assert "trial 3/3" in result.output
+    assert "best balanced_accuracy" in result.output
+    study = optuna.load_study(study_name="cli", storage=url)
+    assert len(study.trials) == 3
+    assert study.trials[0].user_attrs["warm_start_rank"] == 1
+    json.dumps(study.best_trial.user_attrs)  # plain JSON all the way
