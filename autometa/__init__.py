@@ -16,19 +16,19 @@ _EXPORTS: dict[str, str] = {
     "Dataset": "autometa.data",
     "load_dataset": "autometa.data",
     "load_suite": "autometa.data",
-    "evaluate": "autometa.evaluate",
     "KnowledgeBase": "autometa.kb",
-    "recommend": "autometa.recommend",
-    "Recommendations": "autometa.recommend",
-    "Recommendation": "autometa.recommend",
+    "recommend": "autometa.recommendation",
+    "Recommendations": "autometa.recommendation",
+    "Recommendation": "autometa.recommendation",
+    "learn_from": "autometa.recommendation",
     "evaluate_recommender": "autometa.metamodel.evaluation",
-    "tune": "autometa.tune",
-    "warm_start": "autometa.tune",
-    "pipeline_from_trial": "autometa.tune",
-    "fit_best": "autometa.tune",
+    "tune": "autometa.tuning",
+    "warm_start": "autometa.tuning",
+    "pipeline_from_trial": "autometa.tuning",
+    "fit_best": "autometa.tuning",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 - the names are strings
 
 
 def __getattr__(name: str) -> Any:

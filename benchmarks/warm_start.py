@@ -146,7 +146,7 @@ def run_one(method: str, dataset, seed: int, trials: int, *, kb, model, cache, t
     import optuna
 
     import autometa
-    from autometa.tune import make_sampler
+    from autometa.tuning import make_sampler
 
     kwargs = {"n_trials": trials, "cv": 3, "metric": METRIC, "random_state": 0,
               "time_limit": time_limit, "kb": kb, "model": model, "cache": cache}

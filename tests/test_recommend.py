@@ -14,7 +14,7 @@ import autometa
 from autometa import space
 from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
 from autometa.kb import KnowledgeBase
-from autometa.recommend import NoveltyWarning, Recommendations
+from autometa.recommendation import NoveltyWarning, Recommendations
 
 FAST_DEFAULT = "knn"  # the ranker-based models are covered in tests/metamodel
 

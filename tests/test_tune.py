@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 import autometa
 from autometa import space
 from autometa.errors import ConfigError, InvalidParameterError
-from autometa.tune import config_from_trial, make_storage
+from autometa.tuning import config_from_trial, make_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 State = optuna.trial.TrialState
@@ -83,7 +83,7 @@ def test_warm_start_enqueues_top_recommendations_first(data):
 
 
 def test_warm_start_zero_is_cold(data, fast_space, monkeypatch):
-    rec_module = importlib.import_module("autometa.recommend")
+    rec_module = importlib.import_module("autometa.recommendation")
 
     def boom(*args, **kwargs):
         raise AssertionError("a cold start must not ask for recommendations")
@@ -316,7 +316,7 @@ def test_journal_storage_and_resume_of_wrong_problem(tmp_path, data, fast_space)
 
 def test_learn_from_reads_tune_studies(data, fast_space):
     from autometa.kb import KnowledgeBase
-    from autometa.recommend import learn_from
+    from autometa.recommendation import learn_from
 
     study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
     kb = learn_from(study, data, kb=KnowledgeBase(), metafeatures=pd.Series({"a": 1.0}))

@@ -1,4 +1,4 @@
-"""``autometa.tune``: Optuna searches that start where good configurations are.
+"""Tuning (:func:`autometa.tune`): Optuna searches that start where good configurations are.
 
 :func:`tune` runs an ordinary Optuna study over the one search space
 (:func:`autometa.space.suggest`); its objective is the cross-validated score of a
@@ -20,7 +20,7 @@ heartbeats; a trial whose worker died is marked failed after :data:`GRACE_PERIOD
 by Optuna's stale-trial check.
 
 Every trial keeps ``user_attrs``: ``config`` (the configuration, as
-:func:`autometa.recommend.learn_from` expects), ``config_id``, ``folds`` (per-fold records),
+:func:`autometa.recommendation.learn_from` expects), ``config_id``, ``folds`` (per-fold records),
 ``status`` (``ok``/``timeout``/``memory``/``error``), ``error``, ``metric``, ``categorical``,
 and ``warm_start_rank`` for enqueued recommendations. A configuration that times out or
 runs out of memory ends ``PRUNED``; one that raises ends ``FAIL``; neither stops the study.
@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import threading
 import time
-import types
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -328,7 +326,7 @@ def _load(data: Any, target: str | None) -> Any:
 
 def _recommended_configs(dataset: Any, n: int, *, metric: str | None, kb: Any, model: Any,
                          random_state: int) -> list[dict[str, Any]]:
-    from autometa.recommend import recommend
+    from autometa.recommendation import recommend
 
     recs = recommend(dataset, k=n, metric=metric, kb=kb, model=model, random_state=random_state)
     configs = []
@@ -734,14 +732,3 @@ def tune(
                 for future in [pool.submit(work) for _ in range(n_jobs)]:
                     future.result()
     return study
-
-
-class _CallableModule(types.ModuleType):
-    """``autometa.tune`` names both this module and the function: once the module is
-    imported, Python binds the attribute to the module, so calling it must still work."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return tune(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

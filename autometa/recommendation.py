@@ -1,4 +1,4 @@
-"""``autometa.recommend``: ranked, ready-to-fit configurations for a new dataset.
+"""Recommendations (:func:`autometa.recommend`): ranked, ready-to-fit configurations for a new dataset.
 
 The flow is one way: load the dataset -> extract its meta-features (within a time budget,
 on a row sample) -> a meta-model fitted on the knowledge base (cached on disk, retrained
@@ -7,9 +7,7 @@ when the knowledge base changes) ranks the portfolio -> :class:`Recommendations`
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -568,14 +566,3 @@ def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, met
             "the study has no complete trial with a 'config' user attribute; nothing to learn"
         )
     return kb
-
-
-class _CallableModule(types.ModuleType):
-    """``autometa.recommend`` names both this module and the function: once the module is
-    imported, Python binds the attribute to the module, so calling it must still work."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Recommendations:
-        return recommend(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
