@@ -5,8 +5,10 @@
 configuration on the data (the dataset's own splits when it has them), computed by
 :func:`autometa.evaluate` in an isolated worker with time and memory limits. The first
 ``warm_start`` trials are the top recommendations of :func:`autometa.recommend` (enqueued),
-then the sampler (multivariate TPE, seeded) continues. :func:`warm_start` does the
-enqueueing for a study and objective of your own.
+then the sampler (multivariate TPE, seeded) continues. With ``narrow_space=N`` the
+sampler's trials in the first half of the budget stay within the ``N`` algorithm families
+that rank highest among the recommendations, then search the whole space.
+:func:`warm_start` does the enqueueing for a study and objective of your own.
 
 Budget and storage
 ------------------
@@ -549,10 +551,24 @@ def _claim_trial(study: Any, n_trials: int) -> Any | None:
     return None
 
 
+#: Recommendations looked at to find the ``narrow_space`` top algorithm families.
+NARROW_POOL = 50
+
+
+def _top_families(configs: Sequence[dict[str, Any]], n: int) -> list[str]:
+    """The first ``n`` distinct algorithms of ``configs`` (in rank order)."""
+    families: list[str] = []
+    for config in configs:
+        if config["algorithm"] not in families:
+            families.append(config["algorithm"])
+    return families[:n]
+
+
 def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[str, Any]]],
-            warm: int) -> None:
+            warm: int, narrow: int | None = None) -> None:
     """Queue trials until the study holds ``n_trials``: recommendations first (only on a
-    study that has none yet), then open trials for the sampler."""
+    study that has none yet), then open trials for the sampler -- those numbered below
+    ``n_trials // 2`` with their algorithm fixed to one of the top ``narrow`` families."""
     existing = len(study.get_trials(deepcopy=False))
     missing = n_trials - existing
     if missing <= 0:
@@ -562,8 +578,16 @@ def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[st
             study.enqueue_trial(space.to_trial_params(config),
                                 user_attrs={WARM_START_ATTR: rank})
         missing = n_trials - len(study.get_trials(deepcopy=False))
-    for _ in range(max(missing, 0)):
-        study.enqueue_trial({})
+    first = n_trials - max(missing, 0)
+    families: list[str] = []
+    if narrow is not None and first < n_trials // 2:
+        families = _top_families(recommended(max(NARROW_POOL, warm)), narrow)
+    for number in range(first, n_trials):
+        # Optuna allows one set of choices per parameter in a study, so the narrowed trials
+        # fix "algorithm" (in turn over the families) and the sampler draws the rest.
+        narrowed = bool(families) and number < n_trials // 2
+        params = {"algorithm": families[(number - first) % len(families)]} if narrowed else {}
+        study.enqueue_trial(params)
 
 
 def tune(
@@ -586,6 +610,7 @@ def tune(
     memory_limit_mb: float | None = 4096,
     callbacks: Sequence[Callable[[Any, Any], None]] | None = None,
     cache: MutableMapping[str, Any] | None = None,
+    narrow_space: int | None = None,
 ) -> Any:
     """Tune a pipeline for ``data`` with Optuna, warm-started by the recommendations.
 
@@ -634,6 +659,14 @@ def tune(
         ``{config_id: folds}`` of earlier evaluations with the same data, ``cv`` and
         ``random_state`` (e.g. across sampler seeds in a benchmark); a config found there is
         not evaluated again, new evaluations are added.
+    narrow_space : int, optional
+        Transfer beyond the warm start: the sampler's trials numbered below
+        ``n_trials // 2`` stay within the first ``narrow_space`` distinct algorithm
+        families among the top :data:`NARROW_POOL` recommendations -- they are queued with
+        their algorithm fixed, in turn over those families, and the sampler draws the
+        preprocessing and hyperparameters -- and the later trials search the whole space.
+        ``None`` (default): the whole space throughout. Set when the study's trials are
+        queued (a resumed study keeps its queue).
 
     Returns
     -------
@@ -660,6 +693,8 @@ def tune(
 
     _check_int("n_trials", n_trials, 0)
     _check_int("warm_start", warm_start, 0)
+    if narrow_space is not None:
+        _check_int("narrow_space", narrow_space, 1)
     _check_int("n_jobs", n_jobs, 1)
     _check_int("cv", cv, 2)
     if timeout is not None and not timeout > 0:
@@ -694,7 +729,7 @@ def tune(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
-        _top_up(study, n_trials, recommended, warm_start)
+        _top_up(study, n_trials, recommended, warm_start, narrow_space)
 
     objective = _Objective(dataset, metric, cv=cv, time_limit=time_limit,
                            memory_limit_mb=memory_limit_mb, random_state=random_state,

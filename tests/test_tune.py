@@ -115,6 +115,29 @@ def test_metric_sets_direction(data, fast_space):
     assert all(t.user_attrs["metric"] == "log_loss" for t in study.trials)
 
 
+
+def test_narrow_space_searches_top_families_in_the_first_half(data, fast_space, monkeypatch):
+    tuning = importlib.import_module("autometa.tuning")
+    by_name = {c["algorithm"]: c for c in space.defaults("classification")}
+    ranked = [by_name[a] for a in ("lda", "lda", "gaussian_nb", "knn", "decision_tree")]
+    monkeypatch.setattr(tuning, "_recommended_configs", lambda dataset, n, **kw: ranked[:n])
+    study = autometa.tune(data, n_trials=8, warm_start=1, cv=2, narrow_space=2,
+                          sampler=optuna.samplers.RandomSampler(seed=0))
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert trials[0].user_attrs["warm_start_rank"] == 1
+    assert trials[0].user_attrs["config"] == ranked[0]
+    # sampled trials numbered below n_trials // 2: the top 2 families only, in turn
+    assert [t.user_attrs["config"]["algorithm"] for t in trials[1:4]] == [
+        "lda", "gaussian_nb", "lda"]
+    assert len({space.config_id(t.user_attrs["config"]) for t in trials[:4]}) == 4
+    assert all(t.distributions["algorithm"].choices == tuple(FAST) for t in trials)
+    assert all(t.state == State.COMPLETE for t in trials)
+    fixed = [t.system_attrs.get("fixed_params") for t in trials]
+    assert fixed[1:4] == [{"algorithm": a} for a in ("lda", "gaussian_nb", "lda")]
+    assert fixed[4:] == [{}] * 4  # then the whole space
+    with pytest.raises(InvalidParameterError, match="narrow_space"):
+        autometa.tune(data, n_trials=1, narrow_space=0)
+
 def test_warm_start_into_user_study(data, frame):
     study = optuna.create_study(direction="maximize")
     configs = autometa.warm_start(study, frame, target="target", n=2)
@@ -290,7 +313,7 @@ def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, f
     trials = study.trials
     assert len(trials) == 8
     assert sorted(t.number for t in trials) == list(range(8))
-    assert all(t.state.is_finished() for t in trials)
+    assert all(t.state.is_finished() for t in trials), [(t.number, t.state.name) for t in trials]
     after = {t.number: (t.value, t.datetime_complete) for t in trials
              if t.number in before}
     assert after == before  # finished trials are kept, not re-run
