@@ -306,7 +306,8 @@ def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, f
     before = {t.number: (t.value, t.datetime_complete) for t in
               optuna.load_study(study_name="resume", storage=url).get_trials(
                   states=(State.COMPLETE,))}
-    time.sleep(2.5)  # past the heartbeat grace period: the interrupted trial is stale
+    # past the 2 s grace period by a margin: SQLite timestamps have 1 s resolution
+    time.sleep(4.0)
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
     study = autometa.tune(frame, target="target", n_trials=8, warm_start=0, cv=2,
                           storage=storage, study_name="resume")
