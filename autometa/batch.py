@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from autometa import space
-from autometa.evaluate import evaluate
+from autometa.evaluate import evaluate, make_splits
 
 #: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
 KB_METAFEATURE_GROUPS = "all"
@@ -143,8 +143,9 @@ def _interleave(lists: list[list[str]]) -> list[str]:
     return list(merged)
 
 
-def _openml_settings() -> dict[str, Any] | None:
-    """The caller's ``openml.config`` (cache directory, server), for worker processes.
+def _openml_settings() -> tuple | None:
+    """The caller's ``openml.config`` (cache directory, server, retries) as a hashable
+    tuple, for worker processes.
 
     Workers are fresh processes: without this, a cache the user pointed ``openml.config``
     at (e.g. a populated offline cache) would be ignored where the datasets are loaded.
@@ -153,19 +154,17 @@ def _openml_settings() -> dict[str, Any] | None:
 
     if "openml" not in sys.modules:
         return None
-    config = sys.modules["openml"].config
-    return {"root_cache": str(config._root_cache_directory),
-            "server": config.server,
-            "connection_n_retries": config.connection_n_retries}
+    config = sys.modules["openml"].config.get_config_as_dict()
+    return tuple((key, config[key]) for key in ("cachedir", "server", "connection_n_retries"))
 
 
-def _apply_openml_settings(settings: dict[str, Any] | None) -> None:
+def _apply_openml_settings(settings: tuple | None) -> None:
     if not settings:
         return
     import openml
 
-    if str(openml.config._root_cache_directory) != settings["root_cache"]:
-        openml.config.set_root_cache_directory(settings["root_cache"])
+    settings = dict(settings)
+    openml.config.set_root_cache_directory(settings["cachedir"])
     openml.config.server = settings["server"]
     openml.config.connection_n_retries = settings["connection_n_retries"]
 
@@ -178,7 +177,7 @@ def _load(source: str, max_rows: int | None, random_state: int,
 
     from autometa.data import load_dataset
 
-    _apply_openml_settings(dict(openml_settings) if openml_settings else None)
+    _apply_openml_settings(openml_settings)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the loader's notes were seen when the suite was made
@@ -205,8 +204,8 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
         "openml_dataset_id": meta.get("openml_dataset_id"),
         "openml_task_id": meta.get("openml_task_id"),
         "n_rows_used": len(y),
-        # The dataset's own (e.g. OpenML task) splits take precedence over cv.
-        "cv_folds": len(data.splits) if data.splits else cv,
+        # as evaluated: the dataset's own splits, or fewer folds where a class is rare
+        "cv_folds": len(make_splits(data, cv, random_state)),
         "group": "",
     }
     try:
@@ -381,8 +380,7 @@ def run(
                            "config": config})
 
     summary = BatchSummary(kb_dir)
-    settings = _openml_settings()
-    openml_settings = tuple(sorted(settings.items())) if settings else None  # hashable
+    openml_settings = _openml_settings()
     executor = _Executor(n_jobs, scheduler)
     work: deque = deque(("describe", source) for source in sources)
     pending: dict[Any, tuple] = {}

@@ -170,3 +170,17 @@ def test_daemonic_dask_workers_get_a_clear_error(tmp_path):
             pytest.raises(InvalidParameterError, match="DAEMON=False"):
         _run(f"dir:{suite}", tmp_path / "kb", scheduler=client)
     assert not (tmp_path / "kb" / "journal").exists() or not _result_lines(tmp_path / "kb")
+
+
+def test_recorded_folds_are_the_folds_evaluated(tmp_path):
+    """A class rarer than cv lowers the number of stratified folds; the KB says so."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=42), "b": rng.normal(size=42)})
+    frame["target"] = ["common"] * 40 + ["rare"] * 2
+    frame.to_csv(suite / "rare.csv", index=False)
+    _run(f"dir:{suite}", tmp_path / "kb", configs=1, cv=3, n_jobs=1)
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    assert kb.datasets("classification")["cv_folds"].tolist() == [2]
+    assert {r["fold"] for r in _result_lines(tmp_path / "kb")} == {0, 1}
