@@ -127,7 +127,7 @@ def evaluate_command(
     task: str = typer.Option(..., "--task", help="classification or regression."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric (default per task)."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
-    models: str = typer.Option("default,knn,portfolio,ranker,sbs,random,flaml", "--models",
+    models: str = typer.Option("default,forest,knn,portfolio,ranker,sbs,random,flaml", "--models",
                                help="Comma-separated meta-models."),
     ks: str = typer.Option("1,3,5,10", "--ks", help="Comma-separated k of best-of-k."),
     n_folds: Optional[int] = typer.Option(None, "--n-folds",

@@ -818,6 +818,26 @@ class KnowledgeBase:
             raise TaskMismatchError(f"metric {metric!r} is for {METRICS[metric].task}, not {task}")
         return self._cells(task, metric).copy()
 
+    def fold_performance(self, task: str, metric: str) -> pd.DataFrame:
+        """(dataset, fold) x configs: ``metric`` on each cross-validation fold (NaN where the
+        fold failed or was not run). :meth:`performance` is its mean over folds.
+
+        Examples
+        --------
+        >>> kb.fold_performance("regression", "r2").loc["1027_ESL"].shape  # doctest: +SKIP
+        (3, 100)
+        """
+        self.performance(task, metric)  # validates the task and metric
+        r = self._task_results(task)
+        vals = r[metric].where(r["status"] == "ok")
+        frame = pd.DataFrame({"dataset": r["dataset"], "fold": r["fold"],
+                              "config_id": r["config_id"], "v": vals})
+        table = frame.pivot_table(index=["dataset", "fold"], columns="config_id", values="v",
+                                  aggfunc="mean", dropna=False)
+        table = table.reindex(columns=list(self.configs(task))).astype("float64")
+        table.columns.name = "config_id"
+        return table
+
     def fit_times(self, task: str) -> pd.DataFrame:
         """Datasets x configs: mean fit time in seconds (NaN unless every fold is ok)."""
         return self._cells(task, "fit_time").copy()

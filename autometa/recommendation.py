@@ -388,8 +388,8 @@ def recommend(
     kb : KnowledgeBase or path, optional
         Default: ``$AUTOMETA_KB`` or the shipped knowledge base.
     model : str or MetaModel
-        ``"default"``, ``"knn"``, ``"portfolio"``, ``"ranker"``, ``"sbs"``, ``"random"``,
-        ``"flaml"``, or a (fitted) meta-model instance.
+        ``"default"``, ``"forest"``, ``"knn"``, ``"portfolio"``, ``"ranker"``, ``"sbs"``,
+        ``"random"``, ``"flaml"``, or a (fitted) meta-model instance.
     time_budget : float, optional
         Seconds one fit on the whole dataset may take: configs expected to take longer are
         ranked after all configs expected to fit in time.

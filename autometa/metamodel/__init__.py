@@ -8,7 +8,10 @@ from the on-disk cache with :func:`load_or_fit`.
 =============  ===========================================================================
 name           model
 =============  ===========================================================================
-``default``    ranker for the first pick + neighbourhood-weighted greedy portfolio
+``default``    forest shrunk to the single best for the first pick, then picks that
+               maximise the expected best of k over the datasets the forest finds alike
+``forest``     extra-trees on meta-features predicting every config's score; its leaves
+               define adaptive neighbours (proximity-weighted hedged picks)
 ``knn``        auto-sklearn 1.0: best configs of the nearest datasets (L1, meta-features)
 ``portfolio``  static greedy portfolio minimising regret over the training datasets
 ``ranker``     XGBoost on meta-features + config encoding, the k best predictions
@@ -27,12 +30,14 @@ from autometa.metamodel._base import MetaModel, TrainingData, normalised_scores
 from autometa.metamodel._cache import load_or_fit
 from autometa.metamodel.baselines import FlamlNearestModel, RandomModel, SingleBestModel
 from autometa.metamodel.default import DefaultModel
+from autometa.metamodel.forest import ForestModel
 from autometa.metamodel.knn import KNNModel
 from autometa.metamodel.portfolio import PortfolioModel, greedy_portfolio
 from autometa.metamodel.ranker import RankerModel, encode_configs
 
 MODELS: dict[str, type[MetaModel]] = {
     "default": DefaultModel,
+    "forest": ForestModel,
     "knn": KNNModel,
     "portfolio": PortfolioModel,
     "ranker": RankerModel,
@@ -58,7 +63,7 @@ def get_model(name: str | MetaModel, **params: Any) -> MetaModel:
 
 
 __all__ = [
-    "MODELS", "DefaultModel", "FlamlNearestModel", "KNNModel", "MetaModel", "PortfolioModel",
+    "MODELS", "DefaultModel", "FlamlNearestModel", "ForestModel", "KNNModel", "MetaModel", "PortfolioModel",
     "RandomModel", "RankerModel", "SingleBestModel", "TrainingData", "encode_configs",
     "get_model", "greedy_portfolio", "load_or_fit", "normalised_scores",
 ]

@@ -33,7 +33,7 @@ from autometa.errors import KnowledgeBaseError
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 #: Floor of the normalised score used for training targets (evaluation uses 0).
 TRAIN_FLOOR = -1.0

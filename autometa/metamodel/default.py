@@ -1,13 +1,15 @@
-"""The default meta-model: a blend of a learned ranker, a nearest-dataset vote and the
-single best solver for the first pick, then picks that maximise the expected best of k
-over the most similar training datasets -- hedging against the first pick being wrong --
+"""The default meta-model: the meta-feature forest's prediction shrunk towards the single
+best solver for the first pick, then picks that maximise the expected best of k over the
+training datasets the forest finds alike -- hedging against the first pick being wrong --
 rather than the k individually best (which tend to be near-copies of one config).
 
-How much to trust the ranker, the neighbours and the single best solver differs from one
-knowledge base to the next (on the shipped regression KB the single best config is hard to
-beat; on classification the meta-features carry more signal), so those weights are chosen
-at fit time by grouped cross-validation *on the training datasets only* (inner folds keep
-near-duplicate families together, as the outer evaluation does).
+How far to trust the forest over the single best config differs from one knowledge base
+to the next (on the shipped regression KB the single best config is hard to beat; on
+classification the meta-features carry more signal), so the shrinkage, the incumbent
+bonus and the hedging are chosen at fit time by grouped cross-validation *on the training
+datasets only* (inner folds keep near-duplicate families together, as the outer
+evaluation does), with a standard-error rule that keeps the single best config unless the
+forest is clearly better.
 """
 
 from __future__ import annotations
@@ -19,291 +21,219 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
-from autometa.metamodel.ranker import RankerModel
+from autometa.metamodel.forest import _Trees, grow_forest, hedged_picks, proximity
 
-#: Ranker variants the inner cross-validation chooses between: the normalised score on
-#: every meta-feature, and the deviation from the single best solver on the size,
-#: landmarking and complexity meta-features (fewer, more robust features).
-RANKER_VARIANTS: tuple[dict[str, Any], ...] = (
-    {"target": "score"},
-    {"target": "residual", "features": ["general", "landmarking", "complexity"]},
-)
-
-#: First-pick blends ``(a, b, temperature)``: mu = sbs + a (ranker - sbs) + b (knn - sbs).
-BLENDS: tuple[tuple[float, float, float], ...] = tuple(
-    [(0.0, 0.0, 0.2)]
-    + [(a, 0.0, 0.2) for a in (0.5, 0.75, 1.0)]
-    + [(a, b, t) for a in (0.0, 0.25, 0.5, 0.75) for b in (0.25, 0.5) for t in (0.1, 0.2) if a + b <= 1.0]
-)
+#: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
+#: conservative (the single best config) first.
+SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 #: Incumbent bonuses: the single best config keeps the first place unless another config
 #: is predicted better by more than this (normalised-score units).
-BONUSES: tuple[float, ...] = (0.1, 0.05, 0.02, 0.0)
+BONUSES: tuple[float, ...] = (0.05, 0.02, 0.0)
 
-#: Hedging choices ``(uniform, temperature)`` for picks 2..k, most conservative (the static
-#: greedy portfolio after the first pick) first.
-HEDGES: tuple[tuple[float, float], ...] = ((1.0, 0.2), (0.5, 0.5), (0.5, 0.2), (0.25, 0.2))
+#: Standard errors by which a less conservative first pick must beat a more conservative
+#: one on the inner folds. Two rather than one: trusting the forest over the single best
+#: costs most when the new dataset comes from a family unlike the training datasets
+#: (inner folds cannot see that shift), so the forest takes over only on strong evidence.
+FIRST_PICK_SE = 2.0
 
 
-def _one_se_choice(scores: list[np.ndarray]) -> int:
+def _one_se_choice(scores: list[np.ndarray], n_se: float = 1.0) -> int:
     """Index of the first (most conservative) candidate whose per-dataset scores are within
-    one standard error of the best candidate's (paired differences): the one-standard-error
-    rule, so that a candidate that only wins by noise on the inner folds is not preferred
-    over a simpler one."""
+    ``n_se`` standard errors of the best candidate's (paired differences): the
+    one-standard-error rule, so that a candidate that only wins by noise on the inner folds
+    is not preferred over a simpler one."""
     means = np.array([s.mean() for s in scores])
     best = int(np.argmax(means))
     for i, s in enumerate(scores):
         diff = scores[best] - s
         se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-        if diff.mean() <= se + 1e-12:
+        if diff.mean() <= n_se * se + 1e-12:
             return i
     return best
 
 
-def _softmax_weights(d: np.ndarray, temperature: float) -> np.ndarray:
-    scale = max(float(np.median(d)) * temperature, 1e-9)
-    w = np.exp(-(d - d.min()) / scale)
-    return w / w.sum()
-
-
-def _blend(sbs: np.ndarray, ranker: np.ndarray, U: np.ndarray, d: np.ndarray,
-           a: float, b: float, temperature: float, bonus: float = 0.0) -> np.ndarray:
-    mu = sbs + a * (ranker - sbs)
-    if b:
-        mu = mu + b * (_softmax_weights(d, temperature) @ U - sbs)
+def _first_pick_scores(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
+    mu = sbs + a * (forest - sbs)
     if bonus:
         mu = mu.copy()
         mu[int(np.argmax(sbs))] += bonus
     return mu
 
 
-def _hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
-                  allowed: np.ndarray | None = None) -> list[int]:
-    """First the best ``mu``; then greedily the config that most raises the weighted mean
-    over training datasets of the best score among the picks (ties by ``mu``)."""
-    n_c = len(mu)
-    allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
-    avail = np.ones(n_c, bool)
-    cur = np.zeros(U.shape[0])
-    chosen: list[int] = []
-    for j in range(min(k, n_c)):
-        pool = avail & allowed if (avail & allowed).any() else avail
-        if j == 0:
-            gain = mu
-        else:
-            gain = w @ np.maximum(U, cur[:, None]) + 1e-6 * mu
-        c = int(np.argmax(np.where(pool, gain, -np.inf)))
-        chosen.append(c)
-        avail[c] = False
-        cur = np.maximum(cur, U[:, c])
-    return chosen
-
-
 class DefaultModel(MetaModel):
-    """Ranker + nearest datasets + single best for the first pick, expected best-of-k after.
+    """Forest prediction shrunk to the single best for the first pick, hedged best-of-k after.
 
-    The first pick maximises ``mu = sbs + a (ranker - sbs) + b (knn - sbs)`` (plus a
-    ``bonus`` for the single best config, which keeps the first place unless another is
-    predicted better by more than that), where
-    ``ranker`` is a :class:`~autometa.metamodel.ranker.RankerModel`'s prediction of the
-    normalised score, ``knn`` the softmax-distance-weighted mean normalised score of the
-    training datasets nearest in (scaled, L1) meta-feature space and ``sbs`` each config's
-    mean normalised score. Picks 2..k greedily maximise the weighted mean over the
-    training datasets of the best score among the picks so far, with weights mixing a
-    uniform share with a softmax over meta-feature distance -- so the list covers the
-    scenarios in which the first pick falls short on datasets like this one.
+    The first pick maximises ``mu = sbs + a (forest - sbs)`` (plus a ``bonus`` for the
+    single best config, which keeps the first place unless another is predicted better by
+    more than that), where ``forest`` is the prediction of a multi-output extra-trees
+    forest on the meta-features (see :mod:`~autometa.metamodel.forest`) and ``sbs`` each
+    config's mean normalised score. Picks 2..k greedily maximise the weighted mean over
+    the training datasets of the best score among the picks so far, with weights
+    ``(1 - uniform) * proximity + uniform / n`` -- so the list covers the scenarios in
+    which the first pick falls short on datasets like this one.
 
-    With ``tune=True`` (the default) the ranker variant (:data:`RANKER_VARIANTS`), the blend
-    (:data:`BLENDS`), the bonus (:data:`BONUSES`) and the hedging (:data:`HEDGES`) are
-    chosen by ``inner_folds``-fold cross-validation over the training datasets, grouped by
-    near-duplicate family: the first pick's settings by the out-of-fold score of the first
-    pick, the hedging by the out-of-fold best of 3, 5 and 10, each with the
-    one-standard-error rule (the most conservative candidate within one paired standard
-    error of the best). The chosen values are part of the saved state. With ``tune=False`` (or fewer than
-    ``min_tune_datasets`` training datasets) the constructor's values are used.
+    With ``tune=True`` (the default) ``a`` and ``bonus`` (:data:`SHRINKAGE`,
+    :data:`BONUSES`) are chosen by the out-of-fold score of the first pick, over
+    ``inner_folds`` grouped folds of the training datasets, with a standard-error rule
+    (the most conservative candidate within :data:`FIRST_PICK_SE` paired standard errors
+    of the best). The chosen values are part of the saved state. (``uniform`` is not
+    tuned: on the shipped knowledge base pure proximity hedging was as good or better at
+    every k, and a tuned share mostly added noise.) With ``tune=False``
+    (or fewer than ``min_tune_datasets`` training datasets) the constructor's values are
+    used.
 
     Parameters
     ----------
-    a, b, temperature, bonus : float
-        Blend weights of the ranker and the neighbours, the neighbours' softmax
-        temperature relative to the median distance, and the single best's bonus (used
-        when not tuned).
-    uniform, hedge_temperature : float
-        Hedging weights: uniform share and softmax temperature (used when not tuned).
-    ranker_params : dict, optional
-        Passed to every :class:`~autometa.metamodel.ranker.RankerModel` (e.g.
-        ``n_estimators``); the tuned variant's ``target``/``features`` are added.
+    a, bonus : float
+        Forest weight and single-best bonus (used when not tuned).
+    uniform : float
+        Share of uniform weight in the hedging weights (0: the forest's proximity only;
+        1: the static greedy portfolio after the first pick).
+    n_estimators, min_samples_leaf, max_features : forest settings.
     tune : bool
         Choose the settings by inner grouped cross-validation.
     inner_folds : int
     min_tune_datasets : int
+    n_jobs : int
+        Threads used to grow the trees.
     random_state : int
 
     Examples
     --------
     >>> model = DefaultModel().fit(kb, "classification", "balanced_accuracy")  # doctest: +SKIP
     >>> model.chosen_  # doctest: +SKIP
-    {'variant': 0, 'a': 0.5, 'b': 0.5, 'temperature': 0.1, 'bonus': 0.02, 'uniform': 0.5, 'hedge_temperature': 0.2}
+    {'a': 1.0, 'bonus': 0.0, 'uniform': 0.0}
     >>> model.select(kb.metafeatures("classification").iloc[0], k=5)  # doctest: +SKIP
     [12, 40, 3, 77, 5]
     """
 
     name = "default"
 
-    def __init__(self, a: float = 1.0, b: float = 0.0, temperature: float = 0.2,
-                 bonus: float = 0.0, uniform: float = 0.5, hedge_temperature: float = 0.2,
-                 ranker_params: Mapping[str, Any] | None = None, tune: bool = True,
-                 inner_folds: int = 5, min_tune_datasets: int = 20,
-                 random_state: int = 0) -> None:
+    def __init__(self, a: float = 1.0, bonus: float = 0.0, uniform: float = 0.0,
+                 n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
+                 tune: bool = True, inner_folds: int = 5, min_tune_datasets: int = 20,
+                 n_jobs: int = 1, random_state: int = 0) -> None:
         super().__init__(random_state)
         self.a = a
-        self.b = b
-        self.temperature = temperature
         self.bonus = bonus
         self.uniform = uniform
-        self.hedge_temperature = hedge_temperature
-        self.ranker_params = dict(ranker_params or {})
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
         self.tune = tune
         self.inner_folds = inner_folds
         self.min_tune_datasets = min_tune_datasets
+        self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "temperature": self.temperature, "bonus": self.bonus,
-                "uniform": self.uniform, "hedge_temperature": self.hedge_temperature,
-                "ranker_params": self.ranker_params, "tune": self.tune,
+        return {"a": self.a, "bonus": self.bonus, "uniform": self.uniform,
+                "n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
+                "max_features": self.max_features, "tune": self.tune,
                 "inner_folds": self.inner_folds, "min_tune_datasets": self.min_tune_datasets,
-                "random_state": self.random_state}
+                "n_jobs": self.n_jobs, "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
-    def _ranker(self, variant: int) -> RankerModel:
-        params = {**self.ranker_params, **RANKER_VARIANTS[variant]}
-        return RankerModel(random_state=self.random_state, **params)
+    def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
+        return grow_forest(X, U, n_estimators=self.n_estimators,
+                           min_samples_leaf=self.min_samples_leaf,
+                           max_features=self.max_features, random_state=self.random_state,
+                           n_jobs=self.n_jobs)
 
     def _fit(self, data: TrainingData) -> None:
+        self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
         chosen = self._given()
-        self.tuning_: dict[str, Any] = {}
+        self.tuning_: dict[str, float] = {}
         if self.tune and len(data.datasets) >= self.min_tune_datasets:
             chosen = self._tune(data)
         self.chosen_ = chosen
-        self.ranker_ = self._ranker(chosen["variant"]).fit_data(data)
-        self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
+        self.trees_ = self._grow(self.X_, self.U_)
+        self.leaves_ = self.trees_.apply(self.X_)
 
-    def _tune(self, data: TrainingData) -> dict[str, Any]:
-        """Out-of-fold predictions of every ranker variant on the training datasets
-        (grouped inner folds), then the blend that maximises the out-of-fold first pick
-        and the hedging that maximises the out-of-fold best of 3, 5 and 10."""
+    def _tune(self, data: TrainingData) -> dict[str, float]:
+        """Out-of-fold forest predictions on the training datasets (grouped inner folds),
+        then the first-pick settings that maximise the out-of-fold first pick."""
         from autometa.metamodel._base import FeatureScaler
         from autometa.metamodel.evaluation import make_folds
 
         n_d = len(data.datasets)
-        n_folds = int(min(self.inner_folds, n_d))
-        labels = make_folds(data.datasets, n_folds=n_folds)
+        labels = make_folds(data.datasets, n_folds=int(min(self.inner_folds, n_d)))
         fold = np.array([labels[d] for d in data.datasets])
-        U = np.nan_to_num(data.utility(0.0), nan=0.0)
-        n_v = len(RANKER_VARIANTS)
-        P = np.zeros((n_v, *U.shape))
-        D: list[np.ndarray] = [np.zeros(0)] * n_d  # distances of each dataset to its inner-train sets
-        SBS = np.zeros(U.shape)
-        train_of: list[np.ndarray] = [np.zeros(0, int)] * n_d
+        U = self.U_
+        forest = np.zeros(U.shape)
+        sbs = np.zeros(U.shape)
+        rows: list[int] = []
         for f in np.unique(fold):
             te = np.flatnonzero(fold == f)
             tr = np.flatnonzero(fold != f)
-            sub = data.subset(tr)
-            if sub.usable().sum() < 2:
+            if len(tr) < 2:
                 continue
-            for v in range(n_v):
-                ranker = self._ranker(v).fit_data(sub)
-                for i in te:
-                    P[v, i] = ranker.rank(data.metafeatures.iloc[i])[0]
             scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
             Xtr = scaler.transform(data.metafeatures.iloc[tr])
             Xte = scaler.transform(data.metafeatures.iloc[te])
-            u = data.utility(0.0)[tr]
-            n_known = np.isfinite(u).sum(axis=0)
-            sbs = np.where(n_known > 0, np.nansum(u, axis=0) / np.maximum(n_known, 1), -1.0)
+            trees = self._grow(Xtr, U[tr])
+            leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
             for j, i in enumerate(te):
-                D[i] = np.abs(Xtr - Xte[j]).sum(axis=1)
-                SBS[i] = sbs
-                train_of[i] = tr
-        rows = [i for i in range(n_d) if len(train_of[i])]
+                forest[i] = proximity(leaves_tr, leaves_te[j]) @ U[tr]
+                sbs[i] = U[tr].mean(axis=0)
+                rows.append(int(i))
         if len(rows) < 3:
             return self._given()
-        # First pick: ranker variant, blend and incumbent bonus. Candidates run from the
-        # most conservative (the single best) to the most trusting of the meta-features.
-        names, scores, cands = [], [], []
+        table: dict[str, float] = {}
+        scores, cands = [], []
         for bonus in BONUSES:
-            for a, b, t in sorted(BLENDS, key=lambda abt: abt[0] + abt[1]):
-                for v in range(n_v):
-                    if a == 0.0 and v > 0:
-                        continue  # the ranker does not enter: same for every variant
-                    if a == 0.0 and b == 0.0 and bonus != BONUSES[0]:
-                        continue  # the single best whatever the bonus
-                    hits = np.array([
-                        U[i, int(np.argmax(_blend(SBS[i], P[v, i], U[train_of[i]], D[i], a, b, t, bonus)))]
-                        for i in rows])
-                    names.append(f"first pick: variant={v} a={a} b={b} T={t} bonus={bonus}")
-                    scores.append(hits)
-                    cands.append((v, a, b, t, bonus))
-        pick = _one_se_choice(scores)
-        v, a, b, t, bonus = cands[pick]
-        table = {n: float(h.mean()) for n, h in zip(names, scores)}
-        # picks 2..k: hedging
-        mus = {i: _blend(SBS[i], P[v, i], U[train_of[i]], D[i], a, b, t, bonus) for i in rows}
-        h_scores = []
-        for uniform, ht in HEDGES:
-            per = []
-            for i in rows:
-                Ut = U[train_of[i]]
-                w = (1.0 - uniform) * _softmax_weights(D[i], ht) + uniform / len(Ut)
-                p = _hedged_picks(mus[i], Ut, w, 10)
-                per.append(np.mean([U[i, p[:k]].max() for k in (3, 5, 10)]))
-            h_scores.append(np.array(per))
-            table[f"best of 3/5/10: uniform={uniform} hedge_T={ht}"] = float(np.mean(per))
-        uniform, ht = HEDGES[_one_se_choice(h_scores)]
+            for a in SHRINKAGE:
+                if a == 0.0 and bonus != BONUSES[0]:
+                    continue  # the single best whatever the bonus
+                hits = np.array([U[i, int(np.argmax(_first_pick_scores(sbs[i], forest[i], a, bonus)))]
+                                 for i in rows])
+                table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
+                scores.append(hits)
+                cands.append((a, bonus))
+        a, bonus = cands[_one_se_choice(scores, FIRST_PICK_SE)]
         self.tuning_ = table
-        return {"variant": int(v), "a": float(a), "b": float(b), "temperature": float(t),
-                "bonus": float(bonus), "uniform": float(uniform), "hedge_temperature": float(ht)}
+        return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
-    def _given(self) -> dict[str, Any]:
-        return {"variant": 0, "a": self.a, "b": self.b, "temperature": self.temperature,
-                "bonus": self.bonus, "uniform": self.uniform,
-                "hedge_temperature": self.hedge_temperature}
+    def _given(self) -> dict[str, float]:
+        return {"a": float(self.a), "bonus": float(self.bonus), "uniform": float(self.uniform)}
 
     # ------------------------------------------------------------------ predicting
-    def _parts(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r, std = self.ranker_._rank(x, raw)
-        d = np.abs(self.X_ - x).sum(axis=1)
+    def weights(self, x: np.ndarray) -> np.ndarray:
+        """Forest proximity of each training dataset to the query (scaled meta-features ``x``)."""
+        return proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
+
+    def _parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        w = self.weights(x)
+        forest = w @ self.U_
+        std = np.sqrt(w @ (self.U_ - forest) ** 2)
         c = self.chosen_
-        mu = _blend(self.sbs_, r, self.U_, d, c["a"], c["b"], c["temperature"], c.get("bonus", 0.0))
-        return mu, std, d
+        mu = _first_pick_scores(self.sbs_, forest, c["a"], c["bonus"])
+        return mu + 1e-6 * self.sbs_, std, w
 
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        mu, std, _ = self._parts(x, raw)
+        mu, std, _ = self._parts(x)
         return mu, std
-
-    def weights(self, d: np.ndarray) -> np.ndarray:
-        """Hedging weights of the training datasets for a query at distances ``d``."""
-        c = self.chosen_
-        return (1.0 - c["uniform"]) * _softmax_weights(d, c["hedge_temperature"]) + c["uniform"] / len(d)
 
     def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
                allowed: np.ndarray | None = None) -> list[int]:
-        q = as_query(metafeatures)
-        x = self.scaler_.transform(q)[0]
-        mu, _, d = self._parts(x, q.iloc[0])
-        return _hedged_picks(mu, self.U_, self.weights(d), k, allowed)
+        x = self.scaler_.transform(as_query(metafeatures))[0]
+        mu, _, w = self._parts(x)
+        uniform = self.chosen_["uniform"]
+        hedge = (1.0 - uniform) * w + uniform / len(w)
+        return hedged_picks(mu, self.U_, hedge, k, allowed)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
-        return {"ranker": self.ranker_.get_state(), "U": _arr(self.U_), "chosen": dict(self.chosen_),
+        return {"U": _arr(self.U_), "trees": self.trees_.get_state(),
+                "leaves": self.leaves_.tolist(), "chosen": dict(self.chosen_),
                 "tuning": {k: float(v) for k, v in self.tuning_.items()}}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self.chosen_ = dict(state["chosen"])
+        self.chosen_ = {k: float(v) for k, v in state["chosen"].items()}
         self.tuning_ = dict(state.get("tuning", {}))
-        self.ranker_ = self._ranker(int(self.chosen_["variant"]))
-        self.ranker_.set_state(state["ranker"])
         self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
+        self.trees_ = _Trees.from_state(state["trees"])
+        self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
 
 
-__all__: Sequence[str] = ["BLENDS", "BONUSES", "HEDGES", "RANKER_VARIANTS", "DefaultModel"]
+__all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SHRINKAGE", "DefaultModel"]

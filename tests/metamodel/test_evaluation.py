@@ -9,7 +9,7 @@ from autometa.errors import KnowledgeBaseError
 from autometa.metamodel.evaluation import dataset_family, evaluate_recommender, make_folds
 from metamodel._synthetic import synthetic_kb
 
-FAST = {"ranker": {"n_estimators": 40}, "default": {"ranker_params": {"n_estimators": 40}}}
+FAST = {"ranker": {"n_estimators": 40}, "default": {"n_estimators": 60}, "forest": {"n_estimators": 60}}
 
 
 @pytest.mark.parametrize("name, family", [
@@ -78,3 +78,39 @@ def test_failed_picks_are_counted():
     # with k=3 every config is picked: flaky fails on 4 of 6 datasets -> 4/6 * 1/3
     assert t.loc[("sbs", 3), "failed_pick_rate"] == pytest.approx(2 / 9)
     assert t.loc[("sbs", 3), "gap_closed"] == pytest.approx(1.0)
+
+
+def _kb_with_folds(fold_noise: float, n_datasets: int = 16, seed: int = 0):
+    """Three folds per cell: the cell's true score plus independent noise per fold."""
+    from autometa.kb import KnowledgeBase
+    from metamodel._synthetic import synthetic_frames
+
+    mf, perf = synthetic_frames(n_datasets=n_datasets, n_variants=2, seed=seed)
+    perf = perf.fillna(0.5)
+    kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy")
+    rng = np.random.default_rng(seed)
+    for d in perf.index:
+        for c in perf.columns:
+            folds = [{"fold": f, "balanced_accuracy": float(perf.loc[d, c] + rng.normal(0, fold_noise))}
+                     for f in range(3)]
+            kb.add_results(d, {"algorithm": c}, folds, config_id=c)
+    return kb
+
+
+def test_fold_performance_and_holdout_selection_measure_noise():
+    from autometa.metamodel.evaluation import holdout_selection
+
+    clean = _kb_with_folds(0.0)
+    folds = clean.fold_performance("classification", "balanced_accuracy")
+    assert folds.shape == (16 * 3, 6) and list(folds.index.names) == ["dataset", "fold"]
+    np.testing.assert_allclose(folds.groupby(level=0).mean().reindex(clean.performance(
+        "classification", "balanced_accuracy").index).to_numpy(),
+        clean.performance("classification", "balanced_accuracy").to_numpy())
+    # identical folds: the in-dataset choice is the best config, the whole gap is closed
+    ref = holdout_selection(clean, task="classification", ks=(1, 3)).set_index("k")
+    assert ref.loc[1, "gap_closed"] == pytest.approx(1.0)
+    assert ref.loc[1, "n_folds"] == 48 and ref.loc[1, "n_datasets"] == 16
+    # noise far above the differences between configs: the in-dataset choice is a guess
+    noisy = holdout_selection(_kb_with_folds(0.5), task="classification", ks=(1, 3)).set_index("k")
+    assert noisy.loc[1, "gap_closed"] < 0.6
+    assert noisy.loc[3, "gap_closed"] >= noisy.loc[1, "gap_closed"]

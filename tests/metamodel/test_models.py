@@ -21,7 +21,7 @@ from autometa.metamodel._base import TrainingData
 from metamodel._synthetic import synthetic_kb
 
 TASK, METRIC = "classification", "balanced_accuracy"
-FAST = {"ranker": {"n_estimators": 40}, "default": {"ranker_params": {"n_estimators": 40}}}
+FAST = {"ranker": {"n_estimators": 40}, "default": {"n_estimators": 60}, "forest": {"n_estimators": 60}}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_state_is_plain_json_and_round_trips(name, kb, fitted):
 def test_models_read_the_metafeatures(kb, fitted):
     data = TrainingData.from_kb(kb, TASK, METRIC)
     u = data.utility()
-    for name in ("knn", "ranker", "default"):
+    for name in ("knn", "ranker", "default", "forest"):
         hits = [u[i, fitted[name].select(data.metafeatures.iloc[i], 1)[0]] for i in range(len(u))]
         sbs = [u[i, fitted["sbs"].select(data.metafeatures.iloc[i], 1)[0]] for i in range(len(u))]
         assert np.mean(hits) > np.mean(sbs) + 0.1, name
@@ -91,7 +91,7 @@ def test_select_respects_allowed(kb, fitted):
     q = kb.metafeatures(TASK).iloc[0]
     allowed = np.zeros(len(fitted["default"].config_ids_), bool)
     allowed[[1, 4]] = True
-    for name in ("default", "knn", "portfolio", "ranker"):
+    for name in ("default", "forest", "knn", "portfolio", "ranker"):
         picks = fitted[name].select(q, 3, allowed=allowed)
         assert sorted(picks[:2]) == [1, 4], name
         assert picks[2] not in (1, 4)
@@ -159,22 +159,21 @@ def test_unknown_model_name():
 def test_default_tunes_on_training_data_only(kb, fitted):
     model = fitted["default"]
     # settings chosen by inner cross-validation are kept in the (JSON) state
-    assert set(model.chosen_) == {"variant", "a", "b", "temperature", "bonus", "uniform",
-                                  "hedge_temperature"}
+    assert set(model.chosen_) == {"a", "bonus", "uniform"}
     assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
     state = json.loads(json.dumps(model.get_state()))
     assert state["model_state"]["chosen"] == model.chosen_
     # without tuning the constructor's values are used as given
-    plain = get_model("default", tune=False, a=0.0, b=0.0, ranker_params={"n_estimators": 10})
+    plain = get_model("default", tune=False, a=0.0, n_estimators=10)
     plain.fit(kb, TASK, METRIC)
     assert plain.chosen_["a"] == 0.0 and plain.tuning_ == {}
     q = kb.metafeatures(TASK).iloc[3]
-    assert plain.select(q, 1) == [int(np.argmax(plain.sbs_))]  # a = b = 0: the single best
+    assert plain.select(q, 1) == [int(np.argmax(plain.sbs_))]  # a = 0: the single best
 
 
 def test_default_cache_retrains_on_kb_change(tmp_path):
     kb = synthetic_kb(n_datasets=24, n_variants=2)
-    params = {"ranker_params": {"n_estimators": 10}}
+    params = {"n_estimators": 10}
     model = load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
     (first,) = tmp_path.glob("default-*.json")
     cached = load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
@@ -195,3 +194,33 @@ def test_ranker_targets_and_feature_groups(kb):
         assert np.all(np.isfinite(scores)) and np.all(std >= 0)
     with pytest.raises(ConfigError):
         get_model("ranker", target="nope").fit(kb, TASK, METRIC)
+
+
+def test_forest_routing_matches_scikit_learn():
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    from autometa.metamodel.forest import _Trees, proximity
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((80, 6)), rng.random((80, 3))
+    forest = ExtraTreesRegressor(20, min_samples_leaf=2, random_state=0).fit(X, Y)
+    trees = _Trees.from_sklearn(forest)
+    Xq = rng.random((15, 6))
+    np.testing.assert_array_equal(trees.apply(Xq), forest.apply(Xq) + trees.roots[None, :])
+    # the forest's prediction is the proximity-weighted mean of the training targets
+    leaves = trees.apply(X)
+    for j in range(3):
+        w = proximity(leaves, trees.apply(Xq[j:j + 1])[0])
+        assert w.sum() == pytest.approx(1.0) and np.all(w >= 0)
+        np.testing.assert_allclose(w @ Y, forest.predict(Xq[j:j + 1])[0], rtol=1e-9)
+
+
+def test_hedged_picks_cover_other_scenarios():
+    from autometa.metamodel.forest import hedged_picks
+
+    U = np.array([[1.0, 0.0, 0.9, 0.95], [0.0, 1.0, 0.9, 0.0]])
+    mu = np.array([0.2, 0.1, 0.3, 0.9])
+    # first the best prediction, then what helps most where it falls short (dataset 2)
+    assert hedged_picks(mu, U, np.array([0.5, 0.5]), 2) == [3, 1]
+    # all weight on dataset 1: config 1 adds nothing there, config 0 does
+    assert hedged_picks(mu, U, np.array([1.0, 0.0]), 2) == [3, 0]

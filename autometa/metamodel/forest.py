@@ -1,0 +1,227 @@
+"""A forest over meta-features whose leaves define which training datasets are alike.
+
+Extremely randomised trees are fitted to predict a dataset's whole vector of normalised
+config scores from its meta-features (one multi-output forest, not one model per config).
+Two training datasets that keep landing in the same leaves respond alike to the
+portfolio, so the forest's *proximity* -- the share of trees in which a training dataset
+falls in the query's leaf, divided by that leaf's size -- is a learned, adaptive
+neighbourhood: unlike the L1 distance of :mod:`~autometa.metamodel.knn` it ignores
+meta-features that say nothing about which configs win. The forest's prediction is
+exactly the proximity-weighted mean of the training datasets' scores, and the same
+weights drive the hedged best-of-k choice of :func:`hedged_picks`.
+
+Trees are kept as plain arrays (split feature, threshold, children) and routed with numpy,
+so the fitted state is JSON: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
+
+
+def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
+                 allowed: np.ndarray | None = None) -> list[int]:
+    """First the best ``mu``; then greedily the config that most raises the weighted mean
+    over training datasets of the best score among the picks (ties by ``mu``).
+
+    Parameters
+    ----------
+    mu : ndarray (n_configs,)
+        Predicted score of each config on the query (decides the first pick).
+    U : ndarray (n_datasets, n_configs)
+        Normalised scores of the training datasets (floor 0).
+    w : ndarray (n_datasets,)
+        Weight of each training dataset as a scenario for the query.
+    k : number of picks.
+    allowed : boolean mask; the other configs come only once every allowed one is taken.
+
+    Examples
+    --------
+    >>> U = np.array([[1.0, 0.0, 0.8], [0.0, 1.0, 0.8]])
+    >>> hedged_picks(np.array([0.5, 0.4, 0.8]), U, np.array([0.5, 0.5]), 2)
+    [2, 0]
+    """
+    n_c = len(mu)
+    allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
+    avail = np.ones(n_c, bool)
+    cur = np.zeros(U.shape[0])
+    chosen: list[int] = []
+    for j in range(min(k, n_c)):
+        pool = avail & allowed if (avail & allowed).any() else avail
+        gain = mu if j == 0 else w @ np.maximum(U, cur[:, None]) + 1e-6 * mu
+        c = int(np.argmax(np.where(pool, gain, -np.inf)))
+        chosen.append(c)
+        avail[c] = False
+        cur = np.maximum(cur, U[:, c])
+    return chosen
+
+
+class _Trees:
+    """A fitted scikit-learn forest flattened into one node table, routed with numpy."""
+
+    def __init__(self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray,
+                 right: np.ndarray, roots: np.ndarray) -> None:
+        self.feature = np.asarray(feature, dtype=np.int64)
+        self.threshold = np.asarray(threshold, dtype=float)
+        self.left = np.asarray(left, dtype=np.int64)
+        self.right = np.asarray(right, dtype=np.int64)
+        self.roots = np.asarray(roots, dtype=np.int64)
+
+    @classmethod
+    def from_sklearn(cls, forest: Any) -> _Trees:
+        feats, thrs, lefts, rights, roots = [], [], [], [], []
+        offset = 0
+        for est in forest.estimators_:
+            t = est.tree_
+            leaf = t.children_left < 0
+            roots.append(offset)
+            feats.append(np.where(leaf, 0, t.feature))
+            thrs.append(np.where(leaf, 0.0, t.threshold))
+            # a leaf points to itself, so routing can run a fixed number of steps
+            own = np.arange(t.node_count) + offset
+            lefts.append(np.where(leaf, own, t.children_left + offset))
+            rights.append(np.where(leaf, own, t.children_right + offset))
+            offset += t.node_count
+        return cls(np.concatenate(feats), np.concatenate(thrs), np.concatenate(lefts),
+                   np.concatenate(rights), np.asarray(roots))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """Leaf (global node id) of each row in each tree, shape ``(n_rows, n_trees)``."""
+        # scikit-learn compares float32 features with float64 thresholds: do the same
+        X = _with_a_column(np.atleast_2d(np.asarray(X, dtype=np.float32)).astype(float))
+        node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
+        rows = np.arange(X.shape[0])[:, None]
+        while True:
+            nxt = np.where(X[rows, self.feature[node]] <= self.threshold[node],
+                           self.left[node], self.right[node])
+            if np.array_equal(nxt, node):
+                return node
+            node = nxt
+
+    def get_state(self) -> dict[str, Any]:
+        return {"feature": self.feature.tolist(), "threshold": self.threshold.tolist(),
+                "left": self.left.tolist(), "right": self.right.tolist(),
+                "roots": self.roots.tolist()}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> _Trees:
+        return cls(state["feature"], state["threshold"], state["left"], state["right"], state["roots"])
+
+
+def grow_forest(X: np.ndarray, U: np.ndarray, *, n_estimators: int, min_samples_leaf: int,
+                max_features: float, random_state: int, n_jobs: int = 1) -> _Trees:
+    """Extra-trees predicting the score matrix ``U`` (n_datasets, n_configs) from the
+    scaled meta-features ``X`` (n_datasets, n_features), as routable arrays."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    forest = ExtraTreesRegressor(
+        n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
+        max_features=max_features, random_state=random_state, n_jobs=n_jobs,
+    ).fit(_with_a_column(X), U)
+    return _Trees.from_sklearn(forest)
+
+
+def _with_a_column(X: np.ndarray) -> np.ndarray:
+    """A knowledge base without meta-features still gets a (constant) column: every tree
+    is then one leaf and the forest predicts the single best solver's mean scores."""
+    return X if X.shape[1] else np.zeros((X.shape[0], 1))
+
+
+def proximity(train_leaves: np.ndarray, query_leaves: np.ndarray) -> np.ndarray:
+    """Forest proximity weights of the training datasets for one query (they sum to 1).
+
+    Parameters
+    ----------
+    train_leaves : ndarray (n_datasets, n_trees)
+    query_leaves : ndarray (n_trees,)
+    """
+    same = train_leaves == np.asarray(query_leaves)[None, :]
+    w = (same / np.maximum(same.sum(axis=0), 1)).sum(axis=1)
+    total = w.sum()
+    return w / total if total > 0 else np.full(len(w), 1.0 / len(w))
+
+
+class ForestModel(MetaModel):
+    """Extra-trees on meta-features predicting every config's normalised score at once.
+
+    ``rank`` is the forest's prediction (the proximity-weighted mean score of the training
+    datasets) with the proximity-weighted spread as ``std``; ``select`` takes the best
+    prediction first, then hedges: each further pick most raises the expected best score
+    over the training datasets weighted by ``(1 - uniform) * proximity + uniform / n``.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Trees.
+    min_samples_leaf : int
+        Smallest leaf (datasets).
+    max_features : float
+        Share of the meta-features tried at each split.
+    uniform : float
+        Share of uniform weight mixed into the hedging weights.
+    n_jobs : int
+        Threads used to grow the trees.
+    random_state : int
+
+    Examples
+    --------
+    >>> ForestModel(n_estimators=200).fit(kb, "classification", "balanced_accuracy")  # doctest: +SKIP
+    """
+
+    name = "forest"
+
+    def __init__(self, n_estimators: int = 300, min_samples_leaf: int = 2,
+                 max_features: float = 0.3, uniform: float = 0.0, n_jobs: int = 1,
+                 random_state: int = 0) -> None:
+        super().__init__(random_state)
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.uniform = uniform
+        self.n_jobs = n_jobs
+
+    def get_params(self) -> dict[str, Any]:
+        return {"n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
+                "max_features": self.max_features, "uniform": self.uniform,
+                "n_jobs": self.n_jobs, "random_state": self.random_state}
+
+    def _fit(self, data: TrainingData) -> None:
+        self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
+        self.trees_ = grow_forest(
+            self.X_, self.U_, n_estimators=self.n_estimators,
+            min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
+            random_state=self.random_state, n_jobs=self.n_jobs)
+        self.leaves_ = self.trees_.apply(self.X_)
+
+    def weights(self, x: np.ndarray) -> np.ndarray:
+        """Proximity of each training dataset to the query with scaled meta-features ``x``."""
+        return proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
+
+    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        w = self.weights(x)
+        mean = w @ self.U_
+        std = np.sqrt(w @ (self.U_ - mean) ** 2)
+        return mean + 1e-6 * self.sbs_, std
+
+    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
+               allowed: np.ndarray | None = None) -> list[int]:
+        x = self.scaler_.transform(as_query(metafeatures))[0]
+        w = self.weights(x)
+        mu = w @ self.U_ + 1e-6 * self.sbs_
+        hedge = (1.0 - self.uniform) * w + self.uniform / len(w)
+        return hedged_picks(mu, self.U_, hedge, k, allowed)
+
+    def _get_state(self) -> dict[str, Any]:
+        return {"U": _arr(self.U_), "trees": self.trees_.get_state(),
+                "leaves": self.leaves_.tolist()}
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
+        self.trees_ = _Trees.from_state(state["trees"])
+        self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
