@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
-from autometa.metamodel.forest import _Trees, grow_forest, hedged_picks, proximity
+from autometa.metamodel._base import TrainingData
+from autometa.metamodel.forest import ForestModel, proximity
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
 #: conservative (the single best config) first.
@@ -53,7 +52,7 @@ def _one_se_choice(scores: list[np.ndarray], n_se: float = 1.0) -> int:
     return best
 
 
-def _first_pick_scores(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
+def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
     mu = sbs + a * (forest - sbs)
     if bonus:
         mu = mu.copy()
@@ -61,7 +60,7 @@ def _first_pick_scores(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: flo
     return mu
 
 
-class DefaultModel(MetaModel):
+class DefaultModel(ForestModel):
     """Forest prediction shrunk to the single best for the first pick, hedged best-of-k after.
 
     The first pick maximises ``mu = sbs + a (forest - sbs)`` (plus a ``bonus`` for the
@@ -114,17 +113,14 @@ class DefaultModel(MetaModel):
                  n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
                  tune: bool = True, inner_folds: int = 5, min_tune_datasets: int = 20,
                  n_jobs: int = 1, random_state: int = 0) -> None:
-        super().__init__(random_state)
+        super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
+                         max_features=max_features, uniform=uniform, n_jobs=n_jobs,
+                         random_state=random_state)
         self.a = a
         self.bonus = bonus
-        self.uniform = uniform
-        self.n_estimators = n_estimators
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
         self.tune = tune
         self.inner_folds = inner_folds
         self.min_tune_datasets = min_tune_datasets
-        self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
         return {"a": self.a, "bonus": self.bonus, "uniform": self.uniform,
@@ -134,21 +130,11 @@ class DefaultModel(MetaModel):
                 "n_jobs": self.n_jobs, "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
-    def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
-        return grow_forest(X, U, n_estimators=self.n_estimators,
-                           min_samples_leaf=self.min_samples_leaf,
-                           max_features=self.max_features, random_state=self.random_state,
-                           n_jobs=self.n_jobs)
-
     def _fit(self, data: TrainingData) -> None:
-        self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
-        chosen = self._given()
+        super()._fit(data)
         self.tuning_: dict[str, float] = {}
-        if self.tune and len(data.datasets) >= self.min_tune_datasets:
-            chosen = self._tune(data)
-        self.chosen_ = chosen
-        self.trees_ = self._grow(self.X_, self.U_)
-        self.leaves_ = self.trees_.apply(self.X_)
+        tuned = self.tune and len(data.datasets) >= self.min_tune_datasets
+        self.chosen_ = self._tune(data) if tuned else self._given()
 
     def _tune(self, data: TrainingData) -> dict[str, float]:
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
@@ -173,9 +159,9 @@ class DefaultModel(MetaModel):
             Xte = scaler.transform(data.metafeatures.iloc[te])
             trees = self._grow(Xtr, U[tr])
             leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
+            sbs[te] = U[tr].mean(axis=0)
             for j, i in enumerate(te):
                 forest[i] = proximity(leaves_tr, leaves_te[j]) @ U[tr]
-                sbs[i] = U[tr].mean(axis=0)
                 rows.append(int(i))
         if len(rows) < 3:
             return self._given()
@@ -185,7 +171,7 @@ class DefaultModel(MetaModel):
             for a in SHRINKAGE:
                 if a == 0.0 and bonus != BONUSES[0]:
                     continue  # the single best whatever the bonus
-                hits = np.array([U[i, int(np.argmax(_first_pick_scores(sbs[i], forest[i], a, bonus)))]
+                hits = np.array([U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))]
                                  for i in rows])
                 table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
                 scores.append(hits)
@@ -198,42 +184,22 @@ class DefaultModel(MetaModel):
         return {"a": float(self.a), "bonus": float(self.bonus), "uniform": float(self.uniform)}
 
     # ------------------------------------------------------------------ predicting
-    def weights(self, x: np.ndarray) -> np.ndarray:
-        """Forest proximity of each training dataset to the query (scaled meta-features ``x``)."""
-        return proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
-
-    def _parts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        w = self.weights(x)
-        forest = w @ self.U_
-        std = np.sqrt(w @ (self.U_ - forest) ** 2)
+    def _first_pick_scores(self, forest: np.ndarray) -> np.ndarray:
         c = self.chosen_
-        mu = _first_pick_scores(self.sbs_, forest, c["a"], c["bonus"])
-        return mu + 1e-6 * self.sbs_, std, w
+        return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
 
-    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        mu, std, _ = self._parts(x)
-        return mu, std
-
-    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
-               allowed: np.ndarray | None = None) -> list[int]:
-        x = self.scaler_.transform(as_query(metafeatures))[0]
-        mu, _, w = self._parts(x)
-        uniform = self.chosen_["uniform"]
-        hedge = (1.0 - uniform) * w + uniform / len(w)
-        return hedged_picks(mu, self.U_, hedge, k, allowed)
+    def _hedge_uniform(self) -> float:
+        return float(self.chosen_["uniform"])
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
-        return {"U": _arr(self.U_), "trees": self.trees_.get_state(),
-                "leaves": self.leaves_.tolist(), "chosen": dict(self.chosen_),
+        return {**super()._get_state(), "chosen": dict(self.chosen_),
                 "tuning": {k: float(v) for k, v in self.tuning_.items()}}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
+        super()._set_state(state)
         self.chosen_ = {k: float(v) for k, v in state["chosen"].items()}
         self.tuning_ = dict(state.get("tuning", {}))
-        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
-        self.trees_ = _Trees.from_state(state["trees"])
-        self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
 
 
 __all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SHRINKAGE", "DefaultModel"]

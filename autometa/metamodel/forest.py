@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
+from autometa.metamodel.portfolio import greedy_portfolio
 
 
 def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
@@ -47,19 +48,13 @@ def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
     >>> hedged_picks(np.array([0.5, 0.4, 0.8]), U, np.array([0.5, 0.5]), 2)
     [2, 0]
     """
-    n_c = len(mu)
-    allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
-    avail = np.ones(n_c, bool)
-    cur = np.zeros(U.shape[0])
-    chosen: list[int] = []
-    for j in range(min(k, n_c)):
-        pool = avail & allowed if (avail & allowed).any() else avail
-        gain = mu if j == 0 else w @ np.maximum(U, cur[:, None]) + 1e-6 * mu
-        c = int(np.argmax(np.where(pool, gain, -np.inf)))
-        chosen.append(c)
-        avail[c] = False
-        cur = np.maximum(cur, U[:, c])
-    return chosen
+    if k <= 0 or len(mu) == 0:
+        return []
+    pool = np.ones(len(mu), bool) if allowed is None else np.asarray(allowed, bool)
+    first = int(np.argmax(np.where(pool if pool.any() else True, mu, -np.inf)))
+    # greedy_portfolio scales its tie-break by 1e-9: ties go to the higher mu
+    return [first] + greedy_portfolio(U, k - 1, weights=w, allowed=allowed,
+                                      tie_break=1e3 * np.asarray(mu, float), taken=[first])
 
 
 class _Trees:
@@ -191,31 +186,46 @@ class ForestModel(MetaModel):
                 "max_features": self.max_features, "uniform": self.uniform,
                 "n_jobs": self.n_jobs, "random_state": self.random_state}
 
+    def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
+        return grow_forest(X, U, n_estimators=self.n_estimators,
+                           min_samples_leaf=self.min_samples_leaf,
+                           max_features=self.max_features, random_state=self.random_state,
+                           n_jobs=self.n_jobs)
+
     def _fit(self, data: TrainingData) -> None:
         self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
-        self.trees_ = grow_forest(
-            self.X_, self.U_, n_estimators=self.n_estimators,
-            min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
-            random_state=self.random_state, n_jobs=self.n_jobs)
+        self.trees_ = self._grow(self.X_, self.U_)
         self.leaves_ = self.trees_.apply(self.X_)
 
     def weights(self, x: np.ndarray) -> np.ndarray:
         """Proximity of each training dataset to the query with scaled meta-features ``x``."""
         return proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
 
-    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    def _first_pick_scores(self, forest: np.ndarray) -> np.ndarray:
+        """Scores that decide the first pick, from the forest's prediction (subclasses
+        shrink it)."""
+        return forest
+
+    def _hedge_uniform(self) -> float:
+        return float(self.uniform)
+
+    def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First-pick scores, the proximity-weighted spread and the proximity weights."""
         w = self.weights(x)
-        mean = w @ self.U_
-        std = np.sqrt(w @ (self.U_ - mean) ** 2)
-        return mean + 1e-6 * self.sbs_, std
+        forest = w @ self.U_
+        std = np.sqrt(w @ (self.U_ - forest) ** 2)
+        return self._first_pick_scores(forest) + 1e-6 * self.sbs_, std, w
+
+    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        mu, std, _ = self._predict(x)
+        return mu, std
 
     def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
                allowed: np.ndarray | None = None) -> list[int]:
         x = self.scaler_.transform(as_query(metafeatures))[0]
-        w = self.weights(x)
-        mu = w @ self.U_ + 1e-6 * self.sbs_
-        hedge = (1.0 - self.uniform) * w + self.uniform / len(w)
-        return hedged_picks(mu, self.U_, hedge, k, allowed)
+        mu, _, w = self._predict(x)
+        uniform = self._hedge_uniform()
+        return hedged_picks(mu, self.U_, (1.0 - uniform) * w + uniform / len(w), k, allowed)
 
     def _get_state(self) -> dict[str, Any]:
         return {"U": _arr(self.U_), "trees": self.trees_.get_state(),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,8 @@ from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
 
 def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
                      allowed: np.ndarray | None = None, tie_break: np.ndarray | None = None,
-                     start: np.ndarray | None = None, virtual: tuple[float, np.ndarray] | None = None) -> list[int]:
+                     start: np.ndarray | None = None, virtual: tuple[float, np.ndarray] | None = None,
+                     taken: Sequence[int] = ()) -> list[int]:
     """Greedy maximisation of the (weighted) mean over datasets of the best normalised
     score within the chosen set -- i.e. minimal mean regret of the best of the set.
 
@@ -27,6 +28,8 @@ def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
     allowed : boolean mask; disallowed configs come only after every allowed one.
     tie_break : small per-config preference among equal gains (e.g. the mean score).
     virtual : ``(weight, scores)`` of one more, predicted dataset to include in the sum.
+    taken : configs already chosen: never chosen again, and the best of them is where the
+        sum starts (unless ``start`` is given).
 
     Examples
     --------
@@ -37,13 +40,18 @@ def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
     n_d, n_c = U.shape
     w = np.full(n_d, 1.0 / max(n_d, 1)) if weights is None else np.asarray(weights, float)
     tb = np.zeros(n_c) if tie_break is None else 1e-9 * np.asarray(tie_break, float)
-    cur = np.zeros(n_d) if start is None else np.asarray(start, float).copy()
+    taken = [int(c) for c in taken]
+    if start is not None:
+        cur = np.asarray(start, float).copy()
+    else:
+        cur = U[:, taken].max(axis=1) if taken else np.zeros(n_d)
     vw, vs = (0.0, np.zeros(n_c)) if virtual is None else (float(virtual[0]), np.asarray(virtual[1], float))
     vcur = -np.inf
     chosen: list[int] = []
     avail = np.ones(n_c, bool)
+    avail[taken] = False
     allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
-    for _ in range(min(k, n_c)):
+    for _ in range(min(k, int(avail.sum()))):
         gain = w @ np.maximum(U, cur[:, None]) + vw * np.maximum(vs, vcur) + tb
         pool = avail & allowed if (avail & allowed).any() else avail
         gain = np.where(pool, gain, -np.inf)
