@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
 
     rows = []
     for name, (frame, target) in _tables().items():
@@ -78,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(args.out / "recommend_latency.csv", index=False, float_format="%.3f")
     lines = [
         "# recommend() latency on the shipped knowledge base", "",
-        (f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-         "(shared with other jobs while measured)"),
+        (f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+         f"Python {platform.python_version()}; 1-minute load average before the run: "
+         f"{load_before:.2f}"),
         (f"- {args.repeats} timed calls per table after one warm-up call (which fits the "
          "meta-model or reads it from the on-disk cache)"),
         "- target: median <= 2 s on 10,000 x 100", "",
