@@ -89,6 +89,7 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
             [m for m in MODELS if m in set(table["model"])])
         pivot.columns = [f"k={k}" for k in pivot.columns]
         lines += [f"## {title}", "", _md_table(pivot), ""]
+    lines += _uncertainty_md(table)
     t = table.set_index(["model", "k"])["gap_closed"]
     if "default" in table["model"].values:
         checks = []
@@ -100,7 +101,43 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
         beats = all(t[("default", k)] >= t[(m, k)] for m in others for k in table["k"].unique())
         checks.append(("default >= every other model at every k", beats))
         lines += ["## Targets", ""] + [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks]
+        if "reference_minus_model_se" in table:
+            behind = table[table["reference_minus_model"] < -2 * table["reference_minus_model_se"]]
+            lines.append("- default behind another model by more than two paired standard errors: "
+                         + (", ".join(f"{m} at k={k}" for m, k in zip(behind["model"], behind["k"]))
+                            or "nowhere"))
     return "\n".join(lines) + "\n"
+
+
+def _uncertainty_md(table: pd.DataFrame) -> list[str]:
+    """Bootstrap standard errors of the gap closed, and default minus each model, paired."""
+    if "gap_closed_se" not in table or table["gap_closed_se"].isna().all():
+        return []
+    models = [m for m in MODELS if m in set(table["model"])]
+
+    def pivot(value: str, se: str) -> pd.DataFrame:
+        cells = table.assign(cell=[f"{v:+.3f} ± {e:.3f}" if value != "gap_closed" else f"{v:.3f} ± {e:.3f}"
+                                   for v, e in zip(table[value], table[se])])
+        frame = cells.pivot(index="model", columns="k", values="cell").reindex(models)
+        frame.columns = [f"k={k}" for k in frame.columns]
+        return frame
+
+    def text_table(frame: pd.DataFrame) -> str:
+        head = ["model", *frame.columns]
+        out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|"]
+        return "\n".join(out + ["| " + " | ".join([str(i), *row]) + " |"
+                                for i, row in zip(frame.index, frame.to_numpy())])
+
+    lines = ["## Uncertainty: gap closed ± bootstrap standard error", "",
+             ("Held-out folds (families) resampled with replacement, 1000 times; a family's "
+              "datasets move together."), "", text_table(pivot("gap_closed", "gap_closed_se")), ""]
+    if "reference_minus_model" in table:
+        lines += ["## default minus each model (gap closed) ± paired standard error", "",
+                  ("Positive: default ahead. The same resamples for both models, so what they "
+                   "share cancels."), "",
+                  text_table(pivot("reference_minus_model", "reference_minus_model_se")
+                             .drop(index="default", errors="ignore")), ""]
+    return lines
 
 
 #: DefaultModel parameters compared by ``--tune-default`` (the first is the default).

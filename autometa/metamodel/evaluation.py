@@ -144,6 +144,31 @@ def _fit(name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[
     return model.fit_data(data)
 
 
+def _fold_bootstrap(fold_labels: np.ndarray, sbs_scores: np.ndarray, n_bootstrap: int,
+                    random_state: int) -> Any:
+    """A function mapping per-dataset best-of-k scores to ``n_bootstrap`` resampled
+    gap-closed values, resampling whole held-out folds (the same resamples every call, so
+    differences between models are paired)."""
+    codes, uniques = pd.factorize(fold_labels)
+    n_f = len(uniques)
+    if n_bootstrap <= 0 or n_f < 2:
+        return lambda best: np.full(0, np.nan)
+    rng = np.random.default_rng(random_state)
+    W = rng.multinomial(n_f, np.full(n_f, 1.0 / n_f), size=n_bootstrap).astype(float)
+
+    def fold_means(values: np.ndarray) -> np.ndarray:
+        sums = np.bincount(codes, weights=values, minlength=n_f)
+        counts = np.bincount(codes, minlength=n_f).astype(float)
+        return (W @ sums) / (W @ counts)
+
+    sbs_mean = fold_means(sbs_scores)
+    return lambda best: (fold_means(best) - sbs_mean) / np.maximum(1.0 - sbs_mean, 1e-12)
+
+
+def _se(resampled: np.ndarray) -> float:
+    return float(resampled.std(ddof=1)) if len(resampled) > 1 else float("nan")
+
+
 def evaluate_recommender(
     kb: Any,
     *,
@@ -155,6 +180,9 @@ def evaluate_recommender(
     n_folds: int | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     return_picks: bool = False,
+    reference: str | None = "default",
+    n_bootstrap: int = 1000,
+    random_state: int = 0,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
 
@@ -174,12 +202,21 @@ def evaluate_recommender(
         ``{model name: constructor parameters}``.
     return_picks : bool
         Also return the per-dataset picks and scores.
+    reference : str, optional
+        Model the others are compared with, paired (default ``"default"``; ignored when
+        not among ``models``).
+    n_bootstrap, random_state :
+        Resamples of the held-out folds (families, not datasets: datasets of one family
+        are not independent) for the standard errors; 0 skips them.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (model, k): ``gap_closed``, ``gap_closed_raw``, ``normalised_regret``,
-        ``mean_rank``, ``failed_pick_rate``, ``n_datasets``, ``n_folds``.
+        One row per (model, k): ``gap_closed``, ``gap_closed_se``, ``gap_closed_raw``,
+        ``normalised_regret``, ``mean_rank``, ``failed_pick_rate``, ``n_datasets``,
+        ``n_folds``, and with a ``reference`` model ``reference_minus_model`` (its
+        ``gap_closed`` minus this model's) and ``reference_minus_model_se`` (paired: the
+        same resamples for both models). Standard errors are NaN with ``n_bootstrap=0``.
 
     Examples
     --------
@@ -235,6 +272,8 @@ def evaluate_recommender(
     sbs_u = np.array([U[i, picks["sbs"][i][0]] for i in idx])
     sbs_raw = np.array([raw[i, picks["sbs"][i][0]] for i in idx])
     vbs_raw = raw[idx].max(axis=1)
+    gap_of = _fold_bootstrap(labels.to_numpy()[idx], sbs_u, n_bootstrap, random_state)
+    resampled: dict[tuple[str, int], np.ndarray] = {}
     for name in models:
         for k in ks:
             best_u, best_raw, best_rank, fails = [], [], [], []
@@ -247,15 +286,23 @@ def evaluate_recommender(
             best_u_a = np.array(best_u)
             gap = (best_u_a.mean() - sbs_u.mean()) / max(1.0 - sbs_u.mean(), 1e-12)
             gap_raw = (np.mean(best_raw) - sbs_raw.mean()) / max(vbs_raw.mean() - sbs_raw.mean(), 1e-12)
+            resampled[name, k] = gap_of(best_u_a)
             rows.append({
-                "model": name, "k": k, "gap_closed": gap, "gap_closed_raw": gap_raw,
+                "model": name, "k": k, "gap_closed": gap,
+                "gap_closed_se": _se(resampled[name, k]), "gap_closed_raw": gap_raw,
                 "normalised_regret": float(np.mean(1.0 - best_u_a)),
                 "mean_rank": float(np.mean(best_rank)),
                 "failed_pick_rate": float(np.mean(fails)),
                 "n_datasets": len(idx), "n_folds": int(labels[evaluated].nunique()),
             })
     table = pd.DataFrame(rows)
-    table.attrs.update(task=task, metric=metric)
+    if reference in models:
+        ref = table.set_index(["model", "k"])["gap_closed"]
+        table["reference_minus_model"] = [ref[reference, k] - g
+                                          for k, g in zip(table["k"], table["gap_closed"])]
+        table["reference_minus_model_se"] = [_se(resampled[reference, k] - resampled[m, k])
+                                             for m, k in zip(table["model"], table["k"])]
+    table.attrs.update(task=task, metric=metric, reference=reference if reference in models else None)
     if not return_picks:
         return table
     detail = pd.DataFrame([

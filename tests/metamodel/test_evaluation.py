@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from autometa.errors import KnowledgeBaseError
@@ -114,3 +115,31 @@ def test_fold_performance_and_holdout_selection_measure_noise():
     noisy = holdout_selection(_kb_with_folds(0.5), task="classification", ks=(1, 3)).set_index("k")
     assert noisy.loc[1, "gap_closed"] < 0.6
     assert noisy.loc[3, "gap_closed"] >= noisy.loc[1, "gap_closed"]
+
+
+def test_standard_errors_resample_whole_folds_and_are_paired():
+    from autometa.metamodel.evaluation import _fold_bootstrap
+
+    kb = synthetic_kb(n_datasets=40, n_variants=3)
+    kwargs = dict(task="classification", ks=(1, 3), n_folds=8, model_params=FAST,
+                  models=("default", "sbs", "random"))
+    table = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
+    assert table.loc[("sbs", 1), "gap_closed_se"] == pytest.approx(0.0)  # 0 in every resample
+    assert table.loc[("random", 3), "gap_closed_se"] > 0
+    assert table.loc[("default", 3), "reference_minus_model"] == 0
+    assert table.loc[("default", 3), "reference_minus_model_se"] == 0
+    assert table.loc[("random", 1), "reference_minus_model"] == pytest.approx(
+        table.loc[("default", 1), "gap_closed"] - table.loc[("random", 1), "gap_closed"])
+    again = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
+    pd.testing.assert_frame_equal(table, again)
+    bare = evaluate_recommender(kb, **{**kwargs, "models": ("sbs", "random")}, n_bootstrap=0)
+    assert bare["gap_closed_se"].isna().all() and "reference_minus_model" not in bare
+
+    # datasets of one fold move together: four folds of identical datasets vary as four
+    # draws, not forty
+    sbs = np.zeros(40)
+    best = np.repeat([0.2, 0.4, 0.6, 0.8], 10)
+    grouped = _fold_bootstrap(np.repeat([0, 1, 2, 3], 10), sbs, 2000, 0)(best).std()
+    singles = _fold_bootstrap(np.arange(40), sbs, 2000, 0)(best).std()
+    assert grouped == pytest.approx(best.std() / np.sqrt(4), rel=0.15)
+    assert singles == pytest.approx(best.std() / np.sqrt(40), rel=0.15)
