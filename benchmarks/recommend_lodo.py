@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -30,10 +31,10 @@ KS = (1, 3, 5, 10)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def _md_table(frame: pd.DataFrame, cell: Callable[[object], str] = "{:.3f}".format) -> str:
     """A GitHub markdown table (pandas' to_markdown needs the optional tabulate)."""
     head = [frame.index.name or "", *map(str, frame.columns)]
-    rows = [[str(i), *(f"{v:.3f}" for v in row)] for i, row in zip(frame.index, frame.to_numpy())]
+    rows = [[str(i), *map(cell, row)] for i, row in zip(frame.index, frame.to_numpy())]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|"]
     return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
 
@@ -123,10 +124,7 @@ def _uncertainty_md(table: pd.DataFrame) -> list[str]:
         return frame
 
     def text_table(frame: pd.DataFrame) -> str:
-        head = ["model", *frame.columns]
-        out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|"]
-        return "\n".join(out + ["| " + " | ".join([str(i), *row]) + " |"
-                                for i, row in zip(frame.index, frame.to_numpy())])
+        return _md_table(frame, cell=str)
 
     lines = ["## Uncertainty: gap closed ± bootstrap standard error", "",
              ("Held-out folds (families) resampled with replacement, 1000 times; a family's "
