@@ -121,8 +121,8 @@ def test_standard_errors_resample_whole_folds_and_are_paired():
     from autometa.metamodel.evaluation import _fold_bootstrap
 
     kb = synthetic_kb(n_datasets=40, n_variants=3)
-    kwargs = dict(task="classification", ks=(1, 3), n_folds=8, model_params=FAST,
-                  models=("default", "sbs", "random"))
+    kwargs = {"task": "classification", "ks": (1, 3), "n_folds": 8, "model_params": FAST,
+              "models": ("default", "sbs", "random")}
     table = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
     assert table.loc[("sbs", 1), "gap_closed_se"] == pytest.approx(0.0)  # 0 in every resample
     assert table.loc[("random", 3), "gap_closed_se"] > 0
