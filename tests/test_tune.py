@@ -241,7 +241,7 @@ _WORKER = textwrap.dedent("""
     import importlib
     from autometa import space
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    frame_path, storage, name, n_trials, delay = sys.argv[1:6]
+    frame_path, storage, name, n_trials, delay, seed = sys.argv[1:7]
     FAST = ['logistic_regression', 'decision_tree', 'gaussian_nb', 'lda', 'knn']
     ev = importlib.import_module('autometa.evaluate')
     original, real = space.suggest, ev.evaluate
@@ -256,11 +256,11 @@ _WORKER = textwrap.dedent("""
                                              grace_period=2)
     frame = pd.read_csv(frame_path)
     autometa.tune(frame, target="target", n_trials=int(n_trials), warm_start=0, cv=2,
-                  storage=storage, study_name=name, random_state=int(time.time()) % 1000)
+                  storage=storage, study_name=name, random_state=int(seed))
 """)
 
 
-def _worker(tmp_path, frame, storage, name, n_trials, delay=0.0):
+def _worker(tmp_path, frame, storage, name, n_trials, delay=0.0, seed=0):
     csv = tmp_path / "frame.csv"
     if not csv.exists():
         frame.to_csv(csv, index=False)
@@ -268,13 +268,13 @@ def _worker(tmp_path, frame, storage, name, n_trials, delay=0.0):
     script.write_text(_WORKER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, str(script), str(csv), storage, name,
-                             str(n_trials), str(delay)], env=env,
+                             str(n_trials), str(delay), str(seed)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_two_processes_on_one_sqlite_study_finish_exactly(tmp_path, frame):
     url = f"sqlite:///{tmp_path / 'tune.db'}"
-    workers = [_worker(tmp_path, frame, url, "shared", 10, delay=0.1) for _ in range(2)]
+    workers = [_worker(tmp_path, frame, url, "shared", 10, delay=0.1, seed=s) for s in range(2)]
     for w in workers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err.decode()[-2000:]
