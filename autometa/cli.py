@@ -148,6 +148,9 @@ def evaluate_command(
     n_folds: Optional[int] = typer.Option(None, "--n-folds",
                                           help="Deal dataset families into this many folds "
                                                "(default: one fold per family)."),
+    weighting: str = typer.Option("dataset", "--weighting",
+                                  help="dataset: every held-out dataset counts once; fold: "
+                                       "every held-out fold (family) counts once."),
 ) -> None:
     """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base."""
     from autometa.kb import KnowledgeBase
@@ -155,7 +158,7 @@ def evaluate_command(
     table = autometa.evaluate_recommender(
         KnowledgeBase.load(kb), task=task, metric=metric,
         models=tuple(m.strip() for m in models.split(",") if m.strip()),
-        ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds,
+        ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds, weighting=weighting,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
@@ -233,5 +236,19 @@ def tune_command(
                       f"storage={storage!r})")
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The ``autometa`` console script: :data:`app`, with a problem in what the user gave
+    (a missing column, an unknown model, an unreadable file: any
+    :class:`~autometa.errors.AutometaError`) reported as one ``error:`` line on stderr and
+    exit status 2 instead of a traceback. Bugs still show their traceback."""
+    from autometa.errors import AutometaError
+
+    try:
+        app(args=argv, prog_name="autometa")
+    except AutometaError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

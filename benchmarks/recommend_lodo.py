@@ -110,6 +110,23 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _family_weighted_md(both: pd.DataFrame) -> str:
+    """Gap closed with every held-out fold (family) weighted equally."""
+    fold = both[both["weighting"] == "fold"]
+    models = [m for m in MODELS if m in set(fold["model"])]
+    cells = fold.assign(cell=[f"{v:.3f} ± {e:.3f}" for v, e in zip(fold["gap_closed"], fold["gap_closed_se"])])
+    frame = cells.pivot(index="model", columns="k", values="cell").reindex(models)
+    frame.columns = [f"k={k}" for k in frame.columns]
+    frame.index.name = "model"
+    return "\n".join([
+        "## Gap closed with every held-out family weighted equally", "",
+        ("The tables above weight every dataset once, so a large family (Friedman functions, "
+         "GAMETES, ...) counts as much as its size; here each held-out fold counts once "
+         "(`evaluate_recommender(..., weighting=\"fold\")`), ± bootstrap standard error."),
+        "", _md_table(frame, cell=str), "",
+    ])
+
+
 def _uncertainty_md(table: pd.DataFrame) -> list[str]:
     """Bootstrap standard errors of the gap closed, and default minus each model, paired."""
     if "gap_closed_se" not in table or table["gap_closed_se"].isna().all():
@@ -189,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
             continue
         start = time.perf_counter()
-        table = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
-                                     ks=KS, n_folds=args.n_folds)
+        both = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
+                                    ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"))
         seconds = time.perf_counter() - start
+        table = both[both["weighting"] == "dataset"].reset_index(drop=True)
         header = {
             "task": task, "metric": metric,
             "knowledge base": f"{kb.path} (fingerprint {kb.fingerprint()})",
@@ -205,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             "runtime": f"{seconds:.0f} s, one process",
         }
         stem = args.out / f"recommend_lodo_{task}"
-        table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
-        text = _markdown(table, header) + "\n" + _yardstick_md(kb, task, metric)
+        both.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
+        text = (_markdown(table, header) + "\n" + _family_weighted_md(both) + "\n"
+                + _yardstick_md(kb, task, metric))
         if args.n_folds is None:
             text += "\n" + _families_md(list(perf.index[perf.notna().sum(axis=1) >= 2]))
         stem.with_suffix(".md").write_text(text)

@@ -183,6 +183,14 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
                                       "sbs,knn", "--ks", "1,3", "--n-folds", "3"])
     assert result.exit_code == 0, result.output
     assert "gap_closed" in result.output and "knn" in result.output
+    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
+                                      "sbs,knn", "--ks", "1", "--n-folds", "3",
+                                      "--weighting", "fold"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("fold")
+    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
+                                      "sbs", "--weighting", "families"])
+    assert result.exit_code != 0 and "'families'" in str(result.exception)
 
 
 @pytest.mark.parametrize("loader, task", [("load_breast_cancer", "classification"),
@@ -206,3 +214,17 @@ def test_shipped_kb_end_to_end(loader, task):
     X = df.drop(columns="target").iloc[:120]
     pipe.fit(X, df["target"].iloc[:120])
     assert len(pipe.predict(X)) == 120
+
+
+def test_console_script_reports_user_errors_in_one_line(tmp_path, frame, capsys):
+    from autometa.cli import run
+
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    with pytest.raises(SystemExit) as exit_info:
+        run(["recommend", str(tmp_path / "data.csv"), "--target", "nope"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: target column 'nope'") and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        run(["evaluate", "--task", "classification", "--models", "sbs", "--weighting", "families"])
+    assert exit_info.value.code == 2 and "'families'" in capsys.readouterr().err

@@ -143,3 +143,27 @@ def test_standard_errors_resample_whole_folds_and_are_paired():
     singles = _fold_bootstrap(np.arange(40), sbs, 2000, 0)(best).std()
     assert grouped == pytest.approx(best.std() / np.sqrt(4), rel=0.15)
     assert singles == pytest.approx(best.std() / np.sqrt(40), rel=0.15)
+
+
+def test_fold_weighting_gives_each_held_out_fold_one_vote():
+    kb = synthetic_kb(n_datasets=30, n_variants=3)
+    names = list(kb.datasets("classification").index)
+    folds = {n: (0 if i < 20 else 1 + i % 3) for i, n in enumerate(names)}  # one big fold
+    kwargs = {"task": "classification", "ks": (1, 3), "folds": folds, "model_params": FAST,
+              "models": ("default", "sbs")}
+    table, detail = evaluate_recommender(kb, weighting="fold", return_picks=True, **kwargs)
+    sizes = detail["fold"].map(detail.drop_duplicates("dataset")["fold"].value_counts())
+    detail = detail.assign(w=1.0 / sizes)
+    sbs = detail[detail["model"] == "sbs"].set_index("dataset")
+    mine = detail[detail["model"] == "default"].set_index("dataset")
+    w = mine["w"]
+    s = np.average(sbs.loc[mine.index, "best_of_1"], weights=w)
+    for k in (1, 3):
+        expected = (np.average(mine[f"best_of_{k}"], weights=w) - s) / (1 - s)
+        got = table.set_index(["model", "k"]).loc[("default", k), "gap_closed"]
+        assert got == pytest.approx(expected)
+    plain = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
+    weighted = table.set_index(["model", "k"])
+    assert not np.allclose(plain["gap_closed"], weighted["gap_closed"])
+    with pytest.raises(KnowledgeBaseError, match="'family'"):
+        evaluate_recommender(kb, weighting="family", **kwargs)
