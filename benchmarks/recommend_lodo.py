@@ -110,14 +110,20 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _family_weighted_md(both: pd.DataFrame) -> str:
-    """Gap closed with every held-out fold (family) weighted equally."""
-    fold = both[both["weighting"] == "fold"]
-    models = [m for m in MODELS if m in set(fold["model"])]
-    cells = fold.assign(cell=[f"{v:.3f} ± {e:.3f}" for v, e in zip(fold["gap_closed"], fold["gap_closed_se"])])
-    frame = cells.pivot(index="model", columns="k", values="cell").reindex(models)
+def _with_se(table: pd.DataFrame, value: str, se: str, signed: bool = False) -> pd.DataFrame:
+    """Models x k of "value ± se" cells."""
+    sign = "+" if signed else ""
+    cells = table.assign(cell=[f"{v:{sign}.3f} ± {e:.3f}" for v, e in zip(table[value], table[se])])
+    frame = cells.pivot(index="model", columns="k", values="cell").reindex(
+        [m for m in MODELS if m in set(table["model"])])
     frame.columns = [f"k={k}" for k in frame.columns]
     frame.index.name = "model"
+    return frame
+
+
+def _family_weighted_md(both: pd.DataFrame) -> str:
+    """Gap closed with every held-out fold (family) weighted equally."""
+    frame = _with_se(both[both["weighting"] == "fold"], "gap_closed", "gap_closed_se")
     return "\n".join([
         "## Gap closed with every held-out family weighted equally", "",
         ("The tables above weight every dataset once, so a large family (Friedman functions, "
@@ -131,26 +137,18 @@ def _uncertainty_md(table: pd.DataFrame) -> list[str]:
     """Bootstrap standard errors of the gap closed, and default minus each model, paired."""
     if "gap_closed_se" not in table or table["gap_closed_se"].isna().all():
         return []
-    models = [m for m in MODELS if m in set(table["model"])]
-
-    def pivot(value: str, se: str) -> pd.DataFrame:
-        cells = table.assign(cell=[f"{v:+.3f} ± {e:.3f}" if value != "gap_closed" else f"{v:.3f} ± {e:.3f}"
-                                   for v, e in zip(table[value], table[se])])
-        frame = cells.pivot(index="model", columns="k", values="cell").reindex(models)
-        frame.columns = [f"k={k}" for k in frame.columns]
-        return frame
 
     def text_table(frame: pd.DataFrame) -> str:
         return _md_table(frame, cell=str)
 
     lines = ["## Uncertainty: gap closed ± bootstrap standard error", "",
              ("Held-out folds (families) resampled with replacement, 1000 times; a family's "
-              "datasets move together."), "", text_table(pivot("gap_closed", "gap_closed_se")), ""]
+              "datasets move together."), "", text_table(_with_se(table, "gap_closed", "gap_closed_se")), ""]
     if "reference_minus_model" in table:
         lines += ["## default minus each model (gap closed) ± paired standard error", "",
                   ("Positive: default ahead. The same resamples for both models, so what they "
                    "share cancels."), "",
-                  text_table(pivot("reference_minus_model", "reference_minus_model_se")
+                  text_table(_with_se(table, "reference_minus_model", "reference_minus_model_se", signed=True)
                              .drop(index="default", errors="ignore")), ""]
     return lines
 
