@@ -297,9 +297,8 @@ def evaluate_recommender(
     if unknown:
         raise KnowledgeBaseError(f"unknown models {unknown}; choose from {sorted(MODELS)}")
     weightings = [weighting] if isinstance(weighting, str) else list(weighting)
-    bad = [w for w in weightings if w not in ("dataset", "fold")] or ([] if weightings else [None])
-    if bad:
-        raise KnowledgeBaseError(f"weighting must be 'dataset', 'fold' or both, got {bad[0]!r}")
+    if not weightings or any(w not in ("dataset", "fold") for w in weightings):
+        raise KnowledgeBaseError(f"weighting must be 'dataset', 'fold' or both, got {weighting!r}")
     params = dict(model_params or {})
     data = TrainingData.from_kb(kb, task, metric)
     usable = data.usable()
