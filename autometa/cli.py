@@ -159,6 +159,7 @@ def evaluate_command(
         KnowledgeBase.load(kb), task=task, metric=metric,
         models=tuple(m.strip() for m in models.split(",") if m.strip()),
         ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds, weighting=weighting,
+        progress=True,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         start = time.perf_counter()
         both = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
-                                    ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"))
+                                    ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"),
+                                    progress=True)
         seconds = time.perf_counter() - start
         table = both[both["weighting"] == "dataset"].reset_index(drop=True)
         header = {

@@ -244,6 +244,7 @@ def evaluate_recommender(
     weighting: str | Sequence[str] = "dataset",
     n_bootstrap: int = 1000,
     random_state: int = 0,
+    progress: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
 
@@ -275,6 +276,8 @@ def evaluate_recommender(
     n_bootstrap, random_state :
         Resamples of the held-out folds (families, not datasets: datasets of one family
         are not independent) for the standard errors; 0 skips them.
+    progress : bool
+        Show a progress bar over the held-out folds (the full benchmark takes minutes).
 
     Returns
     -------
@@ -321,7 +324,10 @@ def evaluate_recommender(
     if "sbs" not in order:
         order.append("sbs")
     picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order}
-    for label in pd.unique(labels):
+    from tqdm.auto import tqdm
+
+    for label in tqdm(pd.unique(labels), desc=f"held-out folds ({task})", unit="fold",
+                      disable=not progress):
         test = np.flatnonzero((labels == label).to_numpy())
         train = np.flatnonzero((labels != label).to_numpy())
         if len(train) < 2:

@@ -167,3 +167,12 @@ def test_fold_weighting_gives_each_held_out_fold_one_vote():
     assert not np.allclose(plain["gap_closed"], weighted["gap_closed"])
     with pytest.raises(KnowledgeBaseError, match="'family'"):
         evaluate_recommender(kb, weighting="family", **kwargs)
+
+
+def test_progress_bar_over_held_out_folds(capsys):
+    kb = synthetic_kb(n_datasets=12)
+    evaluate_recommender(kb, task="classification", ks=(1,), n_folds=3, models=("sbs",),
+                         progress=True)
+    assert "held-out folds (classification)" in capsys.readouterr().err
+    evaluate_recommender(kb, task="classification", ks=(1,), n_folds=3, models=("sbs",))
+    assert "held-out folds" not in capsys.readouterr().err
