@@ -21,6 +21,11 @@ Scores are on the per-dataset normalised scale of :func:`autometa.metamodel.norm
 * ``failed_pick_rate`` -- share of the ``k`` picks that failed (timeout, memory, error)
   on the dataset. (A pick never run on the dataset -- a partial knowledge base -- scores 0
   but is not counted as failed.)
+
+How sure those numbers are: ``gap_closed_se`` resamples whole held-out folds (a family's
+datasets are not independent draws), and ``reference_minus_model_se`` does so paired, with
+the same resamples for ``default`` and each other model. ``weighting="fold"`` averages
+over folds instead of datasets, so a large family does not dominate.
 """
 
 from __future__ import annotations
