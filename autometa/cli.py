@@ -151,6 +151,9 @@ def evaluate_command(
     weighting: str = typer.Option("dataset", "--weighting",
                                   help="dataset: every held-out dataset counts once; fold: "
                                        "every held-out fold (family) counts once."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
+                                              help="JSON-lines file recording finished folds; "
+                                                   "run again with it to resume."),
 ) -> None:
     """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base."""
     from autometa.kb import KnowledgeBase
@@ -159,7 +162,7 @@ def evaluate_command(
         KnowledgeBase.load(kb), task=task, metric=metric,
         models=tuple(m.strip() for m in models.split(",") if m.strip()),
         ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds, weighting=weighting,
-        progress=True,
+        progress=True, checkpoint=checkpoint,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

@@ -8,6 +8,9 @@ Usage::
     python benchmarks/recommend_lodo.py                      # shipped KB, both tasks
     python benchmarks/recommend_lodo.py --kb /path/to/kb --n-folds 10   # quicker, still grouped
 
+Interrupted, the same command resumes: finished folds are kept under
+``benchmarks/results/.checkpoints/`` until the task's tables are written.
+
 Folds: one per near-duplicate family (``autometa.metamodel.evaluation.dataset_family``),
 or families dealt into ``--n-folds`` folds. Everything runs in one process (n_jobs=1).
 """
@@ -185,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-datasets", type=int, default=30,
                         help="skip a task with fewer usable datasets")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--checkpoints", type=Path, default=RESULTS / ".checkpoints",
+                        help="where each task's finished folds are recorded while it runs: "
+                             "run the same command again after an interruption to resume")
     parser.add_argument("--tune-default", action="store_true",
                         help="also compare a small grid of DefaultModel parameters (slow: one "
                              "full evaluation per grid point) and write recommend_lodo_{task}_tuning.csv")
@@ -203,10 +209,13 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             status = 1
             continue
+        checkpoint = args.checkpoints / f"recommend_lodo_{task}.jsonl"
+        resumed = checkpoint.exists()
         start = time.perf_counter()
         both = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
                                     ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"),
-                                    progress=True)
+                                    progress=True,
+                                    checkpoint=checkpoint)
         seconds = time.perf_counter() - start
         table = both[both["weighting"] == "dataset"].reset_index(drop=True)
         header = {
@@ -219,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             "missing cells": f"{summary['missing_fraction']:.1%}",
             "folds": (f"{table['n_folds'].iloc[0]} (one per near-duplicate family)"
                       if args.n_folds is None else f"{args.n_folds} (families dealt into folds)"),
-            "runtime": f"{seconds:.0f} s, one process",
+            "runtime": f"{seconds:.0f} s, one process"
+                       + (" (resumed from a checkpoint: this last run only)" if resumed else ""),
         }
         stem = args.out / f"recommend_lodo_{task}"
         both.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
@@ -228,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.n_folds is None:
             text += "\n" + _families_md(list(perf.index[perf.notna().sum(axis=1) >= 2]))
         stem.with_suffix(".md").write_text(text)
+        checkpoint.unlink()
         print(stem.with_suffix(".md").read_text())
         if args.tune_default:
             _tune_default(kb, task, metric, args.n_folds, stem)

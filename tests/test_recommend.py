@@ -185,8 +185,10 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
     assert "gap_closed" in result.output and "knn" in result.output
     result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
                                       "sbs,knn", "--ks", "1", "--n-folds", "3",
-                                      "--weighting", "fold"])
+                                      "--weighting", "fold", "--checkpoint",
+                                      str(tmp_path / "eval.jsonl")])
     assert result.exit_code == 0, result.output
+    assert len((tmp_path / "eval.jsonl").read_text().splitlines()) == 1 + 3
     assert result.output.rstrip().endswith("fold")
     result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
                                       "sbs", "--weighting", "families"])

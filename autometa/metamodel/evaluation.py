@@ -30,9 +30,12 @@ over folds instead of datasets, so a large family does not dominate.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -176,6 +179,60 @@ def _se(resampled: np.ndarray) -> float:
     return float(resampled.std(ddof=1)) if len(resampled) > 1 else float("nan")
 
 
+class _FoldJournal:
+    """The optional checkpoint of :func:`evaluate_recommender`: a header line describing
+    the evaluation, then one line of picks per finished held-out fold (config ids by
+    dataset name, so it reads back whatever the row order)."""
+
+    def __init__(self, path: str | Path | None, header: dict[str, Any]) -> None:
+        self.path = None if path is None else Path(path)
+        self.done: dict[str, dict[str, dict[str, list[str]]]] = {}
+        if self.path is None:
+            return
+        header = json.loads(json.dumps(header, default=str))  # as it reads back
+        if self.path.exists() and self.path.stat().st_size:
+            text = self.path.read_text()
+            lines = text.splitlines()
+            if json.loads(lines[0]) != header:
+                raise KnowledgeBaseError(
+                    f"checkpoint {self.path} was written for another evaluation (knowledge "
+                    "base, task, metric, models, parameters, folds or k differ); remove it "
+                    "or pass another path")
+            kept = lines[:1]
+            for line in lines[1:]:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:  # the line being written when interrupted
+                    break
+                self.done[entry["fold"]] = entry["picks"]
+                kept.append(line)
+            if len(kept) < len(lines) or not text.endswith("\n"):
+                self.path.write_text("\n".join(kept) + "\n")  # drop a torn last line
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(header) + "\n")
+
+    def restore(self, label: Any, picks: dict[str, list[list[int]]], datasets: Sequence[str],
+                config_ids: Sequence[str]) -> bool:
+        entry = self.done.get(str(label))
+        if entry is None:
+            return False
+        row = {d: i for i, d in enumerate(datasets)}
+        column = {c: j for j, c in enumerate(config_ids)}
+        for model, by_dataset in entry.items():
+            for dataset, chosen in by_dataset.items():
+                picks[model][row[dataset]] = [column[c] for c in chosen]
+        return True
+
+    def record(self, label: Any, entry: dict[str, dict[str, list[str]]]) -> None:
+        if self.path is None:
+            return
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"fold": str(label), "picks": entry}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 @dataclass
 class _Outcome:
     """The picks of every model on every held-out dataset, and what they scored."""
@@ -250,6 +307,7 @@ def evaluate_recommender(
     n_bootstrap: int = 1000,
     random_state: int = 0,
     progress: bool = False,
+    checkpoint: str | Path | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
 
@@ -283,6 +341,12 @@ def evaluate_recommender(
         are not independent) for the standard errors; 0 skips them.
     progress : bool
         Show a progress bar over the held-out folds (the full benchmark takes minutes).
+    checkpoint : path, optional
+        A JSON-lines file that records the picks of each held-out fold as it finishes; run
+        the same evaluation again with it and finished folds are read back instead of
+        refitted, so an interrupted run loses at most one fold. A checkpoint written for
+        another evaluation (knowledge base, task, metric, models, parameters, folds, k) is
+        refused.
 
     Returns
     -------
@@ -331,9 +395,16 @@ def evaluate_recommender(
     picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order}
     from tqdm.auto import tqdm
 
+    journal = _FoldJournal(checkpoint, {
+        "kb": kb.fingerprint() if hasattr(kb, "fingerprint") else None, "task": task,
+        "metric": metric, "models": order, "params": params, "kmax": kmax,
+        "folds": {d: str(assignment[d]) for d in data.datasets},
+    })
     for label in tqdm(pd.unique(labels), desc=f"held-out folds ({task})", unit="fold",
                       disable=not progress):
         test = np.flatnonzero((labels == label).to_numpy())
+        if journal.restore(label, picks, data.datasets, data.config_ids):
+            continue
         train = np.flatnonzero((labels != label).to_numpy())
         if len(train) < 2:
             continue
@@ -347,6 +418,8 @@ def evaluate_recommender(
             for i in test:
                 mf = data.metafeatures.iloc[i]
                 picks[name][i] = model.select(mf, kmax)
+        journal.record(label, {m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]]
+                                   for i in test} for m in order})
     evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
     idx = np.flatnonzero(evaluated)
     outcome = _Outcome(picks=picks, idx=idx, held_out=labels.to_numpy()[idx], U=U, raw=raw,

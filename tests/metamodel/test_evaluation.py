@@ -176,3 +176,29 @@ def test_progress_bar_over_held_out_folds(capsys):
     assert "held-out folds (classification)" in capsys.readouterr().err
     evaluate_recommender(kb, task="classification", ks=(1,), n_folds=3, models=("sbs",))
     assert "held-out folds" not in capsys.readouterr().err
+
+
+def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
+    from autometa.metamodel import evaluation
+
+    kb = synthetic_kb(n_datasets=24)
+    kwargs = {"task": "classification", "ks": (1, 3), "n_folds": 4, "model_params": FAST,
+              "models": ("default", "knn", "sbs")}
+    path = tmp_path / "lodo.jsonl"
+    full = evaluate_recommender(kb, checkpoint=path, **kwargs)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 + 4  # header, one line per held-out fold
+    # interrupted while writing the third fold's line
+    path.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])
+    fits = []
+    real_fit = evaluation._fit
+    monkeypatch.setattr(evaluation, "_fit", lambda name, *a: fits.append(name) or real_fit(name, *a))
+    resumed = evaluate_recommender(kb, checkpoint=path, **kwargs)
+    pd.testing.assert_frame_equal(full, resumed)
+    assert len(fits) == 2 * 3  # two folds refitted, three models each
+    assert len(path.read_text().splitlines()) == 1 + 4  # the torn line was dropped
+    fits.clear()
+    pd.testing.assert_frame_equal(full, evaluate_recommender(kb, checkpoint=path, **kwargs))
+    assert fits == []
+    with pytest.raises(KnowledgeBaseError, match="another evaluation"):
+        evaluate_recommender(kb, checkpoint=path, **{**kwargs, "ks": (1, 5)})
