@@ -93,6 +93,10 @@ class DefaultModel(ForestModel):
     tune : bool
         Choose the settings by inner grouped cross-validation.
     inner_folds : int
+    inner_repeats : int
+        Inner splits (the families dealt differently each time) whose first-pick scores
+        are averaged per dataset before the standard-error rule: less variance in the
+        choice, ``inner_repeats`` times the tuning cost.
     min_tune_datasets : int
     n_jobs : int
         Threads used to grow the trees.
@@ -111,8 +115,8 @@ class DefaultModel(ForestModel):
 
     def __init__(self, a: float = 1.0, bonus: float = 0.0, uniform: float = 0.0,
                  n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
-                 tune: bool = True, inner_folds: int = 5, min_tune_datasets: int = 20,
-                 n_jobs: int = 1, random_state: int = 0) -> None:
+                 tune: bool = True, inner_folds: int = 5, inner_repeats: int = 1,
+                 min_tune_datasets: int = 20, n_jobs: int = 1, random_state: int = 0) -> None:
         super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
                          max_features=max_features, uniform=uniform, n_jobs=n_jobs,
                          random_state=random_state)
@@ -120,13 +124,15 @@ class DefaultModel(ForestModel):
         self.bonus = bonus
         self.tune = tune
         self.inner_folds = inner_folds
+        self.inner_repeats = inner_repeats
         self.min_tune_datasets = min_tune_datasets
 
     def get_params(self) -> dict[str, Any]:
         return {"a": self.a, "bonus": self.bonus, "uniform": self.uniform,
                 "n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
                 "max_features": self.max_features, "tune": self.tune,
-                "inner_folds": self.inner_folds, "min_tune_datasets": self.min_tune_datasets,
+                "inner_folds": self.inner_folds, "inner_repeats": self.inner_repeats,
+                "min_tune_datasets": self.min_tune_datasets,
                 "n_jobs": self.n_jobs, "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
@@ -143,26 +149,33 @@ class DefaultModel(ForestModel):
         from autometa.metamodel.evaluation import make_folds
 
         n_d = len(data.datasets)
-        labels = make_folds(data.datasets, n_folds=int(min(self.inner_folds, n_d)))
-        fold = np.array([labels[d] for d in data.datasets])
         U = self.U_
-        forest = np.zeros(U.shape)
-        sbs = np.zeros(U.shape)
-        rows: list[int] = []
-        for f in np.unique(fold):
-            te = np.flatnonzero(fold == f)
-            tr = np.flatnonzero(fold != f)
-            if len(tr) < 2:
-                continue
-            scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
-            Xtr = scaler.transform(data.metafeatures.iloc[tr])
-            Xte = scaler.transform(data.metafeatures.iloc[te])
-            trees = self._grow(Xtr, U[tr])
-            leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
-            sbs[te] = U[tr].mean(axis=0)
-            for j, i in enumerate(te):
-                forest[i] = proximity(leaves_tr, leaves_te[j]) @ U[tr]
-                rows.append(int(i))
+        repeats = []  # (forest, sbs) out-of-fold predictions of each inner split
+        rows = np.ones(n_d, bool)
+        for r in range(max(1, self.inner_repeats)):
+            # the first split deals families by name; further ones in seeded random orders
+            labels = make_folds(data.datasets, n_folds=int(min(self.inner_folds, n_d)),
+                                random_state=None if r == 0 else self.random_state + r)
+            fold = np.array([labels[d] for d in data.datasets])
+            forest, sbs = np.zeros(U.shape), np.zeros(U.shape)
+            predicted = np.zeros(n_d, bool)
+            for f in np.unique(fold):
+                te = np.flatnonzero(fold == f)
+                tr = np.flatnonzero(fold != f)
+                if len(tr) < 2:
+                    continue
+                scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
+                Xtr = scaler.transform(data.metafeatures.iloc[tr])
+                Xte = scaler.transform(data.metafeatures.iloc[te])
+                trees = self._grow(Xtr, U[tr])
+                leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
+                sbs[te] = U[tr].mean(axis=0)
+                for j, i in enumerate(te):
+                    forest[i] = proximity(leaves_tr, leaves_te[j]) @ U[tr]
+                predicted[te] = True
+            repeats.append((forest, sbs))
+            rows &= predicted
+        rows = np.flatnonzero(rows)
         if len(rows) < 3:
             return self._given()
         table: dict[str, float] = {}
@@ -171,8 +184,9 @@ class DefaultModel(ForestModel):
             for a in SHRINKAGE:
                 if a == 0.0 and bonus != BONUSES[0]:
                     continue  # the single best whatever the bonus
-                hits = np.array([U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))]
-                                 for i in rows])
+                # each dataset's first-pick score, averaged over the inner splits
+                hits = np.mean([[U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))]
+                                 for i in rows] for forest, sbs in repeats], axis=0)
                 table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
                 scores.append(hits)
                 cands.append((a, bonus))

@@ -126,10 +126,13 @@ def make_folds(
     datasets: Sequence[str],
     folds: Mapping[str, Any] | None = None,
     n_folds: int | None = None,
+    random_state: int | None = None,
 ) -> dict[str, Any]:
     """Dataset -> fold label: ``folds`` as given, else one fold per family (grouped
     leave-one-dataset-out), or families dealt into ``n_folds`` folds (largest first, into
-    the currently smallest fold) when ``n_folds`` is given."""
+    the currently smallest fold) when ``n_folds`` is given; with ``random_state``, families
+    of equal size are dealt in a seeded random order instead of by name (another split of
+    the same balance)."""
     if folds is not None:
         missing = [d for d in datasets if d not in folds]
         if missing:
@@ -141,7 +144,9 @@ def make_folds(
     sizes = pd.Series(fam).value_counts()
     fill = [0] * n_folds
     where: dict[str, int] = {}
-    for family in sorted(sizes.index, key=lambda f: (-sizes[f], f)):
+    tie = ({f: i for i, f in enumerate(np.random.default_rng(random_state).permutation(sorted(sizes.index)))}
+           if random_state is not None else {f: f for f in sizes.index})
+    for family in sorted(sizes.index, key=lambda f: (-sizes[f], tie[f])):
         i = int(np.argmin(fill))
         where[family] = i
         fill[i] += int(sizes[family])

@@ -224,3 +224,23 @@ def test_hedged_picks_cover_other_scenarios():
     assert hedged_picks(mu, U, np.array([0.5, 0.5]), 2) == [3, 1]
     # all weight on dataset 1: config 1 adds nothing there, config 0 does
     assert hedged_picks(mu, U, np.array([1.0, 0.0]), 2) == [3, 0]
+
+
+def test_default_inner_repeats_average_several_splits(kb, fitted):
+    from autometa.metamodel.evaluation import make_folds
+
+    names = list(kb.datasets(TASK).index)
+    base = make_folds(names, n_folds=5)
+    assert make_folds(names, n_folds=5, random_state=3) == make_folds(names, n_folds=5, random_state=3)
+    other = make_folds(names, n_folds=5, random_state=1)
+    assert other != base
+    assert sorted(pd.Series(other).value_counts()) == sorted(pd.Series(base).value_counts())
+
+    once = fitted["default"]
+    repeated = get_model("default", inner_repeats=3, **FAST["default"]).fit(kb, TASK, METRIC)
+    assert repeated.get_params()["inner_repeats"] == 3
+    # the first split is the single-split one, so the averages differ only by the others
+    assert repeated.tuning_.keys() == once.tuning_.keys()
+    assert repeated.tuning_ != once.tuning_
+    again = get_model("default", inner_repeats=3, **FAST["default"]).fit(kb, TASK, METRIC)
+    assert again.tuning_ == repeated.tuning_ and again.chosen_ == repeated.chosen_
