@@ -236,7 +236,7 @@ def test_default_inner_repeats_average_several_splits(kb, fitted):
     assert other != base
     assert sorted(pd.Series(other).value_counts()) == sorted(pd.Series(base).value_counts())
 
-    once = fitted["default"]
+    once = get_model("default", inner_repeats=1, **FAST["default"]).fit(kb, TASK, METRIC)
     repeated = get_model("default", inner_repeats=3, **FAST["default"]).fit(kb, TASK, METRIC)
     assert repeated.get_params()["inner_repeats"] == 3
     # the first split is the single-split one, so the averages differ only by the others
