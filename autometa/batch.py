@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from autometa import space
 from autometa.evaluate import evaluate, make_splits
@@ -229,13 +230,18 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
 
 def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
                   time_limit: float, memory_limit_mb: float, random_state: int,
-                  openml_settings: tuple | None = None) -> list[dict]:
-    """Worker job: cross-validate one configuration; one result record per fold."""
+                  openml_settings: tuple | None = None, repeat: int = 0) -> list[dict]:
+    """Worker job: cross-validate one configuration; one result record per fold.
+
+    Repeat ``r`` deals the folds (and seeds the estimator) with ``random_state + r`` on the
+    same subsample, and numbers its folds after those of the earlier repeats.
+    """
     data = _load(source, max_rows, random_state, openml_settings)
     evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
-                          memory_limit_mb=memory_limit_mb, random_state=random_state)
+                          memory_limit_mb=memory_limit_mb, random_state=random_state + repeat)
+    offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
     return [{"kind": "result", "dataset": data.name, "config_id": config_id, "task": data.task,
-             **fold} for fold in evaluation.folds]
+             **fold, "fold": fold["fold"] + offset} for fold in evaluation.folds]
 
 
 class _Executor:
@@ -297,9 +303,14 @@ class _Executor:
 class _KBState:
     """What a knowledge base already holds, for resuming."""
 
-    pairs: set = dataclasses.field(default_factory=set)  # (dataset, config_id) evaluated
+    # (dataset, config_id, repeat) evaluated; repeat r holds folds [r * cv_folds, (r+1) * cv_folds)
+    evaluated: set = dataclasses.field(default_factory=set)
+    own_splits: set = dataclasses.field(default_factory=set)  # datasets with their own splits
     described: dict = dataclasses.field(default_factory=dict)  # source -> (dataset, task)
     with_metafeatures: set = dataclasses.field(default_factory=set)
+    # dataset records of KBs written before ``cv_folds`` was recorded, completed from the
+    # folds on record (such KBs hold one repeat)
+    completed_records: list = dataclasses.field(default_factory=list)
 
 
 def _kb_state(kb_dir: Path) -> _KBState:
@@ -310,10 +321,20 @@ def _kb_state(kb_dir: Path) -> _KBState:
         return state
     kb = KnowledgeBase.load(kb_dir)
     for task in ("classification", "regression"):
-        # (dataset, config_id) pairs with a status; pandas 3's stack() keeps NaN cells
-        recorded = kb.status_matrix(task).stack().dropna().index
-        state.pairs |= set(recorded)
         datasets = kb.datasets(task)
+        results = kb.results(task)[["dataset", "config_id", "fold"]]
+        recorded_folds = results.groupby("dataset")["fold"].max() + 1
+        unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(recorded_folds.index)
+        for row in datasets[unknown].to_dict("records"):
+            row = {k: (None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
+                   for k, v in row.items()}
+            state.completed_records.append(
+                {"kind": "dataset", **row, "cv_folds": int(recorded_folds[row["dataset"]])})
+        folds_per_repeat = datasets.set_index("dataset")["cv_folds"].astype("Float64").fillna(
+            recorded_folds.astype("Float64")).fillna(1).clip(lower=1).astype(int)
+        repeat = results["fold"] // results["dataset"].map(folds_per_repeat).fillna(1).astype(int)
+        state.evaluated |= set(zip(results["dataset"], results["config_id"], repeat))
+        state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
         mf = kb.metafeatures(task)
@@ -329,6 +350,7 @@ def run(
     *,
     configs: int = 100,
     cv: int = 5,
+    repeats: int = 1,
     max_rows: int | None = None,
     n_jobs: int = 1,
     scheduler: Any = None,
@@ -348,6 +370,11 @@ def run(
     kb_dir : the knowledge-base directory; created if needed, extended if it exists.
     configs : portfolio size per task (algorithm defaults first, then seeded samples).
     cv : cross-validation folds (a dataset's own OpenML splits take precedence).
+    repeats : repeated cross-validation: each repeat deals the ``cv`` folds anew (seed
+        ``random_state + r``) on the same subsample, and its folds are recorded after the
+        earlier repeats' (folds ``r * cv_folds`` on). Rerunning an existing KB with a larger
+        ``repeats`` evaluates only the new repeats, which halves the variance of every
+        stored score from one repeat to two. Datasets with their own splits get one.
     max_rows : subsample larger datasets to this many rows, deterministically.
     n_jobs : local worker processes (ignored with ``scheduler``).
     scheduler : a ``dask.distributed`` scheduler address or ``Client``.
@@ -363,7 +390,11 @@ def run(
     from tqdm.auto import tqdm
 
     from autometa.data import load_suite
+    from autometa.errors import InvalidParameterError
 
+    for name, value in (("configs", configs), ("cv", cv), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     start = time.perf_counter()
     kb_dir = Path(kb_dir)
     kb_dir.mkdir(parents=True, exist_ok=True)
@@ -373,6 +404,8 @@ def run(
     state = _kb_state(kb_dir)
     journal = Journal(kb_dir)
     _write_header(kb_dir)
+    for record in state.completed_records:
+        journal.write(record)
     portfolios = {task: space.portfolio(task, configs, random_state) for task in tasks}
     for task, portfolio in portfolios.items():
         for config in portfolio:
@@ -385,20 +418,24 @@ def run(
     work: deque = deque(("describe", source) for source in sources)
     pending: dict[Any, tuple] = {}
     limit = 4 * executor.n_workers  # few jobs in flight: a kill loses little
-    bar = tqdm(total=len(sources) * configs, desc="evaluations", unit="eval",
+    bar = tqdm(total=len(sources) * configs * repeats, desc="evaluations", unit="eval",
                disable=not progress, smoothing=0.05)
 
-    def evaluations_for(source: str, name: str, task: str) -> None:
+    def evaluations_for(source: str, name: str, task: str, own_splits: bool) -> None:
         if task not in portfolios:
-            bar.total -= configs
+            bar.total -= configs * repeats
             return
+        # A dataset's own splits (an OpenML task's) are the same in every repeat.
+        dataset_repeats = 1 if own_splits else repeats
+        bar.total -= configs * (repeats - dataset_repeats)
         for config in portfolios[task]:
             cid = space.config_id(config)
-            if (name, cid) in state.pairs:
-                summary.skipped[name] = summary.skipped.get(name, 0) + 1
-                bar.total -= 1
-            else:
-                work.append(("evaluate", source, cid, config))
+            for repeat in range(dataset_repeats):
+                if (name, cid, repeat) in state.evaluated:
+                    summary.skipped[name] = summary.skipped.get(name, 0) + 1
+                    bar.total -= 1
+                else:
+                    work.append(("evaluate", source, cid, config, repeat))
         bar.refresh()
 
     try:
@@ -407,7 +444,7 @@ def run(
                 job = work.popleft()
                 if job[0] == "describe" and job[1] in state.described:
                     name, task = state.described[job[1]]
-                    evaluations_for(job[1], name, task)
+                    evaluations_for(job[1], name, task, name in state.own_splits)
                     if name in state.with_metafeatures:
                         continue  # else describe again: its meta-features are missing
                 if job[0] == "describe":
@@ -416,7 +453,7 @@ def run(
                 else:
                     future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
                                              max_rows, time_limit, memory_limit_mb, random_state,
-                                             openml_settings)
+                                             openml_settings, job[4])
                 pending[future] = job
             if not pending:
                 continue
@@ -432,7 +469,7 @@ def run(
                     journal.write({"kind": "error", "source": source, "job": job[0],
                                    "error": summary.dataset_errors[name]})
                     if job[0] == "describe":
-                        bar.total -= configs
+                        bar.total -= configs * repeats
                     continue
                 if job[0] == "describe":
                     record = output["dataset"]
@@ -442,7 +479,8 @@ def run(
                     else:
                         summary.dataset_errors[record["dataset"]] = output["error"]
                     if source not in state.described:  # else its evaluations are queued
-                        evaluations_for(source, record["dataset"], record["task"])
+                        evaluations_for(source, record["dataset"], record["task"],
+                                        record["openml_task_id"] is not None)
                 else:
                     for record in output:
                         journal.write(record)

@@ -92,6 +92,8 @@ def batch(
     kb: Path = typer.Option(..., "--kb", help="Knowledge-base directory to create or extend."),
     configs: int = typer.Option(100, "--configs", help="Portfolio size per task type."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
+    repeats: int = typer.Option(1, "--repeats",
+                                help="Repeated cross-validation; rerun with more to add repeats."),
     max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Subsample larger datasets."),
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Local worker processes."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
@@ -107,7 +109,7 @@ def batch(
     from autometa import batch as batch_module
 
     summary = batch_module.run(
-        suite, kb, configs=configs, cv=cv, max_rows=max_rows, n_jobs=n_jobs,
+        suite, kb, configs=configs, cv=cv, repeats=repeats, max_rows=max_rows, n_jobs=n_jobs,
         scheduler=scheduler, time_limit=time_limit, memory_limit_mb=memory_limit,
         random_state=seed,
     )

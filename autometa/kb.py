@@ -838,6 +838,16 @@ class KnowledgeBase:
         table.columns.name = "config_id"
         return table
 
+    def results(self, task: str) -> pd.DataFrame:
+        """The raw results of a task: one row per (dataset, config_id, fold), with status,
+        error, fit and predict seconds and every metric (a copy).
+
+        With repeated cross-validation (``autometa batch --repeats R``) repeat ``r`` holds
+        folds ``r * cv_folds`` to ``(r + 1) * cv_folds - 1`` (``cv_folds`` from
+        :meth:`datasets`).
+        """
+        return self._task_results(self._check_task(task)).reset_index(drop=True).copy()
+
     def fit_times(self, task: str) -> pd.DataFrame:
         """Datasets x configs: mean fit time in seconds (NaN unless every fold is ok)."""
         return self._cells(task, "fit_time").copy()

@@ -157,6 +157,9 @@ def test_openml_tasks_offline(openml_cache, tmp_path):
     # The failure is in the journal too, so a later run can report it.
     journal = "".join(p.read_text() for p in (tmp_path / "kb" / "journal").glob("*.jsonl"))
     assert "openml-task:1" in journal
+    # The task's splits are the same in every repeat: asking for more repeats adds nothing.
+    again = _run("openml-task:1882", tmp_path / "kb", configs=2, n_jobs=1, repeats=3)
+    assert again.n_evaluations == 0 and sum(again.skipped.values()) == 2
 
 
 def test_daemonic_dask_workers_get_a_clear_error(tmp_path):
@@ -184,3 +187,71 @@ def test_recorded_folds_are_the_folds_evaluated(tmp_path):
     kb = KnowledgeBase.load(tmp_path / "kb")
     assert kb.datasets("classification")["cv_folds"].tolist() == [2]
     assert {r["fold"] for r in _result_lines(tmp_path / "kb")} == {0, 1}
+
+
+def test_repeats_extend_a_kb_with_new_folds_only(tmp_path):
+    suite = _write_suite(tmp_path / "suite")
+    kb_dir = tmp_path / "kb"
+    _run(f"dir:{suite}", kb_dir, n_jobs=1)
+    before = KnowledgeBase.load(kb_dir)
+    first = before.results("classification").set_index(["dataset", "config_id", "fold"])
+
+    summary = _run(f"dir:{suite}", kb_dir, n_jobs=1, repeats=2)
+    assert summary.n_evaluations == 2 * CONFIGS  # only the second repeat ran
+    assert sum(summary.skipped.values()) == 2 * CONFIGS
+    kb = KnowledgeBase.load(kb_dir)
+    results = kb.results("classification")
+    assert sorted(results["fold"].unique()) == [0, 1, 2, 3]
+    # repeat 0 is untouched; repeat 1 deals the rows differently, so its scores differ
+    again = results.set_index(["dataset", "config_id", "fold"]).loc[first.index]
+    pd.testing.assert_series_equal(again["balanced_accuracy"], first["balanced_accuracy"])
+    second = results[results["fold"] >= 2].set_index(["config_id", "fold"])["balanced_accuracy"]
+    assert not np.allclose(second.sort_index().to_numpy(),
+                           first.droplevel("dataset")["balanced_accuracy"].sort_index().to_numpy())
+    # performance is the mean over both repeats' folds
+    mean = results.groupby("config_id")["balanced_accuracy"].mean()
+    perf = kb.performance("classification", "balanced_accuracy").iloc[0]
+    pd.testing.assert_series_equal(perf.loc[mean.index], mean, check_names=False)
+
+    assert _run(f"dir:{suite}", kb_dir, n_jobs=1, repeats=2).n_evaluations == 0
+
+
+def test_repeats_from_scratch_equal_one_then_two(tmp_path):
+    suite = _write_suite(tmp_path / "suite")
+    _run(f"dir:{suite}", tmp_path / "direct", n_jobs=1, repeats=2)
+    _run(f"dir:{suite}", tmp_path / "stepwise", n_jobs=1)
+    _run(f"dir:{suite}", tmp_path / "stepwise", n_jobs=1, repeats=2)
+    for task, metric in (("classification", "balanced_accuracy"), ("regression", "r2")):
+        a = KnowledgeBase.load(tmp_path / "direct").fold_performance(task, metric)
+        b = KnowledgeBase.load(tmp_path / "stepwise").fold_performance(task, metric)
+        assert len(a) == 4
+        pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_repeats_rejected_before_any_work(tmp_path, bad):
+    from autometa.errors import InvalidParameterError
+
+    suite = _write_suite(tmp_path / "suite")
+    with pytest.raises(InvalidParameterError, match=r"repeats must be a positive integer"):
+        _run(f"dir:{suite}", tmp_path / "kb", n_jobs=1, repeats=bad)
+    assert not (tmp_path / "kb").exists()
+
+
+def test_repeats_extend_a_kb_that_predates_cv_folds(tmp_path):
+    """KBs written before ``cv_folds`` was recorded (the shipped one) hold one repeat."""
+    suite = _write_suite(tmp_path / "suite")
+    built = tmp_path / "built"
+    _run(f"dir:{suite}", built, n_jobs=1)
+    legacy = KnowledgeBase.load(built)
+    legacy._datasets["cv_folds"] = pd.NA
+    legacy._cache.clear()
+    legacy.save(tmp_path / "legacy")
+    assert KnowledgeBase.load(tmp_path / "legacy").datasets()["cv_folds"].isna().all()
+
+    summary = _run(f"dir:{suite}", tmp_path / "legacy", n_jobs=1, repeats=2)
+    assert summary.n_evaluations == 2 * CONFIGS
+    kb = KnowledgeBase.load(tmp_path / "legacy")
+    assert (kb.datasets()["cv_folds"] == 2).all()
+    assert sorted(kb.results("regression")["fold"].unique()) == [0, 1, 2, 3]
+    assert _run(f"dir:{suite}", tmp_path / "legacy", n_jobs=1, repeats=2).n_evaluations == 0

@@ -444,6 +444,13 @@ def evaluate_recommender(
     return table, detail
 
 
+def _folds_per_repeat(kb: Any, task: str) -> dict[str, int]:
+    """Dataset -> cross-validation folds per repeat (``cv_folds``), where the KB records
+    one (a KB from frames says 1: its folds, if any, are treated as one repeat)."""
+    datasets = kb.datasets(task).dropna(subset=["cv_folds"])
+    return {d: int(c) for d, c in zip(datasets["dataset"], datasets["cv_folds"]) if c >= 2}
+
+
 def holdout_selection(
     kb: Any, *, task: str, metric: str | None = None, ks: Sequence[int] = (1, 3, 5, 10),
 ) -> pd.DataFrame:
@@ -480,15 +487,23 @@ def holdout_selection(
     best: dict[int, list[float]] = {k: [] for k in ks}
     sbs_scores: list[float] = []
     n_datasets = 0
+    folds_per_repeat = _folds_per_repeat(kb, task)
     for i, name in enumerate(data.datasets):
         if name not in folds.index.get_level_values(0):
             continue
-        F = folds.loc[name].reindex(columns=data.config_ids).to_numpy(dtype=float)
-        if len(F) < 2:
+        dataset_folds = folds.loc[name]
+        F = dataset_folds.reindex(columns=data.config_ids).to_numpy(dtype=float)
+        # Only folds of the same repeat choose: another repeat's folds have scored the
+        # held-out fold's rows already.
+        repeat = np.asarray(dataset_folds.index) // folds_per_repeat.get(name, len(F))
+        if np.bincount(repeat).max() < 2:
             continue
         n_datasets += 1
         for f in range(len(F)):
-            rest = np.delete(F, f, axis=0)
+            same = (repeat == repeat[f]) & (np.arange(len(F)) != f)
+            if not same.any():
+                continue
+            rest = F[same]
             ok = np.isfinite(rest).all(axis=0)  # a config that failed on a fold is not chosen
             with np.errstate(all="ignore"):
                 chooser = np.where(ok, sign * rest.mean(axis=0), -np.inf)

@@ -202,3 +202,28 @@ def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
     assert fits == []
     with pytest.raises(KnowledgeBaseError, match="another evaluation"):
         evaluate_recommender(kb, checkpoint=path, **{**kwargs, "ks": (1, 5)})
+
+
+def test_holdout_selection_chooses_within_a_repeat():
+    """With repeated CV, a fold is chosen for by the other folds of its own repeat only:
+    another repeat's folds have seen the held-out fold's rows."""
+    import pandas as pd
+
+    from autometa.kb import KnowledgeBase
+    from autometa.metamodel.evaluation import holdout_selection
+
+    names = [f"d{i}" for i in range(4)]
+    kb = KnowledgeBase.from_frames(pd.DataFrame({"x": np.arange(4.0)}, index=names),
+                                   pd.DataFrame({"a": 0.5, "b": 0.5}, index=names),
+                                   task="classification", metric="accuracy")
+    kb._datasets["cv_folds"] = 2  # two repeats of 2-fold CV: folds 0-1 and 2-3
+    kb._cache.clear()
+    # "a" wins the folds of repeat 0, "b" those of repeat 1: a chooser that mixed repeats
+    # would see a tie; within a repeat it always picks the fold's winner
+    for d in names:
+        for c, scores in (("a", [0.9, 0.9, 0.6, 0.6]), ("b", [0.6, 0.6, 0.9, 0.9])):
+            kb.add_results(d, {"algorithm": c}, [{"fold": f, "accuracy": s} for f, s in enumerate(scores)],
+                           config_id=c)
+    table = holdout_selection(kb, task="classification", metric="accuracy", ks=(1,)).set_index("k")
+    assert table.loc[1, "n_folds"] == 16
+    assert table.loc[1, "normalised_regret"] == pytest.approx(0.0)
