@@ -326,12 +326,11 @@ def _kb_state(kb_dir: Path) -> _KBState:
         recorded_folds = results.groupby("dataset")["fold"].max() + 1
         unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(recorded_folds.index)
         for row in datasets[unknown].to_dict("records"):
-            row = {k: (None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
-                   for k, v in row.items()}
+            row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             state.completed_records.append(
                 {"kind": "dataset", **row, "cv_folds": int(recorded_folds[row["dataset"]])})
-        folds_per_repeat = datasets.set_index("dataset")["cv_folds"].astype("Float64").fillna(
-            recorded_folds.astype("Float64")).fillna(1).clip(lower=1).astype(int)
+        folds_per_repeat = (datasets.set_index("dataset")["cv_folds"].astype("Float64")
+                            .fillna(recorded_folds.astype("Float64")).clip(lower=1))
         repeat = results["fold"] // results["dataset"].map(folds_per_repeat).fillna(1).astype(int)
         state.evaluated |= set(zip(results["dataset"], results["config_id"], repeat))
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])

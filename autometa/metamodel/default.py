@@ -98,7 +98,7 @@ class DefaultModel(ForestModel):
         Inner splits (the families dealt differently each time) whose first-pick scores
         are averaged per dataset before the standard-error rule: less variance in the
         choice, ``inner_repeats`` times the tuning cost. Three rather than one: on the
-        shipped classification KB, +0.039 ± 0.024 (paired) of the gap closed at top-1 and
+        one-repeat classification KB, +0.039 ± 0.024 (paired) of the gap closed at top-1 and
         +0.012 ± 0.006 at best-of-10, regression unchanged within noise
         (``benchmarks/results/recommend_lodo_forest_default.md``).
     min_tune_datasets : int
