@@ -322,17 +322,14 @@ def _kb_state(kb_dir: Path) -> _KBState:
     kb = KnowledgeBase.load(kb_dir)
     for task in ("classification", "regression"):
         datasets = kb.datasets(task)
-        results = kb.results(task)[["dataset", "config_id", "fold"]]
-        recorded_folds = results.groupby("dataset")["fold"].max() + 1
-        unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(recorded_folds.index)
+        results = kb.results(task)[["dataset", "config_id", "repeat"]]
+        folds_per_repeat = kb.folds_per_repeat(task)
+        unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(folds_per_repeat.index)
         for row in datasets[unknown].to_dict("records"):
             row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             state.completed_records.append(
-                {"kind": "dataset", **row, "cv_folds": int(recorded_folds[row["dataset"]])})
-        folds_per_repeat = (datasets.set_index("dataset")["cv_folds"].astype("Float64")
-                            .fillna(recorded_folds.astype("Float64")).clip(lower=1))
-        repeat = results["fold"] // results["dataset"].map(folds_per_repeat).fillna(1).astype(int)
-        state.evaluated |= set(zip(results["dataset"], results["config_id"], repeat))
+                {"kind": "dataset", **row, "cv_folds": int(folds_per_repeat[row["dataset"]])})
+        state.evaluated |= set(zip(results["dataset"], results["config_id"], results["repeat"]))
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})

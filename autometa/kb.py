@@ -843,10 +843,30 @@ class KnowledgeBase:
         error, fit and predict seconds and every metric (a copy).
 
         With repeated cross-validation (``autometa batch --repeats R``) repeat ``r`` holds
-        folds ``r * cv_folds`` to ``(r + 1) * cv_folds - 1`` (``cv_folds`` from
-        :meth:`datasets`).
+        folds ``r * cv_folds`` to ``(r + 1) * cv_folds - 1``; the ``repeat`` column says
+        which (see :meth:`folds_per_repeat`).
         """
-        return self._task_results(self._check_task(task)).reset_index(drop=True).copy()
+        results = self._task_results(self._check_task(task)).reset_index(drop=True).copy()
+        per = results["dataset"].map(self.folds_per_repeat(task))
+        results["repeat"] = (results["fold"] // per).astype("Int64")
+        return results
+
+    def folds_per_repeat(self, task: str) -> pd.Series:
+        """Dataset -> cross-validation folds per repeat, so that a result's repeat is
+        ``fold // folds_per_repeat``.
+
+        The recorded ``cv_folds`` where it is 2 or more; otherwise (knowledge bases written
+        before repeats existed, :meth:`from_frames`, :meth:`add_results` without a dataset
+        record) all the dataset's folds on record count as one repeat.
+
+        Examples
+        --------
+        >>> kb.folds_per_repeat("classification").head(2)  # doctest: +SKIP
+        """
+        on_record = self._task_results(self._check_task(task)).groupby("dataset")["fold"].max() + 1
+        recorded = self.datasets(task)["cv_folds"].astype("Float64")
+        per = recorded.where(recorded >= 2).fillna(on_record.astype("Float64"))
+        return per.dropna().astype("int64").rename("folds_per_repeat")
 
     def fit_times(self, task: str) -> pd.DataFrame:
         """Datasets x configs: mean fit time in seconds (NaN unless every fold is ok)."""

@@ -202,6 +202,8 @@ def test_repeats_extend_a_kb_with_new_folds_only(tmp_path):
     kb = KnowledgeBase.load(kb_dir)
     results = kb.results("classification")
     assert sorted(results["fold"].unique()) == [0, 1, 2, 3]
+    assert (results["repeat"] == results["fold"] // 2).all()
+    assert kb.folds_per_repeat("classification").tolist() == [2]
     # repeat 0 is untouched; repeat 1 deals the rows differently, so its scores differ
     again = results.set_index(["dataset", "config_id", "fold"]).loc[first.index]
     pd.testing.assert_series_equal(again["balanced_accuracy"], first["balanced_accuracy"])

@@ -87,6 +87,17 @@ def test_round_trip_preserves_contents_and_fingerprint(tmp_path):
     assert (tmp_path / "kb" / "results.parquet").read_bytes()[:4] == b"PAR1"
 
 
+def test_folds_without_recorded_cv_folds_are_one_repeat():
+    kb = _frames_kb()
+    kb.add_results("new", {"algorithm": "rf"},
+                   [{"fold": f, "balanced_accuracy": 0.5} for f in range(4)], config_id="rf",
+                   task=TASK, metafeatures={"rows": 3.0})
+    assert kb.folds_per_repeat(TASK)["new"] == 4
+    results = kb.results(TASK)
+    assert set(results.loc[results["dataset"] == "new", "repeat"]) == {0}
+    assert (results["repeat"] == 0).all()
+
+
 def test_fingerprint_changes_with_contents():
     kb = _frames_kb()
     before = kb.fingerprint()

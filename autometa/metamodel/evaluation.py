@@ -444,13 +444,6 @@ def evaluate_recommender(
     return table, detail
 
 
-def _folds_per_repeat(kb: Any, task: str) -> dict[str, int]:
-    """Dataset -> cross-validation folds per repeat (``cv_folds``), where the KB records
-    one (a KB from frames says 1: its folds, if any, are treated as one repeat)."""
-    datasets = kb.datasets(task).dropna(subset=["cv_folds"])
-    return {d: int(c) for d, c in zip(datasets["dataset"], datasets["cv_folds"]) if c >= 2}
-
-
 def holdout_selection(
     kb: Any, *, task: str, metric: str | None = None, ks: Sequence[int] = (1, 3, 5, 10),
 ) -> pd.DataFrame:
@@ -487,7 +480,7 @@ def holdout_selection(
     best: dict[int, list[float]] = {k: [] for k in ks}
     sbs_scores: list[float] = []
     n_datasets = 0
-    folds_per_repeat = _folds_per_repeat(kb, task)
+    folds_per_repeat = kb.folds_per_repeat(task)
     for i, name in enumerate(data.datasets):
         if name not in folds.index.get_level_values(0):
             continue
