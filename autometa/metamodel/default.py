@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from autometa.metamodel._base import TrainingData
 from autometa.metamodel.forest import ForestModel, proximity
@@ -77,7 +78,9 @@ class DefaultModel(ForestModel):
     ``inner_folds`` grouped folds of the training datasets (averaged over
     ``inner_repeats`` differently dealt splits), with a standard-error rule
     (the most conservative candidate within :data:`FIRST_PICK_SE` paired standard errors
-    of the best). The chosen values are part of the saved state. (``uniform`` is not
+    of the best). The chosen values are part of the saved state; the out-of-fold
+    first-pick score of every training dataset under every candidate is kept, until the
+    model is saved, as ``inner_scores_`` (datasets x (a, bonus)). (``uniform`` is not
     tuned: on the shipped knowledge base pure proximity hedging was as good or better at
     every k, and a tuned share mostly added noise.) With ``tune=False``
     (or fewer than ``min_tune_datasets`` training datasets) the constructor's values are
@@ -143,6 +146,7 @@ class DefaultModel(ForestModel):
     def _fit(self, data: TrainingData) -> None:
         super()._fit(data)
         self.tuning_: dict[str, float] = {}
+        self.inner_scores_ = pd.DataFrame()
         tuned = self.tune and len(data.datasets) >= self.min_tune_datasets
         self.chosen_ = self._tune(data) if tuned else self._given()
 
@@ -196,6 +200,9 @@ class DefaultModel(ForestModel):
                 cands.append((a, bonus))
         a, bonus = cands[_one_se_choice(scores, FIRST_PICK_SE)]
         self.tuning_ = table
+        self.inner_scores_ = pd.DataFrame(
+            np.column_stack(scores), index=[data.datasets[i] for i in rows],
+            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]))
         return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
     def _given(self) -> dict[str, float]:
@@ -218,6 +225,7 @@ class DefaultModel(ForestModel):
         super()._set_state(state)
         self.chosen_ = {k: float(v) for k, v in state["chosen"].items()}
         self.tuning_ = dict(state.get("tuning", {}))
+        self.inner_scores_ = pd.DataFrame()
 
 
 __all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SHRINKAGE", "DefaultModel"]

@@ -161,6 +161,10 @@ def test_default_tunes_on_training_data_only(kb, fitted):
     # settings chosen by inner cross-validation are kept in the (JSON) state
     assert set(model.chosen_) == {"a", "bonus", "uniform"}
     assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
+    # the inner out-of-fold first-pick scores behind the choice: their means are the table
+    inner = model.inner_scores_
+    assert set(inner.index) <= set(model.datasets_) and len(inner.columns) == len(model.tuning_)
+    assert np.allclose(sorted(inner.mean().to_numpy()), sorted(model.tuning_.values()))
     state = json.loads(json.dumps(model.get_state()))
     assert state["model_state"]["chosen"] == model.chosen_
     # without tuning the constructor's values are used as given
