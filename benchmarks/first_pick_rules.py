@@ -37,7 +37,7 @@ import pandas as pd
 
 from autometa.kb import KnowledgeBase
 from autometa.metamodel import TrainingData
-from autometa.metamodel.default import FIRST_PICK_SE, DefaultModel
+from autometa.metamodel.default import FIRST_PICK_SE, DefaultModel, _one_se_choice
 from autometa.metamodel.evaluation import dataset_family, make_folds
 from autometa.metrics import DEFAULT_METRIC
 
@@ -52,20 +52,8 @@ EVIDENCE_Z = (0.0, 0.5, 1.0, 2.0, 3.0)
 def conservative_choice(inner: pd.DataFrame, n_se: float, by_family: bool) -> int:
     """Column of ``inner`` (datasets x candidates, most conservative first) chosen by the
     n-standard-error rule, with standard errors over datasets or clustered by family."""
-    scores = inner.to_numpy()
-    best = int(np.argmax(scores.mean(axis=0)))
-    codes = pd.factorize(pd.Index(inner.index).map(dataset_family))[0]
-    n_groups = codes.max() + 1
-    for j in range(scores.shape[1]):
-        diff = scores[:, best] - scores[:, j]
-        if by_family:
-            sums = np.bincount(codes, weights=diff - diff.mean(), minlength=n_groups)
-            se = np.sqrt(n_groups / max(n_groups - 1, 1) * np.sum(sums**2)) / len(diff)
-        else:
-            se = diff.std(ddof=1) / np.sqrt(len(diff))
-        if diff.mean() <= n_se * se + 1e-12:
-            return j
-    return best
+    groups = [dataset_family(d) for d in inner.index] if by_family else None
+    return _one_se_choice([inner[c].to_numpy() for c in inner.columns], n_se, groups)
 
 
 def first_picks(kb: KnowledgeBase, task: str, n_folds: int | None) -> pd.DataFrame:

@@ -248,3 +248,20 @@ def test_default_inner_repeats_average_several_splits(kb, fitted):
     assert repeated.tuning_ != once.tuning_
     again = get_model("default", inner_repeats=3, **FAST["default"]).fit(kb, TASK, METRIC)
     assert again.tuning_ == repeated.tuning_ and again.chosen_ == repeated.chosen_
+
+
+def test_family_clustered_standard_errors_are_more_cautious(kb):
+    from autometa.errors import InvalidParameterError
+    from autometa.metamodel.default import _one_se_choice
+
+    # the bolder candidate wins by 0.5, 0.1 and -0.1 on three families of ten datasets
+    bold = np.repeat([0.5, 0.1, -0.1], 10)
+    families = np.repeat(["a", "b", "c"], 10)
+    scores = [np.zeros(30), bold]
+    assert _one_se_choice(scores, 2.0) == 1  # thirty "independent" datasets: convincing
+    assert _one_se_choice(scores, 2.0, families) == 0  # three families: not
+    assert _one_se_choice(scores, 2.0, np.arange(30).astype(str)) == 1  # singletons as before
+    model = get_model("default", se_groups="family", n_estimators=10, inner_repeats=1)
+    assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform"}
+    with pytest.raises(InvalidParameterError, match="se_groups='families'"):
+        get_model("default", se_groups="families", n_estimators=10).fit(kb, TASK, METRIC)
