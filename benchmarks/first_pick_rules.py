@@ -37,7 +37,7 @@ import pandas as pd
 
 from autometa.kb import KnowledgeBase
 from autometa.metamodel import TrainingData
-from autometa.metamodel.default import FIRST_PICK_SE, DefaultModel, _one_se_choice
+from autometa.metamodel.default import FIRST_PICK_SE, DefaultModel, _one_se_choice, _shrunk
 from autometa.metamodel.evaluation import dataset_family, make_folds
 from autometa.metrics import DEFAULT_METRIC
 
@@ -77,8 +77,7 @@ def first_picks(kb: KnowledgeBase, task: str, n_folds: int | None) -> pd.DataFra
             row = {"fold": f, "family": dataset_family(data.datasets[i]),
                    "dataset": data.datasets[i], "single best": U[i, sbs]}
             for name, (a, bonus) in chosen.items():
-                mu = model.sbs_ + a * (forest - model.sbs_) + 1e-6 * model.sbs_
-                mu[sbs] += bonus
+                mu = _shrunk(model.sbs_, forest, a, bonus) + 1e-6 * model.sbs_
                 row[name] = U[i, int(np.argmax(mu))]
             pick = int(np.argmax(forest + 1e-6 * model.sbs_))
             diff = model.U_[:, pick] - model.U_[:, sbs]

@@ -226,12 +226,12 @@ class DefaultModel(ForestModel):
                 table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
                 scores.append(hits)
                 cands.append((a, bonus))
-        groups = ([dataset_family(data.datasets[i]) for i in rows]
-                  if self.se_groups == "family" else None)
+        names = [data.datasets[i] for i in rows]
+        groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
         a, bonus = cands[_one_se_choice(scores, FIRST_PICK_SE, groups)]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
-            np.column_stack(scores), index=[data.datasets[i] for i in rows],
+            np.column_stack(scores), index=names,
             columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]))
         return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
