@@ -230,3 +230,14 @@ def test_console_script_reports_user_errors_in_one_line(tmp_path, frame, capsys)
     with pytest.raises(SystemExit) as exit_info:
         run(["evaluate", "--task", "classification", "--models", "sbs", "--weighting", "families"])
     assert exit_info.value.code == 2 and "'families'" in capsys.readouterr().err
+
+
+def test_recommend_from_openml_source(space_kb, openml_cache):
+    """``recommend`` takes any source ``load_dataset`` does: here ``openml:2`` (anneal, with
+    categoricals and missing values) from the offline OpenML cache."""
+    recs = autometa.recommend("openml:2", k=3, kb=space_kb, model=FAST_DEFAULT)
+    assert recs.task == "classification" and len(recs) == 3
+    dataset = autometa.load_dataset("openml:2")
+    pipe = recs[0].make_pipeline()
+    pipe.fit(dataset.X, dataset.y)
+    assert pipe.score(dataset.X, dataset.y) > 0.5

@@ -126,8 +126,8 @@ class DefaultModel(ForestModel):
         Standard errors of the rule over datasets, or clustered by near-duplicate family
         (:data:`SE_GROUPS`). On the two-repeat regression KB clustering kept the single best
         config where counting datasets trusted the forest (+0.155 ± 0.130 of the gap at
-        k=1), classification unchanged within noise (``benchmarks/first_pick_rules.py``);
-        the shipped tables are for ``"dataset"``.
+        k=1), classification unchanged within noise (``benchmarks/first_pick_rules.py``),
+        hence the default.
     n_jobs : int
         Threads used to grow the trees.
     random_state : int
@@ -146,7 +146,7 @@ class DefaultModel(ForestModel):
     def __init__(self, a: float = 1.0, bonus: float = 0.0, uniform: float = 0.0,
                  n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
                  tune: bool = True, inner_folds: int = 5, inner_repeats: int = 3,
-                 min_tune_datasets: int = 20, se_groups: str = "dataset", n_jobs: int = 1,
+                 min_tune_datasets: int = 20, se_groups: str = "family", n_jobs: int = 1,
                  random_state: int = 0) -> None:
         super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
                          max_features=max_features, uniform=uniform, n_jobs=n_jobs,

@@ -265,3 +265,18 @@ def test_family_clustered_standard_errors_are_more_cautious(kb):
     assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform"}
     with pytest.raises(InvalidParameterError, match="se_groups='families'"):
         get_model("default", se_groups="families", n_estimators=10).fit(kb, TASK, METRIC)
+
+
+def test_flaml_baseline_follows_the_nearest_dataset_by_size_only(kb, fitted):
+    """The FLAML-style baseline reads only the four size meta-features: a query with a
+    training dataset's sizes gets that dataset's best config, whatever its other features."""
+    model = fitted["flaml"]
+    assert sorted(model.features_) == ["general.n_classes", "general.n_features",
+                                       "general.n_instances", "general.pct_numeric"]
+    mf = kb.metafeatures(TASK)
+    perf = kb.performance(TASK, METRIC)
+    for name in mf.index[[3, 17, 29]]:
+        query = mf.loc[name].copy()
+        query[["stat.signal", "stat.noise1", "stat.noise2"]] = [9.0, -9.0, 9.0]
+        best = perf.loc[name].idxmax()
+        assert model.config_ids_[model.select(query, 1)[0]] == best
