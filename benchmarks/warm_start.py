@@ -35,6 +35,8 @@ Usage::
     python benchmarks/warm_start.py                           # 24 datasets, 50 trials, 3 seeds
     python benchmarks/warm_start.py --datasets 2 --trials 6 --seeds 1 --out /tmp/ws   # smoke
     python benchmarks/warm_start.py --report                  # table + plot from the CSV
+    python benchmarks/warm_start.py --methods warm,transfer --names ecoli,glass --out DIR
+                                     # rerun two methods on some datasets of an earlier run
 """
 
 from __future__ import annotations
@@ -175,6 +177,13 @@ def run(args) -> None:
     warnings.simplefilter("ignore")
     kb = KnowledgeBase.load()
     names = pick_datasets(args.datasets, set(kb.datasets("classification").index))
+    if args.names:
+        wanted = [n.strip() for n in args.names.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise SystemExit(f"--names: {unknown} are not among the {len(names)} selected "
+                             f"datasets: {sorted(names)}")
+        names = [n for n in names if n in wanted]
     shard, n_shards = (int(v) for v in args.shard.split("/"))
     rows = pd.read_csv(CORPUS / "manifest.csv").set_index("name")["n_rows"]
     names = sorted(names, key=lambda n: (min(int(rows[n]), args.max_rows), n))
@@ -374,6 +383,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="methods to run, and to report with --report")
     parser.add_argument("--max-rows", type=int, default=500)
     parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--names", default="",
+                        help="comma-separated dataset names: only these of the selection "
+                             "(e.g. to rerun some methods on the datasets of an earlier run)")
     parser.add_argument("--shard", default="0/1", help="I/N: run every N-th dataset from I")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--cache-dir", default="~/.cache/autometa/warm_start_bench")
