@@ -255,13 +255,18 @@ def report(args) -> None:
     trials = int(runs["trial"].max())
     wanted = {m.strip() for m in args.methods.split(",")}
     methods = [m for m in METHODS if m in set(runs["method"]) and m in wanted]
-    runs = runs[runs["method"].isin(methods)]
+    if "random" not in set(runs["method"]):
+        raise SystemExit(f"{csv} has no random-search runs, which the normalised regret is "
+                         "measured against: run --methods random first")
+    needed = sorted(set(methods) | {"random"})  # random search sets every dataset's scale
+    runs = runs[runs["method"].isin(needed)]
     # only datasets where every method finished every seed
     counts = runs.drop_duplicates(["dataset", "method", "seed"]).groupby("dataset").size()
     n_seeds = runs["seed"].nunique()
-    complete = counts[counts == len(methods) * n_seeds].index
+    complete = counts[counts == len(needed) * n_seeds].index
     runs = runs[runs["dataset"].isin(complete)]
     curves = regret_curves(runs, trials)
+    curves = curves[curves["method"].isin(methods)]
     per_dataset = curves.groupby(["method", "dataset"]).mean(numeric_only=True).drop(columns="seed")
     mean = per_dataset.groupby("method").mean().reindex(methods)
     sem = per_dataset.groupby("method").sem().reindex(methods)
