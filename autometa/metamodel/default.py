@@ -55,16 +55,15 @@ def _one_se_choice(scores: list[np.ndarray], n_se: float = 1.0,
     them as such makes a large family look like strong evidence."""
     means = np.array([s.mean() for s in scores])
     best = int(np.argmax(means))
-    codes = None if groups is None else pd.factorize(pd.Index(groups))[0]
+    n = len(scores[best])
+    # without groups every dataset is its own cluster: the clustered SE is then the usual
+    # std(ddof=1) / sqrt(n)
+    codes = np.arange(n) if groups is None else pd.factorize(pd.Index(groups))[0]
+    n_groups = int(codes.max()) + 1 if n else 0
     for i, s in enumerate(scores):
         diff = scores[best] - s
-        n = len(diff)
-        if codes is not None:
-            n_groups = int(codes.max()) + 1 if n else 0
-            sums = np.bincount(codes, weights=diff - diff.mean(), minlength=n_groups)
-            se = np.sqrt(n_groups / (n_groups - 1) * np.sum(sums**2)) / n if n_groups > 1 else 0.0
-        else:
-            se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        sums = np.bincount(codes, weights=diff - diff.mean(), minlength=n_groups)
+        se = np.sqrt(n_groups / (n_groups - 1) * np.sum(sums**2)) / n if n_groups > 1 else 0.0
         if diff.mean() <= n_se * se + 1e-12:
             return i
     return best
