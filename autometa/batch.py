@@ -240,8 +240,10 @@ def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: 
     evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
                           memory_limit_mb=memory_limit_mb, random_state=random_state + repeat)
     offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
+    # n_rows_used per result: one dataset can hold evaluations at several fidelities
     return [{"kind": "result", "dataset": data.name, "config_id": config_id, "task": data.task,
-             **fold, "fold": fold["fold"] + offset} for fold in evaluation.folds]
+             **fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
+            for fold in evaluation.folds]
 
 
 class _Executor:

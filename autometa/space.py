@@ -38,7 +38,6 @@ from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
-    FunctionTransformer,
     LabelEncoder,
     OneHotEncoder,
     OrdinalEncoder,
@@ -470,16 +469,21 @@ def encode(configs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns, dtype=float)
 
 
-def _as_category_strings(X: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns as strings so encoders see one consistent type; NaN stays a category."""
-    return X.astype(object).where(X.notna(), "__missing__").astype(str)
+def _target_encoder(task: str) -> TargetEncoder:
+    """Cross-fitted target encoding with the shuffled folds scikit-learn used before 1.9
+    (same encodings as the knowledge base was built with, without its deprecated
+    ``random_state``)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if task == "regression":
+        return TargetEncoder(target_type="continuous", cv=KFold(5, shuffle=True, random_state=0))
+    return TargetEncoder(target_type="auto", cv=StratifiedKFold(5, shuffle=True, random_state=0))
 
 
 def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str) -> Pipeline:
-    categorical = list(categorical)
+    from sklearn.compose import make_column_selector
 
-    def numeric_columns(X: pd.DataFrame) -> list:
-        return [c for c in X.columns if c not in set(categorical)]
+    from autometa.data._columns import ColumnTyper
 
     scalers = {
         "none": "passthrough",
@@ -496,18 +500,16 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
                                 max_categories=ONEHOT_MAX_CATEGORIES),
         "ordinal": OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                   encoded_missing_value=-1),
-        "target": TargetEncoder(target_type="continuous" if task == "regression" else "auto",
-                                random_state=0),
+        "target": _target_encoder(task),
     }
-    categorical_steps = [
-        ("as_strings", FunctionTransformer(_as_category_strings, feature_names_out="one-to-one")),
-        ("encode", encoders[config["encoding"]]),
-    ]
+    categorical_steps = [("encode", encoders[config["encoding"]])]
     if config["encoding"] != "onehot" and config["scaling"] != "none":
         categorical_steps.append(("scale", clone(scalers[config["scaling"]])))
+    # ColumnTyper leaves float64 numeric columns and string categorical ones.
     columns = ColumnTransformer(
-        [("numeric", numeric, numeric_columns),
-         ("categorical", Pipeline(categorical_steps), categorical)],
+        [("numeric", numeric, make_column_selector(dtype_include=np.number)),
+         ("categorical", Pipeline(categorical_steps),
+          make_column_selector(dtype_exclude=np.number))],
         sparse_threshold=0.0,
         verbose_feature_names_out=False,
     )
@@ -516,7 +518,8 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
         "variance_threshold": VarianceThreshold(0.0),
         "pca": PCA(n_components=0.95, svd_solver="full", random_state=0),
     }
-    return Pipeline([("columns", columns), ("reduce", reducers[config["reduction"]])])
+    return Pipeline([("types", ColumnTyper(categorical=list(categorical))),
+                     ("columns", columns), ("reduce", reducers[config["reduction"]])])
 
 
 def build(
@@ -552,7 +555,9 @@ def build(
     estimator = algorithm.make(full["params"], random_state)
     if task == "regression":
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
-    return Pipeline([
+    from autometa._pipeline import BoundedPipeline
+
+    return BoundedPipeline([
         ("preprocess", _preprocessor(full, categorical, task)),
         ("model", estimator),
     ])

@@ -277,6 +277,10 @@ def _finish_target(y: pd.Series, task: str, where: str) -> pd.Series:
             y = y.cat.remove_unused_categories()  # e.g. levels only seen in dropped rows
         elif _integer_valued(y):
             y = y.astype("int64")  # 0.0/1.0 labels (floats only because of NaN) -> 0/1
+        elif pd.api.types.is_float_dtype(y) and np.any(np.mod(y.to_numpy(float), 1) != 0):
+            # Fractional class codes (0, 0.5, 1): scikit-learn reads a float target that is
+            # not integer-valued as continuous, so such labels become their text form.
+            y = y.map(repr).astype(object).rename(name)
         else:
             y = _uniform_labels(y)
         classes = y.unique()

@@ -211,3 +211,18 @@ def test_huge_integer_valued_float_labels_stay_float() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "t": [1e300, 0.0, 1e300]})
     ds = load(frame, task="classification")
     assert ds.y.dtype == np.float64 and ds.y.tolist() == [1e300, 0.0, 1e300]
+
+
+def test_fractional_class_codes_become_labels():
+    """A classification target coded 0 / 0.5 / 1 is not 'continuous' to scikit-learn."""
+    import warnings
+
+    from autometa.evaluate import make_splits
+
+    X = pd.DataFrame({"x": np.arange(30.0)})
+    y = pd.Series([0.0, 0.5, 1.0] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = autometa.load_dataset((X, y), task="classification")
+    assert sorted(dataset.y.unique()) == ["0.0", "0.5", "1.0"]
+    assert len(make_splits(dataset, 3, 0)) == 3
