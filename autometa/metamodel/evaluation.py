@@ -108,10 +108,13 @@ def dataset_family(name: str) -> str:
     --------
     >>> dataset_family("607_fri_c4_1000_50"), dataset_family("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1")
     ('friedman', 'GAMETES')
-    >>> dataset_family("breast-w"), dataset_family("iris")
-    ('breast_wisconsin', 'iris')
+    >>> dataset_family("breast-w"), dataset_family("iris~mcar20"), dataset_family("MASS__Boston")
+    ('breast_wisconsin', 'iris', 'R:MASS')
     """
-    base = re.sub(r"^\d+_", "", str(name))
+    name = str(name).split("~", 1)[0]  # a KB variant ("iris~mcar20") is its parent's
+    if "__" in name:  # an Rdatasets table ("package__item"): one family per R package
+        return "R:" + name.split("__", 1)[0]
+    base = re.sub(r"^\d+_", "", name)
     if base in FAMILY_ALIASES:
         return FAMILY_ALIASES[base]
     if name in FAMILY_ALIASES:
