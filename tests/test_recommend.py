@@ -13,6 +13,7 @@ import autometa
 from autometa import space
 from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
 from autometa.kb import KnowledgeBase
+from autometa.recommendation import NoveltyWarning
 from autometa.recommendation import NoveltyWarning, Recommendations
 
 FAST_DEFAULT = "knn"  # the ranker-based models are covered in tests/metamodel
@@ -241,3 +242,37 @@ def test_recommend_from_openml_source(space_kb, openml_cache):
     pipe = recs[0].make_pipeline()
     pipe.fit(dataset.X, dataset.y)
     assert pipe.score(dataset.X, dataset.y) > 0.5
+
+
+def test_missing_values_in_a_few_columns_are_not_novel():
+    """Real tables have NaN; a few NaN columns must not make a known table 'novel'."""
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    holed = X.copy()
+    rng = np.random.default_rng(0)
+    for column in X.columns[:4]:
+        holed.loc[rng.random(len(X)) < 0.1, column] = np.nan
+    stds = []
+    for frame in (X, holed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NoveltyWarning)
+            recs = autometa.recommend(frame.assign(y=y), target="y", k=1)
+        stds.append(recs[0].predicted_std)
+    assert stds[1] <= 2 * stds[0] and stds[0] <= 2 * stds[1]
+
+
+def test_scaler_ignores_constant_and_clips_outlying_metafeatures():
+    from autometa.metamodel._base import FeatureScaler
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"constant": np.zeros(50), "x": rng.normal(size=50),
+                          "heavy": np.r_[rng.normal(size=49), 1e6]})
+    scaler = FeatureScaler().fit(train)
+    assert "constant" not in scaler.columns_
+    far = scaler.transform(pd.Series({"constant": 1e9, "x": 1e9, "heavy": -1e9}))
+    assert np.all(np.abs(far) <= 1 + 2 * FeatureScaler.CLIP)
+    inside = scaler.transform(train)
+    assert np.median(np.abs(inside[:, scaler.columns_.index("heavy")])) < 1

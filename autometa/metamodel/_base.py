@@ -22,6 +22,7 @@ State is plain JSON (see :mod:`autometa.metamodel._cache`): no pickle.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -33,7 +34,7 @@ from autometa.errors import KnowledgeBaseError
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 #: Floor of the normalised score used for training targets (evaluation uses 0).
 TRAIN_FLOOR = -1.0
@@ -195,29 +196,44 @@ class TrainingData:
 
 class FeatureScaler:
     """Log-compress heavy-tailed meta-features, impute with the training median and scale
-    to [0, 1] (auto-sklearn's normalisation for its L1 distance).
+    robustly to about [0, 1] (auto-sklearn's normalisation for its L1 distance, made robust).
 
     A column is log-compressed (``sign(x) * log1p(|x|)``) when its training values span
     more than two orders of magnitude: sizes such as the number of rows would otherwise
-    dominate any distance.
+    dominate any distance. The scale is the 5th-95th percentile range of the training
+    values, and scaled values are clipped to ``[-CLIP, 1 + CLIP]``: a query far outside the
+    knowledge base on one meta-feature (or one heavy-tailed outlier in the knowledge base)
+    then moves a distance by at most ``1 + 2 * CLIP`` instead of by thousands. Columns that
+    are constant over the training datasets carry no information and are dropped.
     """
+
+    #: How far beyond the training range (in units of its scale) a value still counts.
+    CLIP = 0.5
 
     def fit(self, frame: pd.DataFrame) -> FeatureScaler:
         X = frame.to_numpy(dtype=float)
         keep = np.isfinite(X).sum(axis=0) >= max(2, int(0.2 * len(X)))
-        self.columns_ = [c for c, k in zip(frame.columns, keep) if k]
-        X = X[:, keep]
         with np.errstate(all="ignore"):
             absx = np.abs(np.where(np.isfinite(X), X, np.nan))
             hi = np.nanmax(absx, axis=0) if len(X) else np.zeros(X.shape[1])
             lo = np.nanpercentile(absx, 10, axis=0) if len(X) else np.zeros(X.shape[1])
         self.log_ = np.nan_to_num(hi, nan=0.0) > 100 * np.maximum(np.nan_to_num(lo, nan=0.0), 1.0)
         T = self._compress(X)
+        if len(T):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                q05, q95 = np.nanpercentile(T, [5, 95], axis=0)
+                low, high = np.nanmin(T, axis=0), np.nanmax(T, axis=0)
+        else:
+            q05 = low = np.zeros(T.shape[1])
+            q95 = high = np.ones(T.shape[1])
+        robust = q95 - q05 > 1e-12
+        self.min_ = np.where(robust, q05, low)
+        self.span_ = np.where(robust, q95 - q05, high - low)
+        keep &= np.nan_to_num(self.span_, nan=0.0) > 1e-12  # constant columns: no information
+        self.columns_ = [c for c, k in zip(frame.columns, keep) if k]
+        self.log_, self.min_, self.span_, T = self.log_[keep], self.min_[keep], self.span_[keep], T[:, keep]
         self.median_ = np.nan_to_num(np.nanmedian(T, axis=0), nan=0.0) if len(T) else np.zeros(T.shape[1])
-        T = np.where(np.isfinite(T), T, self.median_)
-        self.min_ = T.min(axis=0) if len(T) else np.zeros(T.shape[1])
-        span = (T.max(axis=0) - self.min_) if len(T) else np.ones(T.shape[1])
-        self.span_ = np.where(span > 1e-12, span, 1.0)
         return self
 
     def _compress(self, X: np.ndarray) -> np.ndarray:
@@ -231,7 +247,7 @@ class FeatureScaler:
         X = frame.reindex(columns=self.columns_).to_numpy(dtype=float)
         T = self._compress(X)
         T = np.where(np.isfinite(T), T, self.median_)
-        return (T - self.min_) / self.span_
+        return np.clip((T - self.min_) / self.span_, -self.CLIP, 1.0 + self.CLIP)
 
     def missing(self, frame: pd.DataFrame | pd.Series) -> np.ndarray:
         """Boolean mask of the values :meth:`transform` had to impute."""
