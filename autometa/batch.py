@@ -38,6 +38,7 @@ import pandas as pd
 
 from autometa import space
 from autometa.evaluate import evaluate, make_splits
+from autometa.kb import writer_lock
 
 #: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
 KB_METAFEATURE_GROUPS = "all"
@@ -91,9 +92,18 @@ class Journal:
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, default=_json_default, allow_nan=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps(record, default=_json_default, allow_nan=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            from autometa.errors import KnowledgeBaseError
+
+            # What reached the disk is at most a truncated last line, which readers skip.
+            raise KnowledgeBaseError(
+                f"cannot write the journal {self.path} ({os.strerror(exc.errno or 0) or exc}); "
+                "every finished evaluation is kept: free space and rerun the same command "
+                "to resume") from exc
 
     def close(self) -> None:
         self._file.close()
@@ -230,8 +240,8 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
 
 def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
                   time_limit: float, memory_limit_mb: float, random_state: int,
-                  openml_settings: tuple | None = None, repeat: int = 0) -> list[dict]:
-    """Worker job: cross-validate one configuration; one result record per fold.
+                  openml_settings: tuple | None = None, repeat: int = 0) -> dict:
+    """Worker job: cross-validate one configuration; one journal record with every fold.
 
     Repeat ``r`` deals the folds (and seeds the estimator) with ``random_state + r`` on the
     same subsample, and numbers its folds after those of the earlier repeats.
@@ -240,10 +250,12 @@ def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: 
     evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
                           memory_limit_mb=memory_limit_mb, random_state=random_state + repeat)
     offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
-    # n_rows_used per result: one dataset can hold evaluations at several fidelities
-    return [{"kind": "result", "dataset": data.name, "config_id": config_id, "task": data.task,
-             **fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
-            for fold in evaluation.folds]
+    # All folds in one journal line, so that a kill or a full disk cannot leave a cell
+    # half recorded; n_rows_used per result: a dataset can hold several fidelities.
+    return {"kind": "evaluation", "dataset": data.name, "config_id": config_id,
+            "task": data.task,
+            "folds": [{**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
+                      for fold in evaluation.folds]}
 
 
 class _Executor:
@@ -331,7 +343,11 @@ def _kb_state(kb_dir: Path) -> _KBState:
             row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             state.completed_records.append(
                 {"kind": "dataset", **row, "cv_folds": int(folds_per_repeat[row["dataset"]])})
-        state.evaluated |= set(zip(results["dataset"], results["config_id"], results["repeat"]))
+        # A cell counts as evaluated only with every fold of its repeat on record (journals
+        # of older versions wrote one line per fold, so a kill could leave a cell partial).
+        folds = results.groupby(["dataset", "config_id", "repeat"]).size()
+        expected = folds.index.get_level_values("dataset").map(folds_per_repeat)
+        state.evaluated |= set(folds.index[folds.to_numpy() >= expected.to_numpy()])
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
@@ -384,8 +400,6 @@ def run(
     -------
     BatchSummary
     """
-    from rich.console import Console
-    from tqdm.auto import tqdm
 
     from autometa.data import load_suite
     from autometa.errors import InvalidParameterError
@@ -398,7 +412,20 @@ def run(
     kb_dir.mkdir(parents=True, exist_ok=True)
     sources = _interleave([load_suite(spec).sources for spec in
                            ([suite] if isinstance(suite, (str, os.PathLike)) else suite)])
-    tasks = tuple(tasks)
+    with writer_lock(kb_dir, timeout=0, purpose="batch"):
+        return _run_locked(sources, kb_dir, configs=configs, cv=cv, repeats=repeats,
+                           max_rows=max_rows, n_jobs=n_jobs, scheduler=scheduler,
+                           time_limit=time_limit, memory_limit_mb=memory_limit_mb,
+                           random_state=random_state, tasks=tuple(tasks), progress=progress,
+                           start=start)
+
+
+def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, scheduler,
+                time_limit, memory_limit_mb, random_state, tasks, progress, start):
+    """:func:`run` once it holds the directory's writer lock."""
+    from rich.console import Console
+    from tqdm.auto import tqdm
+
     state = _kb_state(kb_dir)
     journal = Journal(kb_dir)
     _write_header(kb_dir)
@@ -480,11 +507,10 @@ def run(
                         evaluations_for(source, record["dataset"], record["task"],
                                         record["openml_task_id"] is not None)
                 else:
-                    for record in output:
-                        journal.write(record)
-                    name = output[0]["dataset"]
+                    journal.write(output)
+                    name = output["dataset"]
                     summary.done[name] = summary.done.get(name, 0) + 1
-                    failed = [r for r in output if r["status"] != "ok"]
+                    failed = [r for r in output["folds"] if r["status"] != "ok"]
                     if failed:
                         summary.failed.setdefault(name, []).append(
                             f"{job[2]}: {failed[0]['status']}: {failed[0]['error']}")

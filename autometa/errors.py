@@ -59,5 +59,9 @@ class KnowledgeBaseError(AutometaError, ValueError):
     """A knowledge base is missing, corrupted or of a newer schema."""
 
 
+class KnowledgeBaseLockedError(KnowledgeBaseError):
+    """Another process is writing the knowledge-base directory (one writer at a time)."""
+
+
 class TaskMismatchError(AutometaError, ValueError):
     """A dataset and a knowledge base or model are of different task types."""

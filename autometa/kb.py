@@ -18,11 +18,13 @@ stores results; it does not compute them (``autometa.batch`` does).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.errors import KnowledgeBaseError, TaskMismatchError
+from autometa.errors import KnowledgeBaseError, KnowledgeBaseLockedError, TaskMismatchError
 from autometa.metrics import METRICS
 
 __all__ = ["SCHEMA_VERSION", "KnowledgeBase", "default_kb_path"]
@@ -191,6 +193,47 @@ def _write_atomic(path: Path, write) -> None:
         raise
 
 
+#: The lock file that gives one process at a time the right to write a KB directory.
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, timeout: float, purpose: str) -> Iterator[None]:
+    """Hold the directory's writer lock (an OS file lock, released even on ``kill -9``).
+
+    Everything that writes a knowledge-base directory takes it: ``batch`` for its whole
+    run, :meth:`KnowledgeBase.save` and :meth:`~KnowledgeBase.compact` while they write.
+    ``timeout`` seconds to wait (0: fail at once); a second writer gets
+    :class:`~autometa.errors.KnowledgeBaseLockedError` naming the holder.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(root / LOCK_NAME, timeout=timeout, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = _read_holder(root)
+        raise KnowledgeBaseLockedError(
+            f"knowledge base {root} is being written by another process{holder}; {purpose} "
+            f"waited {timeout:g}s. Wait for it to finish (a batch run holds the directory "
+            "until it ends) or use another directory") from None
+    try:
+        # Who holds it, for the second writer's message (the lock file stays in place:
+        # deleting a lock file another process waits on would break the lock).
+        (root / LOCK_NAME).write_text(f"pid {os.getpid()} on {socket.gethostname()} ({purpose})")
+        yield
+    finally:
+        lock.release()
+
+
+def _read_holder(root: Path) -> str:
+    try:
+        holder = (root / LOCK_NAME).read_text().strip()
+        return f" ({holder})" if holder else ""
+    except OSError:
+        return ""
+
+
 # --------------------------------------------------------------------------------------
 # the knowledge base
 # --------------------------------------------------------------------------------------
@@ -338,6 +381,7 @@ class KnowledgeBase:
             if not isinstance(info, dict):
                 raise KnowledgeBaseError(f"{info_file}: expected a JSON object")
             _check_schema(info, info_file)
+            _verify_checksums(root, info)
         elif journal_files:
             # A batch that has only started writing: the journal alone is a valid KB.
             info = {}
@@ -384,22 +428,31 @@ class KnowledgeBase:
         return kb
 
     # ---------------------------------------------------------------- saving
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the knowledge base as parquet + JSON and clear the directory's journal.
+    def save(self, path: str | os.PathLike, *, lock_timeout: float = 60.0) -> Path:
+        """Write the knowledge base as parquet + JSON, folding the directory's journal in.
 
-        Journal files this knowledge base was loaded from are removed only if they have not
-        grown since (a batch still appending keeps its file; folding it again later is
-        harmless because the same records win again).
+        Saving holds the directory's writer lock. Saved back into the directory it was
+        loaded from, the knowledge base is merged with what that directory holds *now*
+        (this one's records win on the same key), so two processes that each ``load``,
+        ``add_results`` and ``save`` keep both their results. Saved anywhere else, it
+        replaces what the directory held.
 
         Parameters
         ----------
         path : str or path-like
             Directory to write (created if needed).
+        lock_timeout : float, default=60.0
+            Seconds to wait for another writer (e.g. a running ``autometa batch``).
 
         Returns
         -------
         pathlib.Path
             The directory.
+
+        Raises
+        ------
+        KnowledgeBaseLockedError
+            Another process kept the directory's writer lock for ``lock_timeout`` seconds.
 
         Examples
         --------
@@ -407,11 +460,27 @@ class KnowledgeBase:
         """
         root = Path(path).expanduser()
         root.mkdir(parents=True, exist_ok=True)
-        info = dict(self.info)
+        with writer_lock(root, lock_timeout, "save"):
+            same_dir = self.path is not None and self.path.resolve() == root.resolve()
+            on_disk = None
+            if same_dir and ((root / "kb.json").exists() or (root / "journal").is_dir()):
+                on_disk = KnowledgeBase.load(root)
+            merged = on_disk.merge(self) if on_disk is not None else self
+            merged._write_tables(root, self.info)
+            folded = on_disk._journal_read if on_disk is not None else {}
+            _remove_journal(root, folded, keep_foreign=same_dir)
+        if merged is not self:
+            self._datasets, self._metafeatures = merged._datasets, merged._metafeatures
+            self._results, self._configs = merged._results, merged._configs
+        self.path = root
+        self._journal_read = {}
+        return root
+
+    def _write_tables(self, root: Path, info: Mapping[str, Any]) -> None:
+        info = dict(info)
         info["schema_version"] = SCHEMA_VERSION
         info.setdefault("autometa_version", _version())
         info["saved"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-
         mf = self._metafeatures.reset_index()
         mf.columns = ["dataset", *map(str, self._metafeatures.columns)]
         tables = {
@@ -428,30 +497,13 @@ class KnowledgeBase:
                 json.dumps(configs, indent=1, sort_keys=True, default=_json_default)
             ),
         )
+        # Parquet pages carry no checksum: kb.json records one per file, load verifies.
+        info["checksums"] = {name: _sha256(root / name) for name in (*tables, "configs.json")}
         # kb.json last: its presence marks a complete knowledge base.
         _write_atomic(
             root / "kb.json",
             lambda tmp: Path(tmp).write_text(json.dumps(info, indent=1, default=_json_default)),
         )
-
-        journal = root / "journal"
-        if journal.is_dir():
-            same_dir = self.path is not None and self.path.resolve() == root.resolve()
-            for f in sorted(journal.glob("*.jsonl")):
-                if same_dir and f in self._journal_read:
-                    try:
-                        if f.stat().st_size != self._journal_read[f]:
-                            continue  # still being written: keep it
-                    except FileNotFoundError:
-                        continue
-                    f.unlink()
-                elif not same_dir:
-                    # The directory now holds this knowledge base; a foreign journal would
-                    # overwrite it on the next load.
-                    f.unlink()
-        self.path = root
-        self._journal_read = {}
-        return root
 
     def compact(self, path: str | os.PathLike | None = None) -> Path:
         """Save in place (or to ``path``), folding the journal into the parquet files."""
@@ -779,9 +831,9 @@ class KnowledgeBase:
         )
 
     def _cells(self, task: str, column: str) -> pd.DataFrame:
-        """Datasets x configs mean of ``column`` over folds; NaN unless every recorded fold
-        of the cell is ok and has a value (a mean over the folds that happened to succeed
-        would flatter a config that fails half the time)."""
+        """Datasets x configs mean of ``column`` over folds; NaN unless every fold of the
+        cell's repeats is recorded, ok and has a value (a mean over the folds that happened
+        to succeed would flatter a config that fails half the time)."""
         key = ("cells", task, column)
         if key in self._cache:
             return self._cache[key]
@@ -796,7 +848,11 @@ class KnowledgeBase:
         g = pd.DataFrame({"dataset": r["dataset"], "config_id": r["config_id"], "v": vals})
         grouped = g.groupby(["dataset", "config_id"], sort=True)["v"]
         mean = grouped.mean()
-        complete = grouped.count() == grouped.size()
+        size = grouped.size()
+        # ... and only whole repeats: a cell that lost folds to a kill is not complete.
+        per = size.index.get_level_values("dataset").map(self.folds_per_repeat(task))
+        whole = (size.to_numpy() % per.to_numpy(dtype=float, na_value=1.0)) == 0
+        complete = (grouped.count() == size) & whole
         cells = mean.where(complete).unstack("config_id")
         cells = cells.reindex(index=self._dataset_names(task), columns=list(self.configs(task)))
         cells = cells.astype("float64")
@@ -896,12 +952,18 @@ class KnowledgeBase:
 
     def status_matrix(self, task: str) -> pd.DataFrame:
         """Datasets x configs: ``"ok"`` when every recorded fold is ok, else the first
-        non-ok status, NaN where nothing was recorded."""
+        non-ok status, ``"partial"`` where a repeat lacks folds (an interrupted evaluation
+        of an older journal), NaN where nothing was recorded."""
         r = self._task_results(task)
         order = {s: i for i, s in enumerate(["ok", "error", "timeout", "memory"])}
         worst = r.assign(rank=r["status"].map(lambda s: order.get(s, len(order))))
         idx = worst.groupby(["dataset", "config_id"])["rank"].idxmax()
-        st = worst.loc[idx].set_index(["dataset", "config_id"])["status"].unstack("config_id")
+        st = worst.loc[idx].set_index(["dataset", "config_id"])["status"]
+        size = worst.groupby(["dataset", "config_id"]).size()
+        per = size.index.get_level_values("dataset").map(self.folds_per_repeat(task))
+        partial = (size.to_numpy() % per.to_numpy(dtype=float, na_value=1.0)) != 0
+        st = st.where(~pd.Series(partial, index=size.index).reindex(st.index), "partial")
+        st = st.unstack("config_id")
         return st.reindex(index=self._dataset_names(task), columns=list(self.configs(task)))
 
     def summary(self, task: str) -> dict[str, Any]:
@@ -1024,6 +1086,48 @@ def _read_parquet(path: Path, *, required: Sequence[str]) -> pd.DataFrame | None
     return df
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def _verify_checksums(root: Path, info: Mapping[str, Any]) -> None:
+    """Refuse a knowledge base whose data files differ from what ``kb.json`` recorded."""
+    for name, expected in (info.get("checksums") or {}).items():
+        path = root / name
+        if not path.exists():
+            raise KnowledgeBaseError(f"{path}: listed in kb.json but missing")
+        if _sha256(path) != expected:
+            raise KnowledgeBaseError(
+                f"{path} is corrupted: its checksum differs from the one kb.json recorded "
+                "when it was saved (restore the file, or rebuild the knowledge base)")
+
+
+def _remove_journal(root: Path, folded: Mapping[Path, int], keep_foreign: bool) -> None:
+    """Delete journal files whose records are now in the parquet files.
+
+    Only files folded in at exactly the size they have now are deleted: a file that grew
+    (a writer without the lock, e.g. an older autometa) is kept and folded again later,
+    which is harmless because the same records win again. A journal in a directory this
+    knowledge base replaced (``keep_foreign=False``) belongs to the old contents.
+    """
+    journal = root / "journal"
+    if not journal.is_dir():
+        return
+    for f in sorted(journal.glob("*.jsonl")):
+        if keep_foreign and f not in folded:
+            continue
+        try:
+            if keep_foreign and f.stat().st_size != folded[f]:
+                continue
+            f.unlink()
+        except FileNotFoundError:
+            continue
+
+
 def _fold_journal(
     files: Iterable[Path],
     datasets: pd.DataFrame,
@@ -1073,6 +1177,9 @@ def _fold_journal(
                     configs.setdefault(rec["task"], {})[str(rec["config_id"])] = rec["config"]
                 elif kind == "result":
                     res_rows.append({k: v for k, v in rec.items() if k != "kind"})
+                elif kind == "evaluation":  # all folds of one evaluation, one atomic line
+                    cell = {k: v for k, v in rec.items() if k not in ("kind", "folds")}
+                    res_rows.extend({**cell, **fold} for fold in rec["folds"])
                 # Unknown kinds come from a newer writer; they carry nothing this reader
                 # would use, so they are skipped rather than refused.
             except KeyError as exc:

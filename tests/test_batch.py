@@ -46,6 +46,9 @@ def _result_lines(kb_dir: Path) -> list[dict]:
                 record = json.loads(line)
                 if record.get("kind") == "result":
                     lines.append(record)
+                elif record.get("kind") == "evaluation":
+                    cell = {k: v for k, v in record.items() if k not in ("kind", "folds")}
+                    lines.extend({**cell, **fold} for fold in record["folds"])
     return lines
 
 

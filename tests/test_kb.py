@@ -71,7 +71,7 @@ def test_round_trip_preserves_contents_and_fingerprint(tmp_path):
         config_id="rf",
     )
     kb.save(tmp_path / "kb")
-    assert sorted(p.name for p in (tmp_path / "kb").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "kb").iterdir() if p.name != ".lock") == [
         "configs.json", "datasets.parquet", "kb.json", "metafeatures.parquet", "results.parquet"
     ]
     assert json.loads((tmp_path / "kb" / "kb.json").read_text())["schema_version"] == SCHEMA_VERSION
@@ -192,15 +192,24 @@ def test_unreadable_parquet_names_the_file(tmp_path, name):
         KnowledgeBase.load(root)
 
 
+def _forget_checksums(root):
+    """A knowledge base written before kb.json recorded checksums (or edited by hand)."""
+    info = json.loads((root / "kb.json").read_text())
+    info.pop("checksums")
+    (root / "kb.json").write_text(json.dumps(info))
+
+
 def test_missing_columns_and_bad_json_name_the_file(tmp_path):
     root = tmp_path / "kb"
     _frames_kb().save(root)
+    _forget_checksums(root)
     pd.read_parquet(root / "results.parquet").drop(columns=["status"]).to_parquet(
         root / "results.parquet"
     )
     with pytest.raises(KnowledgeBaseError, match=r"results\.parquet.*'status'"):
         KnowledgeBase.load(root)
     _frames_kb().save(root)
+    _forget_checksums(root)
     (root / "configs.json").write_text("{not json")
     with pytest.raises(KnowledgeBaseError, match=r"configs\.json"):
         KnowledgeBase.load(root)

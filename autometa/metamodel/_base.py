@@ -219,7 +219,7 @@ class FeatureScaler:
             lo = np.nanpercentile(absx, 10, axis=0) if len(X) else np.zeros(X.shape[1])
         self.log_ = np.nan_to_num(hi, nan=0.0) > 100 * np.maximum(np.nan_to_num(lo, nan=0.0), 1.0)
         T = self._compress(X)
-        if len(T):
+        if len(T) and T.shape[1]:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
                 q05, q95 = np.nanpercentile(T, [5, 95], axis=0)
