@@ -39,6 +39,7 @@ import pandas as pd
 from autometa import space
 from autometa.evaluate import evaluate, make_splits
 from autometa.kb import writer_lock
+from autometa.metrics import DEFAULT_METRIC
 
 #: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
 KB_METAFEATURE_GROUPS = "all"
@@ -317,8 +318,12 @@ class _Executor:
 class _KBState:
     """What a knowledge base already holds, for resuming."""
 
-    # (dataset, config_id, repeat) evaluated; repeat r holds folds [r * cv_folds, (r+1) * cv_folds)
+    # (dataset, config_id, repeat, n_rows_used) evaluated; repeat r holds folds
+    # [r * cv_folds, (r+1) * cv_folds) at that size
     evaluated: set = dataclasses.field(default_factory=set)
+    n_rows: dict = dataclasses.field(default_factory=dict)  # dataset -> rows in full
+    base_size: dict = dataclasses.field(default_factory=dict)  # dataset -> smallest size run
+    base_scores: dict = dataclasses.field(default_factory=dict)  # task -> datasets x configs
     own_splits: set = dataclasses.field(default_factory=set)  # datasets with their own splits
     described: dict = dataclasses.field(default_factory=dict)  # source -> (dataset, task)
     with_metafeatures: set = dataclasses.field(default_factory=set)
@@ -336,7 +341,8 @@ def _kb_state(kb_dir: Path) -> _KBState:
     kb = KnowledgeBase.load(kb_dir)
     for task in ("classification", "regression"):
         datasets = kb.datasets(task)
-        results = kb.results(task)[["dataset", "config_id", "repeat"]]
+        results = kb.results(task, fidelity="all")[["dataset", "config_id", "repeat",
+                                                     "n_rows_used"]]
         folds_per_repeat = kb.folds_per_repeat(task)
         unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(folds_per_repeat.index)
         for row in datasets[unknown].to_dict("records"):
@@ -345,10 +351,13 @@ def _kb_state(kb_dir: Path) -> _KBState:
                 {"kind": "dataset", **row, "cv_folds": int(folds_per_repeat[row["dataset"]])})
         # A cell counts as evaluated only with every fold of its repeat on record (journals
         # of older versions wrote one line per fold, so a kill could leave a cell partial).
-        folds = results.groupby(["dataset", "config_id", "repeat"]).size()
+        folds = results.groupby(["dataset", "config_id", "repeat", "n_rows_used"]).size()
         expected = folds.index.get_level_values("dataset").map(folds_per_repeat)
         state.evaluated |= set(folds.index[folds.to_numpy() >= expected.to_numpy()])
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
+        state.n_rows.update(zip(datasets["dataset"], datasets["n_rows"]))
+        state.base_size.update(results.groupby("dataset")["n_rows_used"].min().dropna().items())
+        state.base_scores[task] = kb.performance(task, DEFAULT_METRIC[task])
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
         mf = kb.metafeatures(task)
@@ -372,6 +381,7 @@ def run(
     memory_limit_mb: float = 4096,
     random_state: int = 0,
     tasks: Iterable[str] = ("classification", "regression"),
+    top_configs: int | None = None,
     progress: bool = True,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
@@ -395,6 +405,11 @@ def run(
     time_limit, memory_limit_mb : per-evaluation limits (see :func:`autometa.evaluate.evaluate`).
     random_state : seed of the portfolio, the subsamples and the folds.
     tasks : which task types of the suite to run.
+    top_configs : evaluate at a larger size (``max_rows``) only the algorithm defaults and
+        the ``top_configs`` best configurations of each dataset by its results at its
+        smallest size on record (the default metric of the task). Each result records
+        ``n_rows_used``, so one dataset holds several fidelities; datasets whose smallest
+        size already used this many rows are skipped.
 
     Returns
     -------
@@ -404,7 +419,8 @@ def run(
     from autometa.data import load_suite
     from autometa.errors import InvalidParameterError
 
-    for name, value in (("configs", configs), ("cv", cv), ("repeats", repeats)):
+    for name, value in (("configs", configs), ("cv", cv), ("repeats", repeats),
+                        ("top_configs", 1 if top_configs is None else top_configs)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     start = time.perf_counter()
@@ -417,11 +433,20 @@ def run(
                            max_rows=max_rows, n_jobs=n_jobs, scheduler=scheduler,
                            time_limit=time_limit, memory_limit_mb=memory_limit_mb,
                            random_state=random_state, tasks=tuple(tasks), progress=progress,
-                           start=start)
+                           start=start, top_configs=top_configs)
+
+
+def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int,
+                      task: str) -> list[dict]:
+    """The algorithm defaults and the ``top`` best-scoring configurations of the portfolio."""
+    best = set(scores.dropna().sort_values(ascending=False, kind="stable").index[:top])
+    defaults = {space.config_id(c) for c in space.defaults(task)}
+    return [c for c in portfolio if space.config_id(c) in best | defaults]
 
 
 def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, scheduler,
-                time_limit, memory_limit_mb, random_state, tasks, progress, start):
+                time_limit, memory_limit_mb, random_state, tasks, progress, start,
+                top_configs):
     """:func:`run` once it holds the directory's writer lock."""
     from rich.console import Console
     from tqdm.auto import tqdm
@@ -443,24 +468,37 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
     work: deque = deque(("describe", source) for source in sources)
     pending: dict[Any, tuple] = {}
     limit = 4 * executor.n_workers  # few jobs in flight: a kill loses little
-    bar = tqdm(total=len(sources) * configs * repeats, desc="evaluations", unit="eval",
-               disable=not progress, smoothing=0.05)
+    # the total grows as datasets are described and their evaluations queued
+    bar = tqdm(total=0, desc="evaluations", unit="eval", disable=not progress, smoothing=0.05)
 
-    def evaluations_for(source: str, name: str, task: str, own_splits: bool) -> None:
+    def evaluations_for(source: str, name: str, task: str, own_splits: bool,
+                        n_rows: Any) -> None:
         if task not in portfolios:
-            bar.total -= configs * repeats
             return
+        chosen = portfolios[task]
+        size = int(n_rows) if max_rows is None or pd.isna(n_rows) else min(int(n_rows), max_rows)
+        if top_configs is not None:
+            if name not in state.base_scores.get(task, pd.DataFrame()).index:
+                summary.dataset_errors[name] = (
+                    "no results at a smaller size to choose the top configurations from; "
+                    "run the portfolio first (without --top-configs)")
+                return
+            if size <= state.base_size.get(name, size):
+                return  # the portfolio already ran on this many rows
+            chosen = _top_and_defaults(portfolios[task], state.base_scores[task].loc[name],
+                                       top_configs, task)
         # A dataset's own splits (an OpenML task's) are the same in every repeat.
         dataset_repeats = 1 if own_splits else repeats
-        bar.total -= configs * (repeats - dataset_repeats)
-        for config in portfolios[task]:
+        queued = 0
+        for config in chosen:
             cid = space.config_id(config)
             for repeat in range(dataset_repeats):
-                if (name, cid, repeat) in state.evaluated:
+                if (name, cid, repeat, size) in state.evaluated:
                     summary.skipped[name] = summary.skipped.get(name, 0) + 1
-                    bar.total -= 1
                 else:
                     work.append(("evaluate", source, cid, config, repeat))
+                    queued += 1
+        bar.total += queued
         bar.refresh()
 
     try:
@@ -469,7 +507,8 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                 job = work.popleft()
                 if job[0] == "describe" and job[1] in state.described:
                     name, task = state.described[job[1]]
-                    evaluations_for(job[1], name, task, name in state.own_splits)
+                    evaluations_for(job[1], name, task, name in state.own_splits,
+                                    state.n_rows.get(name))
                     if name in state.with_metafeatures:
                         continue  # else describe again: its meta-features are missing
                 if job[0] == "describe":
@@ -493,8 +532,6 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                     summary.dataset_errors[name] = f"{type(exc).__name__}: {exc}"
                     journal.write({"kind": "error", "source": source, "job": job[0],
                                    "error": summary.dataset_errors[name]})
-                    if job[0] == "describe":
-                        bar.total -= configs * repeats
                     continue
                 if job[0] == "describe":
                     record = output["dataset"]
@@ -505,7 +542,7 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                         summary.dataset_errors[record["dataset"]] = output["error"]
                     if source not in state.described:  # else its evaluations are queued
                         evaluations_for(source, record["dataset"], record["task"],
-                                        record["openml_task_id"] is not None)
+                                        record["openml_task_id"] is not None, record["n_rows"])
                 else:
                     journal.write(output)
                     name = output["dataset"]

@@ -101,6 +101,10 @@ def batch(
     time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds per evaluation."),
     memory_limit: float = typer.Option(4096, "--memory-limit", help="MB per evaluation."),
     seed: int = typer.Option(0, "--seed", help="Seed of portfolio, subsamples and folds."),
+    top_configs: Optional[int] = typer.Option(
+        None, "--top-configs",
+        help="Extend to a larger --max-rows: only the algorithm defaults and each dataset's "
+             "N best configurations at its smallest size on record."),
 ) -> None:
     """Evaluate the configuration portfolio on every dataset of a suite into a knowledge base.
 
@@ -111,7 +115,7 @@ def batch(
     summary = batch_module.run(
         suite, kb, configs=configs, cv=cv, repeats=repeats, max_rows=max_rows, n_jobs=n_jobs,
         scheduler=scheduler, time_limit=time_limit, memory_limit_mb=memory_limit,
-        random_state=seed,
+        random_state=seed, top_configs=top_configs,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 

@@ -39,7 +39,9 @@ __all__ = ["SCHEMA_VERSION", "KnowledgeBase", "default_kb_path"]
 
 #: Version of the on-disk layout. Bump it (and teach ``_upgrade`` the old one) whenever a
 #: file or column changes meaning; a reader refuses anything newer than it knows.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# 2: results carry n_rows_used (several fidelities per dataset); version 1 files are read
+#    with n_rows_used taken from their dataset record.
 
 TASKS = ("classification", "regression")
 STATUSES = ("ok", "timeout", "memory", "error")
@@ -73,9 +75,14 @@ _RESULT_DTYPES: dict[str, str] = {
     "error": "object",
     "fit_time": "float64",
     "predict_time": "float64",
+    # rows the evaluation used: one dataset can hold results at several fidelities
+    "n_rows_used": "Int64",
     **{m: "float64" for m in _METRIC_COLUMNS},
 }
-_RESULT_KEY = ["dataset", "config_id", "fold"]
+_RESULT_KEY = ["dataset", "config_id", "n_rows_used", "fold"]
+#: Which rows of a dataset's results a query reads: its smallest evaluation size (the
+#: complete portfolio), its largest, or every size.
+FIDELITIES = ("base", "largest", "all")
 
 
 def default_kb_path() -> Path:
@@ -322,7 +329,11 @@ class KnowledgeBase:
         mf.index = mf.index.astype(object).map(str)
         mf.index.name = "dataset"
         self._metafeatures = mf
-        r = self._results.drop_duplicates(_RESULT_KEY, keep="last")
+        r = self._results
+        if r["n_rows_used"].isna().any():  # results of schema 1: the dataset's one size
+            size = r["dataset"].map(self._datasets.set_index("dataset")["n_rows_used"])
+            r = r.assign(n_rows_used=r["n_rows_used"].fillna(size).astype("Int64"))
+        r = r.drop_duplicates(_RESULT_KEY, keep="last")
         self._results = r.sort_values(_RESULT_KEY, kind="stable").reset_index(drop=True)
         self._fingerprint: str | None = None
         self._cache: dict[Any, Any] = {}
@@ -332,11 +343,18 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"unknown task {task!r}; use one of {list(TASKS)}")
         return task
 
-    def _task_results(self, task: str) -> pd.DataFrame:
-        key = ("results", task)
+    def _task_results(self, task: str, fidelity: str = "base") -> pd.DataFrame:
+        if fidelity not in FIDELITIES:
+            raise KnowledgeBaseError(f"fidelity must be one of {FIDELITIES}, got {fidelity!r}")
+        key = ("results", task, fidelity)
         if key not in self._cache:
             r = self._results
-            self._cache[key] = r[r["task"] == task]
+            r = r[r["task"] == task]
+            if fidelity != "all" and len(r):
+                size = r["n_rows_used"].astype("Float64").fillna(-1.0)
+                pick = size.groupby(r["dataset"]).transform("min" if fidelity == "base" else "max")
+                r = r[(size == pick).to_numpy(dtype=bool)]
+            self._cache[key] = r
         return self._cache[key]
 
     # ---------------------------------------------------------------- loading
@@ -830,15 +848,15 @@ class KnowledgeBase:
             f"unknown metric {metric!r}; this knowledge base has {sorted(METRICS) + sorted(extra)}"
         )
 
-    def _cells(self, task: str, column: str) -> pd.DataFrame:
+    def _cells(self, task: str, column: str, fidelity: str = "base") -> pd.DataFrame:
         """Datasets x configs mean of ``column`` over folds; NaN unless every fold of the
         cell's repeats is recorded, ok and has a value (a mean over the folds that happened
         to succeed would flatter a config that fails half the time)."""
-        key = ("cells", task, column)
+        key = ("cells", task, column, fidelity)
         if key in self._cache:
             return self._cache[key]
         self._check_task(task)
-        r = self._task_results(task)
+        r = self._task_results(task, fidelity)
         if column not in r.columns:
             raise KnowledgeBaseError(
                 f"column {column!r} is not in results; available: "
@@ -860,9 +878,14 @@ class KnowledgeBase:
         self._cache[key] = cells
         return cells
 
-    def performance(self, task: str, metric: str) -> pd.DataFrame:
+    def performance(self, task: str, metric: str, *, fidelity: str = "base") -> pd.DataFrame:
         """Datasets x configs: ``metric`` averaged over folds (NaN unless every recorded
         fold is ok).
+
+        ``fidelity`` chooses which evaluations of a dataset evaluated at several sizes
+        (``n_rows_used``) count: ``"base"`` (default) its smallest size, where the whole
+        portfolio was run; ``"largest"`` its largest, usually a subset of the configs
+        (NaN elsewhere).
 
         Examples
         --------
@@ -872,7 +895,7 @@ class KnowledgeBase:
         self.greater_is_better(metric)
         if metric in METRICS and METRICS[metric].task != task:
             raise TaskMismatchError(f"metric {metric!r} is for {METRICS[metric].task}, not {task}")
-        return self._cells(task, metric).copy()
+        return self._cells(task, metric, fidelity).copy()
 
     def fold_performance(self, task: str, metric: str) -> pd.DataFrame:
         """(dataset, fold) x configs: ``metric`` on each cross-validation fold (NaN where the
@@ -894,15 +917,17 @@ class KnowledgeBase:
         table.columns.name = "config_id"
         return table
 
-    def results(self, task: str) -> pd.DataFrame:
+    def results(self, task: str, *, fidelity: str = "base") -> pd.DataFrame:
         """The raw results of a task: one row per (dataset, config_id, fold), with status,
-        error, fit and predict seconds and every metric (a copy).
+        error, fit and predict seconds, ``n_rows_used`` and every metric (a copy), at the
+        given ``fidelity`` (``"base"``, ``"largest"`` or ``"all"``; see :meth:`performance`).
 
         With repeated cross-validation (``autometa batch --repeats R``) repeat ``r`` holds
         folds ``r * cv_folds`` to ``(r + 1) * cv_folds - 1``; the ``repeat`` column says
         which (see :meth:`folds_per_repeat`).
         """
-        results = self._task_results(self._check_task(task)).reset_index(drop=True).copy()
+        results = self._task_results(self._check_task(task), fidelity).reset_index(drop=True)
+        results = results.copy()
         per = results["dataset"].map(self.folds_per_repeat(task))
         results["repeat"] = (results["fold"] // per).astype("Int64")
         return results
@@ -924,9 +949,9 @@ class KnowledgeBase:
         per = recorded.where(recorded >= 2).fillna(on_record.astype("Float64"))
         return per.dropna().astype("int64").rename("folds_per_repeat")
 
-    def fit_times(self, task: str) -> pd.DataFrame:
+    def fit_times(self, task: str, *, fidelity: str = "base") -> pd.DataFrame:
         """Datasets x configs: mean fit time in seconds (NaN unless every fold is ok)."""
-        return self._cells(task, "fit_time").copy()
+        return self._cells(task, "fit_time", fidelity).copy()
 
     def metafeatures(self, task: str | None = None) -> pd.DataFrame:
         """Datasets x meta-features (float64; NaN where not computed).

@@ -260,3 +260,23 @@ def test_repeats_extend_a_kb_that_predates_cv_folds(tmp_path):
     assert (kb.datasets()["cv_folds"] == 2).all()
     assert sorted(kb.results("regression")["fold"].unique()) == [0, 1, 2, 3]
     assert _run(f"dir:{suite}", tmp_path / "legacy", n_jobs=1, repeats=2).n_evaluations == 0
+
+
+def test_a_larger_fidelity_extends_the_top_configs_only(tmp_path):
+    suite = _write_suite(tmp_path / "suite", n_datasets=2)
+    kb_dir = tmp_path / "kb"
+    _run(f"dir:{suite}", kb_dir, configs=14, max_rows=40)
+    summary = _run(f"dir:{suite}", kb_dir, configs=14, max_rows=None, top_configs=1)
+    kb = KnowledgeBase.load(kb_dir)
+    for task, metric, n_defaults in (("classification", "balanced_accuracy", 12),
+                                     ("regression", "r2", 10)):
+        sizes = kb.results(task, fidelity="all").groupby("n_rows_used")["config_id"].nunique()
+        assert sizes.to_dict() == {40: 14, 80: len(kb.performance(task, metric, fidelity="largest")
+                                              .dropna(axis=1).columns)}
+        best = kb.performance(task, metric).iloc[0].idxmax()
+        largest = kb.performance(task, metric, fidelity="largest").iloc[0]
+        assert largest.notna().sum() in (n_defaults, n_defaults + 1) and largest[best] == largest[best]
+        assert kb.performance(task, metric).notna().all().all()  # base: the whole portfolio
+    assert summary.n_evaluations > 0
+    again = _run(f"dir:{suite}", kb_dir, configs=14, max_rows=None, top_configs=1)
+    assert again.n_evaluations == 0
