@@ -13,7 +13,6 @@ import autometa
 from autometa import space
 from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
 from autometa.kb import KnowledgeBase
-from autometa.recommendation import NoveltyWarning
 from autometa.recommendation import NoveltyWarning, Recommendations
 
 FAST_DEFAULT = "knn"  # the ranker-based models are covered in tests/metamodel
