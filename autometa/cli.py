@@ -34,6 +34,8 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of one line."),
 ) -> None:
     """Meta-learning recommendations for tabular machine learning."""
 
@@ -251,11 +253,16 @@ def run(argv: list[str] | None = None) -> None:
     (a missing column, an unknown model, an unreadable file: any
     :class:`~autometa.errors.AutometaError`) reported as one ``error:`` line on stderr and
     exit status 2 instead of a traceback. Bugs still show their traceback."""
+    import sys
+
     from autometa.errors import AutometaError
 
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="autometa")
+        app(args=args, prog_name="autometa")
     except AutometaError as error:
+        if "--debug" in args:
+            raise
         typer.echo(f"error: {error}", err=True)
         raise SystemExit(2) from None
 

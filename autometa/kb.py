@@ -417,6 +417,11 @@ class KnowledgeBase:
                     f"{cfg_file}: expected {{task: {{config_id: config}}}}"
                 )
             for task, cfgs in raw.items():
+                bad = [cid for cid, config in cfgs.items() if not isinstance(config, dict)]
+                if bad:
+                    raise KnowledgeBaseError(
+                        f"{cfg_file}: {task} configuration {bad[0]!r} is not a JSON object "
+                        f"({type(cfgs[bad[0]]).__name__}); each config is a dict")
                 configs.setdefault(task, {}).update(cfgs)
 
         datasets = _read_parquet(root / "datasets.parquet", required=["dataset", "task"])
@@ -867,16 +872,23 @@ class KnowledgeBase:
         grouped = g.groupby(["dataset", "config_id"], sort=True)["v"]
         mean = grouped.mean()
         size = grouped.size()
-        # ... and only whole repeats: a cell that lost folds to a kill is not complete.
-        per = size.index.get_level_values("dataset").map(self.folds_per_repeat(task))
-        whole = (size.to_numpy() % per.to_numpy(dtype=float, na_value=1.0)) == 0
-        complete = (grouped.count() == size) & whole
+        complete = (grouped.count() == size) & self._whole_repeats(task, size)
         cells = mean.where(complete).unstack("config_id")
         cells = cells.reindex(index=self._dataset_names(task), columns=list(self.configs(task)))
         cells = cells.astype("float64")
         cells.index.name, cells.columns.name = "dataset", "config_id"
         self._cache[key] = cells
         return cells
+
+    def _whole_repeats(self, task: str, folds: pd.Series) -> pd.Series:
+        """Per (dataset, config) cell with ``folds`` recorded: whether they make whole
+        repeats of the dataset's recorded ``cv_folds`` (a batch cell that lost folds to a
+        kill does not). Datasets without a recorded fold count (your own results) pass."""
+        recorded = self.datasets(task)["cv_folds"].astype("Float64")
+        per = folds.index.get_level_values("dataset").map(recorded.where(recorded >= 2))
+        per = per.to_numpy(dtype=float, na_value=np.nan)
+        per = np.where(np.isfinite(per), per, 1.0)
+        return pd.Series(folds.to_numpy() % per == 0, index=folds.index)
 
     def performance(self, task: str, metric: str, *, fidelity: str = "base") -> pd.DataFrame:
         """Datasets x configs: ``metric`` averaged over folds (NaN unless every recorded
@@ -985,9 +997,8 @@ class KnowledgeBase:
         idx = worst.groupby(["dataset", "config_id"])["rank"].idxmax()
         st = worst.loc[idx].set_index(["dataset", "config_id"])["status"]
         size = worst.groupby(["dataset", "config_id"]).size()
-        per = size.index.get_level_values("dataset").map(self.folds_per_repeat(task))
-        partial = (size.to_numpy() % per.to_numpy(dtype=float, na_value=1.0)) != 0
-        st = st.where(~pd.Series(partial, index=size.index).reindex(st.index), "partial")
+        partial = ~self._whole_repeats(task, size)
+        st = st.where(~partial.reindex(st.index), "partial")
         st = st.unstack("config_id")
         return st.reindex(index=self._dataset_names(task), columns=list(self.configs(task)))
 

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
+from autometa.errors import (
+    ConfigError,
+    InvalidParameterError,
+    KnowledgeBaseError,
+    TaskMismatchError,
+)
 
 __all__ = ["NoveltyWarning", "Recommendation", "Recommendations", "learn_from", "recommend"]
 
@@ -245,6 +250,20 @@ def _resolve_kb(kb: Any) -> Any:
     return _KB_CACHE[key]
 
 
+def _check_arguments(*, k: Any, time_budget: Any, metafeature_budget: Any) -> None:
+    """Refuse what recommend() cannot use, naming the argument and its value."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
+    for name, value, optional in (("time_budget", time_budget, True),
+                                  ("metafeature_budget", metafeature_budget, False)):
+        if value is None and optional:
+            continue
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                or not np.isfinite(value) or value <= 0):
+            raise InvalidParameterError(
+                f"{name} must be a positive number of seconds, got {value!r}")
+
+
 def _fitted_model(model: Any, kb: Any, task: str, metric: str, random_state: int, use_cache: bool) -> Any:
     from autometa.metamodel import MetaModel, get_model, load_or_fit
     from autometa.metamodel._cache import cache_key
@@ -427,8 +446,7 @@ def recommend(
     from autometa.data import Dataset, load_dataset
     from autometa.metrics import DEFAULT_METRIC, METRICS
 
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    _check_arguments(k=k, time_budget=time_budget, metafeature_budget=metafeature_budget)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     dataset = data if isinstance(data, Dataset) else load_dataset(data, target=target)
@@ -476,6 +494,9 @@ def recommend(
             order = np.argsort(np.nan_to_num(fit_time, nan=np.inf), kind="stable")
             allowed = np.zeros(len(fit_time), bool)
             allowed[order[: max(k, 1)]] = True
+    if k > len(fitted.config_ids_):
+        notes.append(f"k={k} is more than the knowledge base's {len(fitted.config_ids_)} "
+                     f"{task} configurations; all of them are returned")
     picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed)
     raw, raw_std = fitted.to_raw(scores, std, mf)
     idx, dist = fitted.neighbours(mf, 5)

@@ -328,6 +328,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         if config.get(step, choices[0]) not in choices:
             raise ConfigError(f"{step}={config[step]!r} is not one of {list(choices)}")
     params = config.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"a configuration's 'params' is a dict of hyperparameters, got "
+                          f"{type(params).__name__}: {params!r}")
     by_name = {p.name: p for p in algorithm.params}
     for name, value in params.items():
         if name not in by_name:
