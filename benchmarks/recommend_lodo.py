@@ -18,6 +18,7 @@ or families dealt into ``--n-folds`` folds. Everything runs in one process (n_jo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-folds", type=int, default=None,
                         help="deal families into this many folds (default: one per family)")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--default-params", type=json.loads, default=None,
+                        help='JSON parameters of the default model, e.g. \'{"denoise": false}\' '
+                             "(compare a variant; write it elsewhere with --out)")
     parser.add_argument("--min-datasets", type=int, default=30,
                         help="skip a task with fewer usable datasets")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -214,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         both = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
                                     ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"),
-                                    progress=True,
-                                    checkpoint=checkpoint)
+                                    progress=True, checkpoint=checkpoint,
+                                    model_params={"default": args.default_params or {}})
         seconds = time.perf_counter() - start
         table = both[both["weighting"] == "dataset"].reset_index(drop=True)
         header = {

@@ -127,6 +127,8 @@ class TrainingData:
     n_rows: np.ndarray  # float, NaN unknown
     n_features: np.ndarray
     kb_metafeature_columns: list[str] = field(default_factory=list)
+    # standard error of each cell's mean over its folds (raw metric), NaN where unknown
+    score_se: np.ndarray | None = None
 
     @classmethod
     def from_kb(cls, kb: Any, task: str, metric: str) -> TrainingData:
@@ -152,6 +154,9 @@ class TrainingData:
         if col is not None:
             n_feat = np.where(np.isnan(n_feat), mf[col].to_numpy(dtype=float), n_feat)
         configs = kb.configs(task)
+        folds = kb.fold_performance(task, metric).reindex(columns=perf.columns)
+        grouped = folds.groupby(level="dataset")
+        score_se = (grouped.std(ddof=1) / np.sqrt(grouped.count())).reindex(perf.index)
         return cls(
             task=task,
             metric=metric,
@@ -166,6 +171,7 @@ class TrainingData:
             n_rows=n_rows,
             n_features=n_feat,
             kb_metafeature_columns=list(mf.columns),
+            score_se=score_se.to_numpy(dtype=float),
         )
 
     def subset(self, rows: Sequence[int] | np.ndarray) -> TrainingData:
@@ -178,11 +184,25 @@ class TrainingData:
             metafeatures=self.metafeatures.iloc[rows], fit_times=self.fit_times[rows],
             n_rows=self.n_rows[rows], n_features=self.n_features[rows],
             kb_metafeature_columns=self.kb_metafeature_columns,
+            score_se=None if self.score_se is None else self.score_se[rows],
         )
 
     def utility(self, floor: float = 0.0) -> np.ndarray:
         """Normalised scores (see :func:`normalised_scores`)."""
         return normalised_scores(self.scores, self.greater_is_better, self.failed, floor=floor)
+
+    def utility_noise(self) -> np.ndarray:
+        """Measurement-noise variance of each normalised score (NaN where unknown): the
+        squared standard error of the cell's mean over its folds, in units of the
+        dataset's best-minus-median span (the scale of :func:`normalised_scores`)."""
+        if self.score_se is None:
+            return np.full(self.scores.shape, np.nan)
+        s = self.scores if self.greater_is_better else -self.scores
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # datasets without ok cells
+            span = np.nanmax(s, axis=1) - np.nanmedian(s, axis=1)
+            span = np.where(span > 1e-12, span, np.nan)
+            return (self.score_se / span[:, None]) ** 2
 
     def usable(self) -> np.ndarray:
         """Datasets with at least two ok configs (the others teach nothing about ranking)."""

@@ -69,6 +69,31 @@ def _one_se_choice(scores: list[np.ndarray], n_se: float = 1.0,
     return best
 
 
+def denoised_scores(U: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, float]:
+    """Empirical-Bayes estimates of the true normalised scores, and the KB's noise share.
+
+    Each dataset's score of a config is pulled towards the config's mean over datasets by
+    ``tau2 / (tau2 + noise)``: ``noise`` is the cell's measurement-noise variance (from the
+    spread of its cross-validation folds), ``tau2`` the config's between-dataset variance
+    of true scores (total variance minus mean noise, at least 5 % of the total). A score
+    measured on a few noisy folds then counts for what its repeats say it is worth.
+
+    Returns the estimates and the noise share: the fraction of the scores' variance across
+    datasets that is measurement noise (0 where the KB has no fold-level information).
+    """
+    mean = U.mean(axis=0)
+    total = U.var(axis=0)
+    # A cell's noise cannot exceed what its config varies by across datasets; a few cells
+    # with a near-zero best-minus-median span would otherwise dominate every average.
+    noise = np.nan_to_num(np.asarray(noise, dtype=float), nan=0.0, posinf=np.inf)
+    noise = np.minimum(noise, total[None, :])
+    tau2 = np.maximum(total - noise.mean(axis=0), 0.05 * total)
+    with np.errstate(all="ignore"):
+        keep = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 1.0)
+    share = float(np.clip(noise.mean() / total.mean(), 0.0, 1.0)) if total.mean() > 0 else 0.0
+    return mean + keep * (U - mean), share
+
+
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
     mu = sbs + a * (forest - sbs)
     if bonus:
@@ -121,6 +146,17 @@ class DefaultModel(ForestModel):
         +0.012 ± 0.006 at best-of-10, regression unchanged within noise
         (``benchmarks/results/recommend_lodo_forest_default.md``).
     min_tune_datasets : int
+    denoise : bool
+        Grow the trees (which decide which training datasets are alike) on empirical-Bayes
+        estimates of the true scores instead of the measured ones (:func:`denoised_scores`;
+        noise from the spread of each cell's folds). Predictions, hedging and the inner
+        first-pick scores that choose ``a`` and ``bonus`` use the measured scores.
+    first_pick_se : float or "noise"
+        Standard errors of the first-pick rule. ``"noise"``: ``1 + noise_share``, the
+        textbook one-standard-error rule plus the share of the KB's score variance that
+        its repeats show to be measurement noise -- strict on a noisy KB (scores from a
+        few hundred rows), close to one SE on a clean one, and one SE where the KB has no
+        repeats to measure noise with.
     se_groups : {"dataset", "family"}
         Standard errors of the rule over datasets, or clustered by near-duplicate family
         (:data:`SE_GROUPS`). On the two-repeat regression KB clustering kept the single best
@@ -145,7 +181,8 @@ class DefaultModel(ForestModel):
     def __init__(self, a: float = 1.0, bonus: float = 0.0, uniform: float = 0.0,
                  n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
                  tune: bool = True, inner_folds: int = 5, inner_repeats: int = 3,
-                 min_tune_datasets: int = 20, se_groups: str = "family", n_jobs: int = 1,
+                 min_tune_datasets: int = 20, se_groups: str = "family",
+                 denoise: bool = True, first_pick_se: float | str = "noise", n_jobs: int = 1,
                  random_state: int = 0) -> None:
         super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
                          max_features=max_features, uniform=uniform, n_jobs=n_jobs,
@@ -157,6 +194,8 @@ class DefaultModel(ForestModel):
         self.inner_repeats = inner_repeats
         self.min_tune_datasets = min_tune_datasets
         self.se_groups = se_groups
+        self.denoise = denoise
+        self.first_pick_se = first_pick_se
 
     def get_params(self) -> dict[str, Any]:
         return {"a": self.a, "bonus": self.bonus, "uniform": self.uniform,
@@ -164,13 +203,30 @@ class DefaultModel(ForestModel):
                 "max_features": self.max_features, "tune": self.tune,
                 "inner_folds": self.inner_folds, "inner_repeats": self.inner_repeats,
                 "min_tune_datasets": self.min_tune_datasets, "se_groups": self.se_groups,
+                "denoise": self.denoise, "first_pick_se": self.first_pick_se,
                 "n_jobs": self.n_jobs, "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
+    def _tree_targets(self, data: TrainingData) -> np.ndarray:
+        denoised, self.noise_share_ = denoised_scores(self.U_, data.utility_noise())
+        self._tree_U = denoised if self.denoise else self.U_
+        return self._tree_U
+
+    def _n_se(self) -> float:
+        if self.first_pick_se == "noise":
+            return 1.0 + self.noise_share_
+        return float(self.first_pick_se)
+
     def _fit(self, data: TrainingData) -> None:
         if self.se_groups not in SE_GROUPS:
             raise InvalidParameterError(
                 f"DefaultModel: se_groups={self.se_groups!r}; use one of {list(SE_GROUPS)}")
+        fixed = isinstance(self.first_pick_se, (int, float)) and not isinstance(
+            self.first_pick_se, bool) and self.first_pick_se >= 0
+        if not (fixed or self.first_pick_se == "noise"):
+            raise InvalidParameterError(
+                f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or "
+                "'noise'")
         super()._fit(data)
         self.tuning_: dict[str, float] = {}
         self.inner_scores_ = pd.DataFrame()
@@ -184,7 +240,7 @@ class DefaultModel(ForestModel):
         from autometa.metamodel.evaluation import dataset_family, make_folds
 
         n_d = len(data.datasets)
-        U = self.U_
+        U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
         repeats = []  # (forest, sbs) out-of-fold predictions of each inner split
         rows = np.ones(n_d, bool)
         for r in range(max(1, self.inner_repeats)):
@@ -202,7 +258,7 @@ class DefaultModel(ForestModel):
                 scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
                 Xtr = scaler.transform(data.metafeatures.iloc[tr])
                 Xte = scaler.transform(data.metafeatures.iloc[te])
-                trees = self._grow(Xtr, U[tr])
+                trees = self._grow(Xtr, learnt[tr])
                 leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
                 sbs[te] = U[tr].mean(axis=0)
                 for j, i in enumerate(te):
@@ -227,7 +283,7 @@ class DefaultModel(ForestModel):
                 cands.append((a, bonus))
         names = [data.datasets[i] for i in rows]
         groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
-        a, bonus = cands[_one_se_choice(scores, FIRST_PICK_SE, groups)]
+        a, bonus = cands[_one_se_choice(scores, self._n_se(), groups)]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
             np.column_stack(scores), index=names,
@@ -248,13 +304,16 @@ class DefaultModel(ForestModel):
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
         return {**super()._get_state(), "chosen": dict(self.chosen_),
-                "tuning": {k: float(v) for k, v in self.tuning_.items()}}
+                "tuning": {k: float(v) for k, v in self.tuning_.items()},
+                "noise_share": float(self.noise_share_)}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         super()._set_state(state)
         self.chosen_ = {k: float(v) for k, v in state["chosen"].items()}
         self.tuning_ = dict(state.get("tuning", {}))
+        self.noise_share_ = float(state.get("noise_share", 0.0))
         self.inner_scores_ = pd.DataFrame()
 
 
-__all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SE_GROUPS", "SHRINKAGE", "DefaultModel"]
+__all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SE_GROUPS", "SHRINKAGE", "DefaultModel",
+                          "denoised_scores"]

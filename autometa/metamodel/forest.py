@@ -192,9 +192,14 @@ class ForestModel(MetaModel):
                            max_features=self.max_features, random_state=self.random_state,
                            n_jobs=self.n_jobs)
 
+    def _tree_targets(self, data: TrainingData) -> np.ndarray:
+        """What the trees learn to predict (subclasses denoise it); the leaves they make
+        then weight the measured scores ``U_``."""
+        return self.U_
+
     def _fit(self, data: TrainingData) -> None:
         self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
-        self.trees_ = self._grow(self.X_, self.U_)
+        self.trees_ = self._grow(self.X_, self._tree_targets(data))
         self.leaves_ = self.trees_.apply(self.X_)
 
     def weights(self, x: np.ndarray) -> np.ndarray:
