@@ -425,9 +425,10 @@ def run(
             raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     start = time.perf_counter()
     kb_dir = Path(kb_dir)
-    kb_dir.mkdir(parents=True, exist_ok=True)
+    # the suite first: a bad suite path must not leave an empty knowledge-base folder
     sources = _interleave([load_suite(spec).sources for spec in
                            ([suite] if isinstance(suite, (str, os.PathLike)) else suite)])
+    kb_dir.mkdir(parents=True, exist_ok=True)
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
         return _run_locked(sources, kb_dir, configs=configs, cv=cv, repeats=repeats,
                            max_rows=max_rows, n_jobs=n_jobs, scheduler=scheduler,

@@ -280,3 +280,11 @@ def test_a_larger_fidelity_extends_the_top_configs_only(tmp_path):
     assert summary.n_evaluations > 0
     again = _run(f"dir:{suite}", kb_dir, configs=14, max_rows=None, top_configs=1)
     assert again.n_evaluations == 0
+
+
+def test_a_bad_suite_leaves_no_kb_folder(tmp_path):
+    from autometa.errors import AutometaError
+
+    with pytest.raises(AutometaError):
+        _run(f"dir:{tmp_path / 'no-such-suite'}", tmp_path / "kb")
+    assert not (tmp_path / "kb").exists()
