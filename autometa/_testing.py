@@ -55,3 +55,26 @@ class AbortingClassifier(ClassifierMixin, BaseEstimator):
         import signal
 
         os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def write_toy_suite(folder, n_datasets: int = 2, n_rows: int = 80):
+    """Small mixed-type tables as CSV files (``toy_{i}.csv``, target column ``target``):
+    even ``i`` classification (text labels, a categorical and a holed numeric column), odd
+    ``i`` regression. For tests and the fault-injection benchmark of the batch runner."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n_datasets):
+        X = pd.DataFrame({"a": rng.normal(size=n_rows), "b": rng.normal(size=n_rows),
+                          "colour": rng.choice(["red", "green", "blue"], size=n_rows)})
+        X.loc[::9, "a"] = np.nan
+        if i % 2 == 0:
+            target = (X["b"] + (X["colour"] == "red") > 0.3).map({True: "yes", False: "no"})
+        else:
+            target = 2.0 * X["b"] + rng.normal(scale=0.1, size=n_rows)
+        X.assign(target=target).to_csv(folder / f"toy_{i}.csv", index=False)
+    return folder

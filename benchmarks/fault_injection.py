@@ -36,24 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autometa._testing import write_toy_suite
+
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = 12
-
-
-def write_suite(folder: Path, n_datasets: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n_datasets):
-        n = 150
-        X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
-                          "colour": rng.choice(["red", "green", "blue"], size=n)})
-        X.loc[::7, "a"] = np.nan
-        if i % 2 == 0:
-            y = (X["b"] + (X["colour"] == "red") > 0.3).map({True: "yes", False: "no"})
-        else:
-            y = 2.0 * X["b"] + rng.normal(scale=0.1, size=n)
-        X.assign(target=y).to_csv(folder / f"toy_{i}.csv", index=False)
-    return folder
 
 
 def _start(script: str) -> subprocess.Popen:
@@ -100,7 +86,7 @@ def _journal_records(kb_dir: Path) -> list[dict]:
 def batch_scenario(kills: int, seed: int, work: Path) -> dict:
     from autometa.kb import KnowledgeBase
 
-    suite = write_suite(work / "suite")
+    suite = write_toy_suite(work / "suite", n_datasets=3, n_rows=150)
     script = textwrap.dedent(f"""
         from autometa import batch
         batch.run({f"dir:{suite}"!r}, {{kb!r}}, configs={CONFIGS}, cv=2, n_jobs=2,

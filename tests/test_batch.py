@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from autometa import batch
+from autometa._testing import write_toy_suite
 from autometa.kb import KnowledgeBase
 
 CONFIGS = 4  # the first configs of the portfolio are algorithm defaults: quick to fit
@@ -23,19 +24,7 @@ CONFIGS = 4  # the first configs of the portfolio are algorithm defaults: quick 
 
 def _write_suite(folder: Path, n_datasets: int = 2) -> Path:
     """Small mixed-type classification and regression tables, written as CSV files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(n_datasets):
-        n = 80
-        X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
-                          "colour": rng.choice(["red", "green", "blue"], size=n)})
-        X.loc[::9, "a"] = np.nan
-        if i % 2 == 0:
-            target = (X["b"] + (X["colour"] == "red") > 0.3).map({True: "yes", False: "no"})
-        else:
-            target = 2.0 * X["b"] + rng.normal(scale=0.1, size=n)
-        X.assign(target=target).to_csv(folder / f"toy_{i}.csv", index=False)
-    return folder
+    return write_toy_suite(folder, n_datasets)
 
 
 def _result_lines(kb_dir: Path) -> list[dict]:
