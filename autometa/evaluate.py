@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -195,11 +196,41 @@ def _limit_memory(memory_limit_mb: float | None) -> None:
         pass
 
 
-def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb) -> None:
+def _exit_with_parent(parent_pid: int | None) -> None:
+    """End this worker process as soon as its parent is gone: the parent enforces the time
+    limit, so a worker orphaned by a killed parent would otherwise run unbounded."""
+    if parent_pid is None:
+        return
+    import threading
+
+    # Linux: the kernel sends SIGKILL when the parent thread that started this process ends;
+    # evaluate() waits in that thread until this process has ended, so that is the parent.
+    try:
+        import ctypes
+        import signal
+
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent_pid:  # the parent died before prctl
+                os._exit(1)
+            return
+    except (OSError, AttributeError, TypeError, ValueError):
+        pass
+
+    def watch() -> None:  # elsewhere: poll
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="autometa-parent-watch").start()
+
+
+def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb,
+           parent_pid=None) -> None:
     """Worker process body: evaluate folds one by one, sending each record as it finishes."""
     import faulthandler
 
     faulthandler.disable()  # a crash here is recorded by the parent, not dumped on the console
+    _exit_with_parent(parent_pid)
     _limit_memory(memory_limit_mb)
     try:
         from threadpoolctl import threadpool_limits
@@ -278,7 +309,8 @@ def evaluate(
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, args=(sender, estimator, dataset, splits, metrics, memory_limit_mb),
+        target=_child,
+        args=(sender, estimator, dataset, splits, metrics, memory_limit_mb, os.getpid()),
         daemon=True,
     )
     process.start()

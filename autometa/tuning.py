@@ -12,20 +12,27 @@ that rank highest among the recommendations, then search the whole space.
 
 Budget and storage
 ------------------
-``n_trials`` is the *study's* budget: ``tune`` tops the study up to ``n_trials`` queued
-trials (numbers ``0 .. n_trials - 1``) and its workers run only those. So several
-processes or machines sharing one storage (``sqlite:///tune.db``, a PostgreSQL/MySQL URL,
-``journal:PATH`` for an Optuna JournalStorage file) finish the study with exactly
-``n_trials`` trials, and running the same call again after a crash resumes it without
-repeating finished trials. On database storages created from a URL, workers send
-heartbeats; a trial whose worker died is marked failed after :data:`GRACE_PERIOD` seconds
-by Optuna's stale-trial check.
+``n_trials`` is the *study's* budget: ``tune`` queues one trial for each slot ``0 ..
+n_trials - 1`` and its workers run only those. So several processes or machines sharing one
+storage (``sqlite:///tune.db``, a PostgreSQL/MySQL URL, ``journal:PATH`` for an Optuna
+JournalStorage file) finish the study with exactly ``n_trials`` evaluated trials, and
+running the same call again after a crash resumes it without repeating finished trials.
+Running trials send heartbeats on every storage (Optuna's own too on database storages); a
+trial silent for :data:`GRACE_PERIOD` seconds (its process was killed) is marked ``FAIL``
+and its slot is queued again with the same parameters (Optuna's ``failed_trial`` and
+``retry_history`` system attributes link the retry to it), by the next ``tune`` call on
+the study or by a process still working on it -- ``tune`` returns only when every slot is
+done. A process that joins or resumes a study draws with a sampler seed of its own, and a
+configuration an earlier trial evaluated is never evaluated again (the trial reuses its
+result and records ``duplicate_of``). The evaluation's worker process ends with its parent.
 
 Every trial keeps ``user_attrs``: ``config`` (the configuration, as
 :func:`autometa.recommendation.learn_from` expects), ``config_id``, ``folds`` (per-fold records),
 ``status`` (``ok``/``timeout``/``memory``/``error``), ``error``, ``metric``, ``categorical``,
-and ``warm_start_rank`` for enqueued recommendations. A configuration that times out or
-runs out of memory ends ``PRUNED``; one that raises ends ``FAIL``; neither stops the study.
+``warm_start_rank`` for enqueued recommendations and ``duplicate_of`` for a reused result.
+A configuration that times out or runs out of memory ends ``PRUNED``; one that raises ends
+``FAIL`` (with ``status`` ``error``); neither stops the study. A ``FAIL`` without a
+``status`` is a lost trial (its process died) that was run again in another trial.
 
 Example
 -------
@@ -39,12 +46,15 @@ Example
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import os
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +73,25 @@ __all__ = [
     "warm_start",
 ]
 
-#: Seconds between heartbeats of a running trial on database storages made from a URL.
+#: Seconds between heartbeats of a running trial (on every storage; the heartbeat
+#: interval of an ``RDBStorage`` you pass with heartbeats enabled takes precedence).
 HEARTBEAT_INTERVAL = 30
-#: Seconds without a heartbeat after which a running trial is considered lost (failed).
+#: Seconds without a heartbeat after which a running trial is considered lost: it is marked
+#: failed and its slot of the budget is queued again (the ``grace_period`` of an
+#: ``RDBStorage`` you pass with heartbeats enabled takes precedence).
 GRACE_PERIOD = 120
 #: Study user attribute holding what the study tunes (dataset, task, metric, cv).
 STUDY_ATTR = "autometa"
 #: Trial user attribute marking an enqueued recommendation (its rank, 1 = first).
 WARM_START_ATTR = "warm_start_rank"
+#: Trial user attribute of a trial whose configuration an earlier trial of the study had
+#: already evaluated: that trial's number (its result is reused, nothing is evaluated).
+DUPLICATE_ATTR = "duplicate_of"
+#: Trial system attribute: the slot of the budget (``0 .. n_trials - 1``) a trial fills; the
+#: retry of a lost trial fills the same slot.
+SLOT_ATTR = "autometa_slot"
+#: Trial system attribute: ``time.time()`` of the last heartbeat of a running trial.
+BEAT_ATTR = "autometa_heartbeat"
 
 _MAX_ERROR_CHARS = 1000
 
@@ -87,19 +108,27 @@ def make_storage(storage: Any) -> Any:
     ----------
     storage : str, path, optuna storage or None
         ``sqlite:///tune.db``, ``postgresql://...``, ``mysql://...`` (an ``RDBStorage`` with
-        heartbeats), ``journal:PATH`` or a path ending in ``.log``/``.journal`` (a
-        ``JournalStorage`` file, safe for several processes on one machine or NFS), or any
-        ``optuna.storages.BaseStorage`` (used as given).
+        heartbeats every :data:`HEARTBEAT_INTERVAL` seconds and a grace period of
+        :data:`GRACE_PERIOD` seconds), ``journal:PATH`` or a path ending in
+        ``.log``/``.journal`` (a ``JournalStorage`` file, safe for several processes on one
+        machine or NFS), or any ``optuna.storages.BaseStorage`` (used as given). The
+        directory of a SQLite or journal file must exist; ``sqlite:///:memory:`` asks for
+        an in-memory database explicitly.
 
     Raises
     ------
     ConfigError
-        The URL is not one of the above.
+        The URL is not one of the above, names no file (``sqlite:///``, ``journal:``: they
+        would silently keep the study in memory), or the file's directory does not exist.
 
     Examples
     --------
     >>> make_storage(None) is None
     True
+    >>> make_storage("sqlite:///")
+    Traceback (most recent call last):
+    ...
+    autometa.errors.ConfigError: storage 'sqlite:///' names no database file ...
     """
     import optuna
 
@@ -113,10 +142,10 @@ def make_storage(storage: Any) -> Any:
         )
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    path = _journal_path(storage)
-    if path is not None:
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(Path(path).expanduser())))
+    local = _local_file(storage)  # checks the path of a SQLite or journal file
+    if _journal_path(storage) is not None:
+        assert local is not None
+        return JournalStorage(JournalFileBackend(str(local)))
     if "://" not in storage:
         raise ConfigError(
             f"storage {storage!r} is not a storage URL; use e.g. 'sqlite:///tune.db', "
@@ -146,17 +175,67 @@ def _journal_path(url: str) -> str | None:
     return None
 
 
-def _lock_path(url: Any) -> Path | None:
-    """A file next to a local storage (SQLite, journal file) to serialise study setup."""
+def _sqlite_database(url: str) -> str | None:
+    """The database of a ``sqlite`` URL (``""`` when it names none, which SQLite takes as
+    "in memory"); ``None`` for other URLs."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError and friends
+        raise ConfigError(f"storage {url!r} is not a valid database URL: {exc}") from exc
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return parsed.database or ""
+
+
+def _local_file(url: Any) -> Path | None:
+    """The file of a SQLite or journal storage URL, checked: it names a file whose directory
+    exists. ``None`` for other storages and for an explicit ``sqlite:///:memory:``.
+
+    Raises
+    ------
+    ConfigError
+        The URL names no file, or the file's directory does not exist (nothing is created).
+    """
     if not isinstance(url, (str, Path)):
         return None
     url = str(url)
-    path = _journal_path(url)
-    if path is None and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-    if not path or path == ":memory:":
-        return None
-    return Path(path).expanduser().with_name(Path(path).name + ".autometa-lock")
+    journal = _journal_path(url)
+    if journal is not None:
+        if not journal.strip():
+            raise ConfigError(f"storage {url!r} names no journal file; use e.g. 'journal:tune.log'")
+        path = Path(journal).expanduser()
+    else:
+        database = _sqlite_database(url)
+        if database is None:
+            return None
+        if not database.strip():
+            raise ConfigError(
+                f"storage {url!r} names no database file (SQLite would keep the study in "
+                "memory and lose it when the process ends); use e.g. 'sqlite:///tune.db', or "
+                "'sqlite:///:memory:' for an in-memory database on purpose"
+            )
+        if database == ":memory:" or database.startswith("file:"):
+            return None  # in memory on purpose, or a SQLite URI filename: left to SQLite
+        path = Path(database)
+    if path.is_dir():
+        raise ConfigError(f"storage {url!r} names a directory, not a file: {str(path)!r}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"storage {url!r}: directory {str(parent)!r} does not exist (it is not created "
+            "for you); create it or choose another path"
+        )
+    return path
+
+
+def _lock_path(url: Any) -> Path | None:
+    """A file next to a local storage (SQLite, journal file) to serialise study setup."""
+    path = _local_file(url)
+    return None if path is None else path.with_name(path.name + ".autometa-lock")
 
 
 @contextlib.contextmanager
@@ -169,7 +248,7 @@ def _file_lock(path: Path | None) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not POSIX: best effort
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # No mkdir: _local_file checked that the directory exists.
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -404,6 +483,17 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _check_seconds(name: str, value: Any) -> float | None:
+    """``None`` or a positive, finite number of seconds (not a bool or a string)."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value <= 0):
+        raise InvalidParameterError(
+            f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
 def _jsonable_folds(folds: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for record in folds:
@@ -420,8 +510,37 @@ def _jsonable_folds(folds: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _evaluated(trial: Any) -> bool:
+    """The trial ended with a result of its configuration: it fills its slot of the budget.
+    (A ``FAIL`` without an ``error`` status is a lost trial: its worker died or was
+    interrupted, or it went stale.)"""
+    import optuna
+
+    State = optuna.trial.TrialState
+    if trial.state in (State.COMPLETE, State.PRUNED):
+        return True
+    return trial.state == State.FAIL and (trial.user_attrs or {}).get("status") == "error"
+
+
+def _earlier_result(study: Any, config_id: str, number: int) -> Any | None:
+    """The first finished trial of ``study`` that evaluated ``config_id`` (None if none)."""
+    import optuna
+
+    State = optuna.trial.TrialState
+    finished = study.get_trials(deepcopy=False, states=(State.COMPLETE, State.PRUNED, State.FAIL))
+    for other in sorted(finished, key=lambda t: t.number):
+        attrs = other.user_attrs or {}
+        if (other.number != number and attrs.get("config_id") == config_id
+                and isinstance(attrs.get("folds"), list) and _evaluated(other)):
+            return other
+    return None
+
+
 class _Objective:
-    """Draw a configuration, cross-validate it, return the state and value to tell."""
+    """Draw a configuration, cross-validate it, return the state and value to tell.
+
+    A configuration that a finished trial of the study already evaluated is not evaluated
+    again: its folds are reused and the trial records :data:`DUPLICATE_ATTR`."""
 
     def __init__(self, dataset: Any, metric: str, *, cv: int, time_limit: float | None,
                  memory_limit_mb: float | None, random_state: int,
@@ -450,7 +569,11 @@ class _Objective:
         trial.set_user_attr("config_id", cid)
         trial.set_user_attr("metric", self.metric)
         trial.set_user_attr("categorical", self.categorical)
-        if self.cache is not None and cid in self.cache:
+        earlier = _earlier_result(trial.study, cid, trial.number)
+        if earlier is not None:
+            folds = earlier.user_attrs["folds"]
+            trial.set_user_attr(DUPLICATE_ATTR, earlier.number)
+        elif self.cache is not None and cid in self.cache:
             folds = self.cache[cid]
         else:
             result = evaluate(config, self.dataset, cv=self.cv, metrics=self.metrics,
@@ -469,8 +592,8 @@ class _Objective:
                 value = float(sum(values) / len(values))
             else:
                 status, error = "error", f"metric {self.metric!r} is undefined on some fold"
-        trial.set_user_attr("status", status)
         trial.set_user_attr("error", error[-_MAX_ERROR_CHARS:])
+        trial.set_user_attr("status", status)  # last: a trial with a status has a result
         if status == "ok":
             return State.COMPLETE, value
         # Resource limits prune (the sampler learns they are bad); exceptions fail.
@@ -497,6 +620,20 @@ def _check_same_problem(study: Any, info: dict[str, Any]) -> None:
             )
 
 
+# --- liveness: heartbeats, stale trials ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Liveness:
+    """How running trials show they are alive: a heartbeat every ``interval`` seconds;
+    one silent for ``grace`` seconds is lost. ``optuna``: the storage also keeps Optuna's
+    own heartbeats (an ``RDBStorage`` with ``heartbeat_interval``)."""
+
+    interval: float
+    grace: float
+    optuna: bool
+
+
 def _heartbeat_interval(storage: Any) -> int | None:
     get = getattr(storage, "get_heartbeat_interval", None)
     try:
@@ -505,18 +642,29 @@ def _heartbeat_interval(storage: Any) -> int | None:
         return None
 
 
+def _liveness(storage: Any) -> _Liveness:
+    interval = _heartbeat_interval(storage)
+    if interval:
+        backend = getattr(storage, "_backend", storage)  # optuna wraps RDBStorage in a cache
+        grace = getattr(backend, "grace_period", None) or 2 * interval
+        return _Liveness(float(interval), float(grace), True)
+    return _Liveness(float(HEARTBEAT_INTERVAL), float(GRACE_PERIOD), False)
+
+
 @contextlib.contextmanager
-def _heartbeat(storage: Any, trial_id: int, interval: int | None) -> Iterator[None]:
-    if not interval:
-        yield
-        return
+def _heartbeat(storage: Any, trial_id: int, live: _Liveness) -> Iterator[None]:
+    """Beat for a running trial until the block ends: :data:`BEAT_ATTR` on every storage
+    (journal files have no heartbeat of their own), plus Optuna's on RDB storages."""
     stop = threading.Event()
 
     def beat() -> None:
         while True:
-            with contextlib.suppress(Exception):
-                storage.record_heartbeat(trial_id)
-            if stop.wait(interval):
+            with contextlib.suppress(Exception):  # a reclaimed trial, a busy database
+                storage.set_trial_system_attr(trial_id, BEAT_ATTR, time.time())
+            if live.optuna:
+                with contextlib.suppress(Exception):
+                    storage.record_heartbeat(trial_id)
+            if stop.wait(live.interval):
                 return
 
     thread = threading.Thread(target=beat, daemon=True, name=f"autometa-heartbeat-{trial_id}")
@@ -528,18 +676,96 @@ def _heartbeat(storage: Any, trial_id: int, interval: int | None) -> Iterator[No
         thread.join(5)
 
 
-def _claim_trial(study: Any, n_trials: int) -> Any | None:
-    """Atomically take the next queued trial numbered below ``n_trials`` (None when none
-    is left). Unlike ``study.ask()``, this never creates a trial beyond the budget, which
-    is what makes several workers finish exactly ``n_trials``."""
+def _fail_stale_trials(study: Any, live: _Liveness) -> None:
+    """Mark running trials that stopped beating as failed (they are then lost, and
+    :func:`_top_up` queues their slots again). Only one process wins each trial."""
     import optuna
 
     State = optuna.trial.TrialState
     storage = study._storage
-    waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(State.WAITING,))
-    for frozen in sorted(waiting, key=lambda t: t.number):
-        if frozen.number >= n_trials:
-            break
+    if live.optuna:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with contextlib.suppress(Exception):
+                optuna.storages.fail_stale_trials(study)
+    now = time.time()
+    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(State.RUNNING,)):
+        if SLOT_ATTR not in trial.system_attrs:
+            continue  # not queued by tune (e.g. your own study.optimize): not ours to judge
+        seen = [trial.system_attrs.get(BEAT_ATTR)]
+        if trial.datetime_start is not None:  # also covers a worker killed before its first beat
+            seen.append(trial.datetime_start.timestamp())
+        seen = [t for t in seen if isinstance(t, (int, float))]
+        if not seen or now - max(seen) <= live.grace:
+            continue
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            storage.set_trial_state_values(trial._trial_id, state=State.FAIL)
+
+
+# --- the budget: slots ----------------------------------------------------------------
+
+
+def _slot(trial: Any) -> int:
+    """The slot of the budget a trial fills: :data:`SLOT_ATTR`; for trials of older
+    versions, the original trial of an Optuna retry (``failed_trial``) or the number."""
+    attrs = trial.system_attrs or {}
+    slot = attrs.get(SLOT_ATTR, attrs.get("failed_trial", trial.number))
+    return slot if isinstance(slot, int) and not isinstance(slot, bool) else trial.number
+
+
+@dataclass
+class _Budget:
+    """The study's trials by slot ``0 .. n_trials - 1``."""
+
+    done: set[int] = field(default_factory=set)       # an evaluated trial fills the slot
+    running: dict[int, list[Any]] = field(default_factory=dict)
+    waiting: dict[int, list[Any]] = field(default_factory=dict)
+    lost: dict[int, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, trials: Sequence[Any], n_trials: int) -> _Budget:
+        import optuna
+
+        State = optuna.trial.TrialState
+        budget = cls()
+        for trial in sorted(trials, key=lambda t: t.number):
+            slot = _slot(trial)
+            if not 0 <= slot < n_trials:
+                continue  # beyond the budget (e.g. a larger earlier n_trials)
+            if _evaluated(trial):
+                budget.done.add(slot)
+            elif trial.state == State.RUNNING:
+                budget.running.setdefault(slot, []).append(trial)
+            elif trial.state == State.WAITING:
+                budget.waiting.setdefault(slot, []).append(trial)
+            elif trial.state == State.FAIL:
+                budget.lost.setdefault(slot, []).append(trial)
+        return budget
+
+    def claimable(self) -> list[Any]:
+        """The first waiting trial of every slot that is neither done nor running."""
+        return [trials[0] for slot, trials in sorted(self.waiting.items())
+                if slot not in self.done and slot not in self.running]
+
+    def empty(self, n_trials: int) -> list[int]:
+        """Slots with no trial that is waiting, running or done (new or lost ones)."""
+        return [s for s in range(n_trials)
+                if s not in self.done and s not in self.running and s not in self.waiting]
+
+    def pending(self, n_trials: int) -> set[int]:
+        return set(range(n_trials)) - self.done
+
+
+def _claim_trial(study: Any, n_trials: int) -> Any | None:
+    """Atomically take the first queued trial of a slot below ``n_trials`` that no one runs
+    (None when there is none). Unlike ``study.ask()``, this never creates a trial beyond the
+    budget, which is what makes several workers finish exactly ``n_trials``."""
+    import optuna
+
+    State = optuna.trial.TrialState
+    storage = study._storage
+    budget = _Budget.of(storage.get_all_trials(study._study_id, deepcopy=False), n_trials)
+    for frozen in budget.claimable():
         try:
             if not storage.set_trial_state_values(frozen._trial_id, state=State.RUNNING):
                 continue
@@ -564,30 +790,74 @@ def _top_families(configs: Sequence[dict[str, Any]], n: int) -> list[str]:
     return families[:n]
 
 
+def _queue(study: Any, slot: int, params: dict[str, Any], *,
+           user_attrs: dict[str, Any] | None = None,
+           system_attrs: dict[str, Any] | None = None) -> None:
+    """``study.enqueue_trial(params)`` for ``slot`` (one write: a crash cannot leave a
+    queued trial without its slot)."""
+    import optuna
+
+    attrs = {**(system_attrs or {}), "fixed_params": params, SLOT_ATTR: slot}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING,
+                                              system_attrs=attrs, user_attrs=user_attrs or {}))
+
+
 def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[str, Any]]],
             warm: int, narrow: int | None = None) -> None:
-    """Queue trials until the study holds ``n_trials``: recommendations first (only on a
-    study that has none yet), then open trials for the sampler -- those numbered below
-    ``n_trials // 2`` with their algorithm fixed to one of the top ``narrow`` families."""
-    existing = len(study.get_trials(deepcopy=False))
-    missing = n_trials - existing
-    if missing <= 0:
+    """Queue a trial for every slot below ``n_trials`` that has none waiting, running or
+    done: the retry of a lost trial (same parameters, Optuna's ``failed_trial`` and
+    ``retry_history`` system attributes) for a slot whose trial was lost; for new slots,
+    recommendations first (only on a study that has no trial yet), then open trials for the
+    sampler -- those in slots below ``n_trials // 2`` with their algorithm fixed to one of
+    the top ``narrow`` families."""
+    trials = study.get_trials(deepcopy=False)
+    budget = _Budget.of(trials, n_trials)
+    empty = budget.empty(n_trials)
+    if not empty:
         return
-    if existing == 0 and warm > 0:
-        for rank, config in enumerate(recommended(min(warm, missing)), start=1):
-            study.enqueue_trial(space.to_trial_params(config),
-                                user_attrs={WARM_START_ATTR: rank})
-        missing = n_trials - len(study.get_trials(deepcopy=False))
-    first = n_trials - max(missing, 0)
+    new = [slot for slot in empty if slot not in budget.lost]
+    warm_configs: list[dict[str, Any]] = []
+    if not trials and warm > 0:
+        warm_configs = recommended(min(warm, n_trials))
+    open_slots = new[len(warm_configs):]
     families: list[str] = []
-    if narrow is not None and first < n_trials // 2:
+    if narrow is not None and any(slot < n_trials // 2 for slot in open_slots):
         families = _top_families(recommended(max(NARROW_POOL, warm)), narrow)
-    for number in range(first, n_trials):
+    planned: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+    for rank, (slot, config) in enumerate(zip(new, warm_configs), start=1):
+        planned[slot] = (space.to_trial_params(config), {WARM_START_ATTR: rank}, {})
+    for index, slot in enumerate(open_slots):
         # Optuna allows one set of choices per parameter in a study, so the narrowed trials
         # fix "algorithm" (in turn over the families) and the sampler draws the rest.
-        narrowed = bool(families) and number < n_trials // 2
-        params = {"algorithm": families[(number - first) % len(families)]} if narrowed else {}
-        study.enqueue_trial(params)
+        narrowed = bool(families) and slot < n_trials // 2
+        planned[slot] = ({"algorithm": families[index % len(families)]} if narrowed else {},
+                         {}, {})
+    for slot in empty:
+        if slot in budget.lost:  # retry what the lost trial was evaluating
+            last = budget.lost[slot][-1]
+            params = {**last.system_attrs.get("fixed_params", {}), **last.params}
+            user = {k: v for k, v in last.user_attrs.items() if k == WARM_START_ATTR}
+            history = [*last.system_attrs.get("retry_history", []), last.number]
+            system = {"failed_trial": last.system_attrs.get("failed_trial", last.number),
+                      "retry_history": history}
+            planned[slot] = (params, user, system)
+    for slot in sorted(planned):
+        params, user, system = planned[slot]
+        _queue(study, slot, params, user_attrs=user, system_attrs=system)
+
+
+def _recover(study: Any, n_trials: int, live: _Liveness,
+             recommended: Callable[[int], list[dict[str, Any]]], warm: int,
+             narrow: int | None) -> None:
+    """Fail stale trials, then queue what the budget misses (their retries included)."""
+    _fail_stale_trials(study, live)
+    _top_up(study, n_trials, recommended, warm, narrow)
+
+
+def _process_seed(random_state: int, n_existing: int) -> int:
+    """A sampler seed of its own for a process joining (or resuming) a study."""
+    text = f"{random_state}:{n_existing}:{os.getpid()}:{time.time_ns()}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 def tune(
@@ -621,8 +891,14 @@ def tune(
     target : str, optional
         Target column (for tables and files).
     n_trials : int
-        The study's budget: it ends with this many trials (a resumed or shared study
-        counts the trials it already has).
+        The study's budget: it ends with exactly this many *evaluated* trials (``COMPLETE``,
+        or ``PRUNED``/``FAIL`` with a ``status`` user attribute), counting the ones a
+        resumed or shared study already has. A trial whose process died (killed, crashed,
+        interrupted) is marked ``FAIL`` once it has sent no heartbeat for the grace period
+        (:data:`GRACE_PERIOD`) and is run again in a new trial; such lost trials do not
+        count, so the study may hold a few more trials than ``n_trials``. ``tune`` returns
+        when the budget is spent: it waits for trials other processes are running, and
+        re-runs those whose process died.
     warm_start : int
         How many of the top recommendations to enqueue as the first trials; ``0`` is a
         cold start (plain sampler).
@@ -634,23 +910,28 @@ def tune(
     storage : str, path or optuna storage, optional
         In memory by default; ``sqlite:///tune.db``, a PostgreSQL/MySQL URL or
         ``journal:tune.log`` to resume after a crash and share one study between processes
-        (see :func:`make_storage`).
+        (see :func:`make_storage`; the directory of a file must exist).
     study_name : str, optional
         Default ``"autometa-<dataset name>"`` with a storage. An existing study of that name
         is continued (it must tune the same dataset, task and metric).
     sampler : optuna sampler, optional
-        Default :func:`make_sampler` ``(random_state)``: multivariate TPE.
+        Default :func:`make_sampler` ``(random_state)``: multivariate TPE. On a study that
+        already has trials (a resume, or a second process), the default sampler gets a seed
+        of its own process and a given sampler is reseeded (``sampler.reseed_rng()``), so
+        processes do not draw the same configurations.
     timeout : float, optional
-        Stop starting new trials after this many seconds.
+        Stop starting new trials (and waiting for other processes' trials) after this
+        many seconds.
     n_jobs : int
         Trials evaluated at once in this process (each in its own worker process).
     random_state : int
         Seed of the sampler, the folds and the estimators: the same seed gives the same
-        trials.
+        trials on a new study run by one process.
     kb, model : knowledge base and meta-model of the recommendations (see
         :func:`autometa.recommend`).
     time_limit : float, optional
-        Seconds one trial (all its folds) may take; beyond it the trial is pruned.
+        Seconds one trial (all its folds) may take; beyond it the trial is pruned. ``None``
+        for no limit. The evaluation's worker process never outlives this process.
     memory_limit_mb : float, optional
         Extra memory one trial may use; beyond it the trial is pruned.
     callbacks : list of callables, optional
@@ -658,7 +939,9 @@ def tune(
     cache : dict, optional
         ``{config_id: folds}`` of earlier evaluations with the same data, ``cv`` and
         ``random_state`` (e.g. across sampler seeds in a benchmark); a config found there is
-        not evaluated again, new evaluations are added.
+        not evaluated again, new evaluations are added. Within the study, a configuration
+        an earlier trial evaluated is never evaluated again either: the trial reuses that
+        result and records its number as the ``duplicate_of`` user attribute.
     narrow_space : int, optional
         Transfer beyond the warm start: the sampler's trials numbered below
         ``n_trials // 2`` stay within the first ``narrow_space`` distinct algorithm
@@ -677,9 +960,11 @@ def tune(
     Raises
     ------
     InvalidParameterError
-        A count is not a non-negative integer.
+        A count is not a non-negative integer, or ``time_limit``/``timeout`` is not a
+        positive number of seconds.
     ConfigError
-        Unknown metric or storage, or an existing study tunes another problem.
+        Unknown metric or storage, a storage file without a name or in a directory that
+        does not exist, or an existing study tunes another problem.
 
     Examples
     --------
@@ -697,14 +982,14 @@ def tune(
         _check_int("narrow_space", narrow_space, 1)
     _check_int("n_jobs", n_jobs, 1)
     _check_int("cv", cv, 2)
-    if timeout is not None and not timeout > 0:
-        raise InvalidParameterError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = _check_seconds("timeout", timeout)
+    time_limit = _check_seconds("time_limit", time_limit)
+    lock_path = _lock_path(storage)  # checks a SQLite/journal path before anything is created
     dataset = _load(data, target)
     metric = metric or DEFAULT_METRIC[dataset.task]
     direction = "maximize" if get_metric(metric, dataset.task).greater_is_better else "minimize"
     if study_name is None and storage is not None:
         study_name = f"autometa-{dataset.name}"
-    sampler = sampler if sampler is not None else make_sampler(random_state)
     info = _study_info(dataset, metric, cv)
     callbacks = list(callbacks or [])
 
@@ -714,9 +999,11 @@ def tune(
 
     # One process at a time sets up a study on a local file (creating the SQLite tables,
     # queueing the trials); the trials themselves run concurrently.
-    with _file_lock(_lock_path(storage)):
+    with _file_lock(lock_path):
         storage_obj = make_storage(storage)
-        study = optuna.create_study(storage=storage_obj, study_name=study_name, sampler=sampler,
+        study = optuna.create_study(storage=storage_obj, study_name=study_name,
+                                    sampler=sampler if sampler is not None
+                                    else make_sampler(random_state),
                                     direction=direction, load_if_exists=True)
         if study.direction.name.lower() != direction:
             raise ConfigError(
@@ -724,39 +1011,86 @@ def tune(
                 f"metric {metric!r} needs {direction}"
             )
         _check_same_problem(study, info)
-        interval = _heartbeat_interval(study._storage)
-        if interval:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
-        _top_up(study, n_trials, recommended, warm_start, narrow_space)
+        n_existing = len(study.get_trials(deepcopy=False))
+        if n_existing:
+            # A resumed study or a second process: draw other configurations than the
+            # process that started the study with the same random_state did.
+            if sampler is None:
+                study.sampler = make_sampler(_process_seed(random_state, n_existing))
+            else:
+                study.sampler.reseed_rng()
+        live = _liveness(study._storage)
+        _recover(study, n_trials, live, recommended, warm_start, narrow_space)
 
     objective = _Objective(dataset, metric, cv=cv, time_limit=time_limit,
                            memory_limit_mb=memory_limit_mb, random_state=random_state,
                            cache=cache)
     deadline = None if timeout is None else time.monotonic() + timeout
     lock = threading.Lock()  # callbacks and the shared cache see one trial at a time
+    claim_lock = threading.Lock()  # a claimed trial is in ``mine`` before anyone looks
+    recover_lock = threading.Lock()  # one thread of this process recovers at a time
+    mine: set[int] = set()  # ids of the trials this process is running
     State = optuna.trial.TrialState
+    storage_ = study._storage
+    poll = min(max(live.interval / 2, 0.2), 5.0)
+
+    def claim() -> tuple[Any | None, bool]:
+        """A trial to run, or None and whether a slot of the budget is left that this
+        process does not run (then wait: another process runs it, or it is lost)."""
+        with claim_lock:
+            trial = _claim_trial(study, n_trials)
+            if trial is not None:
+                mine.add(trial._trial_id)
+                return trial, True
+            trials = storage_.get_all_trials(study._study_id, deepcopy=False)
+            budget = _Budget.of(trials, n_trials)
+            return None, any(not any(t._trial_id in mine for t in budget.running.get(slot, []))
+                             for slot in budget.pending(n_trials))
+
+    def run_one(trial: Any) -> None:
+        state, value = State.FAIL, None
+        try:
+            with _heartbeat(storage_, trial._trial_id, live):
+                state, value = objective(trial)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # declared lost (stale) meanwhile; its retry belongs to the budget
+        except Exception as exc:  # noqa: BLE001 - a broken trial never ends the study
+            state, value = State.FAIL, None
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[-_MAX_ERROR_CHARS:])
+                trial.set_user_attr("status", "error")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                study.tell(trial, state=State.FAIL, skip_if_finished=True)
+            raise
+        try:
+            frozen = study.tell(trial, value if state == State.COMPLETE else None, state=state,
+                                skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return
+        if frozen.state != state:
+            return  # declared lost meanwhile: not this process's result any more
+        with lock:
+            for callback in callbacks:
+                callback(study, frozen)
 
     def work() -> None:
         while deadline is None or time.monotonic() < deadline:
-            trial = _claim_trial(study, n_trials)
+            trial, left = claim()
             if trial is None:
-                return
-            state, value = State.FAIL, None
+                if not left:
+                    return  # the budget is spent, or the rest is this process's own
+                # Wait for other processes' trials, and re-run those whose process died.
+                wait = poll if deadline is None else min(poll, deadline - time.monotonic())
+                time.sleep(max(wait, 0.0))
+                with recover_lock, _file_lock(lock_path):
+                    _recover(study, n_trials, live, recommended, warm_start, narrow_space)
+                continue
             try:
-                with _heartbeat(study._storage, trial._trial_id, interval):
-                    state, value = objective(trial)
-            except Exception as exc:  # noqa: BLE001 - a broken trial never ends the study
-                trial.set_user_attr("status", "error")
-                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[-_MAX_ERROR_CHARS:])
-            except BaseException:
-                study.tell(trial, state=State.FAIL)
-                raise
-            frozen = study.tell(trial, value if state == State.COMPLETE else None, state=state)
-            with lock:
-                for callback in callbacks:
-                    callback(study, frozen)
+                run_one(trial)
+            finally:
+                with claim_lock:
+                    mine.discard(trial._trial_id)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
