@@ -211,7 +211,10 @@ def tune_command(
     line = Text(f"tuning {dataset.name}: waiting for the first trial")
 
     def progress(study, trial) -> None:
-        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        from autometa.tuning import _evaluated
+
+        # evaluated trials, not finished ones: a trial lost with its process is re-run
+        done = sum(_evaluated(t) for t in study.get_trials(deepcopy=False))
         try:
             best = study.best_trial
             best_text = (f"best {best.value:.4f} (trial {best.number}, "

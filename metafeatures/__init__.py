@@ -16,6 +16,7 @@ the module docstrings.
 """
 
 from ._errors import (
+    DuplicateColumnError,
     InputShapeError,
     InputTypeError,
     InvalidParameterError,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_GROUPS",
     "GROUPS",
     "SUMMARIES",
+    "DuplicateColumnError",
     "InputShapeError",
     "InputTypeError",
     "InvalidParameterError",

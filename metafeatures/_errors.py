@@ -20,6 +20,10 @@ class InputShapeError(MetafeatureError, ValueError):
     """``X`` and ``y`` disagree in length, or ``X`` has no rows / columns."""
 
 
+class DuplicateColumnError(MetafeatureError, ValueError):
+    """``X`` has several columns with the same name (after conversion to ``str``)."""
+
+
 class InvalidTaskError(MetafeatureError, ValueError):
     """``task`` is not ``"classification"``/``"regression"`` or contradicts ``y``."""
 

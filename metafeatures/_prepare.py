@@ -14,12 +14,20 @@ Conventions (documented once, used everywhere)
 * Design matrix ``Z`` (landmarking, model-based, complexity, clustering):
   z-scored numeric columns followed by one-hot categorical columns, keeping at
   most :data:`MAX_ONEHOT_LEVELS` most frequent levels per column (the rest
-  share one "other" column).  Built only on the row sample.
+  share one "other" column).  Built only on the row sample and the column
+  sample.
+* Column sample: when ``Z`` would have more than ``max_columns`` columns, a
+  random subset of the features (a prefix of a permutation drawn with
+  ``random_state``) whose encoded width fits in ``max_columns`` is used by
+  ``Z`` and by the pairwise statistical measures (covariance, correlations,
+  eigenvalues, canonical correlations, Box's M).  Counts and per-feature
+  measures always use every column.
 * Rows whose ``y`` is missing (or non-finite, for regression) are dropped.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,17 +35,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import InputShapeError, InputTypeError, InvalidParameterError, InvalidTaskError
+from ._errors import (
+    DuplicateColumnError,
+    InputShapeError,
+    InputTypeError,
+    InvalidParameterError,
+    InvalidTaskError,
+)
 
 #: Most frequent levels one-hot encoded per categorical column in ``Z``.
 MAX_ONEHOT_LEVELS = 32
 #: Default row sample for model-based, landmarking, clustering and complexity
 #: measures: keeps a 10,000 x 100 table under 1 s for the default groups.
 DEFAULT_MAX_ROWS = 2000
+#: Default width of the column sample (design-matrix columns; numeric features
+#: count 1, categorical ones their one-hot width).  Measured on a 2-core
+#: machine (benchmarks/metafeatures_wide.py): 2,000 x 1,000 with groups="all"
+#: takes ~12 s and < 0.5 GB, and a 50 x 20,000 table ~ 4 s; every dataset of
+#: the shipped knowledge base is at most 1,000 columns wide, so none of its
+#: values is column-sampled.
+DEFAULT_MAX_COLUMNS = 1000
 #: Number of folds of the CV split shared by all landmarkers (as pymfe).
 N_FOLDS = 10
 #: A numeric target with at most this many distinct integer values is a class label.
 MAX_INFERRED_CLASSES = 20
+
+
+class BudgetExceeded(Exception):
+    """Internal: the ``time_budget`` deadline passed during a group (caught by ``extract``)."""
 
 
 @dataclass
@@ -45,8 +70,9 @@ class Prepared:
     """Shared intermediates of one :func:`metafeatures.extract` call.
 
     Shapes use ``n`` rows (after dropping rows without a target), ``p``
-    numeric and ``c`` categorical features, ``k`` classes, ``s`` sampled rows
-    and ``q`` design-matrix columns.
+    numeric and ``c`` categorical features, ``k`` classes, ``s`` sampled rows,
+    ``ps``/``cs`` numeric/categorical features in the column sample and ``q``
+    design-matrix columns.
     """
 
     task: str | None  # "classification", "regression" or None (no y)
@@ -71,6 +97,13 @@ class Prepared:
     # Row sample for quadratic / model-based / landmarking measures.
     sample_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (s,)
     max_rows: int = 2000
+    # Column sample for the measures whose cost grows faster than linearly in columns.
+    col_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # features, input order
+    num_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (ps,) columns of N
+    cat_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # (cs,) columns of C_cat
+    max_columns: int = 1000
+    #: ``time.perf_counter()`` value after which :meth:`check_time` raises (None: no budget).
+    deadline: float | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ sizes
@@ -97,6 +130,26 @@ class Prepared:
     @property
     def sampled(self) -> bool:
         return self.sample_idx.size < self.n_rows
+
+    @property
+    def columns_sampled(self) -> bool:
+        return self.col_idx.size < self.n_features
+
+    @property
+    def N_sample_columns(self) -> np.ndarray:
+        """(n, ps) numeric features of the column sample (``N`` itself when not sampled)."""
+        if self.num_idx.size == self.n_numeric:
+            return self.N
+        return self.cached("N_cols", lambda: self.N[:, self.num_idx])
+
+    def check_time(self) -> None:
+        """Raise :class:`BudgetExceeded` once the ``time_budget`` deadline has passed.
+
+        Called between the steps of the expensive groups, so a group stops
+        within one step of the deadline instead of running to its end.
+        """
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise BudgetExceeded
 
     # ---------------------------------------------------- lazily cached parts
     def cached(self, key: str, fn: Any) -> Any:
@@ -153,18 +206,18 @@ class Prepared:
         The only quadratic-memory object; it exists only on the row sample
         (at most ``max_rows`` rows) and is built in row blocks.
         """
-        return self.cached("D", lambda: pairwise_distances(self.Z))
+        return self.cached("D", lambda: pairwise_distances(self.Z, check=self.check_time))
 
     def _build_Z(self) -> np.ndarray:
         idx = self.sample_idx
-        Ns = self.N[idx]
+        Ns = self.N[np.ix_(idx, self.num_idx)]
         mu = Ns.mean(axis=0) if Ns.size else np.zeros(Ns.shape[1])
         sd = Ns.std(axis=0) if Ns.size else np.ones(Ns.shape[1])
         with np.errstate(invalid="ignore", over="ignore"):
             sd_ok = np.isfinite(sd) & (sd > 0)
             Zn = np.where(sd_ok, (Ns - mu) / np.where(sd_ok, sd, 1.0), 0.0)
         blocks = [Zn]
-        for j in range(self.n_categorical):
+        for j in self.cat_idx:
             codes = self.C_cat[idx, j]
             counts = np.bincount(codes, minlength=int(self.cat_levels[j]))
             order = np.argsort(-counts, kind="stable")
@@ -205,12 +258,17 @@ class Prepared:
 # ---------------------------------------------------------------------------
 # helpers shared by several groups
 # ---------------------------------------------------------------------------
-def pairwise_distances(Z: np.ndarray, block: int = 1024) -> np.ndarray:
-    """Euclidean distance matrix (s, s) in float32, computed in row blocks."""
+def pairwise_distances(Z: np.ndarray, block: int = 1024, check: Any = None) -> np.ndarray:
+    """Euclidean distance matrix (s, s) in float32, computed in row blocks.
+
+    ``check``, if given, is called before each block (the time-budget check).
+    """
     s = Z.shape[0]
     sq = np.einsum("ij,ij->i", Z, Z)
     D = np.empty((s, s), dtype=np.float32)
     for a in range(0, s, block):
+        if check is not None:
+            check()
         d2 = sq[a : a + block, None] + sq[None, :] - 2.0 * (Z[a : a + block] @ Z.T)
         np.maximum(d2, 0.0, out=d2)
         D[a : a + block] = np.sqrt(d2)
@@ -226,6 +284,16 @@ def discretise(N: np.ndarray) -> np.ndarray:
         return out
     num_bins = max(int(n ** (1 / 3)), 1)
     edges = np.quantile(N, np.linspace(0, 1, num_bins + 1)[1:], axis=0)  # (bins, p)
+    if num_bins <= 16 and np.isfinite(edges).all():
+        # vectorised, identical result: keep the edges more than 1e-8 above their
+        # predecessor (strictly increasing), and digitize(right=True) is the number
+        # of kept edges below the value; a per-column loop took seconds on 20,000
+        # columns
+        keep = np.ones(edges.shape, dtype=bool)
+        keep[1:] = np.diff(edges, axis=0) > 1e-8
+        for b in range(num_bins):
+            out += (N > edges[b]) & keep[b]
+        return out
     for j in range(p):
         e = edges[:, j]
         e = np.unique(e[np.append(True, np.diff(e) > 1e-8)])
@@ -295,17 +363,42 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
 
 
+def _check_unique_columns(df: pd.DataFrame) -> None:
+    """Raise :class:`DuplicateColumnError` naming the duplicated column names."""
+    cols = pd.Index(df.columns)
+    if not cols.is_unique:
+        dup = list(dict.fromkeys(cols[cols.duplicated()]))
+        raise DuplicateColumnError(
+            f"X has duplicate column names {dup[:10]}"
+            + (f" and {len(dup) - 10} more" if len(dup) > 10 else "")
+            + "; every column needs a unique name (rename them, e.g. with "
+            "X.columns = [...] or pandas' DataFrame.rename)"
+        )
+    names = pd.Index([str(c) for c in cols])
+    if not names.is_unique:
+        dup_s = set(names[names.duplicated()])
+        clash = [c for c in cols if str(c) in dup_s]
+        raise DuplicateColumnError(
+            f"X has column names that are equal as strings: {clash[:10]}; "
+            "every column needs a unique name"
+        )
+
+
 def _categorical_mask(df: pd.DataFrame, categorical: Sequence[Any] | None) -> np.ndarray:
     cols = list(df.columns)
     if categorical is None:
         mask = []
-        for c in cols:
-            s = df[c]
-            if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s):
+        # decide from the dtype where it suffices: fetching a column (a Series)
+        # per column dominated the time on 20,000-column tables
+        for j, dt in enumerate(df.dtypes):
+            if isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt):
                 mask.append(True)
-            elif pd.api.types.is_numeric_dtype(s):
+                continue
+            if pd.api.types.is_numeric_dtype(dt):
                 mask.append(False)
-            elif (
+                continue
+            s = df.iloc[:, j]
+            if (
                 s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and s.notna().any()
             ):
                 mask.append(True)  # an object column of booleans
@@ -360,6 +453,7 @@ def prepare(
     categorical: Sequence[Any] | None = None,
     random_state: int = 0,
     max_rows: int | None = None,
+    max_columns: int | None = None,
 ) -> Prepared:
     """Validate the input and build the :class:`Prepared` intermediates."""
     df = _as_frame(X)
@@ -367,6 +461,7 @@ def prepare(
         raise InputShapeError("X has no columns")
     if df.shape[0] == 0:
         raise InputShapeError("X has no rows")
+    _check_unique_columns(df)
     df = df.copy(deep=False)
     df.columns = [str(c) for c in df.columns]
     is_cat_input = _categorical_mask(df, categorical)
@@ -376,6 +471,14 @@ def prepare(
         max_rows = DEFAULT_MAX_ROWS
     if not isinstance(max_rows, (int, np.integer)) or max_rows < 10:
         raise InvalidParameterError(f"max_rows must be an integer >= 10, got {max_rows!r}")
+    if max_columns is None:
+        max_columns = DEFAULT_MAX_COLUMNS
+    if (
+        not isinstance(max_columns, (int, np.integer))
+        or isinstance(max_columns, bool)
+        or max_columns < 2
+    ):
+        raise InvalidParameterError(f"max_columns must be an integer >= 2, got {max_columns!r}")
 
     n_in = len(df)
     keep = np.ones(n_in, dtype=bool)
@@ -418,14 +521,23 @@ def prepare(
         ys = ys[keep].reset_index(drop=True) if ys is not None else None
     n = len(df)
 
-    num_cols = [c for c, m in zip(df.columns, is_cat_input) if not m]
-    cat_cols = [c for c, m in zip(df.columns, is_cat_input) if m]
-    N = np.empty((n, len(num_cols)))
+    num_pos = np.flatnonzero(~is_cat_input)
+    cat_pos = np.flatnonzero(is_cat_input)
+    N = np.empty((n, num_pos.size))
+    # plain numpy int/float columns are converted in one block (a per-column
+    # Series lookup costs ~0.1 ms, i.e. seconds on 20,000 columns)
+    dtypes = df.dtypes
+    plain = np.array(
+        [isinstance(dtypes.iloc[j], np.dtype) and dtypes.iloc[j].kind in "fiu" for j in num_pos],
+        dtype=bool,
+    )
+    if plain.any():
+        N[:, plain] = df.iloc[:, num_pos[plain]].to_numpy(dtype=float, copy=True)
     n_inf = 0
-    miss_num = np.zeros(len(num_cols), dtype=np.int64)
+    miss_num = np.zeros(num_pos.size, dtype=np.int64)
     row_missing = np.zeros(n, dtype=bool)
-    for j, c in enumerate(num_cols):
-        v = _numeric_column(df[c])
+    for j, pos in enumerate(num_pos):
+        v = N[:, j] if plain[j] else _numeric_column(df.iloc[:, pos])
         isnan = np.isnan(v)
         miss_num[j] = isnan.sum()
         row_missing |= isnan
@@ -437,12 +549,12 @@ def prepare(
             med = np.median(v[~bad]) if (~bad).any() else 0.0
             v[bad] = med
         N[:, j] = v
-    C_cat = np.empty((n, len(cat_cols)), dtype=np.int64)
-    levels = np.zeros(len(cat_cols), dtype=np.int64)
-    levels_obs = np.zeros(len(cat_cols), dtype=np.int64)
-    miss_cat = np.zeros(len(cat_cols), dtype=np.int64)
-    for j, c in enumerate(cat_cols):
-        s = df[c]
+    C_cat = np.empty((n, cat_pos.size), dtype=np.int64)
+    levels = np.zeros(cat_pos.size, dtype=np.int64)
+    levels_obs = np.zeros(cat_pos.size, dtype=np.int64)
+    miss_cat = np.zeros(cat_pos.size, dtype=np.int64)
+    for j, pos in enumerate(cat_pos):
+        s = df.iloc[:, pos]
         codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
         codes = np.asarray(codes, dtype=np.int64)
         miss = codes < 0
@@ -482,7 +594,47 @@ def prepare(
     elif ys is not None:
         prep.y_float = _numeric_column(ys)
     prep.sample_idx = _sample_rows(prep, int(max_rows))
+    prep.max_columns = int(max_columns)
+    prep.col_idx = _sample_columns(prep, int(max_columns))
+    sel = np.zeros(prep.n_features, dtype=bool)
+    sel[prep.col_idx] = True
+    prep.num_idx = np.flatnonzero(sel[~is_cat_input])
+    prep.cat_idx = np.flatnonzero(sel[is_cat_input])
     return prep
+
+
+def design_widths(prep: Prepared, block: int = 1024) -> np.ndarray:
+    """(p + c,) columns each feature takes in ``Z``: 1 for numeric features, the one-hot
+    width (levels present in the row sample, at most :data:`MAX_ONEHOT_LEVELS`) for
+    categorical ones."""
+    widths = np.ones(prep.n_features, dtype=np.int64)
+    c = prep.n_categorical
+    if c == 0:
+        return widths
+    idx = prep.sample_idx
+    present = np.empty(c, dtype=np.int64)
+    for a in range(0, c, block):  # column blocks: no (s, c) copy of a very wide table
+        S = np.sort(prep.C_cat[idx, a : a + block], axis=0)
+        present[a : a + block] = 1 + (np.diff(S, axis=0) != 0).sum(axis=0) if S.shape[0] else 0
+    widths[prep.is_categorical] = np.clip(present, 1, MAX_ONEHOT_LEVELS)
+    return widths
+
+
+def _sample_columns(prep: Prepared, max_columns: int) -> np.ndarray:
+    """Features (sorted input positions) of the column sample.
+
+    Every feature when the design matrix fits in ``max_columns`` columns;
+    otherwise the longest prefix of a random permutation (seeded by
+    ``random_state``) whose design-matrix width fits (at least one feature).
+    """
+    widths = design_widths(prep)
+    m = widths.size
+    if int(widths.sum()) <= max_columns:
+        return np.arange(m)
+    rng = np.random.default_rng([prep.random_state, 1])  # a stream apart from the row sample's
+    perm = rng.permutation(m)
+    k = max(int(np.searchsorted(np.cumsum(widths[perm]), max_columns, side="right")), 1)
+    return np.sort(perm[:k])
 
 
 def _sample_rows(prep: Prepared, max_rows: int) -> np.ndarray:

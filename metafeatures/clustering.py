@@ -89,6 +89,10 @@ SPECS = (
 )
 
 
+#: Measures on the design matrix (all but ``nre`` and ``sc``), hence on the column sample.
+COLUMN_SAMPLED = tuple(m.name for m in SPECS if m.name not in (f"{G}.nre", f"{G}.sc"))
+
+
 def compute(prep: Prepared, res: Results) -> None:
     """Fill ``res`` with the clustering meta-features."""
     names = [m.name for m in SPECS]
@@ -155,7 +159,9 @@ def compute(prep: Prepared, res: Results) -> None:
         )
     else:
         res.nan([f"{G}.int", f"{G}.vdb"], "too many classes for the (k, k) centroid distances")
+    prep.check_time()
     D = prep.D
+    prep.check_time()
     same = yc[:, None] == yc[None, :]
     # point-biserial correlation over the s(s-1)/2 pairs from sums over the
     # symmetric matrix (no (s^2/2,) pair vector is materialised)

@@ -229,6 +229,8 @@ SPECS = (
 )
 
 CLS_NAMES = [m.name for m in SPECS if m.task == "classification"]
+#: Measures on the design matrix (all but ``t2``, ``c1``, ``c2``), hence on the column sample.
+COLUMN_SAMPLED = tuple(m.name for m in SPECS if m.name not in (f"{G}.t2", f"{G}.c1", f"{G}.c2"))
 REG_NAMES = [m.name for m in SPECS if m.task == "regression"]
 
 
@@ -347,6 +349,7 @@ def _classification(prep: Prepared, res: Results) -> None:
             a, b = sorted(rng.choice(k, 2, replace=False))
             seen.add((int(a), int(b)))
         pairs = np.array(sorted(seen))
+    prep.check_time()
     W = dev.T @ dev / max(s - k, 1)
     W[np.diag_indices_from(W)] += 1e-6 * max(float(np.trace(W)) / max(q, 1), 1e-12)
     delta = (mu_c[pairs[:, 0]] - mu_c[pairs[:, 1]]).T  # (q, P)
@@ -359,6 +362,7 @@ def _classification(prep: Prepared, res: Results) -> None:
     groups = np.split(order, np.cumsum(cnt.astype(np.int64))[:-1])
     f2, f3, f4, l1, l2, l3 = ([] for _ in range(6))
     for a, b in pairs:
+        prep.check_time()
         Xa, Xb = Z[groups[a]], Z[groups[b]]
         mina, maxa, minb, maxb = Xa.min(0), Xa.max(0), Xb.min(0), Xb.max(0)
         lo, hi = np.maximum(mina, minb), np.minimum(maxa, maxb)
@@ -407,7 +411,9 @@ def _classification(prep: Prepared, res: Results) -> None:
     for name, vals in (("f2", f2), ("f3", f3), ("f4", f4), ("l1", l1), ("l2", l2), ("l3", l3)):
         res.put(f"{G}.{name}", np.asarray(vals))
     # neighbourhood measures on the shared distance matrix
+    prep.check_time()
     D = prep.D
+    prep.check_time()
     intra, extra, nn = _nn_stats(D, yc)
     with np.errstate(invalid="ignore", divide="ignore"):
         both = intra + extra
@@ -417,7 +423,9 @@ def _classification(prep: Prepared, res: Results) -> None:
         )  # singleton class: undefined
     res.put(f"{G}.n2", n2)
     res.put(f"{G}.n3", (yc[nn] != yc).astype(float))
+    prep.check_time()
     ea, eb = _mst_edges(D)
+    prep.check_time()
     cross = yc[ea] != yc[eb]
     touched = np.zeros(s, dtype=bool)
     touched[ea[cross]] = True
@@ -437,6 +445,7 @@ def _classification(prep: Prepared, res: Results) -> None:
     rows, cols = [], []
     idx_all = np.arange(s)
     for a in range(0, s, _BLOCK):
+        prep.check_time()
         blk = D[a : a + _BLOCK].astype(np.float64)
         r = np.arange(blk.shape[0])
         ls_total += float((blk < ne[a : a + _BLOCK, None]).sum())
@@ -508,8 +517,11 @@ def _regression(prep: Prepared, res: Results) -> None:
     yp = yn[a] + t * (yn[b] - yn[a])
     res.put(f"{G}.reg_l3", np.mean((P @ w + c0 - yp) ** 2))
     res.put(f"{G}.reg_s2", np.mean(np.linalg.norm(Z[b] - Z[a], axis=1)))
+    prep.check_time()
     D = prep.D
+    prep.check_time()
     ea, eb = _mst_edges(D)
+    prep.check_time()
     res.put(f"{G}.reg_s1", np.mean(np.abs(yn[ea] - yn[eb])))
     nn = np.empty(s, dtype=np.int64)
     for i in range(0, s, _BLOCK):
@@ -524,7 +536,9 @@ def _regression(prep: Prepared, res: Results) -> None:
 def compute(prep: Prepared, res: Results) -> None:
     """Fill ``res`` with the complexity meta-features."""
     res.put(f"{G}.t2", prep.n_features / prep.n_rows)
+    prep.check_time()
     ncomp = _pca_components(prep.Z)
+    prep.check_time()
     res.put(f"{G}.t3", ncomp / prep.sample_idx.size)
     if prep.Z.shape[1]:
         res.put(f"{G}.t4", ncomp / prep.Z.shape[1])

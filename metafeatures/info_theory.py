@@ -166,7 +166,11 @@ def compute(prep: Prepared, res: Results) -> None:
         res.put(f"{G}.eq_num_attr", m * class_ent / total)
         res.put(f"{G}.ns_ratio", (attr_ent.sum() - total) / total)
     if m * n * 8 > 0:
-        cc = np.asarray([_conc(C[:, j], y, int(levels[j]), ky, n) for j in range(m)])
+        cc = np.empty(m)
+        for j in range(m):
+            if j % 512 == 0:
+                prep.check_time()
+            cc[j] = _conc(C[:, j], y, int(levels[j]), ky, n)
         res.put(
             f"{G}.class_conc", cc, None if np.isfinite(cc).all() else "NaN for constant features"
         )

@@ -105,6 +105,10 @@ SPECS = (
 )
 
 
+#: Every landmarker is computed on the design matrix, hence on the column sample.
+COLUMN_SAMPLED = tuple(m.name for m in SPECS)
+
+
 # --------------------------------------------------------------------------- stumps
 def _stumps(
     Xs: np.ndarray, ys: np.ndarray, k: int | None
@@ -344,6 +348,7 @@ def compute(prep: Prepared, res: Results) -> None:
     gram = Z.T @ Z if cls else None  # one Gram matrix; each fold subtracts its test rows
     out: dict[str, list[float]] = {m.name: [] for m in SPECS}
     for f in range(n_folds):
+        prep.check_time()
         te = folds == f
         tr = ~te
         if not te.any() or tr.sum() < 2:

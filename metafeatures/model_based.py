@@ -134,6 +134,10 @@ SPECS = (
 )
 
 
+#: Every model-based measure is computed on the design matrix, hence on the column sample.
+COLUMN_SAMPLED = tuple(m.name for m in SPECS)
+
+
 def compute(prep: Prepared, res: Results) -> None:
     """Fill ``res`` with the model-based meta-features."""
     names = [m.name for m in SPECS]

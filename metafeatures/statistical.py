@@ -6,7 +6,12 @@ qualities skip them, as we do).  Exception: ``sparsity`` uses every feature,
 categorical ones by their codes.  Every per-column measure is computed for all
 columns at once from one sorted copy of ``N`` (medians, quartiles, trimmed
 means, distinct counts), so the whole group costs one O(n p log n) sort plus
-O(n p^2) for the covariance.
+O(n ps^2 + ps^3) for the covariance and its eigendecomposition.
+
+The pairwise measures (:data:`COLUMN_SAMPLED`: covariance, correlations,
+eigenvalues, canonical correlations, Box's M) use the ``ps`` numeric features
+of the column sample (at most ``max_columns``; every numeric feature unless
+the data are wider); the per-feature measures use every column.
 """
 
 from __future__ import annotations
@@ -217,6 +222,7 @@ _PER_COLUMN = (
     "skewness",
     "kurtosis",
 )
+_PAIRWISE = ("cor", "cov", "eigenvalues", "nr_cor_attr")
 _CLASS_DEP = (
     "can_cor",
     "nr_disc",
@@ -227,6 +233,10 @@ _CLASS_DEP = (
     "gravity",
     "sd_ratio",
 )
+
+
+#: Computed on the column sample (see the module docstring and ``max_columns``).
+COLUMN_SAMPLED = tuple(f"{G}.{x}" for x in _PAIRWISE + _CLASS_DEP if x != "gravity")
 
 
 def _quantile_sorted(S: np.ndarray, q: float) -> np.ndarray:
@@ -290,7 +300,9 @@ def _n_distinct_sorted(S: np.ndarray) -> np.ndarray:
     return 1 + (np.diff(S, axis=0) != 0).sum(axis=0)
 
 
-def _canonical_correlations(N: np.ndarray, prep: Prepared, cov: np.ndarray) -> np.ndarray:
+def _canonical_correlations(
+    N: np.ndarray, prep: Prepared, cov: np.ndarray, means: np.ndarray
+) -> np.ndarray:
     """Exact canonical correlations between ``N`` (n, p) and the one-hot class.
 
     Uses only second moments: ``Sxx`` (the covariance, already computed),
@@ -300,7 +312,6 @@ def _canonical_correlations(N: np.ndarray, prep: Prepared, cov: np.ndarray) -> n
     """
     n = N.shape[0]
     counts = prep.class_counts.astype(float)  # type: ignore[union-attr]
-    means, _ = prep.class_stats
     mu = N.mean(axis=0)
     Sxx = cov * (n - 1)
     Sxy = ((means - mu) * counts[:, None]).T  # (p, k) = Xc^T Y
@@ -385,32 +396,48 @@ def compute(prep: Prepared, res: Results) -> None:
             res.put(f"{G}.nr_norm", np.sum(np.nan_to_num(pv, nan=0.0) > 0.05))
         else:
             res.nan(f"{G}.nr_norm", "normality test needs at least 8 rows")
+        # pairwise measures on the column sample (every numeric feature unless very wide)
+        Np = prep.N_sample_columns
+        pp = Np.shape[1]
+        prep.check_time()
         if n < 2:
             res.nan(
                 [f"{G}.cov", f"{G}.cor", f"{G}.eigenvalues", f"{G}.nr_cor_attr"],
                 "needs at least 2 rows",
             )
             cov = None
+        elif pp == 0:
+            res.nan(
+                [f"{G}.cov", f"{G}.cor", f"{G}.eigenvalues", f"{G}.nr_cor_attr"],
+                "no numeric feature in the column sample (max_columns)",
+            )
+            cov = None
         else:
             with np.errstate(all="ignore"):
-                Nc = N - N.mean(axis=0)
+                Nc = Np - Np.mean(axis=0)
                 cov = (Nc.T @ Nc) / (n - 1)
+                del Nc
                 sd = np.sqrt(np.diag(cov))
                 nz = sd > 0
                 corr = cov / np.outer(np.where(nz, sd, 1.0), np.where(nz, sd, 1.0))
                 corr[~nz, :] = np.nan
                 corr[:, ~nz] = np.nan
-            tri = np.tril_indices(p, k=-1)
-            if p < 2:
+            tri = np.tril_indices(pp, k=-1)
+            if pp < 2:
                 res.nan(
                     [f"{G}.cor", f"{G}.cov", f"{G}.nr_cor_attr"],
-                    "needs at least 2 numeric features",
+                    "needs at least 2 numeric features"
+                    + (" in the column sample (max_columns)" if pp < p else ""),
                 )
             else:
                 c = np.abs(np.clip(corr[tri], -1.0, 1.0))
                 res.put(f"{G}.cor", c[np.isfinite(c)])
                 res.put(f"{G}.cov", np.abs(cov[tri]))
-                res.put(f"{G}.nr_cor_attr", np.sum(np.nan_to_num(c) >= 0.5) * 2.0 / (p * (p - 1.0)))
+                res.put(
+                    f"{G}.nr_cor_attr", np.sum(np.nan_to_num(c) >= 0.5) * 2.0 / (pp * (pp - 1.0))
+                )
+            del corr, tri
+            prep.check_time()
             if np.isfinite(cov).all():
                 w_cov, _ = prep.cached("cov_eigh", lambda: np.linalg.eigh(cov))
                 res.put(f"{G}.eigenvalues", w_cov)
@@ -434,8 +461,9 @@ def compute(prep: Prepared, res: Results) -> None:
             if cov is None or not np.isfinite(cov).all():
                 res.nan(cls_names[:6], "covariance undefined or overflows")
             else:
+                prep.check_time()
                 with np.errstate(all="ignore"):
-                    rho = _canonical_correlations(N, prep, cov)
+                    rho = _canonical_correlations(Np, prep, cov, means[:, prep.num_idx])
                 res.put(f"{G}.can_cor", rho)
                 res.put(f"{G}.nr_disc", rho.size)
                 r2 = rho**2
@@ -456,8 +484,9 @@ def compute(prep: Prepared, res: Results) -> None:
                         eig = r2 / (1.0 - r2)
                         res.put(f"{G}.lh_trace", eig.sum())
                         res.put(f"{G}.roy_root", eig.max())
+            prep.check_time()
             with np.errstate(all="ignore"):
-                val, why = _box_m_sd_ratio(N, prep)
+                val, why = _box_m_sd_ratio(Np, prep)
             res.put(f"{G}.sd_ratio", val, why)
     if n < 2:
         res.nan(f"{G}.sparsity", "needs at least 2 rows")
