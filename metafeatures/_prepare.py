@@ -51,9 +51,9 @@ DEFAULT_MAX_ROWS = 2000
 #: Default width of the column sample (design-matrix columns; numeric features
 #: count 1, categorical ones their one-hot width).  Measured on a 2-core
 #: machine (benchmarks/metafeatures_wide.py): 2,000 x 1,000 with groups="all"
-#: takes ~12 s and < 0.5 GB, and a 50 x 20,000 table ~ 4 s; every dataset of
-#: the shipped knowledge base is at most 1,000 columns wide, so none of its
-#: values is column-sampled.
+#: takes ~9 s and < 0.5 GB, a 50 x 20,000 table ~3 s and ~0.3 GB (it took 8+
+#: minutes and 17.6 GB unbounded); every dataset of the shipped knowledge base
+#: is at most 1,000 columns wide, so none of its values is column-sampled.
 DEFAULT_MAX_COLUMNS = 1000
 #: Number of folds of the CV split shared by all landmarkers (as pymfe).
 N_FOLDS = 10
@@ -398,9 +398,7 @@ def _categorical_mask(df: pd.DataFrame, categorical: Sequence[Any] | None) -> np
                 mask.append(False)
                 continue
             s = df.iloc[:, j]
-            if (
-                s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and s.notna().any()
-            ):
+            if s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and s.notna().any():
                 mask.append(True)  # an object column of booleans
             else:
                 # object/string columns are categorical unless every value parses as a number
@@ -531,8 +529,12 @@ def prepare(
         [isinstance(dtypes.iloc[j], np.dtype) and dtypes.iloc[j].kind in "fiu" for j in num_pos],
         dtype=bool,
     )
-    if plain.any():
-        N[:, plain] = df.iloc[:, num_pos[plain]].to_numpy(dtype=float, copy=True)
+    if plain.all() and num_pos.size == df.shape[1]:
+        # all numeric: no column take; always a C-ordered copy (pandas may hand out a view,
+        # and column reductions must see the same memory layout as before)
+        N = np.array(df.to_numpy(dtype=float), dtype=float, order="C", copy=True)
+    elif plain.any():
+        N[:, plain] = df.iloc[:, num_pos[plain]].to_numpy(dtype=float)
     n_inf = 0
     miss_num = np.zeros(num_pos.size, dtype=np.int64)
     row_missing = np.zeros(n, dtype=bool)

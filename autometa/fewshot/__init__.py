@@ -25,7 +25,9 @@ TORCH_HINT = 'autometa.fewshot needs PyTorch; install it with: pip install "auto
 
 _LAZY = {
     "FewShotClassifier": "autometa.fewshot.classifier",
+    "FewShotConfigError": "autometa.fewshot._weights",
     "FewShotWeightsError": "autometa.fewshot._weights",
+    "FewShotWeightsNotFoundError": "autometa.fewshot._weights",
     "load_weights": "autometa.fewshot._weights",
     "save_weights": "autometa.fewshot._weights",
     "train": "autometa.fewshot.train",
@@ -35,7 +37,9 @@ _LAZY = {
 __all__ = [
     "TORCH_HINT",
     "FewShotClassifier",
+    "FewShotConfigError",
     "FewShotWeightsError",
+    "FewShotWeightsNotFoundError",
     "load_weights",
     "require_torch",
     "sample_prior_batch",

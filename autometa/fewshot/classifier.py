@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from autometa.errors import DataValidationError
+from autometa.errors import DataValidationError, InvalidParameterError
 from autometa.fewshot import require_torch
 from autometa.fewshot._baseline import logistic_baseline
 
@@ -23,7 +23,11 @@ require_torch()
 import torch
 
 from autometa.fewshot._encoder import EpisodeModel, canonical_feature_order, normalize
-from autometa.fewshot._weights import FewShotWeightsError, load_weights
+from autometa.fewshot._weights import (
+    FewShotWeightsError,
+    FewShotWeightsNotFoundError,
+    load_weights,
+)
 
 #: Gate tolerance: a regime passes if the model's mean meta-validation ROC AUC is at least
 #: the logistic-regression baseline minus this.
@@ -62,6 +66,13 @@ _MODEL_CACHE: dict[tuple[str, float], tuple[EpisodeModel, dict]] = {}
 def _load_cached(path: Path, method: str | None) -> tuple[EpisodeModel, dict]:
     # Fitting only stores data, so re-reading the weights on every fit (knowledge-base runs
     # fit thousands of times) would dominate; key on the file's mtime to see updates.
+    if not path.is_file():
+        raise FewShotWeightsNotFoundError(
+            f"FewShotClassifier(model={str(path)!r}): few-shot weights file {str(path)!r} does "
+            "not exist"
+            + (" (it is a directory)" if path.is_dir() else "")
+            + '; pass "default", the path of a .pt weights file or an EpisodeModel'
+        )
     key = (str(path.resolve()), path.stat().st_mtime)
     if key not in _MODEL_CACHE:
         _MODEL_CACHE[key] = load_weights(path, method)
@@ -227,7 +238,18 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         k_eff = len(y_enc) / len(self.classes_)
         regime = "k_le_5" if k_eff <= SMALL_K else "k_gt_5"
         if isinstance(self.model, EpisodeModel):
+            bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+            if bad:
+                raise InvalidParameterError(
+                    f"FewShotClassifier(model=...): the model has non-finite (NaN or inf) "
+                    f"values in {bad[:5]}; its probabilities would be NaN"
+                )
             self.model_ = self.model
+        elif not isinstance(self.model, (str, os.PathLike)):
+            raise InvalidParameterError(
+                f'FewShotClassifier(model={self.model!r}): model must be "default", the path '
+                f"of a weights file or an EpisodeModel, got {type(self.model).__name__}"
+            )
         else:
             choice = default_choice()
             method = self.method or choice["method"]
