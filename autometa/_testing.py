@@ -78,3 +78,16 @@ def write_toy_suite(folder, n_datasets: int = 2, n_rows: int = 80):
             target = 2.0 * X["b"] + rng.normal(scale=0.1, size=n_rows)
         X.assign(target=target).to_csv(folder / f"toy_{i}.csv", index=False)
     return folder
+
+
+def breast_cancer_sample(n_features: int):
+    """120 rows of scikit-learn's breast-cancer table (60 per class, shuffled) with its first
+    ``n_features`` features and ``target``: 60 rows per fold with cv=2, more than any k-NN
+    configuration's neighbours. For the tuning tests."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    df = load_breast_cancer(as_frame=True).frame
+    cols = list(df.columns[:n_features]) + ["target"]
+    parts = [g.sample(60, random_state=0) for _, g in df.groupby("target")]
+    return pd.concat(parts).sample(frac=1.0, random_state=0)[cols].reset_index(drop=True)

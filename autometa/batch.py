@@ -332,7 +332,9 @@ class _KBState:
     completed_records: list = dataclasses.field(default_factory=list)
 
 
-def _kb_state(kb_dir: Path) -> _KBState:
+def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
+    """What the KB at ``kb_dir`` holds; ``with_scores``: also each dataset's scores at its
+    smallest size (only ``--top-configs`` needs them, and they cost a pass over the results)."""
     from autometa.kb import KnowledgeBase
 
     state = _KBState()
@@ -357,7 +359,8 @@ def _kb_state(kb_dir: Path) -> _KBState:
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.n_rows.update(zip(datasets["dataset"], datasets["n_rows"]))
         state.base_size.update(results.groupby("dataset")["n_rows_used"].min().dropna().items())
-        state.base_scores[task] = kb.performance(task, DEFAULT_METRIC[task])
+        if with_scores:
+            state.base_scores[task] = kb.performance(task, DEFAULT_METRIC[task])
         state.described.update(
             {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
         mf = kb.metafeatures(task)
@@ -452,7 +455,7 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
     from rich.console import Console
     from tqdm.auto import tqdm
 
-    state = _kb_state(kb_dir)
+    state = _kb_state(kb_dir, with_scores=top_configs is not None)
     journal = Journal(kb_dir)
     _write_header(kb_dir)
     for record in state.completed_records:

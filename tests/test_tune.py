@@ -15,12 +15,12 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import autometa
 from autometa import space
+from autometa._testing import breast_cancer_sample
 from autometa.errors import ConfigError, InvalidParameterError
 from autometa.tuning import config_from_trial, make_storage
 
@@ -35,10 +35,7 @@ FAST = ["logistic_regression", "decision_tree", "gaussian_nb", "lda", "knn"]
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     """120 rows of scikit-learn's breast cancer table, 8 features, stratified."""
-    df = load_breast_cancer(as_frame=True).frame
-    cols = list(df.columns[:8]) + ["target"]
-    parts = [g.sample(60, random_state=0) for _, g in df.groupby("target")]
-    return pd.concat(parts).sample(frac=1.0, random_state=0)[cols].reset_index(drop=True)
+    return breast_cancer_sample(8)
 
 
 @pytest.fixture(scope="module")

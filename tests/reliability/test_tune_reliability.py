@@ -21,10 +21,10 @@ import optuna
 import pandas as pd
 import psutil
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 import autometa
 from autometa import space
+from autometa._testing import breast_cancer_sample
 from autometa.errors import ConfigError, InvalidParameterError
 from autometa.tuning import DUPLICATE_ATTR, SLOT_ATTR, make_storage
 
@@ -37,11 +37,7 @@ tuning = importlib.import_module("autometa.tuning")
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    df = load_breast_cancer(as_frame=True).frame
-    cols = list(df.columns[:6]) + ["target"]
-    # 120 rows: 60 per fold with cv=2, more than knn's largest n_neighbors (50)
-    parts = [g.sample(60, random_state=0) for _, g in df.groupby("target")]
-    return pd.concat(parts).sample(frac=1.0, random_state=0)[cols].reset_index(drop=True)
+    return breast_cancer_sample(6)
 
 
 @pytest.fixture
@@ -223,6 +219,16 @@ def _alive(pid):
         return False
 
 
+def _kill_and_expect_orphans_gone(worker, children, seconds, message):
+    """SIGKILL ``worker`` alone; its evaluation ``children`` must die within ``seconds``."""
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    gone = time.monotonic() + seconds
+    while any(_alive(c.pid) for c in children) and time.monotonic() < gone:
+        time.sleep(0.05)
+    assert not any(_alive(c.pid) for c in children), message
+
+
 def _kill_mid_evaluation(worker, storage, min_complete, timeout=60.0):
     """SIGKILL ``worker`` alone (not its evaluation process) while it evaluates, once the
     study has ``min_complete`` complete trials; its evaluation process must die with it."""
@@ -233,12 +239,7 @@ def _kill_mid_evaluation(worker, storage, min_complete, timeout=60.0):
         children = [c for c in psutil.Process(worker.pid).children(recursive=True)
                     if _alive(c.pid)]
         if complete >= min_complete and children:
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait()
-            gone = time.monotonic() + 5
-            while any(_alive(c.pid) for c in children) and time.monotonic() < gone:
-                time.sleep(0.05)
-            assert not any(_alive(c.pid) for c in children), "an evaluation outlived its parent"
+            _kill_and_expect_orphans_gone(worker, children, 5, "an evaluation outlived its parent")
             return
         time.sleep(0.05)
     raise AssertionError("the worker was never seen evaluating")
@@ -310,12 +311,7 @@ def test_the_evaluation_dies_with_a_killed_tune_even_without_time_limit(tmp_path
             time.sleep(0.05)
         assert children, "the evaluation never started"
         time.sleep(0.5)  # well inside the hanging fold
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
-        gone = time.monotonic() + 3
-        while any(_alive(c.pid) for c in children) and time.monotonic() < gone:
-            time.sleep(0.05)
-        assert not any(_alive(c.pid) for c in children), "the evaluation outlived tune"
+        _kill_and_expect_orphans_gone(worker, children, 3, "the evaluation outlived tune")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)  # the orphan too, if the test failed
