@@ -29,7 +29,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from autometa import space
-from autometa.evaluate import evaluate, make_splits
+from autometa.evaluate import call_with_limits, evaluate, kill_evaluations_with_parent, make_splits
 from autometa.kb import writer_lock
 from autometa.metrics import DEFAULT_METRIC
 
@@ -197,8 +197,11 @@ def _load(source: str, max_rows: int | None, random_state: int,
 
 
 def _describe(source: str, max_rows: int | None, random_state: int, groups: Any, cv: int,
-              openml_settings: tuple | None = None) -> dict:
-    """Worker job: the dataset record and its meta-features."""
+              openml_settings: tuple | None = None, time_limit: float | None = None,
+              memory_limit_mb: float | None = None) -> dict:
+    """Worker job: the dataset record and its meta-features, computed under the time and
+    memory limits of an evaluation (the extractor also gets most of the time as its budget,
+    so it returns what it has instead of being stopped)."""
     import warnings
 
     full = _load(source, None, random_state, openml_settings)
@@ -227,10 +230,12 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
             warnings.simplefilter("ignore")
             # Described in full (the extractor samples rows itself where a measure is
             # quadratic), as recommend() describes a new dataset.
-            values = metafeatures.extract(full.X, full.y, task=full.task,
-                                          categorical=list(full.categorical), groups=groups,
-                                          random_state=random_state,
-                                          max_rows=METAFEATURE_MAX_ROWS)
+            extract = partial(
+                metafeatures.extract, task=full.task, categorical=list(full.categorical),
+                groups=groups, random_state=random_state, max_rows=METAFEATURE_MAX_ROWS,
+                time_budget=None if time_limit is None else 0.8 * time_limit)
+            values = call_with_limits(extract, full.X, full.y, time_limit=time_limit,
+                                      memory_limit_mb=memory_limit_mb)
     except Exception as exc:  # noqa: BLE001 - evaluations go on; a later run retries
         return {"dataset": record, "metafeatures": None,
                 "error": f"meta-features failed: {type(exc).__name__}: {exc}"}
@@ -275,7 +280,10 @@ class _Executor:
             from joblib.externals.loky import get_reusable_executor
 
             self.n_workers = max(1, n_jobs if n_jobs > 0 else os.cpu_count() or 1)
-            self.pool = get_reusable_executor(max_workers=self.n_workers, timeout=60)
+            # Workers (and the evaluations they run) end with this process, even on kill -9.
+            self.pool = get_reusable_executor(max_workers=self.n_workers, timeout=60,
+                                              initializer=kill_evaluations_with_parent,
+                                              initargs=(os.getpid(),))
 
     def _check_workers_can_fork(self) -> None:
         """Each evaluation runs in a child process of the worker (for its limits), which
@@ -517,7 +525,8 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                         continue  # else describe again: its meta-features are missing
                 if job[0] == "describe":
                     future = executor.submit(_describe, job[1], max_rows, random_state,
-                                             KB_METAFEATURE_GROUPS, cv, openml_settings)
+                                             KB_METAFEATURE_GROUPS, cv, openml_settings,
+                                             time_limit, memory_limit_mb)
                 else:
                     future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
                                              max_rows, time_limit, memory_limit_mb, random_state,

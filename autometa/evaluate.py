@@ -196,6 +196,52 @@ def _limit_memory(memory_limit_mb: float | None) -> None:
         pass
 
 
+#: Process groups of the evaluations this process is running; a worker whose own parent
+#: dies kills them (see :func:`kill_evaluations_with_parent`).
+_ACTIVE_GROUPS: set[int] = set()
+
+
+def _own_group() -> None:
+    """Make this process the leader of a new process group, so that everything it starts
+    can be stopped with one ``killpg``."""
+    try:
+        os.setpgid(0, 0)
+    except (AttributeError, OSError):  # not POSIX: only the process itself is stopped
+        pass
+
+
+def _kill_group(pgid: int | None) -> None:
+    if pgid is None:
+        return
+    try:
+        import signal
+
+        os.killpg(pgid, signal.SIGKILL)
+    except (AttributeError, OSError):  # gone already, or not POSIX
+        pass
+
+
+def kill_evaluations_with_parent(parent_pid: int) -> None:
+    """Make this worker process end, with every evaluation it runs, when ``parent_pid`` dies.
+
+    For pools that run :func:`evaluate` (the batch runner's loky workers): the kernel kills
+    an evaluation process with its worker, but not the processes a fit started, and a pool
+    worker orphaned by a ``kill -9`` of its parent would otherwise wait for work forever.
+    A daemon thread polls the parent twice a second (it runs while the worker waits on an
+    evaluation, which releases the GIL).
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        for pgid in list(_ACTIVE_GROUPS):
+            _kill_group(pgid)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="autometa-parent-watch").start()
+
+
 def _exit_with_parent(parent_pid: int | None) -> None:
     """End this worker process as soon as its parent is gone: the parent enforces the time
     limit, so a worker orphaned by a killed parent would otherwise run unbounded."""
@@ -230,6 +276,7 @@ def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb,
     import faulthandler
 
     faulthandler.disable()  # a crash here is recorded by the parent, not dumped on the console
+    _own_group()
     _exit_with_parent(parent_pid)
     _limit_memory(memory_limit_mb)
     try:
@@ -249,6 +296,57 @@ def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb,
         connection.send(record)
     del limiter
     connection.close()
+
+
+def _call_child(connection, fn, args, memory_limit_mb, parent_pid) -> None:
+    """Worker process body of :func:`call_with_limits`."""
+    import faulthandler
+
+    faulthandler.disable()
+    _own_group()
+    _exit_with_parent(parent_pid)
+    _limit_memory(memory_limit_mb)
+    try:
+        outcome = ("ok", fn(*args))
+    except MemoryError:
+        outcome = ("memory", "MemoryError: memory limit exceeded")
+    except Exception as exc:  # noqa: BLE001 - raised again in the parent
+        outcome = ("error", f"{type(exc).__name__}: {exc}")
+    connection.send(outcome)
+    connection.close()
+
+
+def call_with_limits(fn, *args, time_limit: float | None, memory_limit_mb: float | None):
+    """``fn(*args)`` in a child process under the limits :func:`evaluate` applies.
+
+    Returns what ``fn`` returns (it must pickle). Raises ``TimeoutError`` past
+    ``time_limit`` seconds, ``MemoryError`` past ``memory_limit_mb`` and ``RuntimeError``
+    with the child's message when ``fn`` raised or the child died; the child and everything
+    it started are stopped in every case.
+    """
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_call_child, daemon=True,
+                              args=(sender, fn, args, memory_limit_mb, os.getpid()))
+    process.start()
+    _ACTIVE_GROUPS.add(process.pid)
+    sender.close()
+    try:
+        try:
+            ready = receiver.poll(time_limit)
+            outcome = receiver.recv() if ready else None
+        except (EOFError, OSError):
+            outcome = ("memory", "worker process killed") if _died_status(process) == "memory" \
+                else ("error", f"worker process died (exit code {process.exitcode})")
+    finally:
+        _stop(process)
+        receiver.close()
+    if outcome is None:
+        raise TimeoutError(f"time limit of {time_limit:g} s exceeded")
+    status, value = outcome
+    if status == "ok":
+        return value
+    raise MemoryError(value) if status == "memory" else RuntimeError(value)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -314,6 +412,11 @@ def evaluate(
         daemon=True,
     )
     process.start()
+    try:  # also here: the group must exist before the first kill, whichever runs first
+        os.setpgid(process.pid, process.pid)
+    except (AttributeError, OSError):  # not POSIX, or the child has already exec'd/ended
+        pass
+    _ACTIVE_GROUPS.add(process.pid)
     sender.close()
     deadline = None if time_limit is None else time.monotonic() + time_limit
     while len(result.folds) < len(splits):
@@ -351,6 +454,10 @@ def _died_status(process) -> str:
 
 
 def _stop(process) -> None:
+    # The whole group: a configuration whose fit started processes of its own (joblib,
+    # a subprocess) leaves nothing behind on a timeout.
+    _kill_group(process.pid)
+    _ACTIVE_GROUPS.discard(process.pid)
     if process.is_alive():
         process.kill()
     process.join(5)
