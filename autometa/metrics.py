@@ -10,18 +10,21 @@ class Metric:
     name: str
     task: str  # "classification" or "regression"
     greater_is_better: bool
+    # in the same units on every dataset (a score of 0.9 means as much on any table),
+    # unlike RMSE, MAE or log loss
+    bounded: bool
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("accuracy", "classification", True),
-        Metric("balanced_accuracy", "classification", True),
-        Metric("log_loss", "classification", False),
-        Metric("roc_auc", "classification", True),
-        Metric("r2", "regression", True),
-        Metric("rmse", "regression", False),
-        Metric("mae", "regression", False),
+        Metric("accuracy", "classification", True, True),
+        Metric("balanced_accuracy", "classification", True, True),
+        Metric("log_loss", "classification", False, False),
+        Metric("roc_auc", "classification", True, True),
+        Metric("r2", "regression", True, True),
+        Metric("rmse", "regression", False, False),
+        Metric("mae", "regression", False, False),
     )
 }
 

@@ -35,6 +35,12 @@ KS = (1, 3, 5, 10)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _model_order(table: pd.DataFrame) -> list[str]:
+    """The models of ``table`` in :data:`MODELS` order, each followed by its probed variant."""
+    order = [n for m in MODELS for n in (m, f"{m}+probe")]
+    return [m for m in order if m in set(table["model"])]
+
+
 def _md_table(frame: pd.DataFrame, cell: Callable[[object], str] = "{:.3f}".format) -> str:
     """A GitHub markdown table (pandas' to_markdown needs the optional tabulate)."""
     head = [frame.index.name or "", *map(str, frame.columns)]
@@ -91,7 +97,7 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
         ("failed_pick_rate", "Share of the top k that failed on the dataset"),
     ):
         pivot = table.pivot(index="model", columns="k", values=column).reindex(
-            [m for m in MODELS if m in set(table["model"])])
+            _model_order(table))
         pivot.columns = [f"k={k}" for k in pivot.columns]
         lines += [f"## {title}", "", _md_table(pivot), ""]
     lines += _uncertainty_md(table)
@@ -102,7 +108,7 @@ def _markdown(table: pd.DataFrame, header: dict[str, object]) -> str:
             checks.append(("default top-1 closes >= 50% of the gap", t[("default", 1)] >= 0.5))
         if 5 in KS:
             checks.append(("default best-of-5 closes >= 85% of the gap", t[("default", 5)] >= 0.85))
-        others = [m for m in table["model"].unique() if m != "default"]
+        others = [m for m in table["model"].unique() if m != "default" and "+probe" not in m]
         beats = all(t[("default", k)] >= t[(m, k)] for m in others for k in table["k"].unique())
         checks.append(("default >= every other model at every k", beats))
         lines += ["## Targets", ""] + [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks]
@@ -119,7 +125,7 @@ def _with_se(table: pd.DataFrame, value: str, se: str, signed: bool = False) -> 
     sign = "+" if signed else ""
     cells = table.assign(cell=[f"{v:{sign}.3f} ± {e:.3f}" for v, e in zip(table[value], table[se])])
     frame = cells.pivot(index="model", columns="k", values="cell").reindex(
-        [m for m in MODELS if m in set(table["model"])])
+        _model_order(table))
     frame.columns = [f"k={k}" for k in frame.columns]
     frame.index.name = "model"
     return frame
@@ -135,6 +141,27 @@ def _family_weighted_md(both: pd.DataFrame) -> str:
          "(`evaluate_recommender(..., weighting=\"fold\")`), ± bootstrap standard error."),
         "", _md_table(frame, cell=str), "",
     ])
+
+
+def _calibration_md(table: pd.DataFrame) -> str:
+    """How often held-out outcomes fall within ±1 and ±2 predicted standard deviations."""
+    if "coverage_1sd" not in table:
+        return ""
+    frame = (table.drop_duplicates("model").set_index("model")
+             .reindex(_model_order(table))[["coverage_1sd", "coverage_2sd", "n_coverage"]])
+    frame.index.name = "model"
+    cell = {"coverage_1sd": "{:.1%}".format, "coverage_2sd": "{:.1%}".format,
+            "n_coverage": "{:.0f}".format}
+    rows = [[str(m), *(cell[c](v) for c, v in zip(frame.columns, r))]
+            for m, r in zip(frame.index, frame.to_numpy())]
+    lines = ["| model | within ±1 std | within ±2 std | outcomes |", "|---|---:|---:|---:|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join([
+        "## Calibration: predicted score ± predicted std against held-out outcomes", "",
+        ("Each held-out dataset's top 5 picks: predicted score and standard deviation in the "
+         "metric's units (as `recommend` shows them, before any novelty inflation) against "
+         "the knowledge base's measured score. Target: 60-75 % within ±1 std, >= 90 % "
+         "within ±2."), "", *lines, ""])
 
 
 def _uncertainty_md(table: pd.DataFrame) -> list[str]:
@@ -189,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-params", type=json.loads, default=None,
                         help='JSON parameters of the default model, e.g. \'{"denoise": false}\' '
                              "(compare a variant; write it elsewhere with --out)")
+    parser.add_argument("--probe-models", nargs="*", default=["default"],
+                        help="models also scored with probing (rows NAME+probe; none: no probing)")
     parser.add_argument("--min-datasets", type=int, default=30,
                         help="skip a task with fewer usable datasets")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -219,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         both = evaluate_recommender(kb, task=task, metric=metric, models=tuple(args.models),
                                     ks=KS, n_folds=args.n_folds, weighting=("dataset", "fold"),
                                     progress=True, checkpoint=checkpoint,
+                                    probe_models=[m for m in args.probe_models
+                                                  if m in args.models],
                                     model_params={"default": args.default_params or {}})
         seconds = time.perf_counter() - start
         table = both[both["weighting"] == "dataset"].reset_index(drop=True)
@@ -238,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         stem = args.out / f"recommend_lodo_{task}"
         both.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
         text = (_markdown(table, header) + "\n" + _family_weighted_md(both) + "\n"
-                + _yardstick_md(kb, task, metric))
+                + _calibration_md(table) + "\n" + _yardstick_md(kb, task, metric))
         if args.n_folds is None:
             text += "\n" + _families_md(list(perf.index[perf.notna().sum(axis=1) >= 2]))
         stem.with_suffix(".md").write_text(text)

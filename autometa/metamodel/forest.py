@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
+from autometa.metamodel._families import dataset_family
 from autometa.metamodel.portfolio import greedy_portfolio
+from autometa.metamodel.probing import ProbePlan, choose_probes, probe_weights, profiles
 
 
 def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
@@ -160,6 +162,11 @@ class ForestModel(MetaModel):
         Share of the meta-features tried at each split.
     uniform : float
         Share of uniform weight mixed into the hedging weights.
+    n_probes : int
+        Cheap configurations to probe on the new dataset, chosen at fit time
+        (:func:`~autometa.metamodel.probing.choose_probes`, listed in ``probe_configs_``);
+        ``rank``/``select`` given their measured scores (``probes=``) update the proximity
+        weights by them. 0: no probing.
     n_jobs : int
         Threads used to grow the trees.
     random_state : int
@@ -172,19 +179,21 @@ class ForestModel(MetaModel):
     name = "forest"
 
     def __init__(self, n_estimators: int = 300, min_samples_leaf: int = 2,
-                 max_features: float = 0.3, uniform: float = 0.0, n_jobs: int = 1,
-                 random_state: int = 0) -> None:
+                 max_features: float = 0.3, uniform: float = 0.0, n_probes: int = 4,
+                 n_jobs: int = 1, random_state: int = 0) -> None:
         super().__init__(random_state)
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.max_features = max_features
         self.uniform = uniform
+        self.n_probes = n_probes
         self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
                 "max_features": self.max_features, "uniform": self.uniform,
-                "n_jobs": self.n_jobs, "random_state": self.random_state}
+                "n_probes": self.n_probes, "n_jobs": self.n_jobs,
+                "random_state": self.random_state}
 
     def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
         return grow_forest(X, U, n_estimators=self.n_estimators,
@@ -201,42 +210,105 @@ class ForestModel(MetaModel):
         self.U_ = np.nan_to_num(data.utility(0.0), nan=0.0)
         self.trees_ = self._grow(self.X_, self._tree_targets(data))
         self.leaves_ = self.trees_.apply(self.X_)
+        self._fit_probes(data)
 
-    def weights(self, x: np.ndarray) -> np.ndarray:
-        """Proximity of each training dataset to the query with scaled meta-features ``x``."""
-        return proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
+    def _fit_probes(self, data: TrainingData) -> None:
+        """Mine the probe plan from the training datasets (none when ``n_probes`` is 0)."""
+        self.probe_plan_: ProbePlan | None = None
+        self.probe_profiles_ = np.zeros((len(data.datasets), 0))
+        raw = data.scores if data.greater_is_better else -data.scores
+        bounded = _bounded(data.metric)
+        plan = choose_probes(raw, self.U_, data.fit_times,
+                             [dataset_family(d) for d in data.datasets], int(self.n_probes),
+                             bounded)
+        if plan is not None:
+            self.probe_plan_ = plan
+            self.probe_profiles_ = profiles(raw[:, list(plan.configs)], bounded)
 
-    def _first_pick_scores(self, forest: np.ndarray) -> np.ndarray:
+    @property
+    def probe_configs_(self) -> list[str]:
+        """Config ids to probe on a new dataset, in the order they were chosen."""
+        plan = getattr(self, "probe_plan_", None)
+        return [] if plan is None else [self.config_ids_[c] for c in plan.configs]
+
+    def _measured_probes(self, probes: Mapping[str, float] | None) -> dict[int, float]:
+        """The finite ``probes`` of the plan's configs, by config position."""
+        plan = getattr(self, "probe_plan_", None)
+        if not probes or plan is None:
+            return {}
+        position = {c: i for i, c in enumerate(self.config_ids_)}
+        return {position[c]: float(v) for c, v in probes.items()
+                if c in position and position[c] in plan.configs and np.isfinite(v)}
+
+    def weights(self, x: np.ndarray, probes: Mapping[str, float] | None = None) -> np.ndarray:
+        """Proximity of each training dataset to the query with scaled meta-features ``x``,
+        updated by the ``probes`` measured on it (config id -> raw score)."""
+        w = proximity(self.leaves_, self.trees_.apply(x[None, :])[0])
+        measured = self._measured_probes(probes)
+        if not measured:
+            return w
+        return probe_weights(w, self.probe_profiles_, measured, self.probe_plan_,
+                             _bounded(self.metric_), self.greater_is_better_)
+
+    def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
         """Scores that decide the first pick, from the forest's prediction (subclasses
-        shrink it)."""
+        shrink it; ``probed``: the weights were updated by probes)."""
         return forest
 
     def _hedge_uniform(self) -> float:
         return float(self.uniform)
 
-    def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _predict(self, x: np.ndarray, probes: Mapping[str, float] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-pick scores, the proximity-weighted spread and the proximity weights."""
-        w = self.weights(x)
+        w = self.weights(x, probes)
         forest = w @ self.U_
         std = np.sqrt(w @ (self.U_ - forest) ** 2)
-        return self._first_pick_scores(forest) + 1e-6 * self.sbs_, std, w
+        probed = bool(self._measured_probes(probes))
+        return self._first_pick_scores(forest, probed) + 1e-6 * self.sbs_, std, w
 
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         mu, std, _ = self._predict(x)
         return mu, std
 
-    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
-               allowed: np.ndarray | None = None) -> list[int]:
+    def rank(self, metafeatures: pd.Series | Mapping[str, float],
+             probes: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`MetaModel.rank`; ``probes`` (config id -> raw score measured on the
+        query, see ``probe_configs_``) update which training datasets count as alike."""
         x = self.scaler_.transform(as_query(metafeatures))[0]
-        mu, _, w = self._predict(x)
+        mu, std, _ = self._predict(x, probes)
+        return mu, std
+
+    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
+               allowed: np.ndarray | None = None,
+               probes: Mapping[str, float] | None = None) -> list[int]:
+        x = self.scaler_.transform(as_query(metafeatures))[0]
+        mu, _, w = self._predict(x, probes)
         uniform = self._hedge_uniform()
         return hedged_picks(mu, self.U_, (1.0 - uniform) * w + uniform / len(w), k, allowed)
 
     def _get_state(self) -> dict[str, Any]:
+        plan = self.probe_plan_
         return {"U": _arr(self.U_), "trees": self.trees_.get_state(),
-                "leaves": self.leaves_.tolist()}
+                "leaves": self.leaves_.tolist(),
+                "probes": None if plan is None else {
+                    "configs": list(plan.configs), "sigma": plan.sigma,
+                    "inner_score": plan.inner_score, "profiles": _arr(self.probe_profiles_)}}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
         self.trees_ = _Trees.from_state(state["trees"])
         self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
+        probes = state.get("probes")
+        self.probe_plan_ = None if probes is None else ProbePlan(
+            tuple(int(c) for c in probes["configs"]), float(probes["sigma"]),
+            float(probes["inner_score"]))
+        self.probe_profiles_ = (np.zeros((len(self.datasets_), 0)) if probes is None else
+                                _unarr(probes["profiles"]).reshape(len(self.datasets_), -1))
+
+
+def _bounded(metric: str) -> bool:
+    """Whether scores of ``metric`` share units across datasets (unknown metrics: no)."""
+    from autometa.metrics import METRICS
+
+    return bool(getattr(METRICS.get(metric), "bounded", False))

@@ -1,0 +1,174 @@
+"""Probing: the offline choice of probes, the Bayesian update, and recommend(probe=True)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import autometa
+from autometa.errors import InvalidParameterError
+from autometa.kb import KnowledgeBase
+from autometa.metamodel import DefaultModel, ForestModel
+from autometa.metamodel.probing import choose_probes, posterior, probe_weights, profiles
+
+CONFIGS = ["fast_a", "fast_b", "slow_a", "slow_b", "other_1", "other_2"]
+
+
+def _two_kinds_kb(n: int = 60, seed: int = 0) -> KnowledgeBase:
+    """Datasets of two hidden kinds that meta-features cannot tell apart: on kind A the
+    cheap ``fast_a`` beats ``fast_b`` and ``slow_a`` is best; on kind B the reverse."""
+    rng = np.random.default_rng(seed)
+    names = [f"d{i}" for i in range(n)]
+    kind_a = np.arange(n) % 2 == 0
+    base = {"fast_a": (0.80, 0.60), "fast_b": (0.60, 0.80), "slow_a": (0.92, 0.70),
+            "slow_b": (0.70, 0.92), "other_1": (0.75, 0.75), "other_2": (0.74, 0.74)}
+    perf = pd.DataFrame({c: np.where(kind_a, a, b) + rng.normal(0, 0.01, n)
+                         for c, (a, b) in base.items()}, index=names)
+    mf = pd.DataFrame(rng.normal(size=(n, 3)), index=names, columns=["m1", "m2", "m3"])
+    times = pd.DataFrame({c: (0.01 if c.startswith("fast") else 5.0) for c in CONFIGS},
+                         index=names)
+    return KnowledgeBase.from_frames(mf, perf, task="classification",
+                                     metric="balanced_accuracy",
+                                     configs={c: {"algorithm": c} for c in CONFIGS},
+                                     fit_times=times)
+
+
+@pytest.fixture(scope="module")
+def two_kinds():
+    return _two_kinds_kb()
+
+
+@pytest.mark.parametrize("model_class", [DefaultModel, ForestModel])
+def test_probes_are_cheap_and_pick_the_kind_meta_features_cannot_see(two_kinds, model_class):
+    model = model_class(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
+                                                         "balanced_accuracy")
+    assert set(model.probe_configs_) <= {"fast_a", "fast_b"}
+    query = pd.Series({"m1": 0.0, "m2": 0.0, "m3": 0.0})
+    pick = {}
+    for kind, probes in (("a", {"fast_a": 0.81, "fast_b": 0.59}),
+                         ("b", {"fast_a": 0.61, "fast_b": 0.79})):
+        first = model.select(query, 2, probes=probes)[0]
+        pick[kind] = model.config_ids_[first]
+        mu, _ = model.rank(query, probes=probes)
+        assert model.config_ids_[int(np.argmax(mu))] == pick[kind]
+    assert pick == {"a": "slow_a", "b": "slow_b"}
+
+
+def test_no_probes_means_the_plain_ranking(two_kinds):
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
+                                                          "balanced_accuracy")
+    query = pd.Series({"m1": 0.0, "m2": 0.0, "m3": 0.0})
+    assert model.select(query, 3, probes={}) == model.select(query, 3)
+    assert model.select(query, 3, probes={"not_a_probe": 0.5}) == model.select(query, 3)
+
+
+def test_probe_plan_survives_a_state_round_trip(two_kinds):
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
+                                                          "balanced_accuracy")
+    back = DefaultModel().set_state(model.get_state())
+    assert back.probe_configs_ == model.probe_configs_
+    query = pd.Series({"m1": 0.1, "m2": -0.2, "m3": 0.0})
+    probes = {"fast_a": 0.61, "fast_b": 0.79}
+    np.testing.assert_allclose(back.rank(query, probes=probes)[0],
+                               model.rank(query, probes=probes)[0])
+
+
+def test_zero_probes_choose_nothing(two_kinds):
+    model = ForestModel(n_probes=0, n_estimators=20).fit(two_kinds, "classification",
+                                                         "balanced_accuracy")
+    assert model.probe_configs_ == []
+
+
+def test_the_update_is_bayes_rule():
+    prior = np.array([0.5, 0.25, 0.25])
+    loglik = np.log(np.array([0.1, 0.8, 0.1]))
+    np.testing.assert_allclose(posterior(prior, loglik), [0.05, 0.2, 0.025] / np.float64(0.275))
+    # a query unlike every training dataset still gets weights that sum to one
+    assert posterior(prior, np.array([-1e6, -1e6 - 1, -1e6])).sum() == pytest.approx(1.0)
+
+
+def test_profiles_clip_bounded_and_standardise_unbounded_metrics():
+    assert profiles(np.array([[0.9, -40.0]]), bounded=True).tolist() == [[0.9, -1.0]]
+    z = profiles(np.array([[10.0, 20.0, 30.0], [1.0, 2.0, 3.0]]), bounded=False)
+    np.testing.assert_allclose(z[0], z[1])  # only the pattern counts
+
+
+def test_choose_probes_needs_enough_datasets():
+    raw = np.random.default_rng(0).uniform(size=(3, 4))
+    assert choose_probes(raw, raw, np.ones_like(raw), ["a", "b", "c"], 2, True) is None
+
+
+def test_a_lower_is_better_metric_is_turned_around(two_kinds):
+    model = DefaultModel(n_probes=2, n_estimators=30).fit(two_kinds, "classification",
+                                                          "balanced_accuracy")
+    plan = model.probe_plan_
+    prior = np.full(len(model.datasets_), 1 / len(model.datasets_))
+    position = {c: i for i, c in enumerate(model.config_ids_)}
+    probes = {position["fast_a"]: 0.81, position["fast_b"]: 0.59}
+    up = probe_weights(prior, model.probe_profiles_, probes, plan, True, True)
+    flipped = probe_weights(prior, model.probe_profiles_,
+                            {c: -v for c, v in probes.items()}, plan, True, False)
+    np.testing.assert_allclose(up, flipped)
+
+
+# ---------------------------------------------------------------------------- recommend
+
+# The toy knowledge base's meta-features are not the extractor's: every query is novel.
+pytestmark = pytest.mark.filterwarnings("ignore::autometa.recommendation.NoveltyWarning")
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    df["y"] = np.where(df["a"] + 0.5 * rng.normal(size=300) > 0, "yes", "no")
+    return df
+
+
+@pytest.fixture
+def space_two_kinds(monkeypatch, tmp_path):
+    """The two-kinds KB with real search-space configs under the config names."""
+    from autometa import space
+
+    monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path / "cache"))
+    configs = {c["algorithm"]: c for c in space.defaults("classification")}
+    mapping = dict(zip(CONFIGS, ["logistic_regression", "gaussian_nb", "random_forest",
+                                 "hist_gradient_boosting", "knn", "lda"]))
+    kb = _two_kinds_kb()
+    mf = kb.metafeatures("classification")
+    perf = kb.performance("classification", "balanced_accuracy").rename(columns=mapping)
+    times = kb.fit_times("classification").rename(columns=mapping)
+    ids = {a: space.config_id(configs[a]) for a in mapping.values()}
+    return KnowledgeBase.from_frames(mf, perf.rename(columns=ids), task="classification",
+                                     metric="balanced_accuracy",
+                                     configs={ids[a]: configs[a] for a in mapping.values()},
+                                     fit_times=times.rename(columns=ids))
+
+
+def test_recommend_with_probes_measures_them_within_the_budget(frame, space_two_kinds):
+    recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, probe=True,
+                              probe_budget=20)
+    table = recs.probes
+    assert list(table.columns) == ["config_id", "algorithm", "score", "status", "seconds"]
+    assert 1 <= len(table) <= 2 and (table["status"] == "ok").all()
+    assert table["score"].between(0.5, 1.0).all()
+    assert recs.timings["probes"] <= 20 * 1.1
+    plain = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds)
+    assert plain.probes is None and "probes" not in plain.timings
+
+
+def test_recommend_probe_budget_is_checked_and_honoured(frame, space_two_kinds):
+    with pytest.raises(InvalidParameterError, match="probe_budget must be a positive"):
+        autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True, probe_budget=0)
+    recs = autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True,
+                              probe_budget=0.5)
+    assert (recs.probes["status"] == "skipped").all()
+    assert any("no probe finished" in w for w in recs.warnings)
+    assert recs.timings["probes"] <= 0.5 * 1.1
+
+
+def test_a_model_without_probes_says_so(frame, space_two_kinds):
+    recs = autometa.recommend(frame, target="y", kb=space_two_kinds, model="knn", probe=True)
+    assert recs.probes is None
+    assert any("no probe configurations" in w for w in recs.warnings)
