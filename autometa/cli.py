@@ -6,21 +6,85 @@ simply not registered.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
 import autometa
 
+
+def _hide_flag_types(params: list[Any]) -> list[Any]:
+    """Flags (``--json``, ``--help``) take no value: leave their type column empty instead of
+    typer's ``<bool>``, which reads as if a value were expected."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(typer.core.TyperGroup):
+    """The ``autometa`` group: its own and every command's flags are shown without a type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _hide_flag_types(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_types(command.get_params(ctx))
+        return command
+
+
 app = typer.Typer(
     name="autometa",
     help="Meta-learning recommendations for tabular machine learning.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_Group,
 )
 console = Console()
+
+TASK_HELP = ("classification or regression (default: inferred; an integer target with at "
+             "most 30 distinct values is classification).")
+
+
+@contextlib.contextmanager
+def _readable_warnings() -> Iterator[None]:
+    """Show each warning once, as one ``warning: Category: message`` line on stderr.
+
+    Python's default format names the source line that warned, which for a command is
+    typer's own code, and repeats a warning raised from several places (every fold of a
+    cross-validation, every recommend call of a tune). The user's warning filters
+    (``-W``, ``PYTHONWARNINGS``) still decide what is shown at all.
+    """
+    seen: set[tuple[type, str]] = set()
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: Any = None) -> None:
+        text = " ".join(str(message).split())  # multi-line messages on one line
+        if (category, text) in seen:
+            return
+        seen.add((category, text))
+        typer.echo(f"warning: {category.__name__}: {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _recommend(dataset: Any, **kwargs: Any) -> Any:
+    """``autometa.recommend``, its NoveltyWarning left to the table's caption (or the
+    stderr lines of ``--json``), which show every note of the recommendations once."""
+    from autometa.recommendation import NoveltyWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoveltyWarning)
+        return autometa.recommend(dataset, **kwargs)
 
 
 def _version_callback(value: bool) -> None:
@@ -31,6 +95,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
     ),
@@ -38,6 +103,8 @@ def main(
         False, "--debug", help="Show the full traceback of an error instead of one line."),
 ) -> None:
     """Meta-learning recommendations for tabular machine learning."""
+    # entered for the whole command: the group's context closes after the command ran
+    ctx.with_resource(_readable_warnings())
 
 
 @app.command()
@@ -60,10 +127,8 @@ def demo(
     frame = load_breast_cancer(as_frame=True).frame
     dataset = autometa.load_dataset(frame, target="target", name="breast_cancer (scikit-learn)")
     console.print(dataset.summary())
-    recommendations = autometa.recommend(dataset, k=k)
+    recommendations = _recommend(dataset, k=k)
     console.print(recommendations)
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import cross_val_score
 
@@ -71,7 +136,8 @@ def demo(
     # Iterative learners (mlp, logistic regression, svm) stop at the configured iteration
     # limit here as they did in the knowledge base; one line says so instead of a warning
     # per fold.
-    with warnings.catch_warnings(record=True) as caught:
+    with (warnings.catch_warnings(record=True) as caught,
+          console.status(f"cross-validating #1 {best.algorithm} on this table (5 folds)")):
         warnings.simplefilter("always", ConvergenceWarning)
         scores = cross_val_score(best.make_pipeline(), dataset.X, dataset.y, cv=5,
                                  scoring="balanced_accuracy")
@@ -126,26 +192,60 @@ def batch(
 def recommend(
     source: str = typer.Argument(..., help="File or openml:<id> to recommend for."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
+    task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     k: int = typer.Option(5, "-k", help="Number of recommendations."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to rank by."),
     model: str = typer.Option("default", "--model", help="Meta-model (default, knn, portfolio, ...)."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget",
                                                 help="Seconds one final fit may take."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print JSON (Recommendations.from_json reads it) instead "
+                                      "of a table; notes go to stderr."),
 ) -> None:
     """Rank the knowledge base's configurations for a dataset."""
-    import json
-
-    recs = autometa.recommend(source, target=target, k=k, metric=metric, model=model, kb=kb,
-                              time_budget=time_budget)
+    dataset = autometa.load_dataset(source, target=target, task=task)
+    recs = _recommend(dataset, k=k, metric=metric, model=model, kb=kb, time_budget=time_budget)
     if as_json:
-        typer.echo(json.dumps(recs.to_dict(), indent=1, default=str))
+        typer.echo(recs.to_json())
+        for note in recs.warnings:  # the table shows them in its caption
+            typer.echo(f"warning: {note}", err=True)
     else:
         console.print(recs)
 
 
-@app.command("evaluate")
+EVALUATE_LEGEND = """\
+Columns (scores normalised per dataset: 1 = its best configuration (oracle), 0 = the median):
+  gap_closed          share of the gap from the single best configuration (SBS) to the oracle
+                      closed by the best of the model's top k (1 = oracle, 0 = no better than SBS)
+  gap_closed_se       its standard error (bootstrap over held-out folds)
+  gap_closed_raw      the same on the raw metric (ASlib's convention); unstable: a few extreme
+                      raw scores (R2 far below 0) or an SBS close to the oracle make it huge
+                      either way, so read gap_closed
+  normalised_regret   mean of 1 - normalised score of the best of the top k (0 = oracle)
+  mean_rank           mean rank of the best of the top k among all configurations (1 = best)
+  failed_pick_rate    share of the k picks that failed on the dataset (timeout, memory, error)
+  reference_minus_model[_se]  default's gap_closed minus this model's (> 0: default is better)
+  coverage_1sd/_2sd   share of the top-5 picks' held-out scores within 1/2 predicted standard
+                      deviations of the predicted score (calibration; n_coverage of them)
+  n_datasets, n_folds held-out datasets and folds; weighting: what each average counts once"""
+
+
+def _default_checkpoint(kb: Any, task: str, metric: str | None, models: tuple[str, ...],
+                        ks: tuple[int, ...], n_folds: int | None) -> Path:
+    """A checkpoint file of its own for each evaluation (knowledge-base contents included),
+    in the cache directory: rerunning the same command resumes it, another starts afresh."""
+    import hashlib
+    import json
+
+    from autometa.metamodel._cache import cache_dir
+
+    key = json.dumps([kb.fingerprint(), task, metric, models, ks, n_folds], default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / "evaluate" / f"{task}-{digest}.jsonl"
+
+
+@app.command("evaluate", epilog=EVALUATE_LEGEND)
 def evaluate_command(
     task: str = typer.Option(..., "--task", help="classification or regression."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric (default per task)."),
@@ -161,24 +261,46 @@ def evaluate_command(
                                        "every held-out fold (family) counts once."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
                                               help="JSON-lines file recording finished folds; "
-                                                   "run again with it to resume."),
+                                                   "run again with it to resume (default: one "
+                                                   "per evaluation in the cache directory)."),
+    no_checkpoint: bool = typer.Option(False, "--no-checkpoint",
+                                       help="Record nothing: an interrupted run starts over."),
 ) -> None:
-    """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base."""
+    """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base.
+
+    Each held-out fold refits every model: on the shipped knowledge base all families take
+    about 30 minutes on 2 cores; --n-folds 5 --models sbs,knn gives a quick look. Finished
+    folds are recorded, so an interrupted run resumes when the same command runs again.
+    """
     from autometa.kb import KnowledgeBase
 
+    knowledge_base = KnowledgeBase.load(kb)
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    k_values = tuple(int(v) for v in ks.split(","))
+    if no_checkpoint:
+        checkpoint = None
+    elif checkpoint is None:
+        checkpoint = _default_checkpoint(knowledge_base, task, metric, names, k_values, n_folds)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    n_datasets = len(knowledge_base.datasets(task)) if task in knowledge_base.tasks else 0
+    folds = f"{n_folds} held-out folds" if n_folds else "one held-out fold per dataset family"
+    typer.echo(f"evaluating {len(names)} meta-models on {n_datasets} {task} datasets, {folds}; "
+               "the bar shows the time left after the first fold"
+               + (f"; finished folds are kept in {checkpoint} (rerun to resume)"
+                  if checkpoint else ""), err=True)
     table = autometa.evaluate_recommender(
-        KnowledgeBase.load(kb), task=task, metric=metric,
-        models=tuple(m.strip() for m in models.split(",") if m.strip()),
-        ks=tuple(int(v) for v in ks.split(",")), n_folds=n_folds, weighting=weighting,
-        progress=True, checkpoint=checkpoint,
+        knowledge_base, task=task, metric=metric, models=names, ks=k_values, n_folds=n_folds,
+        weighting=weighting, progress=True, checkpoint=checkpoint,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"\n{EVALUATE_LEGEND}", err=True)
 
 
 @app.command("tune")
 def tune_command(
     source: str = typer.Argument(..., help="File or openml:<id> to tune a pipeline for."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
+    task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     trials: int = typer.Option(50, "--trials", "-n", help="Trials in the study (its budget)."),
     warm_start: int = typer.Option(10, "--warm-start", "-w",
                                    help="Top recommendations tried first (0: cold start)."),
@@ -207,7 +329,7 @@ def tune_command(
     from rich.text import Text
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dataset = autometa.load_dataset(source, target=target)
+    dataset = autometa.load_dataset(source, target=target, task=task)
     line = Text(f"tuning {dataset.name}: waiting for the first trial")
 
     def progress(study, trial) -> None:

@@ -7,8 +7,11 @@ when the knowledge base changes) ranks the portfolio -> :class:`Recommendations`
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,8 @@ METAFEATURE_BUDGET = 1.0
 METAFEATURE_MAX_ROWS = 2000
 #: A user's final fit trains on all rows, a CV fold on 80%: scale the stored fold times.
 FULL_FIT_FACTOR = 1.25
+#: Default seconds ``recommend(..., probe=True)`` may spend on probes.
+PROBE_BUDGET = 30.0
 
 
 class NoveltyWarning(UserWarning):
@@ -113,20 +118,56 @@ class Recommendation:
             ) from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (evidence as a list of records)."""
+        """JSON-friendly summary (evidence as a list of records; NaN as ``None``)."""
         return {
             "rank": self.rank, "config_id": self.config_id, "algorithm": self.algorithm,
             "predicted_score": _f(self.predicted_score), "predicted_std": _f(self.predicted_std),
             "predicted_normalised": _f(self.predicted_normalised),
             "predicted_fit_time": _f(self.predicted_fit_time), "metric": self.metric,
-            "config": self.config,
+            "task": self.task, "config": self.config, "categorical": list(self.categorical),
             "evidence": [{k: _f(v) if isinstance(v, float) else v for k, v in r.items()}
                          for r in self.evidence.to_dict("records")],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recommendation:
+        """The recommendation :meth:`to_dict` described (``None`` read back as NaN)."""
+        evidence = pd.DataFrame.from_records(list(data.get("evidence") or []),
+                                             columns=list(EVIDENCE_COLUMNS))
+        for column in ("distance", "score", "rank"):
+            evidence[column] = pd.to_numeric(evidence[column], errors="coerce").astype(float)
+        return cls(
+            config=dict(data["config"]), config_id=str(data["config_id"]),
+            algorithm=str(data["algorithm"]), rank=int(data["rank"]),
+            predicted_score=_nan(data["predicted_score"]),
+            predicted_std=_nan(data["predicted_std"]),
+            predicted_normalised=_nan(data["predicted_normalised"]),
+            predicted_fit_time=_nan(data["predicted_fit_time"]), evidence=evidence,
+            metric=str(data["metric"]), task=str(data["task"]),
+            categorical=list(data.get("categorical") or []),
+        )
+
+
+#: Columns of :attr:`Recommendation.evidence`.
+EVIDENCE_COLUMNS = ("dataset", "distance", "score", "rank", "n_configs")
+#: Version of the layout :meth:`Recommendations.to_json` writes.
+JSON_FORMAT_VERSION = 1
+
 
 def _f(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
+
+
+def _nan(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):  # numpy scalars in a config or the evidence
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class Recommendations(Sequence[Recommendation]):
@@ -145,11 +186,23 @@ class Recommendations(Sequence[Recommendation]):
         Why the recommendations may be less reliable than usual.
     timings : dict
         Seconds spent per step.
+    kb_fingerprint : str or None
+        :meth:`KnowledgeBase.fingerprint` of the knowledge base they come from.
+    autometa_version : str
+        The autometa version that made them.
+    probes : pandas.DataFrame or None
+        With ``recommend(..., probe=True)``: each probe configuration, its score on the
+        dataset, status and seconds.
     """
+
+    probes: pd.DataFrame | None = None
 
     def __init__(self, items: Sequence[Recommendation], *, dataset: str, task: str, metric: str,
                  model: str, metafeatures: pd.Series, warnings: Sequence[str] = (),
-                 timings: Mapping[str, float] | None = None) -> None:
+                 timings: Mapping[str, float] | None = None, kb_fingerprint: str | None = None,
+                 autometa_version: str | None = None) -> None:
+        from autometa import __version__
+
         self._items = list(items)
         self.dataset = dataset
         self.task = task
@@ -158,6 +211,8 @@ class Recommendations(Sequence[Recommendation]):
         self.metafeatures = metafeatures
         self.warnings = list(warnings)
         self.timings = dict(timings or {})
+        self.kb_fingerprint = kb_fingerprint
+        self.autometa_version = autometa_version or __version__
 
     def __getitem__(self, i):  # type: ignore[override]
         return self._items[i]
@@ -180,9 +235,107 @@ class Recommendations(Sequence[Recommendation]):
         ]).set_index("rank")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "task": self.task, "metric": self.metric,
-                "model": self.model, "warnings": self.warnings,
-                "recommendations": [r.to_dict() for r in self._items]}
+        """JSON-friendly contents (NaN as ``None``); :meth:`from_dict` reads it back."""
+        return {"format_version": JSON_FORMAT_VERSION, "autometa_version": self.autometa_version,
+                "kb_fingerprint": self.kb_fingerprint, "dataset": self.dataset,
+                "task": self.task, "metric": self.metric, "model": self.model,
+                "warnings": self.warnings,
+                "recommendations": [r.to_dict() for r in self._items],
+                "metafeatures": {str(k): _f(float(v)) for k, v in self.metafeatures.items()},
+                "timings": {k: float(v) for k, v in self.timings.items()},
+                "probes": None if self.probes is None else [
+                    {k: (_f(float(v)) if k in ("score", "seconds") else v)
+                     for k, v in row.items()} for row in self.probes.to_dict("records")]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recommendations:
+        """The recommendations :meth:`to_dict` described.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``data`` is not a :meth:`to_dict` result, or one of a newer format.
+        """
+        if not isinstance(data, Mapping) or "recommendations" not in data:
+            raise InvalidParameterError(
+                "data is not a Recommendations.to_dict()/to_json() result (it has no "
+                "'recommendations')")
+        version = data.get("format_version", JSON_FORMAT_VERSION)
+        if not isinstance(version, int) or version > JSON_FORMAT_VERSION:
+            raise InvalidParameterError(
+                f"recommendations of format_version {version!r} need a newer autometa "
+                f"(this one reads up to {JSON_FORMAT_VERSION})")
+        try:
+            items = [Recommendation.from_dict(r) for r in data["recommendations"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"a recommendation cannot be read back: {exc!r}") from exc
+        metafeatures = pd.Series(
+            {k: _nan(v) for k, v in (data.get("metafeatures") or {}).items()}, dtype=float)
+        recommendations = cls(
+            items, dataset=str(data.get("dataset", "")), task=str(data.get("task", "")),
+            metric=str(data.get("metric", "")), model=str(data.get("model", "")),
+            metafeatures=metafeatures, warnings=list(data.get("warnings") or []),
+            timings=data.get("timings") or {}, kb_fingerprint=data.get("kb_fingerprint"),
+            autometa_version=data.get("autometa_version"))
+        if data.get("probes") is not None:
+            recommendations.probes = pd.DataFrame(
+                [{k: (_nan(v) if k in ("score", "seconds") else v) for k, v in row.items()}
+                 for row in data["probes"]],
+                columns=["config_id", "algorithm", "score", "status", "seconds"])
+        return recommendations
+
+    def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
+        """The recommendations as strict JSON (no NaN), with the knowledge base's
+        fingerprint and the autometa version; :meth:`from_json` reads it back.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Also write the text to this file.
+        indent : int or None, default=1
+            Indentation of the JSON text (``None``: one line).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> recs.to_json("recs.json")  # doctest: +SKIP
+        >>> Recommendations.from_json(Path("recs.json"))[0].make_pipeline()  # doctest: +SKIP
+        """
+        import json
+
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=_json_default)
+        if path is not None:
+            Path(path).expanduser().write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | bytes | os.PathLike) -> Recommendations:
+        """Recommendations from what :meth:`to_json` (or ``autometa recommend --json``)
+        wrote.
+
+        Parameters
+        ----------
+        source : str, bytes or path-like
+            The JSON text, or a path (``pathlib.Path``) of a file holding it.
+
+        Raises
+        ------
+        InvalidParameterError
+            The text is not JSON, or not recommendations.
+        """
+        import json
+
+        if isinstance(source, os.PathLike):
+            source = Path(source).expanduser().read_text(encoding="utf-8")
+        try:
+            data = json.loads(source)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"source is not JSON text ({exc}); pass a pathlib.Path to read a file") from exc
+        return cls.from_dict(data)
 
     def _rows(self) -> list[list[str]]:
         rows = []
@@ -221,11 +374,68 @@ def _short(v: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# caches (per process): a recommend() call should not re-read parquet or model JSON
+# caches: a recommend() call should not re-read parquet or model JSON (in memory, per
+# process) nor refit a meta-model another process already fitted (on disk). All are
+# least-recently-used and bounded, and keyed by the knowledge base, so switching between
+# a custom knowledge base and the shipped one evicts neither.
 # --------------------------------------------------------------------------------------
 
-_KB_CACHE: dict[Any, Any] = {}
-_MODEL_CACHE: dict[Any, Any] = {}
+#: Knowledge bases kept loaded in memory.
+KB_CACHE_SIZE = 4
+#: Fitted meta-models kept in memory (one per knowledge base, model, params, task, metric).
+MODEL_CACHE_SIZE = 8
+#: Knowledge bases whose fitted meta-models are kept on disk, one folder each.
+DISK_CACHE_KBS = 8
+
+_KB_CACHE: OrderedDict[Any, Any] = OrderedDict()
+_MODEL_CACHE: OrderedDict[Any, Any] = OrderedDict()
+
+
+def _lru_get(cache: OrderedDict, key: Any) -> Any:
+    """The cached value (now the most recently used) or None."""
+    if key not in cache:
+        return None
+    cache.move_to_end(key)
+    return cache[key]
+
+
+def _lru_put(cache: OrderedDict, key: Any, value: Any, size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
+
+
+def _disk_cache_dir(kb: Any) -> Path:
+    """The knowledge base's folder of the on-disk meta-model cache, marked as just used.
+
+    ``load_or_fit`` keeps one file per model, task and metric in a folder; a folder per
+    knowledge-base fingerprint lets the models of several knowledge bases live side by
+    side. The folders of all but the :data:`DISK_CACHE_KBS` most recently used knowledge
+    bases are removed, so a knowledge base that keeps growing does not fill the disk.
+    """
+    from autometa.metamodel._cache import cache_dir
+
+    root = cache_dir()
+    folder = root / f"kb-{kb.fingerprint()}"
+
+    def last_used(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:  # removed meanwhile by another process
+            return 0
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.utime(folder)  # the folder's mtime is its last use: the LRU order
+        # only folders named as this function names them: the cache directory may be shared
+        ours = [p for p in root.glob("kb-*") if p.is_dir()
+                and all(c in "0123456789abcdef" for c in p.name[3:])]
+        for stale in sorted(ours, key=last_used, reverse=True)[DISK_CACHE_KBS:]:
+            shutil.rmtree(stale, ignore_errors=True)
+    except OSError:
+        pass  # an unwritable cache only costs refitting; load_or_fit says so when it writes
+    return folder
 
 
 def _kb_stamp(path: Path) -> tuple:
@@ -244,10 +454,37 @@ def _resolve_kb(kb: Any) -> Any:
     if not path.is_dir():
         return KnowledgeBase.load(path)  # raises the standard, explanatory error
     key = (str(path.resolve()), _kb_stamp(path))
-    if key not in _KB_CACHE:
-        _KB_CACHE.clear()
-        _KB_CACHE[key] = KnowledgeBase.load(path)
-    return _KB_CACHE[key]
+    cached = _lru_get(_KB_CACHE, key)
+    if cached is None:
+        for old in [old for old in _KB_CACHE if old[0] == key[0]]:
+            del _KB_CACHE[old]  # the directory changed since: that copy is stale
+        cached = KnowledgeBase.load(path)
+        _lru_put(_KB_CACHE, key, cached, KB_CACHE_SIZE)
+    return cached
+
+
+def _probe(fitted: Any, kb: Any, dataset: Any, metric: str, budget: Any,
+           random_state: int) -> tuple[dict[str, float], pd.DataFrame | None, list[str]]:
+    """Run the meta-model's probes on ``dataset``; notes say what could not be probed."""
+    from autometa._probing import probe_rows, run_probes
+
+    if (isinstance(budget, bool) or not isinstance(budget, (int, float, np.number))
+            or not np.isfinite(budget) or budget <= 0):
+        raise InvalidParameterError(
+            f"probe_budget must be a positive number of seconds, got {budget!r}")
+    if not getattr(fitted, "probe_configs_", None):
+        note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
+        return {}, None, [note]
+    probes, table = run_probes(fitted, dataset, metric=metric, budget=float(budget),
+                               n_rows=probe_rows(kb, dataset.task), random_state=random_state)
+    notes = []
+    if not probes:
+        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without "
+                     "probing")
+    elif len(probes) < len(table):
+        notes.append(f"{len(probes)} of {len(table)} probes finished within "
+                     f"probe_budget={budget:g}s")
+    return probes, table, notes
 
 
 def _check_arguments(*, k: Any, time_budget: Any, metafeature_budget: Any) -> None:
@@ -273,15 +510,18 @@ def _fitted_model(model: Any, kb: Any, task: str, metric: str, random_state: int
             if model.task_ != task:
                 raise TaskMismatchError(f"the meta-model was fitted for {model.task_}, the dataset is {task}")
             return model
-        return load_or_fit(model, kb, task, metric, use_cache=use_cache)
+        return load_or_fit(model, kb, task, metric, use_cache=use_cache,
+                           directory=_disk_cache_dir(kb) if use_cache else None)
     params = {"random_state": random_state}
     instance = get_model(model, **params)
-    key = cache_key(instance, kb, task, metric)
-    if use_cache and key in _MODEL_CACHE:
-        return _MODEL_CACHE[key]
-    fitted = load_or_fit(instance, kb, task, metric, use_cache=use_cache)
-    if use_cache:
-        _MODEL_CACHE[key] = fitted
+    if not use_cache:
+        return load_or_fit(instance, kb, task, metric, use_cache=False)
+    key = cache_key(instance, kb, task, metric)  # the KB's fingerprint is part of it
+    directory = _disk_cache_dir(kb)  # marked as used on a memory hit too: one LRU order
+    fitted = _lru_get(_MODEL_CACHE, key)
+    if fitted is None:
+        fitted = load_or_fit(instance, kb, task, metric, directory=directory)
+        _lru_put(_MODEL_CACHE, key, fitted, MODEL_CACHE_SIZE)
     return fitted
 
 
@@ -388,6 +628,8 @@ def recommend(
     model: Any = "default",
     time_budget: float | None = None,
     metafeature_budget: float = METAFEATURE_BUDGET,
+    probe: bool = False,
+    probe_budget: float = PROBE_BUDGET,
     random_state: int = 0,
     use_cache: bool = True,
 ) -> Recommendations:
@@ -414,6 +656,15 @@ def recommend(
         ranked after all configs expected to fit in time.
     metafeature_budget : float
         Seconds for meta-feature extraction (expensive groups are skipped beyond it).
+    probe : bool, default=False
+        Cross-validate the meta-model's few cheap probe configurations on the dataset
+        (subsampled to the knowledge base's base size, as the knowledge base measured
+        them) and rank with what they scored: the training datasets whose scores of the
+        same configurations are alike count more (see :mod:`autometa.metamodel.probing`).
+        Costs up to ``probe_budget`` seconds; the ``default`` and ``forest`` models probe.
+        What was measured is in :attr:`Recommendations.probes`.
+    probe_budget : float, default=30
+        Wall-clock seconds probing may take in all; probes that do not fit are skipped.
     random_state : int
         Seed of the meta-model; results are deterministic for a fixed seed.
     use_cache : bool
@@ -462,8 +713,13 @@ def recommend(
         )
     metric = metric or DEFAULT_METRIC[task]
     if metric in METRICS and METRICS[metric].task != task:
+        # The task is usually inferred (a numeric target with few levels reads as
+        # classes): say how to override it rather than only that it disagrees.
+        wanted = METRICS[metric].task
         raise TaskMismatchError(
-            f"metric {metric!r} is for {METRICS[metric].task}, but dataset {dataset.name!r} is {task}"
+            f"metric {metric!r} is for {wanted}, but dataset {dataset.name!r} is {task}; if "
+            f"its target is {wanted}, load it with task={wanted!r} (on the command line: "
+            f"--task {wanted})"
         )
     available = kb.metrics(task)
     if metric not in available:
@@ -480,9 +736,18 @@ def recommend(
     mf, notes = _extract(dataset, fitted.metafeature_columns_, metafeature_budget)
     timings["metafeatures"] = time.perf_counter() - t0
 
+    probes, probe_table = {}, None
+    if probe:
+        t0 = time.perf_counter()
+        probes, probe_table, probe_notes = _probe(fitted, kb, dataset, metric, probe_budget,
+                                                  random_state)
+        notes += probe_notes
+        timings["probes"] = time.perf_counter() - t0
+    with_probes = {"probes": probes} if probes else {}
+
     t0 = time.perf_counter()
     factor, reasons = _novelty(fitted, mf, dataset)
-    scores, std = fitted.rank(mf)
+    scores, std = fitted.rank(mf, **with_probes)
     std = std * factor
     fit_time = fitted.predict_fit_time(len(dataset.X), dataset.X.shape[1]) * FULL_FIT_FACTOR
     allowed = None
@@ -497,8 +762,9 @@ def recommend(
     if k > len(fitted.config_ids_):
         notes.append(f"k={k} is more than the knowledge base's {len(fitted.config_ids_)} "
                      f"{task} configurations; all of them are returned")
-    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed)
-    raw, raw_std = fitted.to_raw(scores, std, mf)
+    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed,
+                          **with_probes)
+    raw, raw_std = fitted.to_raw(scores, std, mf, n_rows=len(dataset.y))
     idx, dist = fitted.neighbours(mf, 5)
     neighbour_names = [fitted.datasets_[i] for i in idx]
     perf = kb.performance(task, metric).reindex(index=neighbour_names)
@@ -529,8 +795,11 @@ def recommend(
         warnings.warn(message, NoveltyWarning, stacklevel=2)
         notes.insert(0, message)
     name = fitted.name if not isinstance(model, str) else model
-    return Recommendations(items, dataset=dataset.name, task=task, metric=metric, model=name,
-                           metafeatures=mf, warnings=notes, timings=timings)
+    recommendations = Recommendations(
+        items, dataset=dataset.name, task=task, metric=metric, model=name, metafeatures=mf,
+        warnings=notes, timings=timings, kb_fingerprint=kb.fingerprint())
+    recommendations.probes = probe_table
+    return recommendations
 
 
 def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, metric: str | None = None,

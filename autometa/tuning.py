@@ -881,6 +881,7 @@ def tune(
     callbacks: Sequence[Callable[[Any, Any], None]] | None = None,
     cache: MutableMapping[str, Any] | None = None,
     narrow_space: int | None = None,
+    show_progress_bar: bool = False,
 ) -> Any:
     """Tune a pipeline for ``data`` with Optuna, warm-started by the recommendations.
 
@@ -950,6 +951,9 @@ def tune(
         preprocessing and hyperparameters -- and the later trials search the whole space.
         ``None`` (default): the whole space throughout. Set when the study's trials are
         queued (a resumed study keeps its queue).
+    show_progress_bar : bool, default=False
+        Show a progress bar (tqdm, on stderr) of the evaluated trials out of ``n_trials``
+        and the best value so far, as ``study.optimize(show_progress_bar=True)`` does.
 
     Returns
     -------
@@ -992,6 +996,9 @@ def tune(
         study_name = f"autometa-{dataset.name}"
     info = _study_info(dataset, metric, cv)
     callbacks = list(callbacks or [])
+    if not isinstance(show_progress_bar, bool):
+        raise InvalidParameterError(
+            f"show_progress_bar must be True or False, got {show_progress_bar!r}")
 
     def recommended(k: int) -> list[dict[str, Any]]:
         return _recommended_configs(dataset, k, metric=metric, kb=kb, model=model,
@@ -1092,12 +1099,47 @@ def tune(
                 with claim_lock:
                     mine.discard(trial._trial_id)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if n_jobs == 1:
-            work()
-        else:
-            with ThreadPoolExecutor(n_jobs) as pool:
-                for future in [pool.submit(work) for _ in range(n_jobs)]:
-                    future.result()
+    bar = _ProgressBar(study, n_trials) if show_progress_bar else None
+    if bar is not None:
+        callbacks.append(bar.callback)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if n_jobs == 1:
+                work()
+            else:
+                with ThreadPoolExecutor(n_jobs) as pool:
+                    for future in [pool.submit(work) for _ in range(n_jobs)]:
+                        future.result()
+    finally:
+        if bar is not None:
+            bar.close()
     return study
+
+
+class _ProgressBar:
+    """A tqdm bar of the study's evaluated trials out of ``n_trials`` and the best value.
+
+    Counts the study's evaluated trials rather than this process's finished ones, so a
+    resumed study or one shared by several processes shows where the whole study is.
+    """
+
+    def __init__(self, study: Any, n_trials: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.n_trials = n_trials
+        self.bar = tqdm(total=n_trials, unit="trial", desc=f"tuning {study.study_name}")
+        self.callback(study, None)
+
+    def callback(self, study: Any, trial: Any) -> None:
+        done = sum(_evaluated(t) for t in study.get_trials(deepcopy=False))
+        self.bar.n = min(done, self.n_trials)
+        try:
+            best = study.best_trial
+            self.bar.set_postfix_str(f"best {best.value:.4g} (trial {best.number})", refresh=False)
+        except ValueError:  # no successful trial yet
+            pass
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()

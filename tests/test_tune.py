@@ -373,3 +373,13 @@ def test_cli_tune(tmp_path, frame):
     assert len(study.trials) == 3
     assert study.trials[0].user_attrs["warm_start_rank"] == 1
     json.dumps(study.best_trial.user_attrs)  # plain JSON all the way
+
+
+def test_show_progress_bar(data, fast_space, capsys):
+    autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=30)
+    assert capsys.readouterr().err == ""  # silent by default, as study.optimize
+    with pytest.raises(InvalidParameterError, match="show_progress_bar"):
+        autometa.tune(data, n_trials=2, show_progress_bar="yes")
+    autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=30, show_progress_bar=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "best 0." in err

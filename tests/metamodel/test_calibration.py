@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metamodel._synthetic import synthetic_kb
 
 from autometa.metamodel import DefaultModel
 from autometa.metamodel.default import calibration
+from metamodel._synthetic import synthetic_kb
 
 
 @pytest.fixture(scope="module")

@@ -172,3 +172,13 @@ def test_a_model_without_probes_says_so(frame, space_two_kinds):
     recs = autometa.recommend(frame, target="y", kb=space_two_kinds, model="knn", probe=True)
     assert recs.probes is None
     assert any("no probe configurations" in w for w in recs.warnings)
+
+
+def test_probes_survive_the_json_round_trip(frame, space_two_kinds):
+    from autometa.recommendation import Recommendations
+
+    recs = autometa.recommend(frame, target="y", k=2, kb=space_two_kinds, probe=True)
+    back = Recommendations.from_json(recs.to_json())
+    pd.testing.assert_frame_equal(back.probes, recs.probes, check_dtype=False)
+    assert Recommendations.from_json(
+        autometa.recommend(frame, target="y", k=2, kb=space_two_kinds).to_json()).probes is None
