@@ -24,6 +24,7 @@ from autometa.errors import InvalidParameterError
 from autometa.metamodel._base import TrainingData, raw_prediction
 from autometa.metamodel._families import dataset_family, make_folds
 from autometa.metamodel.forest import ForestModel, proximity
+from autometa.metamodel.probing import tune_trust
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
 #: conservative (the single best config) first.
@@ -202,7 +203,10 @@ class DefaultModel(ForestModel):
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the
-        shrinkage towards the single best config is for meta-features alone.
+        shrinkage towards the single best config is for meta-features alone. How far the
+        probes are trusted next to the meta-features (bandwidth, uniform share of the
+        prior) is chosen on the inner folds (``probe_trust_``,
+        :func:`~autometa.metamodel.probing.tune_trust`).
     n_jobs : int
         Threads used to grow the trees.
     random_state : int
@@ -270,6 +274,7 @@ class DefaultModel(ForestModel):
                 "'noise'")
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
+        self.probe_trust_: dict[str, float] = {}
         self.tuning_: dict[str, float] = {}
         self.inner_scores_ = pd.DataFrame()
         tuned = self.tune and len(data.datasets) >= self.min_tune_datasets
@@ -285,6 +290,7 @@ class DefaultModel(ForestModel):
         repeats = []  # (forest, sbs) out-of-fold predictions of each inner split
         # the first split's out-of-fold predictions in the metric's units, for calibration
         held_out_raw, held_out_std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
+        held_out_w, in_train = np.zeros((n_d, n_d)), np.zeros((n_d, n_d), bool)
         rows = np.ones(n_d, bool)
         for r in range(max(1, self.inner_repeats)):
             # the first split deals families by name; further ones in seeded random orders
@@ -308,6 +314,7 @@ class DefaultModel(ForestModel):
                     w = proximity(leaves_tr, leaves_te[j])
                     forest[i] = w @ U[tr]
                     if r == 0:
+                        held_out_w[i, tr], in_train[i, tr] = w, True
                         held_out_raw[i], held_out_std[i] = raw_prediction(
                             Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i],
                             np.sqrt(w @ (U[tr] - forest[i]) ** 2))
@@ -319,6 +326,9 @@ class DefaultModel(ForestModel):
             return self._given()
         self.calibration_ = calibration(data, held_out_raw[rows], held_out_std[rows],
                                         repeats[0][0][rows], rows)
+        if self.probe_plan_ is not None:
+            self.probe_trust_ = tune_trust(held_out_w, in_train, self.probe_profiles_, U,
+                                           rows, self.probe_plan_)
         table: dict[str, float] = {}
         scores, cands = [], []
         for bonus in BONUSES:
@@ -357,6 +367,7 @@ class DefaultModel(ForestModel):
     def _get_state(self) -> dict[str, Any]:
         return {**super()._get_state(), "chosen": dict(self.chosen_),
                 "calibration": {k: float(v) for k, v in self.calibration_.items()},
+                "probe_trust": {k: float(v) for k, v in self.probe_trust_.items()},
                 "tuning": {k: float(v) for k, v in self.tuning_.items()},
                 "noise_share": float(self.noise_share_)}
 
@@ -366,6 +377,7 @@ class DefaultModel(ForestModel):
         self.tuning_ = dict(state.get("tuning", {}))
         self.noise_share_ = float(state.get("noise_share", 0.0))
         self.calibration_ = {k: float(v) for k, v in state.get("calibration", {}).items()}
+        self.probe_trust_ = {k: float(v) for k, v in state.get("probe_trust", {}).items()}
         self.inner_scores_ = pd.DataFrame()
 
 

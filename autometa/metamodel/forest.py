@@ -25,7 +25,13 @@ import pandas as pd
 from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
 from autometa.metamodel._families import dataset_family
 from autometa.metamodel.portfolio import greedy_portfolio
-from autometa.metamodel.probing import ProbePlan, choose_probes, probe_weights, profiles
+from autometa.metamodel.probing import (
+    PRIOR_UNIFORM,
+    ProbePlan,
+    choose_probes,
+    probe_weights,
+    profiles,
+)
 
 
 def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
@@ -247,8 +253,11 @@ class ForestModel(MetaModel):
         measured = self._measured_probes(probes)
         if not measured:
             return w
+        trust = getattr(self, "probe_trust_", None) or {}
         return probe_weights(w, self.probe_profiles_, measured, self.probe_plan_,
-                             _bounded(self.metric_), self.greater_is_better_)
+                             _bounded(self.metric_), self.greater_is_better_,
+                             sigma=trust.get("sigma"),
+                             prior_uniform=trust.get("prior_uniform", PRIOR_UNIFORM))
 
     def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
         """Scores that decide the first pick, from the forest's prediction (subclasses

@@ -30,6 +30,12 @@ BANDWIDTHS: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08, 0.16)
 #: that may be probed: a probe must cost little next to the pick it informs.
 CHEAP_SHARE = 0.3
 
+#: Multiples of the plan's bandwidth and uniform prior shares tried by :func:`tune_trust`
+#: (the plan's bandwidth is chosen under a uniform prior; next to the meta-features' prior
+#: the probes usually deserve less trust).
+SIGMA_FACTORS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+PRIOR_UNIFORMS: tuple[float, ...] = (0.0, 0.5, 0.9)
+
 #: Least improvement of the held-out first-pick score (normalised units) for which one
 #: more probe is added.
 MIN_GAIN = 1e-3
@@ -149,9 +155,12 @@ def choose_probes(raw: np.ndarray, U: np.ndarray, fit_times: np.ndarray,
 
 def probe_weights(prior: np.ndarray, train_profiles: np.ndarray,
                   probes: Mapping[int, float], plan: ProbePlan, bounded: bool,
-                  greater_is_better: bool) -> np.ndarray:
+                  greater_is_better: bool, *, sigma: float | None = None,
+                  prior_uniform: float = PRIOR_UNIFORM) -> np.ndarray:
     """The prior weights of the training datasets updated by the measured ``probes``
-    (config position -> raw score on the query; configs outside the plan are ignored)."""
+    (config position -> raw score on the query; configs outside the plan are ignored),
+    with bandwidth ``sigma`` (default: the plan's) after mixing ``prior_uniform`` of
+    uniform weight into the prior."""
     measured = np.array([probes.get(c, np.nan) for c in plan.configs], dtype=float)
     if not greater_is_better:
         measured = -measured
@@ -159,9 +168,33 @@ def probe_weights(prior: np.ndarray, train_profiles: np.ndarray,
         return prior
     query = profiles(measured[None, :], bounded)[0]
     query = np.where(np.isfinite(measured), query, np.nan)
-    mixed = (1.0 - PRIOR_UNIFORM) * prior + PRIOR_UNIFORM / len(prior)
-    return posterior(mixed, log_likelihood(train_profiles, query, plan.sigma))
+    mixed = (1.0 - prior_uniform) * prior + prior_uniform / len(prior)
+    return posterior(mixed, log_likelihood(train_profiles, query, sigma or plan.sigma))
+
+
+def tune_trust(prior: np.ndarray, in_train: np.ndarray, train_profiles: np.ndarray,
+               U: np.ndarray, rows: np.ndarray, plan: ProbePlan) -> dict[str, float]:
+    """How far to trust the probes next to the meta-features: the bandwidth (a multiple of
+    the plan's, :data:`SIGMA_FACTORS`) and the uniform share of the prior
+    (:data:`PRIOR_UNIFORMS`) whose probe-updated first pick scores best on held-out folds.
+
+    ``prior``: out-of-fold proximity weights (query rows x training datasets, zero outside
+    the query's training fold), ``in_train``: that fold as a mask, ``rows``: the queries.
+    """
+    P = train_profiles
+    sq = np.nansum((P[None, :, :] - P[rows][:, None, :]) ** 2, axis=-1)
+    prior, in_train = prior[rows], in_train[rows]
+    uniform = in_train / np.maximum(in_train.sum(axis=1, keepdims=True), 1)
+    best: dict[str, float] = {}
+    for factor in SIGMA_FACTORS:
+        sigma = plan.sigma * factor
+        for share in PRIOR_UNIFORMS:
+            w = posterior((1.0 - share) * prior + share * uniform, -0.5 * sq / sigma**2)
+            score = float(U[rows, np.argmax(w @ U, axis=1)].mean())
+            if not best or score > best["inner_score"] + 1e-12:
+                best = {"sigma": sigma, "prior_uniform": share, "inner_score": score}
+    return best
 
 
 __all__: Sequence[str] = ["BANDWIDTHS", "ProbePlan", "choose_probes", "log_likelihood",
-                          "posterior", "probe_weights", "profiles"]
+                          "posterior", "probe_weights", "profiles", "tune_trust"]

