@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
-import math
 import os
-import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -37,14 +34,23 @@ import numpy as np
 import pandas as pd
 
 from autometa import space
+from autometa._constants import METAFEATURE_MAX_ROWS, TASKS
 from autometa.evaluate import call_with_limits, evaluate, kill_evaluations_with_parent, make_splits
-from autometa.kb import writer_lock
+from autometa.kb import (
+    JOURNAL_DIR,
+    Journal,
+    config_record,
+    dataset_record,
+    error_record,
+    evaluation_record,
+    metafeatures_record,
+    write_header,
+    writer_lock,
+)
 from autometa.metrics import DEFAULT_METRIC
 
 #: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
 KB_METAFEATURE_GROUPS = "all"
-#: Rows the extractor may use for its sampled (quadratic, landmarking) measures.
-METAFEATURE_MAX_ROWS = 5000
 
 
 @dataclasses.dataclass
@@ -76,44 +82,6 @@ class BatchSummary:
             table.add_row(name, str(self.done.get(name, 0)), str(self.skipped.get(name, 0)),
                           str(len(reasons) + (name in self.dataset_errors)), reason[:80])
         return table
-
-
-class Journal:
-    """Append-only JSON-lines file inside ``kb_dir/journal``; one file per writing process.
-
-    Every record is flushed and fsynced before :meth:`write` returns, so a killed process
-    leaves at most a truncated last line, which readers ignore.
-    """
-
-    def __init__(self, kb_dir: Path) -> None:
-        directory = Path(kb_dir) / "journal"
-        directory.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        self.path = directory / f"{stamp}-{socket.gethostname()}-{os.getpid()}.jsonl"
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-
-    def write(self, record: dict[str, Any]) -> None:
-        try:
-            self._file.write(json.dumps(record, default=_json_default, allow_nan=True) + "\n")
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError as exc:
-            from autometa.errors import KnowledgeBaseError
-
-            # What reached the disk is at most a truncated last line, which readers skip.
-            raise KnowledgeBaseError(
-                f"cannot write the journal {self.path} ({os.strerror(exc.errno or 0) or exc}); "
-                "every finished evaluation is kept: free space and rerun the same command "
-                "to resume") from exc
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in the journal")
 
 
 def subsample(dataset: Any, max_rows: int | None, random_state: int = 0) -> Any:
@@ -208,21 +176,20 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
     data = _load(source, max_rows, random_state, openml_settings)
     y = data.y
     meta = getattr(full, "metadata", {}) or {}
-    record = {
-        "kind": "dataset",
-        "dataset": data.name,
-        "task": data.task,
-        "source": source,
-        "n_rows": len(full.y),
-        "n_features": int(full.X.shape[1]),
-        "n_classes": int(y.nunique()) if data.task == "classification" else None,
-        "openml_dataset_id": meta.get("openml_dataset_id"),
-        "openml_task_id": meta.get("openml_task_id"),
-        "n_rows_used": len(y),
+    record = dataset_record(
+        dataset=data.name,
+        task=data.task,
+        source=source,
+        n_rows=len(full.y),
+        n_features=int(full.X.shape[1]),
+        n_classes=int(y.nunique()) if data.task == "classification" else None,
+        openml_dataset_id=meta.get("openml_dataset_id"),
+        openml_task_id=meta.get("openml_task_id"),
+        n_rows_used=len(y),
         # as evaluated: the dataset's own splits, or fewer folds where a class is rare
-        "cv_folds": len(make_splits(data, cv, random_state)),
-        "group": "",
-    }
+        cv_folds=len(make_splits(data, cv, random_state)),
+        group="",
+    )
     try:
         import metafeatures
 
@@ -239,9 +206,7 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
     except Exception as exc:  # noqa: BLE001 - evaluations go on; a later run retries
         return {"dataset": record, "metafeatures": None,
                 "error": f"meta-features failed: {type(exc).__name__}: {exc}"}
-    mf = {"kind": "metafeatures", "dataset": data.name,
-          "values": {k: (None if not math.isfinite(v) else float(v)) for k, v in values.items()}}
-    return {"dataset": record, "metafeatures": mf}
+    return {"dataset": record, "metafeatures": metafeatures_record(data.name, values)}
 
 
 def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
@@ -258,10 +223,10 @@ def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: 
     offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
     # All folds in one journal line, so that a kill or a full disk cannot leave a cell
     # half recorded; n_rows_used per result: a dataset can hold several fidelities.
-    return {"kind": "evaluation", "dataset": data.name, "config_id": config_id,
-            "task": data.task,
-            "folds": [{**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
-                      for fold in evaluation.folds]}
+    return evaluation_record(
+        data.name, config_id, data.task,
+        [{**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
+         for fold in evaluation.folds])
 
 
 class _Executor:
@@ -346,24 +311,22 @@ def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
     from autometa.kb import KnowledgeBase
 
     state = _KBState()
-    if not (kb_dir / "kb.json").exists() and not (kb_dir / "journal").exists():
+    if not (kb_dir / "kb.json").exists() and not (kb_dir / JOURNAL_DIR).exists():
         return state
     kb = KnowledgeBase.load(kb_dir)
-    for task in ("classification", "regression"):
+    for task in TASKS:
         datasets = kb.datasets(task)
-        results = kb.results(task, fidelity="all")[["dataset", "config_id", "repeat",
-                                                     "n_rows_used"]]
+        results = kb.results(task, fidelity="all")[["dataset", "n_rows_used"]]
         folds_per_repeat = kb.folds_per_repeat(task)
         unknown = datasets["cv_folds"].isna() & datasets["dataset"].isin(folds_per_repeat.index)
         for row in datasets[unknown].to_dict("records"):
             row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             state.completed_records.append(
-                {"kind": "dataset", **row, "cv_folds": int(folds_per_repeat[row["dataset"]])})
+                dataset_record(**{**row, "cv_folds": int(folds_per_repeat[row["dataset"]])}))
         # A cell counts as evaluated only with every fold of its repeat on record (journals
         # of older versions wrote one line per fold, so a kill could leave a cell partial).
-        folds = results.groupby(["dataset", "config_id", "repeat", "n_rows_used"]).size()
-        expected = folds.index.get_level_values("dataset").map(folds_per_repeat)
-        state.evaluated |= set(folds.index[folds.to_numpy() >= expected.to_numpy()])
+        complete = kb.complete_repeats(task, fidelity="all")
+        state.evaluated |= set(complete.index[complete.to_numpy()])
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.n_rows.update(zip(datasets["dataset"], datasets["n_rows"]))
         state.base_size.update(results.groupby("dataset")["n_rows_used"].min().dropna().items())
@@ -391,7 +354,7 @@ def run(
     time_limit: float = 60.0,
     memory_limit_mb: float = 4096,
     random_state: int = 0,
-    tasks: Iterable[str] = ("classification", "regression"),
+    tasks: Iterable[str] = TASKS,
     top_configs: int | None = None,
     progress: bool = True,
 ) -> BatchSummary:
@@ -465,14 +428,13 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
 
     state = _kb_state(kb_dir, with_scores=top_configs is not None)
     journal = Journal(kb_dir)
-    _write_header(kb_dir)
+    write_header(kb_dir, notes="built by autometa.batch.run")
     for record in state.completed_records:
         journal.write(record)
     portfolios = {task: space.portfolio(task, configs, random_state) for task in tasks}
     for task, portfolio in portfolios.items():
         for config in portfolio:
-            journal.write({"kind": "config", "task": task, "config_id": space.config_id(config),
-                           "config": config})
+            journal.write(config_record(task, space.config_id(config), config))
 
     summary = BatchSummary(kb_dir)
     openml_settings = _openml_settings()
@@ -543,8 +505,7 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                 except Exception as exc:  # noqa: BLE001 - a dataset that cannot load is recorded
                     name = Path(source).name.split(".")[0] if job[0] == "describe" else source
                     summary.dataset_errors[name] = f"{type(exc).__name__}: {exc}"
-                    journal.write({"kind": "error", "source": source, "job": job[0],
-                                   "error": summary.dataset_errors[name]})
+                    journal.write(error_record(source, job[0], summary.dataset_errors[name]))
                     continue
                 if job[0] == "describe":
                     record = output["dataset"]
@@ -574,18 +535,3 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
         Console().print(summary.table())
     return summary
 
-
-def _write_header(kb_dir: Path) -> None:
-    """Create ``kb.json`` for a new knowledge base (existing ones are left alone)."""
-    header = kb_dir / "kb.json"
-    if header.exists():
-        return
-    from autometa import __version__
-    from autometa.kb import SCHEMA_VERSION
-
-    header.write_text(json.dumps({
-        "schema_version": SCHEMA_VERSION,
-        "autometa_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "notes": "built by autometa.batch.run",
-    }, indent=2))

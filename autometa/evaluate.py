@@ -31,10 +31,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from autometa import space
+from autometa._constants import STATUSES  # noqa: F401 - re-exported: the statuses of a fold
 from autometa.metrics import metrics_for
-
-#: Statuses a fold can end with.
-STATUSES = ("ok", "timeout", "memory", "error")
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autometa._constants import METAFEATURE_MAX_ROWS
 from autometa.errors import (
     ConfigError,
     InvalidParameterError,
@@ -31,8 +32,11 @@ __all__ = ["NoveltyWarning", "Recommendation", "Recommendations", "learn_from", 
 
 #: Seconds of the latency budget given to meta-feature extraction by default.
 METAFEATURE_BUDGET = 1.0
-#: Rows the sampled meta-features look at.
-METAFEATURE_MAX_ROWS = 2000
+#: Rows the sampled meta-features of a query look at: fewer than the knowledge base's
+#: (:data:`autometa._constants.METAFEATURE_MAX_ROWS`) to keep ``recommend`` within its
+#: 2-second latency; ``learn_from``, which adds rows to a knowledge base, describes a dataset
+#: exactly as ``batch`` does.
+QUERY_METAFEATURE_ROWS = 2000
 #: A user's final fit trains on all rows, a CV fold on 80%: scale the stored fold times.
 FULL_FIT_FACTOR = 1.25
 #: Default seconds ``recommend(..., probe=True)`` may spend on probes.
@@ -549,7 +553,7 @@ def _extract(dataset: Any, columns: Sequence[str], time_budget: float) -> tuple[
     groups = _metafeature_groups(columns)
     values, info = metafeatures.extract(
         dataset.X, dataset.y, task=dataset.task, categorical=list(dataset.categorical),
-        groups=groups, time_budget=time_budget, max_rows=METAFEATURE_MAX_ROWS, return_info=True,
+        groups=groups, time_budget=time_budget, max_rows=QUERY_METAFEATURE_ROWS, return_info=True,
     )
     skipped = info.get("skipped_groups") or {}
     if skipped:
@@ -843,7 +847,7 @@ def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, met
         metafeatures = mfx.extract(dataset.X, dataset.y, task=dataset.task,
                                    categorical=list(dataset.categorical),
                                    groups=_metafeature_groups(list(kb.metafeatures().columns)),
-                                   max_rows=METAFEATURE_MAX_ROWS)
+                                   max_rows=METAFEATURE_MAX_ROWS)  # as batch does
     n = 0
     for trial in study.trials:
         if trial.state != optuna.trial.TrialState.COMPLETE or "config" not in trial.user_attrs:

@@ -47,9 +47,8 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from autometa.errors import ConfigError
-
-TASKS = ("classification", "regression")
+from autometa._constants import TASKS, check_task  # noqa: F401 - TASKS re-exported
+from autometa.errors import ConfigError, InvalidParameterError
 
 #: Preprocessing choices, shared by every algorithm; the first entry is the default.
 PREPROCESSING: dict[str, tuple[str, ...]] = {
@@ -293,15 +292,19 @@ def _algorithms() -> dict[str, dict[str, Algorithm]]:
 ALGORITHMS: dict[str, dict[str, Algorithm]] = _algorithms()
 
 
-def _check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ConfigError(f"task must be one of {list(TASKS)}, got {task!r}")
-    return task
+def _config_task(task: Any) -> str:
+    """The task of a configuration, checked: an unknown one is a :class:`ConfigError` (an
+    unknown ``task=`` argument is an ``InvalidParameterError``)."""
+    try:
+        return check_task(task)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"configuration {exc}") from None
 
 
 def get_algorithm(task: str, name: str) -> Algorithm:
-    """The allowlisted :class:`Algorithm` ``name`` for ``task``; :class:`ConfigError` if unknown."""
-    algorithms = ALGORITHMS[_check_task(task)]
+    """The allowlisted :class:`Algorithm` ``name`` for ``task``; :class:`ConfigError` if the
+    algorithm is unknown."""
+    algorithms = ALGORITHMS[check_task(task)]
     if name not in algorithms:
         raise ConfigError(
             f"unknown {task} algorithm {name!r}; allowed: {sorted(algorithms)}"
@@ -323,7 +326,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("task", "algorithm"):
         if key not in config:
             raise ConfigError(f"configuration has no {key!r}: {config}")
-    algorithm = get_algorithm(config["task"], config["algorithm"])
+    algorithm = get_algorithm(_config_task(config["task"]), config["algorithm"])
     for step, choices in PREPROCESSING.items():
         if config.get(step, choices[0]) not in choices:
             raise ConfigError(f"{step}={config[step]!r} is not one of {list(choices)}")
@@ -359,7 +362,7 @@ def defaults(task: str) -> list[dict[str, Any]]:
     """
     return [
         _config(task, a, {p.name: p.default for p in a.params}, scaling=a.scaling)
-        for a in ALGORITHMS[_check_task(task)].values()
+        for a in ALGORITHMS[check_task(task)].values()
     ]
 
 
@@ -385,7 +388,7 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     ...     config = suggest(trial, "classification")
     ...     return 0.0
     """
-    names = list(ALGORITHMS[_check_task(task)]) if algorithms is None else list(algorithms)
+    names = list(ALGORITHMS[check_task(task)]) if algorithms is None else list(algorithms)
     name = trial.suggest_categorical("algorithm", names)
     algorithm = get_algorithm(task, name)
     steps = {step: trial.suggest_categorical(step, list(ch)) for step, ch in PREPROCESSING.items()}
@@ -446,7 +449,7 @@ def encode(configs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     tasks = {c.get("task", "classification") for c in configs} or {"classification"}
     columns: list[str] = []
     for task in sorted(tasks):
-        for algorithm in ALGORITHMS[_check_task(task)].values():
+        for algorithm in ALGORITHMS[_config_task(task)].values():
             columns.append(f"algorithm={algorithm.name}")
             columns += [param_key(algorithm.name, p.name) for p in algorithm.params]
     columns += [f"{step}={choice}" for step, ch in PREPROCESSING.items() for choice in ch]

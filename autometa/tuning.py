@@ -58,7 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autometa import space
+from autometa import _optuna_compat, space
+from autometa._io import json_safe
 from autometa.errors import ConfigError, InvalidParameterError
 
 __all__ = [
@@ -495,17 +496,13 @@ def _check_seconds(name: str, value: Any) -> float | None:
 
 
 def _jsonable_folds(folds: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold records as strict JSON (NaN as null: every storage accepts them), each error
+    cut to its last :data:`_MAX_ERROR_CHARS` characters."""
     out = []
     for record in folds:
-        row = {}
-        for key, value in record.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None  # strict JSON in every storage
-            elif hasattr(value, "item"):
-                value = value.item()
-            if key == "error" and isinstance(value, str):
-                value = value[-_MAX_ERROR_CHARS:]
-            row[key] = value
+        row = json_safe(dict(record))
+        if isinstance(row.get("error"), str):
+            row["error"] = row["error"][-_MAX_ERROR_CHARS:]
         out.append(row)
     return out
 
@@ -645,8 +642,7 @@ def _heartbeat_interval(storage: Any) -> int | None:
 def _liveness(storage: Any) -> _Liveness:
     interval = _heartbeat_interval(storage)
     if interval:
-        backend = getattr(storage, "_backend", storage)  # optuna wraps RDBStorage in a cache
-        grace = getattr(backend, "grace_period", None) or 2 * interval
+        grace = _optuna_compat.rdb_grace_period(storage) or 2 * interval
         return _Liveness(float(interval), float(grace), True)
     return _Liveness(float(HEARTBEAT_INTERVAL), float(GRACE_PERIOD), False)
 
@@ -682,14 +678,14 @@ def _fail_stale_trials(study: Any, live: _Liveness) -> None:
     import optuna
 
     State = optuna.trial.TrialState
-    storage = study._storage
+    storage = _optuna_compat.storage_of(study)
     if live.optuna:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             with contextlib.suppress(Exception):
                 optuna.storages.fail_stale_trials(study)
     now = time.time()
-    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(State.RUNNING,)):
+    for trial in study.get_trials(deepcopy=False, states=(State.RUNNING,)):
         if SLOT_ATTR not in trial.system_attrs:
             continue  # not queued by tune (e.g. your own study.optimize): not ours to judge
         seen = [trial.system_attrs.get(BEAT_ATTR)]
@@ -699,7 +695,7 @@ def _fail_stale_trials(study: Any, live: _Liveness) -> None:
         if not seen or now - max(seen) <= live.grace:
             continue
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            storage.set_trial_state_values(trial._trial_id, state=State.FAIL)
+            storage.set_trial_state_values(_optuna_compat.trial_id(trial), state=State.FAIL)
 
 
 # --- the budget: slots ----------------------------------------------------------------
@@ -760,20 +756,11 @@ def _claim_trial(study: Any, n_trials: int) -> Any | None:
     """Atomically take the first queued trial of a slot below ``n_trials`` that no one runs
     (None when there is none). Unlike ``study.ask()``, this never creates a trial beyond the
     budget, which is what makes several workers finish exactly ``n_trials``."""
-    import optuna
-
-    State = optuna.trial.TrialState
-    storage = study._storage
-    budget = _Budget.of(storage.get_all_trials(study._study_id, deepcopy=False), n_trials)
+    budget = _Budget.of(study.get_trials(deepcopy=False), n_trials)
     for frozen in budget.claimable():
-        try:
-            if not storage.set_trial_state_values(frozen._trial_id, state=State.RUNNING):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        # what ``study.ask`` does: let the sampler see the latest trials
-        study._thread_local.cached_all_trials = None
-        return optuna.Trial(study, frozen._trial_id)
+        trial = _optuna_compat.claim_waiting_trial(study, frozen)
+        if trial is not None:
+            return trial
     return None
 
 
@@ -1026,7 +1013,7 @@ def tune(
                 study.sampler = make_sampler(_process_seed(random_state, n_existing))
             else:
                 study.sampler.reseed_rng()
-        live = _liveness(study._storage)
+        live = _liveness(_optuna_compat.storage_of(study))
         _recover(study, n_trials, live, recommended, warm_start, narrow_space)
 
     objective = _Objective(dataset, metric, cv=cv, time_limit=time_limit,
@@ -1038,7 +1025,7 @@ def tune(
     recover_lock = threading.Lock()  # one thread of this process recovers at a time
     mine: set[int] = set()  # ids of the trials this process is running
     State = optuna.trial.TrialState
-    storage_ = study._storage
+    storage_ = _optuna_compat.storage_of(study)
     poll = min(max(live.interval / 2, 0.2), 5.0)
 
     def claim() -> tuple[Any | None, bool]:
@@ -1047,17 +1034,17 @@ def tune(
         with claim_lock:
             trial = _claim_trial(study, n_trials)
             if trial is not None:
-                mine.add(trial._trial_id)
+                mine.add(_optuna_compat.trial_id(trial))
                 return trial, True
-            trials = storage_.get_all_trials(study._study_id, deepcopy=False)
-            budget = _Budget.of(trials, n_trials)
-            return None, any(not any(t._trial_id in mine for t in budget.running.get(slot, []))
-                             for slot in budget.pending(n_trials))
+            budget = _Budget.of(study.get_trials(deepcopy=False), n_trials)
+            return None, any(
+                not any(_optuna_compat.trial_id(t) in mine for t in budget.running.get(slot, []))
+                for slot in budget.pending(n_trials))
 
     def run_one(trial: Any) -> None:
         state, value = State.FAIL, None
         try:
-            with _heartbeat(storage_, trial._trial_id, live):
+            with _heartbeat(storage_, _optuna_compat.trial_id(trial), live):
                 state, value = objective(trial)
         except optuna.exceptions.UpdateFinishedTrialError:
             return  # declared lost (stale) meanwhile; its retry belongs to the budget
@@ -1097,7 +1084,7 @@ def tune(
                 run_one(trial)
             finally:
                 with claim_lock:
-                    mine.discard(trial._trial_id)
+                    mine.discard(_optuna_compat.trial_id(trial))
 
     bar = _ProgressBar(study, n_trials) if show_progress_bar else None
     if bar is not None:

@@ -39,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def _importable_autometa() -> None:
     """Make ``autometa.fewshot`` importable on a bare GPU box (also in joblib workers).
 
-    ``autometa/__init__.py`` imports the data layer and its dependencies eagerly; where that
-    fails, register an empty ``autometa`` package (only ``errors`` and ``fewshot`` are used).
+    Puts this checkout on ``sys.path`` (autometa is not installed there). ``import autometa``
+    is lazy and needs none of the dependencies the box lacks; should it fail anyway, an
+    empty ``autometa`` package is registered (only ``errors``, ``_io`` and ``fewshot`` are
+    used).
     """
     import types
 

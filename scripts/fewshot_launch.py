@@ -1,10 +1,12 @@
 """Run a few-shot module or script on a bare machine (the GPU box).
 
 That machine has torch, numpy, pandas and scikit-learn but not necessarily the rest of
-autometa's dependencies (openml, optuna, xgboost, ...).  ``autometa/__init__.py`` imports
-the data layer eagerly, so when ``import autometa`` fails there this launcher registers an
-empty ``autometa`` package (only ``autometa.errors`` and ``autometa.fewshot`` are needed)
-and then runs the target like ``python -m MODULE ...`` / ``python SCRIPT.py ...``.
+autometa's dependencies (openml, optuna, xgboost, ...), and autometa is not installed
+there. The launcher puts this checkout on ``sys.path`` and runs the target like
+``python -m MODULE ...`` / ``python SCRIPT.py ...``. ``autometa/__init__.py`` imports its
+public names lazily, so ``import autometa`` needs none of those dependencies; the
+fallback below (an empty ``autometa`` package: ``autometa.fewshot`` needs only
+``autometa.errors`` and ``autometa._io``) is a guard should that ever change.
 
     python scripts/fewshot_launch.py -m autometa.fewshot.train --device cuda ...
     python scripts/fewshot_launch.py benchmarks/fewshot.py --split val ...

@@ -143,7 +143,7 @@ def test_metafeature_work_is_bounded_for_large_tables(space_kb, monkeypatch):
     """The latency target itself is measured by benchmarks/recommend_latency.py; here: the
     costly meta-features see a bounded row sample and a time budget, whatever the size."""
     import metafeatures
-    from autometa.recommendation import METAFEATURE_MAX_ROWS
+    from autometa.recommendation import QUERY_METAFEATURE_ROWS
 
     seen = {}
     extract = metafeatures.extract
@@ -159,7 +159,7 @@ def test_metafeature_work_is_bounded_for_large_tables(space_kb, monkeypatch):
     df["y"] = (df["f0"] > 0).astype(int)
     autometa.recommend(df, target="y", kb=space_kb, model=FAST_DEFAULT)
     assert seen["n_rows"] == 12_000
-    assert seen["sampled"] and seen["n_rows_sampled"] <= METAFEATURE_MAX_ROWS
+    assert seen["sampled"] and seen["n_rows_sampled"] <= QUERY_METAFEATURE_ROWS
     assert seen["time_budget"] is not None and seen["time_budget"] > 0
 
 

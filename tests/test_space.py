@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from autometa import space
-from autometa.errors import ConfigError
+from autometa.errors import ConfigError, InvalidParameterError
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,9 @@ def test_allowlist_rejects_unknown_algorithms_keys_and_ranges():
         space.validate({**good, "params": {"depth": 3}})
     with pytest.raises(ConfigError, match="scaling='minmax'"):
         space.validate({**good, "scaling": "minmax"})
-    with pytest.raises(ConfigError, match="task must be one of"):
+    with pytest.raises(ConfigError, match="configuration task must be one of"):
+        space.validate({**good, "task": "ranking"})
+    with pytest.raises(InvalidParameterError, match="task must be one of.*'ranking'"):
         space.defaults("ranking")
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.errors import DataValidationError, InvalidParameterError
+from autometa._constants import TASKS, check_task
+from autometa.errors import DataValidationError
 
-TASKS = ("classification", "regression")
+__all__ = ["TASKS", "Dataset"]
 
 
 @dataclass(eq=False, repr=False)
@@ -63,8 +64,7 @@ class Dataset:
 
     def __post_init__(self) -> None:
         # Cheap consistency checks only; content validation lives in the loader.
-        if self.task not in TASKS:
-            raise InvalidParameterError(f"task must be one of {TASKS}, got {self.task!r}")
+        check_task(self.task)
         if len(self.X) != len(self.y):
             raise DataValidationError(
                 f"X has {len(self.X)} rows but y has {len(self.y)}; they must be aligned"

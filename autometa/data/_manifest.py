@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from autometa.data._dataset import TASKS
+from autometa._constants import TASKS
 from autometa.errors import FileParseError
 
 MANIFEST_NAME = "manifest.csv"

@@ -17,13 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.data._dataset import TASKS, Dataset
-from autometa.errors import (
-    DataValidationError,
-    DataWarning,
-    InvalidParameterError,
-    TargetNotFoundError,
-)
+from autometa._constants import check_task as _check_task
+from autometa.data._dataset import Dataset
+from autometa.errors import DataValidationError, DataWarning, TargetNotFoundError
 
 #: Tables wider than this are refused: one-hot encoding and meta-feature extraction
 #: would not finish in reasonable time or memory.
@@ -86,11 +82,9 @@ def check_unique_columns(columns: Sequence[Hashable], where: str) -> None:
 
 
 def check_task(task: str | None) -> None:
-    """Validate a user-supplied ``task=`` argument."""
-    if task is not None and task not in TASKS:
-        raise InvalidParameterError(
-            f"task must be 'classification', 'regression' or None (infer), got {task!r}"
-        )
+    """Validate a user-supplied ``task=`` argument (``None``: infer it from the target);
+    :func:`autometa._constants.check_task` with ``allow_none=True``."""
+    _check_task(task, allow_none=True)
 
 
 def split_target(

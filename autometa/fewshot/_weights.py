@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from autometa._io import write_atomic
 from autometa.errors import AutometaError, InvalidParameterError
 from autometa.fewshot._encoder import EpisodeModel
 
@@ -211,9 +212,8 @@ def save_weights(model: EpisodeModel, path: str | Path, meta: dict[str, Any] | N
         # Round-tripped through JSON so only plain types reach the file (weights_only).
         "meta": json.loads(json.dumps(meta or {}, default=str)),
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a killed writer never leaves a half file under the real name
+    # atomic: a killed writer never leaves a half file under the real name
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
     return path
 
 

@@ -159,13 +159,17 @@ def _corrupt(x: torch.Tensor, p_missing: float, p_categorical: float) -> torch.T
     return x
 
 
-def context_first(y: torch.Tensor, n_ctx: int, n_classes: int) -> torch.Tensor:
-    """A row order per episode that puts at least one row of every present class among the
-    first ``n_ctx`` rows (random otherwise).
+def context_first(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """A row order per episode that puts one row of every present class first (so among
+    the context rows whenever there are at least as many as classes), the rest in random
+    order.
 
     Parameters
     ----------
     y : Tensor of shape (B, N), long
+    n_classes : int
+        Labels are ``0 .. n_classes - 1``.
+
     Returns
     -------
     Tensor of shape (B, N), long: row indices.
@@ -226,7 +230,7 @@ def sample_prior_batch(
     y = _to_classes(yc + 1e-6 * torch.randn_like(yc), n_classes)
     pm = p_missing if torch.rand(()) < 0.5 else 0.0
     x = _corrupt(torch.nan_to_num(x.float(), 0.0, 1e6, -1e6), pm, _u(0, p_categorical))
-    order = context_first(y, n_ctx, n_classes)
+    order = context_first(y, n_classes)
     x = torch.gather(x, 1, order[..., None].expand(-1, -1, n_features))
     y = torch.gather(y, 1, order)
     return x, y

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._io import write_atomic
 from autometa.fewshot._weights import build_model, load_weights, save_weights, size_config
 from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables, real_batch
 from autometa.fewshot.prior import PRIOR_WEIGHTS, sample_prior_batch
@@ -193,9 +194,7 @@ def train(
         }
         if dev.type == "cuda":
             ck["cuda_rng"] = torch.cuda.get_rng_state()
-        tmp = ckpt_path.with_suffix(".ckpt.tmp")
-        torch.save(ck, tmp)
-        tmp.replace(ckpt_path)
+        write_atomic(ckpt_path, lambda tmp: torch.save(ck, tmp))
 
     new_log = not log_path.exists()
     log_fh = open(log_path, "a", newline="")  # noqa: SIM115 - kept open for the whole loop

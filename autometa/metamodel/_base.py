@@ -22,6 +22,7 @@ State is plain JSON (see :mod:`autometa.metamodel._cache`): no pickle.
 
 from __future__ import annotations
 
+import abc
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from autometa.errors import KnowledgeBaseError
+from autometa.errors import InvalidParameterError, KnowledgeBaseError
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
@@ -293,8 +296,13 @@ class FeatureScaler:
 
 
 def as_query(metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame) -> pd.DataFrame:
-    """One query (or several) as a float frame of meta-features."""
+    """One dataset's meta-features as a one-row float frame; a frame of several rows is
+    refused (a meta-model ranks for one dataset at a time)."""
     if isinstance(metafeatures, pd.DataFrame):
+        if len(metafeatures) != 1:
+            raise InvalidParameterError(
+                f"meta-features of one dataset expected, got a DataFrame of "
+                f"{len(metafeatures)} rows; call once per row (e.g. frame.iloc[i])")
         return metafeatures.astype(float)
     s = pd.Series(metafeatures, dtype=float)
     return s.to_frame().T
@@ -322,12 +330,16 @@ def _unarr(x: Any) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-class MetaModel:
+class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
     """Base class of the meta-models.
 
     Subclasses implement :meth:`_fit` (from a :class:`TrainingData`), :meth:`_rank`
     (scaled meta-features of one query -> scores and std over ``config_ids_``) and the
-    ``_get_state``/``_set_state`` pair. The base class keeps what they all need: the
+    ``_get_state``/``_set_state`` pair. As in scikit-learn, every constructor argument is
+    stored unchanged under its own name and :meth:`get_params` reads them from the
+    constructor's signature (so the on-disk cache key, which is ``get_params()``, cannot
+    miss one); fitted attributes end in ``_``. A model is not safe to fit from two threads
+    at once; a fitted model's ``rank``/``select`` only read it. The base class keeps what they all need: the
     portfolio, the meta-feature scaler, the training datasets' neighbourhoods (for
     evidence and novelty), a fit-time model and the per-dataset score scale.
 
@@ -393,20 +405,29 @@ class MetaModel:
         self._fit(data)
         return self
 
-    def _fit(self, data: TrainingData) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _fit(self, data: TrainingData) -> None:
+        """Learn from ``data`` (the base class has set the common fitted attributes)."""
 
     # -------------------------------------------------------------- predicting
     def rank(self, metafeatures: pd.Series | Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Predicted normalised score (1 = best of the portfolio, 0 = its median) of each
         config in ``config_ids_`` on the dataset described by ``metafeatures``, and its
         standard deviation."""
-        x = self.scaler_.transform(as_query(metafeatures))[0]
-        scores, std = self._rank(x, as_query(metafeatures).iloc[0])
+        x, raw = self._query(metafeatures)
+        scores, std = self._rank(x, raw)
         return np.asarray(scores, dtype=float), np.asarray(std, dtype=float)
 
-    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and std of every config for one query (scaled ``x``, unscaled ``raw``)."""
+
+    def _query(self, metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame,
+               ) -> tuple[np.ndarray, pd.Series]:
+        """A fitted model's view of one query: scaled and as given."""
+        check_is_fitted(self, "config_ids_")
+        frame = as_query(metafeatures)
+        return self.scaler_.transform(frame)[0], frame.iloc[0]
 
     def select(
         self, metafeatures: pd.Series | Mapping[str, float], k: int,
@@ -428,7 +449,7 @@ class MetaModel:
     def neighbours(self, metafeatures: pd.Series | Mapping[str, float], n: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Positions (into ``datasets_``) and L1 distances of the ``n`` training datasets
         nearest to the query in scaled meta-feature space."""
-        x = self.scaler_.transform(as_query(metafeatures))[0]
+        x, _ = self._query(metafeatures)
         d = np.abs(self.X_ - x).sum(axis=1)
         order = np.argsort(d, kind="stable")[:n]
         return order, d[order]
@@ -485,7 +506,7 @@ class MetaModel:
         base size to that many rows (``size_model_``, :mod:`~autometa.metamodel._size`)."""
         from autometa.metamodel._size import gains
 
-        x = self.scaler_.transform(as_query(metafeatures))[0]
+        x, _ = self._query(metafeatures)
         raw, raw_std = raw_prediction(self.X_, self.best_raw_, self.median_raw_, x,
                                       np.asarray(scores), np.asarray(std), n)
         calibration = getattr(self, "calibration_", None) or {}
@@ -532,9 +553,6 @@ class MetaModel:
         self.size_model_ = dict(state.get("size_model") or {})
         self._set_state(state["model_state"])
         return self
-
-    def get_params(self) -> dict[str, Any]:
-        return {"random_state": self.random_state}
 
     def _get_state(self) -> dict[str, Any]:
         return {}

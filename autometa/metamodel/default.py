@@ -241,15 +241,6 @@ class DefaultModel(ForestModel):
         self.denoise = denoise
         self.first_pick_se = first_pick_se
 
-    def get_params(self) -> dict[str, Any]:
-        return {"a": self.a, "bonus": self.bonus, "uniform": self.uniform,
-                "n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
-                "max_features": self.max_features, "tune": self.tune,
-                "inner_folds": self.inner_folds, "inner_repeats": self.inner_repeats,
-                "min_tune_datasets": self.min_tune_datasets, "se_groups": self.se_groups,
-                "denoise": self.denoise, "first_pick_se": self.first_pick_se,
-                "n_probes": self.n_probes, "n_jobs": self.n_jobs,
-                "random_state": self.random_state}
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:

@@ -91,6 +91,7 @@ class _FoldJournal:
     def __init__(self, path: str | Path | None, header: dict[str, Any]) -> None:
         self.path = None if path is None else Path(path)
         self.done: dict[str, dict[str, dict[str, list[str]]]] = {}
+        self.residuals: dict[str, dict[str, list[float]]] = {}
         if self.path is None:
             return
         header = json.loads(json.dumps(header, default=str))  # as it reads back
@@ -109,6 +110,7 @@ class _FoldJournal:
                 except json.JSONDecodeError:  # the line being written when interrupted
                     break
                 self.done[entry["fold"]] = entry["picks"]
+                self.residuals[entry["fold"]] = entry.get("residuals", {})
                 kept.append(line)
             if len(kept) < len(lines) or not text.endswith("\n"):
                 self.path.write_text("\n".join(kept) + "\n")  # drop a torn last line
@@ -117,10 +119,14 @@ class _FoldJournal:
             self.path.write_text(json.dumps(header) + "\n")
 
     def restore(self, label: Any, picks: dict[str, list[list[int]]], datasets: Sequence[str],
-                config_ids: Sequence[str]) -> bool:
+                config_ids: Sequence[str],
+                residuals: dict[str, list[float]] | None = None) -> bool:
         entry = self.done.get(str(label))
         if entry is None:
             return False
+        for model, values in self.residuals.get(str(label), {}).items():
+            if residuals is not None and model in residuals:
+                residuals[model] += values
         row = {d: i for i, d in enumerate(datasets)}
         column = {c: j for j, c in enumerate(config_ids)}
         for model, by_dataset in entry.items():
@@ -128,11 +134,13 @@ class _FoldJournal:
                 picks[model][row[dataset]] = [column[c] for c in chosen]
         return True
 
-    def record(self, label: Any, entry: dict[str, dict[str, list[str]]]) -> None:
+    def record(self, label: Any, entry: dict[str, dict[str, list[str]]],
+               residuals: dict[str, list[float]] | None = None) -> None:
         if self.path is None:
             return
         with self.path.open("a") as handle:
-            handle.write(json.dumps({"fold": str(label), "picks": entry}) + "\n")
+            handle.write(json.dumps({"fold": str(label), "picks": entry,
+                                     "residuals": residuals or {}}) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -285,8 +293,7 @@ def evaluate_recommender(
         ``normalised_regret``, ``mean_rank``, ``failed_pick_rate``, ``n_datasets``,
         ``n_folds``, ``weighting``, ``coverage_1sd``/``coverage_2sd`` (share of the top-5
         picks' held-out outcomes within ±1/±2 predicted standard deviations of the
-        predicted score, folds restored from a checkpoint not counted; ``n_coverage`` of
-        them), and with a ``reference`` model ``reference_minus_model`` (its
+        predicted score; ``n_coverage`` of them), and with a ``reference`` model ``reference_minus_model`` (its
         ``gap_closed`` minus this model's) and ``reference_minus_model_se`` (paired: the
         same resamples for both models). Standard errors are NaN with ``n_bootstrap=0``.
 
@@ -342,7 +349,7 @@ def evaluate_recommender(
     for label in tqdm(pd.unique(labels), desc=f"held-out folds ({task})", unit="fold",
                       disable=not progress):
         test = np.flatnonzero((labels == label).to_numpy())
-        if journal.restore(label, picks, data.datasets, data.config_ids):
+        if journal.restore(label, picks, data.datasets, data.config_ids, residuals):
             continue
         train = np.flatnonzero((labels != label).to_numpy())
         if len(train) < 2:
@@ -351,6 +358,7 @@ def evaluate_recommender(
         if tr.usable().sum() < 2:
             continue
         fitted: dict[str, MetaModel] = {}
+        before = {m: len(z) for m, z in residuals.items()}
         for name in order:
             model = _fit(name, params, tr, fitted)
             fitted[name] = model
@@ -365,7 +373,8 @@ def evaluate_recommender(
                     residuals[probed] += _standardised_residuals(model, data, i,
                                                                  picks[probed][i], probes)
         journal.record(label, {m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]]
-                                   for i in test} for m in order + probed})
+                                   for i in test} for m in order + probed},
+                       {m: [float(v) for v in z[before[m]:]] for m, z in residuals.items()})
     evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
     idx = np.flatnonzero(evaluated)
     outcome = _Outcome(picks=picks, idx=idx, held_out=labels.to_numpy()[idx], U=U, raw=raw,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
+from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
 from autometa.metamodel._families import dataset_family
 from autometa.metamodel.portfolio import greedy_portfolio
 from autometa.metamodel.probing import (
@@ -195,11 +195,6 @@ class ForestModel(MetaModel):
         self.n_probes = n_probes
         self.n_jobs = n_jobs
 
-    def get_params(self) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf,
-                "max_features": self.max_features, "uniform": self.uniform,
-                "n_probes": self.n_probes, "n_jobs": self.n_jobs,
-                "random_state": self.random_state}
 
     def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
         return grow_forest(X, U, n_estimators=self.n_estimators,
@@ -284,14 +279,14 @@ class ForestModel(MetaModel):
              probes: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`MetaModel.rank`; ``probes`` (config id -> raw score measured on the
         query, see ``probe_configs_``) update which training datasets count as alike."""
-        x = self.scaler_.transform(as_query(metafeatures))[0]
+        x, _ = self._query(metafeatures)
         mu, std, _ = self._predict(x, probes)
         return mu, std
 
     def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
                allowed: np.ndarray | None = None,
                probes: Mapping[str, float] | None = None) -> list[int]:
-        x = self.scaler_.transform(as_query(metafeatures))[0]
+        x, _ = self._query(metafeatures)
         mu, _, w = self._predict(x, probes)
         uniform = self._hedge_uniform()
         return hedged_picks(mu, self.U_, (1.0 - uniform) * w + uniform / len(w), k, allowed)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr, as_query
+from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
 
 
 class KNNModel(MetaModel):
@@ -17,12 +17,13 @@ class KNNModel(MetaModel):
 
     ``rank`` scores each config by its distance-weighted mean normalised score over the
     ``n_neighbors`` nearest datasets; ``select`` is auto-sklearn's warm start: the best
-    config of the nearest dataset, then of the second nearest, and so on.
+    config of the nearest dataset, then of the second nearest, and so on through the
+    ``n_neighbors`` nearest, then their second-best configs, and so on.
 
     Parameters
     ----------
     n_neighbors : int
-        Neighbours averaged by ``rank``.
+        Neighbours averaged by ``rank`` and visited round by round by ``select``.
     random_state : int
 
     Examples
@@ -36,8 +37,6 @@ class KNNModel(MetaModel):
         super().__init__(random_state)
         self.n_neighbors = n_neighbors
 
-    def get_params(self) -> dict[str, Any]:
-        return {"n_neighbors": self.n_neighbors, "random_state": self.random_state}
 
     def _fit(self, data: TrainingData) -> None:
         u = data.utility(0.0)
@@ -57,24 +56,26 @@ class KNNModel(MetaModel):
         return mean + 1e-6 * self.sbs_, std
 
     def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *, allowed: np.ndarray | None = None) -> list[int]:
-        x = self.scaler_.transform(as_query(metafeatures))[0]
+        x, _ = self._query(metafeatures)
         order = np.argsort(self._distances(x), kind="stable")
         n_c = len(self.config_ids_)
         allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
         ranked = np.argsort(-self.U_ - 1e-6 * self.sbs_, axis=1, kind="stable")
         chosen: list[int] = []
         seen = np.zeros(n_c, bool)
-        # Round r takes the r-th best config of each neighbour, nearest first; configs
-        # outside ``allowed`` only once no allowed one is left.
+        # Round r takes the r-th best config of each of the n_neighbors nearest datasets,
+        # nearest first; farther datasets only once those are used up, and configs outside
+        # ``allowed`` only once no allowed one is left.
         for only_allowed in (True, False):
-            for r in range(n_c):
-                for i in order:
-                    c = int(ranked[i, r])
-                    if not seen[c] and (allowed[c] or not only_allowed):
-                        seen[c] = True
-                        chosen.append(c)
-                        if len(chosen) >= k:
-                            return chosen
+            for neighbours in (order[: self.n_neighbors], order):
+                for r in range(n_c):
+                    for i in neighbours:
+                        c = int(ranked[i, r])
+                        if not seen[c] and (allowed[c] or not only_allowed):
+                            seen[c] = True
+                            chosen.append(c)
+                            if len(chosen) >= k:
+                                return chosen
         return chosen
 
     def _get_state(self) -> dict[str, Any]:

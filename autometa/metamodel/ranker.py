@@ -101,12 +101,6 @@ class RankerModel(MetaModel):
         self.objective = objective
         self.n_jobs = n_jobs
 
-    def get_params(self) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "max_depth": self.max_depth,
-                "learning_rate": self.learning_rate, "n_bags": self.n_bags,
-                "objective": self.objective, "n_jobs": self.n_jobs,
-                "target": self.target, "features": self.features,
-                "random_state": self.random_state}
 
     def _feature_index(self) -> np.ndarray:
         cols = list(self.scaler_.columns_)

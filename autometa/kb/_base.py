@@ -1,0 +1,548 @@
+"""The :class:`KnowledgeBase`: building, loading, saving and combining knowledge bases.
+
+Its queries are in :mod:`._queries`, the on-disk schema in :mod:`._schema`, the directory's
+files and lock in :mod:`._storage`, the journal in :mod:`._journal`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autometa._constants import TASKS, check_task
+from autometa.errors import KnowledgeBaseError, TaskMismatchError
+from autometa.kb import _journal, _storage
+from autometa.kb._queries import TableQueries
+from autometa.kb._schema import (
+    DATASET_DTYPES,
+    RESULT_DTYPES,
+    RESULT_KEY,
+    SCHEMA_VERSION,
+    autometa_version,
+    canonical_json,
+    coerce,
+    coerce_results,
+    empty,
+    fill_n_rows_used,
+    hash_config,
+    to_float_frame,
+)
+from autometa.metrics import METRICS
+
+
+class KnowledgeBase(TableQueries):
+    """Results of configurations on datasets, with the datasets' meta-features.
+
+    Build one with :meth:`load` (a directory written by ``autometa batch`` or :meth:`save`),
+    :meth:`from_frames` (your own meta-data) or :meth:`add_results`; combine two with
+    :meth:`merge`. The tables are read-only views: change a knowledge base through its
+    methods so that :meth:`fingerprint` stays right.
+
+    A ``KnowledgeBase`` object is not thread-safe: share one between threads only to read.
+    A directory has one writer at a time (:meth:`save` and ``autometa batch`` hold its
+    writer lock) and any number of readers; :meth:`load` sees what the files and the
+    journal hold at that moment.
+
+    Parameters
+    ----------
+    datasets, metafeatures, results : pandas.DataFrame, optional
+        Tables in the on-disk layout (``metafeatures`` indexed by dataset name).
+    configs : dict, optional
+        ``{task: {config_id: config}}``.
+    info : dict, optional
+        The contents of ``kb.json``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mf = pd.DataFrame({"rows": [100.0, 2000.0]}, index=["a", "b"])
+    >>> perf = pd.DataFrame({"rf": [0.9, 0.8], "knn": [0.7, 0.85]}, index=["a", "b"])
+    >>> kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="accuracy")
+    >>> kb.summary("classification")["n_configs"]
+    2
+    """
+
+    def __init__(
+        self,
+        datasets: pd.DataFrame | None = None,
+        metafeatures: pd.DataFrame | None = None,
+        results: pd.DataFrame | None = None,
+        configs: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        info: Mapping[str, Any] | None = None,
+        *,
+        path: str | os.PathLike | None = None,
+    ) -> None:
+        self._datasets = coerce(
+            datasets if datasets is not None else empty(DATASET_DTYPES),
+            DATASET_DTYPES,
+            where="datasets",
+        )
+        mf = metafeatures if metafeatures is not None else pd.DataFrame()
+        if "dataset" in mf.columns:
+            mf = mf.set_index("dataset")
+        mf = to_float_frame(mf, where="metafeatures")
+        mf.index = mf.index.astype(object).map(str)
+        mf.index.name = "dataset"
+        self._metafeatures = mf
+        self._results = coerce(
+            results if results is not None else empty(RESULT_DTYPES),
+            RESULT_DTYPES,
+            where="results",
+        )
+        self._configs: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in TASKS}
+        for task, cfgs in (configs or {}).items():
+            self._configs.setdefault(task, {}).update({str(k): dict(v) for k, v in cfgs.items()})
+        self.info: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "autometa_version": autometa_version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "notes": "",
+        }
+        self.info.update(dict(info or {}))
+        self.info["schema_version"] = SCHEMA_VERSION
+        self.path = Path(path) if path is not None else None
+        self._journal_read: dict[Path, int] = {}
+        self._normalise()
+
+    def _normalise(self) -> None:
+        """Deduplicate (last wins) and sort every table canonically, so that equal contents
+        give equal tables, equal files and an equal fingerprint whatever the history."""
+        d = self._datasets.drop_duplicates("dataset", keep="last")
+        self._datasets = d.sort_values("dataset", kind="stable").reset_index(drop=True)
+        mf = self._metafeatures
+        mf = mf[~mf.index.duplicated(keep="last")]
+        mf = mf.sort_index(kind="stable")
+        mf.index = mf.index.astype(object).map(str)
+        mf.index.name = "dataset"
+        self._metafeatures = mf
+        r = fill_n_rows_used(self._results, self._datasets)
+        r = r.drop_duplicates(RESULT_KEY, keep="last")
+        self._results = r.sort_values(RESULT_KEY, kind="stable").reset_index(drop=True)
+        self._fingerprint: str | None = None
+        self._cache: dict[Any, Any] = {}
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> KnowledgeBase:
+        """Read a knowledge base directory and fold in its journal.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            The directory. Default: ``$AUTOMETA_KB`` if set, else the shipped ``data/kb``.
+
+        Returns
+        -------
+        KnowledgeBase
+
+        Raises
+        ------
+        KnowledgeBaseError
+            The directory is missing, a file is unreadable or lacks required columns, or the
+            schema is newer than this version of autometa understands. The message names the
+            file.
+
+        Examples
+        --------
+        >>> kb = KnowledgeBase.load("data/kb")  # doctest: +SKIP
+        >>> kb.summary("classification")  # doctest: +SKIP
+        """
+        root = Path(path).expanduser() if path is not None else _storage.default_kb_path()
+        if not root.is_dir():
+            hint = f" (set ${_storage.ENV_VAR} or pass a path)" if path is None else ""
+            raise KnowledgeBaseError(
+                f"no knowledge base directory at {root}{hint}; build one with the batch "
+                "runner or KnowledgeBase.from_frames"
+            )
+        journal_files = _journal.journal_files(root)
+        info = _storage.read_info(root, has_journal=bool(journal_files))
+        configs = _storage.read_configs(root)
+        datasets, mf, results = _storage.read_tables(root)
+        journal_read: dict[Path, int] = {}
+        if journal_files:
+            datasets, mf, results, configs, journal_read = _journal.fold_journal(
+                journal_files, datasets, mf, results, configs
+            )
+        kb = cls(datasets, mf, results, configs, info, path=root)
+        kb._journal_read = journal_read
+        return kb
+
+    # ---------------------------------------------------------------- saving
+    def save(self, path: str | os.PathLike, *, lock_timeout: float = 60.0) -> Path:
+        """Write the knowledge base as parquet + JSON, folding the directory's journal in.
+
+        Saving holds the directory's writer lock. Saved back into the directory it was
+        loaded from, the knowledge base is merged with what that directory holds *now*
+        (this one's records win on the same key), so two processes that each ``load``,
+        ``add_results`` and ``save`` keep both their results. Saved anywhere else, it
+        replaces what the directory held.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to write (created if needed).
+        lock_timeout : float, default=60.0
+            Seconds to wait for another writer (e.g. a running ``autometa batch``).
+
+        Returns
+        -------
+        pathlib.Path
+            The directory.
+
+        Raises
+        ------
+        KnowledgeBaseLockedError
+            Another process kept the directory's writer lock for ``lock_timeout`` seconds.
+
+        Examples
+        --------
+        >>> kb.save("my_kb")  # doctest: +SKIP
+        """
+        root = Path(path).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        with _storage.writer_lock(root, lock_timeout, "save"):
+            same_dir = self.path is not None and self.path.resolve() == root.resolve()
+            on_disk = None
+            if same_dir and ((root / "kb.json").exists() or (root / _journal.JOURNAL_DIR).is_dir()):
+                on_disk = KnowledgeBase.load(root)
+            merged = on_disk.merge(self) if on_disk is not None else self
+            _storage.write_directory(
+                root,
+                merged._datasets,
+                merged._metafeatures,
+                merged._results,
+                merged._configs,
+                self.info,
+            )
+            folded = on_disk._journal_read if on_disk is not None else {}
+            _journal.remove_journal(root, folded, keep_foreign=same_dir)
+        if merged is not self:
+            self._datasets, self._metafeatures = merged._datasets, merged._metafeatures
+            self._results, self._configs = merged._results, merged._configs
+        self.path = root
+        self._journal_read = {}
+        return root
+
+    def compact(self, path: str | os.PathLike | None = None) -> Path:
+        """Save in place (or to ``path``), folding the journal into the parquet files."""
+        target = path if path is not None else self.path
+        if target is None:
+            raise KnowledgeBaseError("compact() needs a path for a knowledge base made in memory")
+        return self.save(target)
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def from_frames(
+        cls,
+        metafeatures: pd.DataFrame,
+        performance: pd.DataFrame,
+        *,
+        task: str,
+        metric: str,
+        configs: Mapping[str, Mapping[str, Any]] | None = None,
+        fit_times: pd.DataFrame | None = None,
+        greater_is_better: bool | None = None,
+    ) -> KnowledgeBase:
+        """Make a knowledge base from your own meta-data.
+
+        Parameters
+        ----------
+        metafeatures : pandas.DataFrame
+            One row per dataset (the index, or a ``"dataset"`` column), any numeric columns.
+        performance : pandas.DataFrame
+            Datasets x algorithms (or config ids): the score of each; NaN where not run or
+            failed.
+        task : {"classification", "regression"}
+        metric : str
+            The name of the score in ``performance``. A metric autometa knows (see
+            ``autometa.metrics.METRICS``) or any other name together with
+            ``greater_is_better``.
+        configs : dict, optional
+            ``{column: config}``. Without it every column becomes the opaque config
+            ``{"algorithm": column}``.
+        fit_times : pandas.DataFrame, optional
+            Same shape as ``performance``: seconds to fit.
+        greater_is_better : bool, optional
+            Direction of an unknown ``metric`` (default True).
+
+        Returns
+        -------
+        KnowledgeBase
+
+        Examples
+        --------
+        >>> mf = pd.DataFrame({"n": [10.0, 20.0, 30.0]}, index=["d1", "d2", "d3"])
+        >>> perf = pd.DataFrame({"A": [0.1, 0.5, 0.9], "B": [0.3, 0.2, 0.8]}, index=mf.index)
+        >>> kb = KnowledgeBase.from_frames(mf, perf, task="regression", metric="r2")
+        >>> float(kb.performance("regression", "r2").loc["d2", "A"])
+        0.5
+        """
+        check_task(task)
+        info: dict[str, Any] = {"notes": "made with KnowledgeBase.from_frames"}
+        if metric in METRICS:
+            if METRICS[metric].task != task:
+                raise TaskMismatchError(
+                    f"metric {metric!r} is for {METRICS[metric].task}, not {task}"
+                )
+        else:
+            info["metrics"] = {
+                metric: {
+                    "task": task,
+                    "greater_is_better": bool(
+                        True if greater_is_better is None else greater_is_better
+                    ),
+                }
+            }
+        mf = _by_dataset(metafeatures, where="from_frames metafeatures")
+        perf = _by_dataset(performance, where="from_frames performance")
+        unknown = sorted(set(perf.index) - set(mf.index))
+        if unknown:
+            raise KnowledgeBaseError(
+                f"from_frames: datasets {unknown[:5]} have performance but no meta-features row"
+            )
+        names = sorted(set(mf.index) | set(perf.index))
+        datasets = pd.DataFrame(
+            {"dataset": names, "task": task, "source": "frame", "cv_folds": 1, "group": ""}
+        )
+        long = perf.rename_axis(index="dataset", columns="config_id").stack(future_stack=True)
+        long = long.dropna().rename(metric).reset_index()
+        long["task"] = task
+        long["fold"] = 0
+        long["status"] = "ok"
+        long["error"] = ""
+        if fit_times is not None:
+            ft = _by_dataset(fit_times, where="from_frames fit_times")
+            ft_long = ft.rename_axis(index="dataset", columns="config_id").stack(future_stack=True)
+            long = long.merge(
+                ft_long.rename("fit_time").reset_index(), on=["dataset", "config_id"], how="left"
+            )
+        cfgs: dict[str, dict[str, Any]] = {}
+        for name in map(str, perf.columns):
+            given = (configs or {}).get(name)
+            cfgs[name] = dict(given) if given is not None else {"algorithm": name}
+        extra = {metric: "float64"} if metric not in RESULT_DTYPES else {}
+        results = coerce(long, {**RESULT_DTYPES, **extra}, where="from_frames performance")
+        return cls(datasets, mf, results, {task: cfgs}, info)
+
+    def add_results(
+        self,
+        dataset: Any,
+        config: Mapping[str, Any],
+        folds: Any,
+        *,
+        task: str | None = None,
+        metafeatures: Mapping[str, float] | pd.Series | None = None,
+        config_id: str | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> KnowledgeBase:
+        """Record a configuration you evaluated yourself (e.g. while tuning), in place.
+
+        Parameters
+        ----------
+        dataset : str or autometa.Dataset
+            The dataset's name, or the dataset itself (its size and task are recorded).
+        config : dict
+            The configuration (``autometa.space`` format, or any JSON dict with an
+            ``"algorithm"`` key).
+        folds : list of dict, dict, or an ``Evaluation``
+            Per-fold records ``{"fold", "status", "fit_time", <metric>: value, ...}`` (the
+            ``.folds`` of ``autometa.evaluate``); a single dict is one fold.
+        task : str, optional
+            Required when ``dataset`` is a name not yet in the knowledge base.
+        metafeatures : mapping or pandas.Series, optional
+            The dataset's meta-features (replace any stored ones). Without them the dataset
+            can only inform models that do not look at meta-features.
+        config_id : str, optional
+            Default: ``autometa.space.config_id(config)``.
+        info : dict, optional
+            Extra ``datasets.parquet`` fields (``source``, ``n_rows``, ...).
+
+        Returns
+        -------
+        KnowledgeBase
+            ``self``, for chaining.
+
+        Examples
+        --------
+        >>> kb.add_results("my_data", {"algorithm": "rf"}, [{"fold": 0, "accuracy": 0.9}],
+        ...                task="classification", metafeatures={"rows": 500.0})  # doctest: +SKIP
+        """
+        name, task, row = self._dataset_row(dataset, task, info)
+        fold_rows = _fold_rows(folds)
+        cid = config_id or hash_config(config)
+        res = pd.DataFrame(fold_rows)
+        res["dataset"], res["config_id"], res["task"] = name, cid, task
+        res = coerce_results(res, where="add_results folds")
+
+        self._datasets = pd.concat(
+            [self._datasets, coerce(row, DATASET_DTYPES, where="add_results dataset")],
+            ignore_index=True,
+        )
+        self._results = pd.concat([self._results, res], ignore_index=True)
+        self._configs.setdefault(task, {})[cid] = dict(config)
+        if metafeatures is not None:
+            mf_row = pd.DataFrame([dict(pd.Series(metafeatures, dtype="float64"))], index=[name])
+            mf = self._metafeatures.drop(index=name, errors="ignore")
+            self._metafeatures = pd.concat([mf, mf_row.astype("float64")])
+        self._normalise()
+        return self
+
+    def _dataset_row(
+        self, dataset: Any, task: str | None, info: Mapping[str, Any] | None
+    ) -> tuple[str, str, pd.DataFrame]:
+        """:meth:`add_results`' dataset: its name, its task (checked against the record on
+        file) and its new ``datasets`` row (the record on file updated)."""
+        row: dict[str, Any] = {}
+        if isinstance(dataset, str):
+            name = dataset
+        else:  # an autometa Dataset
+            name = str(getattr(dataset, "name", None) or "dataset")
+            X = getattr(dataset, "X", None)
+            y = getattr(dataset, "y", None)
+            ds_task = getattr(dataset, "task", None)
+            if task is not None and ds_task is not None and task != ds_task:
+                raise TaskMismatchError(f"task={task!r} but dataset {name!r} is {ds_task}")
+            task = task or ds_task
+            row.update(
+                source=getattr(dataset, "source", None),
+                n_rows=None if X is None else len(X),
+                n_features=None if X is None else X.shape[1],
+                n_classes=(
+                    int(pd.Series(y).nunique())
+                    if y is not None and task == "classification"
+                    else None
+                ),
+            )
+            meta = getattr(dataset, "metadata", {}) or {}
+            for k in ("openml_dataset_id", "openml_task_id"):
+                if meta.get(k) is not None:
+                    row[k] = meta[k]
+        known = self._datasets.loc[self._datasets["dataset"] == name]
+        if task is None:
+            if known.empty:
+                raise KnowledgeBaseError(
+                    f"dataset {name!r} is not in the knowledge base; pass task="
+                )
+            task = str(known["task"].iloc[0])
+        check_task(task)
+        if not known.empty and known["task"].iloc[0] != task:
+            raise TaskMismatchError(
+                f"dataset {name!r} is stored as {known['task'].iloc[0]}, not {task}"
+            )
+        row.update(dataset=name, task=task, **dict(info or {}))
+        if known.empty:
+            row.setdefault("group", "")
+            return name, task, pd.DataFrame([row])
+        merged = known.iloc[0].to_dict()
+        merged.update({k: v for k, v in row.items() if v is not None})
+        return name, task, pd.DataFrame([merged])
+
+    def merge(self, other: KnowledgeBase) -> KnowledgeBase:
+        """A new knowledge base with the records of both; ``other`` wins where both have
+        the same dataset, meta-features row, config id or (dataset, config, fold).
+
+        Examples
+        --------
+        >>> both = kb_a.merge(kb_b)  # doctest: +SKIP
+        """
+        if not isinstance(other, KnowledgeBase):
+            raise TypeError(f"can only merge a KnowledgeBase, not {type(other).__name__}")
+        mine = self._datasets.set_index("dataset")["task"]
+        theirs = other._datasets.set_index("dataset")["task"]
+        common = mine.index.intersection(theirs.index)
+        clash = [d for d in common if mine[d] != theirs[d]]
+        if clash:
+            raise TaskMismatchError(
+                f"datasets {clash[:5]} have different tasks in the two knowledge bases"
+            )
+        configs = {t: dict(c) for t, c in self._configs.items()}
+        for t, c in other._configs.items():
+            configs.setdefault(t, {}).update(c)
+        mf = pd.concat(
+            [
+                self._metafeatures.drop(index=other._metafeatures.index, errors="ignore"),
+                other._metafeatures,
+            ]
+        )
+        info = dict(self.info)
+        metrics = {**self.info.get("metrics", {}), **other.info.get("metrics", {})}
+        if metrics:
+            info["metrics"] = metrics
+        info["notes"] = "merged"
+        return KnowledgeBase(
+            pd.concat([self._datasets, other._datasets], ignore_index=True),
+            mf,
+            pd.concat([self._results, other._results], ignore_index=True),
+            configs,
+            info,
+        )
+
+    # ---------------------------------------------------------------- identity
+    def fingerprint(self) -> str:
+        """A short hash of the contents (not of the files or history): equal knowledge
+        bases give equal fingerprints. Cached models are keyed by it.
+
+        Examples
+        --------
+        >>> kb.fingerprint()  # doctest: +SKIP
+        '3f2a9c0d1b7e4a55'
+        """
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(str(SCHEMA_VERSION).encode())
+            h.update(canonical_json(self._configs).encode())
+            h.update(canonical_json(self.info.get("metrics", {})).encode())
+            mf = self._metafeatures.reindex(columns=sorted(self._metafeatures.columns))
+            for table in (self._datasets, mf.reset_index(), self._results):
+                t = table.reindex(columns=sorted(table.columns))
+                h.update(canonical_json(list(t.columns)).encode())
+                # Tables are in canonical dtypes (see coerce), so hashing them directly is
+                # both stable and ~10x faster than going through object columns.
+                h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+    def __len__(self) -> int:
+        return int(self._datasets.shape[0])
+
+    def __repr__(self) -> str:
+        parts = []
+        for task in self.tasks:
+            parts.append(
+                f"{task}: {len(self._dataset_names(task))} datasets x {len(self.configs(task))} configs"
+            )
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return f"KnowledgeBase({'; '.join(parts) or 'empty'}{where})"
+
+
+def _by_dataset(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
+    """A float frame indexed by dataset name (the index, or a ``"dataset"`` column)."""
+    frame = frame.set_index("dataset") if "dataset" in frame.columns else frame
+    frame = to_float_frame(frame, where=where)
+    frame.index = frame.index.map(str)
+    return frame
+
+
+def _fold_rows(folds: Any) -> list[dict[str, Any]]:
+    """:meth:`KnowledgeBase.add_results`' ``folds`` as result rows (fold number, status ok
+    and no error unless given)."""
+    if hasattr(folds, "folds"):
+        folds = folds.folds
+    if isinstance(folds, Mapping):
+        folds = [folds]
+    fold_rows = []
+    for i, f in enumerate(folds):
+        r = dict(f)
+        r.setdefault("fold", i)
+        r.setdefault("status", "ok")
+        r.setdefault("error", "")
+        fold_rows.append(r)
+    if not fold_rows:
+        raise KnowledgeBaseError("add_results: no fold records given")
+    return fold_rows
