@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from metamodel._synthetic import synthetic_frames, synthetic_kb
+from metamodel._synthetic import space_kb as synthetic_space_kb
+from metamodel._synthetic import synthetic_kb
 
 import autometa
 from autometa import space
 from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
-from autometa.kb import KnowledgeBase
 from autometa.recommendation import NoveltyWarning, Recommendations
 
 FAST_DEFAULT = "knn"  # the ranker-based models are covered in tests/metamodel
@@ -26,16 +26,8 @@ def _private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def space_kb():
     """A classification KB whose configs are real search-space configs."""
-    mf, _ = synthetic_frames(n_datasets=30, seed=1)
-    configs = space.defaults("classification")
-    ids = [space.config_id(c) for c in configs]
-    rng = np.random.default_rng(1)
-    perf = pd.DataFrame(rng.uniform(0.6, 0.9, (len(mf), len(ids))), index=mf.index, columns=ids)
-    fast = [i for i, c in zip(ids, configs) if c["algorithm"] in ("logistic_regression", "decision_tree")]
-    times = pd.DataFrame(5.0, index=mf.index, columns=ids)
-    times[fast] = 0.01
-    return KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy",
-                                     configs=dict(zip(ids, configs)), fit_times=times)
+    return synthetic_space_kb(n_datasets=30, seed=1, fit_time=5.0,
+                              fast=("logistic_regression", "decision_tree"))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 import autometa
 from autometa import space
 from autometa.errors import InvalidParameterError
-from autometa.kb import KnowledgeBase
 from autometa.recommendation import Recommendations
 
 
@@ -24,16 +23,9 @@ def _private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def kb():
     """A small classification KB of real search-space configs, with fit times."""
-    from metamodel._synthetic import synthetic_frames
+    from metamodel._synthetic import space_kb
 
-    mf, _ = synthetic_frames(n_datasets=25, seed=3)
-    configs = space.defaults("classification")
-    ids = [space.config_id(c) for c in configs]
-    rng = np.random.default_rng(3)
-    perf = pd.DataFrame(rng.uniform(0.6, 0.9, (len(mf), len(ids))), index=mf.index, columns=ids)
-    return KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy",
-                                     configs=dict(zip(ids, configs)),
-                                     fit_times=pd.DataFrame(0.1, index=mf.index, columns=ids))
+    return space_kb(n_datasets=25, seed=3)
 
 
 @pytest.fixture

@@ -47,3 +47,21 @@ def synthetic_kb(n_datasets: int = 60, n_variants: int = 4, seed: int = 0, task:
     metric = "balanced_accuracy" if task == "classification" else "r2"
     ft = perf * 0 + np.outer(mf["general.n_instances"] / 1000, np.ones(perf.shape[1]))
     return KnowledgeBase.from_frames(mf, perf, task=task, metric=metric, fit_times=ft)
+
+
+def space_kb(n_datasets: int = 30, seed: int = 1, fit_time: float = 0.1,
+             fast: tuple[str, ...] = (), fast_time: float = 0.01) -> KnowledgeBase:
+    """A classification KB whose configs are the search space's algorithm defaults (so
+    recommendations build real pipelines), with random scores; ``fast`` algorithms take
+    ``fast_time`` seconds to fit, the others ``fit_time``."""
+    from autometa import space
+
+    mf, _ = synthetic_frames(n_datasets=n_datasets, seed=seed)
+    configs = space.defaults("classification")
+    ids = [space.config_id(c) for c in configs]
+    rng = np.random.default_rng(seed)
+    perf = pd.DataFrame(rng.uniform(0.6, 0.9, (len(mf), len(ids))), index=mf.index, columns=ids)
+    times = pd.DataFrame(fit_time, index=mf.index, columns=ids)
+    times[[i for i, c in zip(ids, configs) if c["algorithm"] in fast]] = fast_time
+    return KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy",
+                                     configs=dict(zip(ids, configs)), fit_times=times)

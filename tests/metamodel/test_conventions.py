@@ -7,12 +7,12 @@ import inspect
 
 import pandas as pd
 import pytest
-from metamodel._synthetic import synthetic_kb
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from autometa.errors import InvalidParameterError
 from autometa.metamodel import MODELS, KNNModel, get_model
+from metamodel._synthetic import synthetic_kb
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
