@@ -368,10 +368,10 @@ def evaluate_recommender(
                 residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
                 if name in probe_models:
                     probes = _kb_probes(model, data, i)
-                    probed = f"{name}+probe"
-                    picks[probed][i] = model.select(mf, kmax, probes=probes)
-                    residuals[probed] += _standardised_residuals(model, data, i,
-                                                                 picks[probed][i], probes)
+                    with_probes = f"{name}+probe"
+                    picks[with_probes][i] = model.select(mf, kmax, probes=probes)
+                    residuals[with_probes] += _standardised_residuals(
+                        model, data, i, picks[with_probes][i], probes)
         journal.record(label, {m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]]
                                    for i in test} for m in order + probed},
                        {m: [float(v) for v in z[before[m]:]] for m, z in residuals.items()})

@@ -182,3 +182,18 @@ def test_probes_survive_the_json_round_trip(frame, space_two_kinds):
     pd.testing.assert_frame_equal(back.probes, recs.probes, check_dtype=False)
     assert Recommendations.from_json(
         autometa.recommend(frame, target="y", k=2, kb=space_two_kinds).to_json()).probes is None
+
+
+def test_the_benchmark_scores_probed_picks(two_kinds):
+    from autometa.metamodel.evaluation import evaluate_recommender
+
+    table = evaluate_recommender(two_kinds, task="classification", models=("default", "sbs"),
+                                 probe_models=("default",), ks=(1,), n_folds=3, n_bootstrap=0,
+                                 model_params={"default": {"n_estimators": 30, "n_probes": 2}})
+    gap = table.set_index("model")["gap_closed"]
+    assert set(gap.index) == {"default", "default+probe", "sbs"}
+    assert gap["default+probe"] > gap["default"]  # the kinds only probes can tell apart
+    assert table["coverage_2sd"].between(0, 1).all()
+    with pytest.raises(Exception, match="probe_models"):
+        evaluate_recommender(two_kinds, task="classification", models=("sbs",),
+                             probe_models=("forest",), ks=(1,), n_folds=3, n_bootstrap=0)
