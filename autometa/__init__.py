@@ -26,6 +26,9 @@ _EXPORTS: dict[str, str] = {
     "warm_start": "autometa.tuning",
     "pipeline_from_trial": "autometa.tuning",
     "fit_best": "autometa.tuning",
+    "AutoClassifier": "autometa.auto",
+    "AutoRegressor": "autometa.auto",
+    "load_model": "autometa.auto",
 }
 
 __all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 - the names are strings

@@ -202,8 +202,16 @@ def recommend(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print JSON (Recommendations.from_json reads it) instead "
                                       "of a table; notes go to stderr."),
+    report: Optional[Path] = typer.Option(
+        None, "--report", help="Also write a self-contained HTML page (table, plot, evidence) "
+                               "to this file."),
 ) -> None:
     """Rank the knowledge base's configurations for a dataset."""
+    if report is not None and not report.expanduser().parent.is_dir():
+        from autometa.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--report {report}: directory {report.expanduser().parent} does not exist")
     dataset = autometa.load_dataset(source, target=target, task=task)
     recs = _recommend(dataset, k=k, metric=metric, model=model, kb=kb, time_budget=time_budget)
     if as_json:
@@ -212,6 +220,9 @@ def recommend(
             typer.echo(f"warning: {note}", err=True)
     else:
         console.print(recs)
+    if report is not None:
+        recs.to_html(report)
+        typer.echo(f"report written to {report}", err=True)
 
 
 EVALUATE_LEGEND = """\
@@ -371,6 +382,124 @@ def tune_command(
     if storage:
         console.print(f"load it with optuna.load_study(study_name={study.study_name!r}, "
                       f"storage={storage!r})")
+
+
+def _raw_table(source: str, target: Optional[str]) -> tuple[Any, Any]:
+    """Features as the file holds them (what ``predict`` will read too) and the target;
+    OpenML sources come cleaned by ``load_dataset``. Rows without a target are dropped."""
+    from autometa.data._files import read_table
+    from autometa.data._load import split_prefix
+    from autometa.data._validate import split_target
+
+    if split_prefix(source)[0] is not None:
+        dataset = autometa.load_dataset(source, target=target)
+        return dataset.X, dataset.y
+    frame, _ = read_table(Path(source))
+    X, y = split_target(frame, target, source)
+    kept = y.notna().to_numpy()
+    if not kept.all():
+        from autometa.errors import DataWarning
+
+        warnings.warn(f"{source}: dropped {int((~kept).sum())} of {len(y)} rows whose target "
+                      f"{y.name!r} is missing", DataWarning, stacklevel=2)
+        X, y = X[kept], y[kept]
+    return X, y
+
+
+@app.command("fit")
+def fit_command(
+    source: str = typer.Argument(..., help="Data file (CSV, TSV, ARFF, Parquet) or "
+                                           "openml:<id> to fit on."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model file to write (.skops)."),
+    time_budget: Optional[float] = typer.Option(
+        None, "--time-budget",
+        help="Seconds the whole fit may take, refit included (default: fit the first "
+             "recommendation without evaluating)."),
+    task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to optimise."),
+    k: int = typer.Option(5, "-k", help="Recommendations raced."),
+    no_ensemble: bool = typer.Option(False, "--no-ensemble",
+                                     help="Refit the best single model, not an ensemble."),
+    cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
+    n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Evaluations run at once."),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
+    seed: int = typer.Option(0, "--seed", help="Seed of folds, sampler and estimators."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Fit an AutoClassifier or AutoRegressor within a time budget and save it.
+
+    Progress goes to stderr; the model file is written atomically (an interrupted run
+    leaves no partial file). Predict with: autometa predict MODEL DATA -o predictions.csv
+    """
+    from autometa.data._validate import check_task, infer_task
+
+    check_task(task)
+    X, y = _raw_table(source, target)
+    task = task or infer_task(y.dropna())
+    estimator = (autometa.AutoClassifier if task == "classification"
+                 else autometa.AutoRegressor)(
+        time_budget=time_budget, metric=metric, k=k, kb=kb, ensemble=not no_ensemble, cv=cv,
+        n_jobs=n_jobs, random_state=seed, verbose=0 if quiet else 1)
+    estimator.fit(X, y)
+    path = estimator.save(output)
+    board = estimator.leaderboard_[["source", "algorithm", "status", "score", "weight"]]
+    console.print(board.head(10).to_string(float_format=lambda v: f"{v:.4f}"),
+                  highlight=False, markup=False)
+    console.print(f"{type(estimator).__name__} -> {estimator._summary()}; fitted in "
+                  f"{estimator.fit_time_:.1f} s; saved to {path}", highlight=False,
+                  markup=False)
+
+
+@app.command("predict")
+def predict_command(
+    model_file: Path = typer.Argument(..., help="Model file written by autometa fit."),
+    source: Path = typer.Argument(..., help="Data file with the model's feature columns "
+                                            "(other columns are ignored)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="CSV file to write (default: stdout)."),
+    proba: bool = typer.Option(False, "--proba",
+                               help="Also write one probability column per class."),
+) -> None:
+    """Predict with a saved model: one row per input row, the prediction column named
+    after the target."""
+    import os
+    import tempfile
+
+    import pandas as pd
+
+    from autometa.data._files import read_table
+    from autometa.errors import DataValidationError
+
+    model = autometa.load_model(model_file)
+    frame, _ = read_table(source)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"{source} lacks the model's feature columns {missing[:10]}")
+        frame = frame[list(names)]
+    column = getattr(model, "_target_name", None) or "prediction"
+    out = pd.DataFrame({column: model.predict(frame)})
+    if proba:
+        if not hasattr(model, "predict_proba"):
+            raise DataValidationError("--proba needs a classifier; this model is a regressor")
+        for label, values in zip(model.classes_, model.predict_proba(frame).T):
+            out[f"proba_{label}"] = values
+    if output is None:
+        typer.echo(out.to_csv(index=False), nl=False)
+        return
+    # written next to the target and renamed over it: never a half-written file
+    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp",
+                                   dir=output.parent if str(output.parent) else ".")
+    try:
+        with os.fdopen(handle, "w", newline="") as file:
+            out.to_csv(file, index=False)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    console.print(f"{len(out)} predictions written to {output}", highlight=False, markup=False)
 
 
 def run(argv: list[str] | None = None) -> None:

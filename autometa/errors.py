@@ -65,3 +65,8 @@ class KnowledgeBaseLockedError(KnowledgeBaseError):
 
 class TaskMismatchError(AutometaError, ValueError):
     """A dataset and a knowledge base or model are of different task types."""
+
+
+class ModelFileError(AutometaError, ValueError):
+    """A saved model cannot be written or read: no such file or directory, not a model
+    file, or it holds types outside the trusted list."""
