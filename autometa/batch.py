@@ -235,7 +235,12 @@ class _Executor:
     def __init__(self, n_jobs: int, scheduler: str | None) -> None:
         self.client = None
         if scheduler:
-            from distributed import Client
+            try:
+                from distributed import Client
+            except ImportError as exc:  # an optional extra
+                raise ImportError(
+                    "a dask scheduler needs dask.distributed; install it with: "
+                    'pip install "autometa[distributed]"') from exc
 
             self.client = Client(scheduler) if isinstance(scheduler, str) else scheduler
             self._owns_client = isinstance(scheduler, str)

@@ -28,7 +28,8 @@ from autometa.errors import (
     TaskMismatchError,
 )
 
-__all__ = ["NoveltyWarning", "Recommendation", "Recommendations", "learn_from", "recommend"]
+__all__ = ["Explanation", "NoveltyWarning", "Recommendation", "Recommendations", "learn_from",
+           "recommend"]
 
 #: Seconds of the latency budget given to meta-feature extraction by default.
 METAFEATURE_BUDGET = 1.0
@@ -166,6 +167,22 @@ def _nan(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
+def _frame_to_dict(frame: pd.DataFrame | None) -> dict[str, Any] | None:
+    """A float frame as JSON-friendly ``index, columns, data`` (NaN as ``None``)."""
+    if frame is None:
+        return None
+    return {"index": [str(i) for i in frame.index], "columns": [str(c) for c in frame.columns],
+            "data": [[_f(float(v)) for v in row] for row in frame.to_numpy(dtype=float)]}
+
+
+def _frame_from_dict(data: Mapping[str, Any] | None) -> pd.DataFrame | None:
+    if not data:
+        return None
+    values = [[_nan(v) for v in row] for row in data["data"]]
+    return pd.DataFrame(values, index=list(data["index"]), columns=list(data["columns"]),
+                        dtype=float)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):  # numpy scalars in a config or the evidence
         return value.item()
@@ -197,9 +214,23 @@ class Recommendations(Sequence[Recommendation]):
     probes : pandas.DataFrame or None
         With ``recommend(..., probe=True)``: each probe configuration, its score on the
         dataset, status and seconds.
+    reference : dict or None
+        The knowledge base's single best configuration (the best mean normalised score
+        over its datasets) as the same meta-model predicts it for this dataset:
+        ``config_id, algorithm, predicted_score, predicted_std, rank`` (``rank``: its place
+        among the recommendations, ``None`` when it is not one). :meth:`plot` draws it as
+        the reference line. ``None`` for recommendations made without one.
+    neighbour_metafeatures : pandas.DataFrame or None
+        What :meth:`explain` compares: one row per meta-feature the meta-model's distance
+        uses; columns ``query`` (this dataset's value), one column per nearest
+        knowledge-base dataset (its value), ``gap_neighbours`` and ``gap_kb`` (mean absolute
+        difference from the query in the meta-model's scaled units, 0..1, to those nearest
+        datasets and to all knowledge-base datasets). ``None`` when not recorded.
     """
 
     probes: pd.DataFrame | None = None
+    reference: dict[str, Any] | None = None
+    neighbour_metafeatures: pd.DataFrame | None = None
 
     def __init__(self, items: Sequence[Recommendation], *, dataset: str, task: str, metric: str,
                  model: str, metafeatures: pd.Series, warnings: Sequence[str] = (),
@@ -249,7 +280,10 @@ class Recommendations(Sequence[Recommendation]):
                 "timings": {k: float(v) for k, v in self.timings.items()},
                 "probes": None if self.probes is None else [
                     {k: (_f(float(v)) if k in ("score", "seconds") else v)
-                     for k, v in row.items()} for row in self.probes.to_dict("records")]}
+                     for k, v in row.items()} for row in self.probes.to_dict("records")],
+                "reference": None if self.reference is None else {
+                    k: (_f(v) if isinstance(v, float) else v) for k, v in self.reference.items()},
+                "neighbour_metafeatures": _frame_to_dict(self.neighbour_metafeatures)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recommendations:
@@ -286,6 +320,12 @@ class Recommendations(Sequence[Recommendation]):
                 [{k: (_nan(v) if k in ("score", "seconds") else v) for k, v in row.items()}
                  for row in data["probes"]],
                 columns=["config_id", "algorithm", "score", "status", "seconds"])
+        if data.get("reference") is not None:
+            recommendations.reference = {
+                k: (_nan(v) if k in ("predicted_score", "predicted_std") else v)
+                for k, v in data["reference"].items()}
+        recommendations.neighbour_metafeatures = _frame_from_dict(
+            data.get("neighbour_metafeatures"))
         return recommendations
 
     def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
@@ -371,6 +411,210 @@ class Recommendations(Sequence[Recommendation]):
         for row in self._rows():
             table.add_row(*row)
         return table
+
+    def plot(self, ax: Any = None) -> Any:
+        """Plot each recommendation's predicted score with its predicted standard deviation,
+        against the knowledge base's single best configuration (:attr:`reference`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None``: a new figure (``matplotlib.pyplot``).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Notes
+        -----
+        Scores are in the metric's units, as ``predicted_score ± predicted_std``. The
+        dashed line (and its band, ± its predicted std) is the single best configuration's
+        score predicted by the same meta-model for this dataset: the configuration one
+        would pick without meta-features. Recommendations made without a reference (e.g.
+        read from JSON written before it existed) are plotted without the line.
+
+        Examples
+        --------
+        >>> recs = autometa.recommend(df, target="y")  # doctest: +SKIP
+        >>> recs.plot().figure.savefig("recs.png")  # doctest: +SKIP
+        """
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(max(4.5, 1.0 * len(self) + 2.5), 3.8),
+                                 layout="constrained")
+        xs = np.arange(1, len(self) + 1)
+        if len(self):
+            ys = np.array([r.predicted_score for r in self], dtype=float)
+            err = np.nan_to_num(np.array([r.predicted_std for r in self], dtype=float), nan=0.0)
+            ax.errorbar(xs, ys, yerr=err, fmt="o", capsize=4, color="C0",
+                        label="recommendation (± predicted std)")
+            ax.set_xticks(xs, [f"{r.rank}. {r.algorithm}" for r in self], rotation=25,
+                          ha="right")
+        ref = self.reference
+        if ref is not None and np.isfinite(ref.get("predicted_score", np.nan)):
+            score, std = float(ref["predicted_score"]), float(ref.get("predicted_std", np.nan))
+            where = f", pick {ref['rank']}" if ref.get("rank") else ""
+            ax.axhline(score, color="C3", linestyle="--",
+                       label=f"single best config of the KB ({ref['algorithm']}{where}) ± std")
+            if np.isfinite(std) and std > 0:
+                ax.axhspan(score - std, score + std, color="C3", alpha=0.12, linewidth=0)
+        better = _greater_is_better(self.metric)
+        ax.set_ylabel(f"predicted {self.metric}"
+                      + ("" if better is not False else " (lower is better)"))
+        ax.set_xlabel("recommendation")
+        ax.set_title(f"Recommendations for {self.dataset} (model {self.model})")
+        ax.grid(axis="y", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize="small")
+        return ax
+
+    def explain(self, n_features: int | None = 10) -> Explanation:
+        """Why these recommendations: the knowledge-base datasets nearest to this one, how
+        each recommendation did on them, and the meta-features on which they resemble it.
+
+        Parameters
+        ----------
+        n_features : int or None, default=10
+            Meta-features to list (``None``: all), those on which the nearest datasets are
+            most alike the query first.
+
+        Returns
+        -------
+        Explanation
+
+        Notes
+        -----
+        This is a similarity view, not an attribution of the meta-model's prediction (the
+        fitted meta-model is not kept with the recommendations). The nearest datasets are
+        those closest to this one in the meta-model's scaled meta-feature space (L1
+        distance, as in each recommendation's ``evidence``); they are the datasets whose
+        results the ``knn`` model ranks by and the ones the ``default`` and ``forest``
+        models' predictions draw on most when this dataset resembles them. A meta-feature's
+        ``closeness`` is ``gap_kb - gap_neighbours``: how much nearer the query its value
+        is on the nearest datasets than on the knowledge base's datasets on average, in the
+        scaled units (0..1); the top ones are what sets the nearest datasets apart.
+        Meta-features the query lacks (imputed for the distance) are listed last.
+
+        Examples
+        --------
+        >>> exp = recs.explain()  # doctest: +SKIP
+        >>> exp.neighbours  # doctest: +SKIP
+        >>> exp.metafeatures[["query", "neighbours_median", "closeness"]]  # doctest: +SKIP
+        """
+        if n_features is not None and (isinstance(n_features, bool)
+                                       or not isinstance(n_features, (int, np.integer))
+                                       or n_features < 1):
+            raise InvalidParameterError(
+                f"n_features must be a positive integer or None, got {n_features!r}")
+        neighbours = pd.DataFrame(columns=["distance", "n_configs"])
+        if self._items:
+            first = self._items[0].evidence
+            neighbours = pd.DataFrame({"distance": first["distance"].to_numpy(dtype=float),
+                                       "n_configs": first["n_configs"].to_numpy()},
+                                      index=pd.Index(first["dataset"], name="dataset"))
+            for r in self._items:
+                ev = r.evidence.set_index("dataset").reindex(neighbours.index)
+                neighbours[f"score_{r.rank}"] = ev["score"].to_numpy(dtype=float)
+            for r in self._items:
+                ev = r.evidence.set_index("dataset").reindex(neighbours.index)
+                neighbours[f"rank_{r.rank}"] = ev["rank"].to_numpy(dtype=float)
+        table = self.neighbour_metafeatures
+        if table is None or table.empty:
+            metafeatures = pd.DataFrame({"query": self.metafeatures.astype(float)})
+            note = ("The nearest datasets' meta-features were not recorded with these "
+                    "recommendations; only the query's values are shown.")
+        else:
+            others = list(table.columns[1:-2])
+            metafeatures = table[["query"]].copy()
+            metafeatures["neighbours_median"] = table[others].median(axis=1, skipna=True) \
+                if others else np.nan
+            for column in others:
+                metafeatures[column] = table[column]
+            metafeatures["gap_neighbours"] = table["gap_neighbours"]
+            metafeatures["gap_kb"] = table["gap_kb"]
+            metafeatures["closeness"] = table["gap_kb"] - table["gap_neighbours"]
+            # a value the query lacks was imputed: its closeness says little, list it last
+            order = np.lexsort((-metafeatures["closeness"].fillna(-np.inf).to_numpy(),
+                                metafeatures["query"].isna().to_numpy()))
+            metafeatures = metafeatures.iloc[order]
+            note = EXPLANATION_NOTE
+        metafeatures.index.name = "metafeature"
+        if n_features is not None:
+            metafeatures = metafeatures.head(int(n_features))
+        return Explanation(neighbours=neighbours, metafeatures=metafeatures, note=note)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """One self-contained HTML page: the table, the :meth:`plot` (an embedded PNG), the
+        single best configuration for reference and the :meth:`explain` evidence.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Also write the page to this file (``autometa recommend ... --report``).
+
+        Returns
+        -------
+        str
+            The HTML document; it loads nothing from elsewhere.
+        """
+        from autometa._report import render_report
+
+        text = render_report(self)
+        if path is not None:
+            Path(path).expanduser().write_text(text, encoding="utf-8")
+        return text
+
+
+#: What :meth:`Recommendations.explain` shows, said once (its repr and the HTML report).
+EXPLANATION_NOTE = (
+    "Nearest datasets: the knowledge-base datasets closest to this one in the meta-model's "
+    "scaled meta-feature space (L1 distance); score_i and rank_i are how recommendation i "
+    "did there (rank among n_configs configurations). Meta-features: those on which the "
+    "nearest datasets resemble this one most compared with the whole knowledge base "
+    "(closeness = gap_kb - gap_neighbours, mean absolute differences in scaled units 0..1). "
+    "A similarity view of the evidence, not an attribution of the meta-model's prediction.")
+
+
+@dataclass
+class Explanation:
+    """What :meth:`Recommendations.explain` returns.
+
+    Attributes
+    ----------
+    neighbours : pandas.DataFrame
+        One row per nearest knowledge-base dataset (index ``dataset``), nearest first:
+        ``distance``, ``n_configs`` (configurations evaluated there), then ``score_i`` and
+        ``rank_i`` for recommendation ``i``: its score on that dataset and its rank among
+        the ``n_configs`` configurations (1 = best; NaN: not evaluated there).
+    metafeatures : pandas.DataFrame
+        One row per meta-feature (index ``metafeature``), the most telling first:
+        ``query`` (this dataset's value), ``neighbours_median`` and one column per nearest
+        dataset (their values), ``gap_neighbours``, ``gap_kb`` and ``closeness`` (see
+        :meth:`Recommendations.explain`).
+    note : str
+        How to read the two tables.
+    """
+
+    neighbours: pd.DataFrame
+    metafeatures: pd.DataFrame
+    note: str
+
+    def __repr__(self) -> str:
+        columns = [c for c in ("query", "neighbours_median", "gap_neighbours", "gap_kb",
+                               "closeness") if c in self.metafeatures.columns]
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            return "\n".join([
+                "Nearest knowledge-base datasets:", self.neighbours.to_string(), "",
+                "Meta-features that set them apart:",
+                self.metafeatures[columns].to_string(float_format=lambda v: f"{v:.4g}"), "",
+                self.note])
+
+
+def _greater_is_better(metric: str) -> bool | None:
+    from autometa.metrics import METRICS
+
+    return METRICS[metric].greater_is_better if metric in METRICS else None
 
 
 def _short(v: Any) -> str:
@@ -617,6 +861,44 @@ def _unscale(model: Any, j: int, v: float) -> float:
     return float(t)
 
 
+def _reference(model: Any, raw: np.ndarray, raw_std: np.ndarray,
+               picks: Sequence[int]) -> dict[str, Any] | None:
+    """The single best configuration of the knowledge base (``sbs_``: best mean normalised
+    score over its datasets) with the prediction the same model made for it here."""
+    sbs = getattr(model, "sbs_", None)
+    if sbs is None or not len(sbs) or not np.isfinite(sbs).any():
+        return None
+    c = int(np.nanargmax(sbs))
+    cid = model.config_ids_[c]
+    return {"config_id": cid,
+            "algorithm": str(model.configs_.get(cid, {}).get("algorithm", cid)),
+            "predicted_score": float(raw[c]), "predicted_std": float(raw_std[c]),
+            "rank": next((r for r, p in enumerate(picks, start=1) if p == c), None)}
+
+
+def _neighbour_metafeatures(model: Any, kb: Any, mf: pd.Series, idx: np.ndarray,
+                            names: Sequence[str]) -> pd.DataFrame | None:
+    """The query's and its nearest datasets' meta-features (those the distance uses), and
+    the mean scaled gap to those datasets and to the whole knowledge base
+    (:attr:`Recommendations.neighbour_metafeatures`)."""
+    cols = list(getattr(model.scaler_, "columns_", []))
+    if not cols or not len(idx):
+        return None
+    x = model.scaler_.transform(mf.reindex(cols).to_frame().T)[0]
+    gaps = np.abs(model.X_ - x)
+    try:
+        values = kb.metafeatures(model.task_).reindex(index=list(names), columns=cols)
+    except Exception:  # noqa: BLE001 - an unusual KB only loses the raw values
+        values = pd.DataFrame(np.nan, index=list(names), columns=cols)
+    frame = pd.DataFrame({"query": mf.reindex(cols).to_numpy(dtype=float)}, index=cols)
+    for name in names:
+        frame[str(name)] = values.loc[name].to_numpy(dtype=float)
+    frame["gap_neighbours"] = gaps[idx].mean(axis=0)
+    frame["gap_kb"] = gaps.mean(axis=0)
+    frame.index.name = "metafeature"
+    return frame
+
+
 # --------------------------------------------------------------------------------------
 # recommend
 # --------------------------------------------------------------------------------------
@@ -803,6 +1085,10 @@ def recommend(
         items, dataset=dataset.name, task=task, metric=metric, model=name, metafeatures=mf,
         warnings=notes, timings=timings, kb_fingerprint=kb.fingerprint())
     recommendations.probes = probe_table
+    # for plot() and explain(): computed from what ranking used, no refitting
+    recommendations.reference = _reference(fitted, raw, raw_std, picks)
+    recommendations.neighbour_metafeatures = _neighbour_metafeatures(
+        fitted, kb, mf, idx, neighbour_names)
     return recommendations
 
 

@@ -11,8 +11,8 @@ The portfolio, the batch runner, the meta-models (through :func:`encode`) and Op
 Turning a configuration into an estimator goes through the explicit allowlist
 :data:`ALGORITHMS`: no dotted path read from a file is ever imported.
 
-Example
--------
+Examples
+--------
 >>> from autometa import space
 >>> config = space.defaults("classification")[0]
 >>> pipe = space.build(config, categorical=["colour"])  # doctest: +SKIP
@@ -355,8 +355,8 @@ def _config(task: str, algorithm: Algorithm, params: dict[str, Any], **steps: st
 def defaults(task: str) -> list[dict[str, Any]]:
     """One configuration per algorithm with its default hyperparameters and preprocessing.
 
-    Example
-    -------
+    Examples
+    --------
     >>> [c["algorithm"] for c in defaults("regression")][:2]
     ['ridge', 'elastic_net']
     """
@@ -380,8 +380,8 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     task : {"classification", "regression"}
     algorithms : restrict the search to these algorithm names (default: all of the task).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import optuna
     >>> study = optuna.create_study(direction="maximize")
     >>> def objective(trial):

@@ -159,7 +159,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when ``X`` was a DataFrame.
     fallback_ : str or None
         Why logistic regression is used instead of the network, or ``None``.
