@@ -151,7 +151,7 @@ def _apply_openml_settings(settings: tuple | None) -> None:
 
 @lru_cache(maxsize=4)
 def _load(source: str, max_rows: int | None, random_state: int,
-          openml_settings: tuple | None = None) -> Any:
+          openml_settings: tuple | None = None, target: str | None = None) -> Any:
     """Load (and subsample) a dataset once per worker process."""
     import warnings
 
@@ -161,19 +161,19 @@ def _load(source: str, max_rows: int | None, random_state: int,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the loader's notes were seen when the suite was made
-        return subsample(load_dataset(source), max_rows, random_state)
+        return subsample(load_dataset(source, target=target), max_rows, random_state)
 
 
 def _describe(source: str, max_rows: int | None, random_state: int, groups: Any, cv: int,
               openml_settings: tuple | None = None, time_limit: float | None = None,
-              memory_limit_mb: float | None = None) -> dict:
+              memory_limit_mb: float | None = None, target: str | None = None) -> dict:
     """Worker job: the dataset record and its meta-features, computed under the time and
     memory limits of an evaluation (the extractor also gets most of the time as its budget,
     so it returns what it has instead of being stopped)."""
     import warnings
 
-    full = _load(source, None, random_state, openml_settings)
-    data = _load(source, max_rows, random_state, openml_settings)
+    full = _load(source, None, random_state, openml_settings, target)
+    data = _load(source, max_rows, random_state, openml_settings, target)
     y = data.y
     meta = getattr(full, "metadata", {}) or {}
     record = dataset_record(
@@ -211,13 +211,14 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
 
 def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
                   time_limit: float, memory_limit_mb: float, random_state: int,
-                  openml_settings: tuple | None = None, repeat: int = 0) -> dict:
+                  openml_settings: tuple | None = None, repeat: int = 0,
+                  target: str | None = None) -> dict:
     """Worker job: cross-validate one configuration; one journal record with every fold.
 
     Repeat ``r`` deals the folds (and seeds the estimator) with ``random_state + r`` on the
     same subsample, and numbers its folds after those of the earlier repeats.
     """
-    data = _load(source, max_rows, random_state, openml_settings)
+    data = _load(source, max_rows, random_state, openml_settings, target)
     evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
                           memory_limit_mb=memory_limit_mb, random_state=random_state + repeat)
     offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
@@ -361,6 +362,7 @@ def run(
     random_state: int = 0,
     tasks: Iterable[str] = TASKS,
     top_configs: int | None = None,
+    target: str | None = None,
     progress: bool = True,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
@@ -389,6 +391,9 @@ def run(
         smallest size on record (the default metric of the task). Each result records
         ``n_rows_used``, so one dataset holds several fidelities; datasets whose smallest
         size already used this many rows are skipped.
+    target : the target column of every dataset of the suite, passed to
+        :func:`autometa.load_dataset` (default: what it finds -- a corpus manifest's, or a
+        column named ``target``).
 
     Returns
     -------
@@ -413,7 +418,7 @@ def run(
                            max_rows=max_rows, n_jobs=n_jobs, scheduler=scheduler,
                            time_limit=time_limit, memory_limit_mb=memory_limit_mb,
                            random_state=random_state, tasks=tuple(tasks), progress=progress,
-                           start=start, top_configs=top_configs)
+                           start=start, top_configs=top_configs, target=target)
 
 
 def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int,
@@ -426,7 +431,7 @@ def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int,
 
 def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, scheduler,
                 time_limit, memory_limit_mb, random_state, tasks, progress, start,
-                top_configs):
+                top_configs, target=None):
     """:func:`run` once it holds the directory's writer lock."""
     from rich.console import Console
     from tqdm.auto import tqdm
@@ -493,11 +498,11 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                 if job[0] == "describe":
                     future = executor.submit(_describe, job[1], max_rows, random_state,
                                              KB_METAFEATURE_GROUPS, cv, openml_settings,
-                                             time_limit, memory_limit_mb)
+                                             time_limit, memory_limit_mb, target)
                 else:
                     future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
                                              max_rows, time_limit, memory_limit_mb, random_state,
-                                             openml_settings, job[4])
+                                             openml_settings, job[4], target)
                 pending[future] = job
             if not pending:
                 continue

@@ -173,6 +173,10 @@ def batch(
         None, "--top-configs",
         help="Extend to a larger --max-rows: only the algorithm defaults and each dataset's "
              "N best configurations at its smallest size on record."),
+    target: Optional[str] = typer.Option(
+        None, "--target", "-t",
+        help="Target column of every table of the suite (default: the corpus manifest's, "
+             "or a column named 'target')."),
 ) -> None:
     """Evaluate the configuration portfolio on every dataset of a suite into a knowledge base.
 
@@ -183,7 +187,7 @@ def batch(
     summary = batch_module.run(
         suite, kb, configs=configs, cv=cv, repeats=repeats, max_rows=max_rows, n_jobs=n_jobs,
         scheduler=scheduler, time_limit=time_limit, memory_limit_mb=memory_limit,
-        random_state=seed, top_configs=top_configs,
+        random_state=seed, top_configs=top_configs, target=target,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 

@@ -277,3 +277,24 @@ def test_a_bad_suite_leaves_no_kb_folder(tmp_path):
     with pytest.raises(AutometaError):
         _run(f"dir:{tmp_path / 'no-such-suite'}", tmp_path / "kb")
     assert not (tmp_path / "kb").exists()
+
+
+def test_a_suite_whose_target_has_another_name(tmp_path):
+    """``batch --target``: directory suites whose target column is not called 'target'."""
+    from typer.testing import CliRunner
+
+    from autometa.cli import app
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame["label"] = np.where(frame["a"] > 0, "yes", "no")
+    frame.to_csv(suite / "table.csv", index=False)
+    result = CliRunner().invoke(app, ["batch", "--suite", f"dir:{suite}", "--kb",
+                                      str(tmp_path / "kb"), "--configs", "2", "--cv", "2",
+                                      "--target", "label"])
+    assert result.exit_code == 0, result.output
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    assert kb.summary("classification")["n_datasets"] == 1
+    assert len(kb.results("classification")) == 2 * 2
