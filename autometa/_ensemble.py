@@ -183,24 +183,36 @@ def choose(search: Any, ensemble: bool, log: Any) -> tuple[list, float]:
     left = search.deadline - time.monotonic() - search.overhead()
 
     def fits(cands: list) -> bool:
-        return sum(e if np.isfinite(e := search.refit_estimate(c)) else 0.0
-                   for c in cands) <= left
+        return sum(e if np.isfinite(e := search.refit_estimate(c)) else 0.0 for c in cands) <= left
 
     library = [c for c in complete if c.oof is not None]
     if ensemble and len(library) >= 2:
-        weights = select([c.oof for c in library],
-                         lambda p: score_predictions(metric, search.y, p),
-                         greater_is_better=search.sign > 0)
+        weights = select(
+            [c.oof for c in library],
+            lambda p: score_predictions(metric, search.y, p),
+            greater_is_better=search.sign > 0,
+        )
         chosen = [(c, w) for c, w in zip(library, weights) if w > 0]
         blend = sum(w * c.oof for c, w in chosen)
-        score = float(np.mean([score_predictions(metric, search.y[test], blend[test])
-                               for _, test in search.splits]))
-        if (len(chosen) > 1 and search.sign * score >= search.sign * complete[0].score
-                and fits([c for c, _ in chosen])):
+        score = float(
+            np.mean(
+                [
+                    score_predictions(metric, search.y[test], blend[test])
+                    for _, test in search.splits
+                ]
+            )
+        )
+        if (
+            len(chosen) > 1
+            and search.sign * score >= search.sign * complete[0].score
+            and fits([c for c, _ in chosen])
+        ):
             for c, w in chosen:
                 c.weight = float(w)
-            log(f"ensemble of {len(chosen)}: cv {metric} {score:.4f} "
-                f"(best single {complete[0].score:.4f})")
+            log(
+                f"ensemble of {len(chosen)}: cv {metric} {score:.4f} "
+                f"(best single {complete[0].score:.4f})"
+            )
             return chosen, score
     # Without a complete evaluation: the best partial score (whatever stopped it later),
     # then the recommendations in rank order.

@@ -91,12 +91,16 @@ def _portable(model: Any) -> Any:
     if not isinstance(model.model, str):
         out.model = str(getattr(model.model, "name", "default"))
     board = model.leaderboard_
-    out.leaderboard_ = json.dumps({
-        "frame": json.loads(board.to_json(orient="split", default_handler=str)),
-        "dtypes": {str(c): str(t) for c, t in board.dtypes.items()}})
+    out.leaderboard_ = json.dumps(
+        {
+            "frame": json.loads(board.to_json(orient="split", default_handler=str)),
+            "dtypes": {str(c): str(t) for c, t in board.dtypes.items()},
+        }
+    )
     recs = getattr(model, "recommendations_", None)
-    out.recommendations_ = (None if recs is None
-                            else json.dumps(recs.to_dict(), default=_json_default))
+    out.recommendations_ = (
+        None if recs is None else json.dumps(recs.to_dict(), default=_json_default)
+    )
     return out
 
 
@@ -138,8 +142,9 @@ def save(model: Any, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     if not path.parent.is_dir():
-        raise ModelFileError(f"cannot save the model to {str(path)!r}: directory "
-                             f"{str(path.parent)!r} does not exist")
+        raise ModelFileError(
+            f"cannot save the model to {str(path)!r}: directory {str(path.parent)!r} does not exist"
+        )
     data = sio.dumps(_portable(model), compression=zipfile.ZIP_DEFLATED)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -193,7 +198,8 @@ def load(path: str | os.PathLike, *, trusted: Sequence[str] | None = None) -> An
     if refused:
         raise ModelFileError(
             f"{str(path)!r} holds types outside the trusted list: {refused}; pass "
-            "trusted=[...] with them only if you trust where the file comes from")
+            "trusted=[...] with them only if you trust where the file comes from"
+        )
     try:
         model = sio.load(path, trusted=list(found))
     except Exception as exc:  # skops raises many kinds on a damaged file
@@ -201,6 +207,7 @@ def load(path: str | os.PathLike, *, trusted: Sequence[str] | None = None) -> An
     from autometa.auto import _AutoBase
 
     if not isinstance(model, _AutoBase):
-        raise ModelFileError(f"{str(path)!r} holds a {type(model).__name__}, not an "
-                             "AutoClassifier or AutoRegressor")
+        raise ModelFileError(
+            f"{str(path)!r} holds a {type(model).__name__}, not an AutoClassifier or AutoRegressor"
+        )
     return _restore(model)

@@ -34,10 +34,8 @@ class BoundedPipeline(_SklearnPipeline):
         As for :class:`sklearn.pipeline.Pipeline`.
     """
 
-    def __init__(self, steps, *, blas_threads=1, transform_input=None, memory=None,
-                 verbose=False):
-        super().__init__(steps, transform_input=transform_input, memory=memory,
-                         verbose=verbose)
+    def __init__(self, steps, *, blas_threads=1, transform_input=None, memory=None, verbose=False):
+        super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
         self.blas_threads = blas_threads
 
     def _limits(self):

@@ -34,8 +34,9 @@ def probe_rows(kb: Any, task: str) -> int:
     return int(sizes.mode().iloc[0]) if len(sizes) else DEFAULT_PROBE_ROWS
 
 
-def run_probes(model: Any, dataset: Any, *, metric: str, budget: float, n_rows: int,
-               random_state: int = 0) -> tuple[dict[str, float], pd.DataFrame]:
+def run_probes(
+    model: Any, dataset: Any, *, metric: str, budget: float, n_rows: int, random_state: int = 0
+) -> tuple[dict[str, float], pd.DataFrame]:
     """Cross-validate ``model.probe_configs_`` on ``dataset`` within ``budget`` seconds.
 
     Returns the probe scores (config id -> mean of ``metric``; failed probes left out) and a
@@ -53,16 +54,29 @@ def run_probes(model: Any, dataset: Any, *, metric: str, budget: float, n_rows: 
     for config_id in model.probe_configs_:
         config = model.configs_[config_id]
         remaining = deadline - time.monotonic() - START_OVERHEAD
-        row = {"config_id": config_id, "algorithm": config.get("algorithm", config_id),
-               "score": np.nan, "status": "skipped", "seconds": 0.0}
+        row = {
+            "config_id": config_id,
+            "algorithm": config.get("algorithm", config_id),
+            "score": np.nan,
+            "status": "skipped",
+            "seconds": 0.0,
+        }
         if remaining >= 1.0:
             start = time.monotonic()
-            result = evaluate(config, data, cv=PROBE_CV, metrics=[metric],
-                              time_limit=remaining, random_state=random_state)
-            row.update(status=result.status, seconds=time.monotonic() - start,
-                       score=result.mean(metric))
+            result = evaluate(
+                config,
+                data,
+                cv=PROBE_CV,
+                metrics=[metric],
+                time_limit=remaining,
+                random_state=random_state,
+            )
+            row.update(
+                status=result.status, seconds=time.monotonic() - start, score=result.mean(metric)
+            )
             if result.status == "ok" and np.isfinite(row["score"]):
                 scores[config_id] = float(row["score"])
         rows.append(row)
-    return scores, pd.DataFrame(rows, columns=["config_id", "algorithm", "score", "status",
-                                               "seconds"])
+    return scores, pd.DataFrame(
+        rows, columns=["config_id", "algorithm", "score", "status", "seconds"]
+    )

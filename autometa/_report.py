@@ -73,43 +73,73 @@ def _frame(frame: pd.DataFrame, *, fmt: str = ".4g") -> str:
     """A table with its index as the first (left-aligned) column, scrolling sideways
     rather than overflowing the page."""
     table = frame.reset_index() if frame.index.name else frame
-    return ('<div class="scroll">'
-            + table.to_html(escape=True, border=0, na_rep="–", index=False,
-                            float_format=lambda v: format(v, fmt))
-            + "</div>")
+    return (
+        '<div class="scroll">'
+        + table.to_html(
+            escape=True, border=0, na_rep="–", index=False, float_format=lambda v: format(v, fmt)
+        )
+        + "</div>"
+    )
 
 
 def _recommendations_table(recs: Any) -> str:
-    head = ["rank", "algorithm", "config_id", f"predicted {recs.metric}", "normalised",
-            "fit time (s)", "parameters"]
+    head = [
+        "rank",
+        "algorithm",
+        "config_id",
+        f"predicted {recs.metric}",
+        "normalised",
+        "fit time (s)",
+        "parameters",
+    ]
     text = {"algorithm", "config_id", "parameters"}
     rows = []
     for r in recs:
         params = r.config.get("params", {}) if isinstance(r.config, dict) else {}
-        brief = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in params.items())
-        cells = [str(r.rank), r.algorithm, r.config_id,
-                 f"{_num(r.predicted_score)} ± {_num(r.predicted_std, '.2g')}",
-                 _num(r.predicted_normalised, ".3f"), _num(r.predicted_fit_time, ".2g"), brief]
-        rows.append("<tr>" + "".join(
-            f'<td class="text">{_e(c)}</td>' if h in text else f"<td>{_e(c)}</td>"
-            for h, c in zip(head, cells)) + "</tr>")
-    header = "".join(f'<th class="text">{_e(h)}</th>' if h in text else f"<th>{_e(h)}</th>"
-                     for h in head)
-    return (f'<table class="recommendations"><thead><tr>{header}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+        brief = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        )
+        cells = [
+            str(r.rank),
+            r.algorithm,
+            r.config_id,
+            f"{_num(r.predicted_score)} ± {_num(r.predicted_std, '.2g')}",
+            _num(r.predicted_normalised, ".3f"),
+            _num(r.predicted_fit_time, ".2g"),
+            brief,
+        ]
+        rows.append(
+            "<tr>"
+            + "".join(
+                f'<td class="text">{_e(c)}</td>' if h in text else f"<td>{_e(c)}</td>"
+                for h, c in zip(head, cells)
+            )
+            + "</tr>"
+        )
+    header = "".join(
+        f'<th class="text">{_e(h)}</th>' if h in text else f"<th>{_e(h)}</th>" for h in head
+    )
+    return (
+        f'<table class="recommendations"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _reference_sentence(recs: Any) -> str:
     ref = getattr(recs, "reference", None)
     if not ref:
         return ""
-    where = (f"it is recommendation {int(ref['rank'])}" if ref.get("rank")
-             else "it is not among the recommendations")
-    return (f"<p>The knowledge base's single best configuration is <b>{_e(ref['algorithm'])}"
-            f"</b> (<code>{_e(ref['config_id'])}</code>), predicted "
-            f"{_num(ref.get('predicted_score'))} ± {_num(ref.get('predicted_std'), '.2g')} "
-            f"here; {where}. The plot draws it as the dashed line.</p>")
+    where = (
+        f"it is recommendation {int(ref['rank'])}"
+        if ref.get("rank")
+        else "it is not among the recommendations"
+    )
+    return (
+        f"<p>The knowledge base's single best configuration is <b>{_e(ref['algorithm'])}"
+        f"</b> (<code>{_e(ref['config_id'])}</code>), predicted "
+        f"{_num(ref.get('predicted_score'))} ± {_num(ref.get('predicted_std'), '.2g')} "
+        f"here; {where}. The plot draws it as the dashed line.</p>"
+    )
 
 
 def render_report(recs: Any, *, title: str | None = None) -> str:
@@ -127,47 +157,73 @@ def render_report(recs: Any, *, title: str | None = None) -> str:
         One self-contained HTML document.
     """
     title = title or f"autometa recommendations for {recs.dataset}"
-    parts = [f"<h1>{_e(title)}</h1>",
-             (f'<p class="meta">task <b>{_e(recs.task)}</b> · metric <b>{_e(recs.metric)}</b> · '
-              f"meta-model <b>{_e(recs.model)}</b> · knowledge base "
-              f"<code>{_e(recs.kb_fingerprint or 'unknown')}</code> · autometa "
-              f"{_e(recs.autometa_version)}</p>")]
+    parts = [
+        f"<h1>{_e(title)}</h1>",
+        (
+            f'<p class="meta">task <b>{_e(recs.task)}</b> · metric <b>{_e(recs.metric)}</b> · '
+            f"meta-model <b>{_e(recs.model)}</b> · knowledge base "
+            f"<code>{_e(recs.kb_fingerprint or 'unknown')}</code> · autometa "
+            f"{_e(recs.autometa_version)}</p>"
+        ),
+    ]
     if recs.warnings:
-        parts.append('<div class="warnings"><b>Warnings</b><ul>'
-                     + "".join(f"<li>{_e(w)}</li>" for w in recs.warnings) + "</ul></div>")
-    parts += ["<h2>Recommendations</h2>", _recommendations_table(recs),
-              ('<p class="note">Predicted scores are cross-validated expectations in the '
-               "metric's units ± one predicted standard deviation; normalised: 1 = as good as "
-               "the best configuration of the portfolio, 0 = its median. Picks after the first "
-               "hedge against it, so they are not sorted by predicted score.</p>"),
-              _reference_sentence(recs)]
+        parts.append(
+            '<div class="warnings"><b>Warnings</b><ul>'
+            + "".join(f"<li>{_e(w)}</li>" for w in recs.warnings)
+            + "</ul></div>"
+        )
+    parts += [
+        "<h2>Recommendations</h2>",
+        _recommendations_table(recs),
+        (
+            '<p class="note">Predicted scores are cross-validated expectations in the '
+            "metric's units ± one predicted standard deviation; normalised: 1 = as good as "
+            "the best configuration of the portfolio, 0 = its median. Picks after the first "
+            "hedge against it, so they are not sorted by predicted score.</p>"
+        ),
+        _reference_sentence(recs),
+    ]
     if len(recs):
         png = base64.b64encode(plot_png(recs)).decode("ascii")
-        parts += ["<h2>Predicted scores</h2>",
-                  (f'<img class="plot" alt="predicted {_e(recs.metric)} per recommendation" '
-                   f'src="data:image/png;base64,{png}">')]
+        parts += [
+            "<h2>Predicted scores</h2>",
+            (
+                f'<img class="plot" alt="predicted {_e(recs.metric)} per recommendation" '
+                f'src="data:image/png;base64,{png}">'
+            ),
+        ]
     explanation = recs.explain(n_features=REPORT_METAFEATURES)
-    parts += ["<h2>Evidence: nearest knowledge-base datasets</h2>",
-              _frame(explanation.neighbours),
-              "<h2>Meta-features that set them apart</h2>",
-              _frame(explanation.metafeatures), f'<p class="note">{_e(explanation.note)}</p>']
+    parts += [
+        "<h2>Evidence: nearest knowledge-base datasets</h2>",
+        _frame(explanation.neighbours),
+        "<h2>Meta-features that set them apart</h2>",
+        _frame(explanation.metafeatures),
+        f'<p class="note">{_e(explanation.note)}</p>',
+    ]
     if getattr(recs, "probes", None) is not None and len(recs.probes):
         parts += ["<h2>Probes</h2>", _frame(recs.probes)]
     if len(recs):
         parts.append("<h2>Configurations</h2>")
         for r in recs:
             text = json.dumps(r.config, indent=1, default=str)
-            parts.append(f"<details><summary>{r.rank}. {_e(r.algorithm)} "
-                         f"<code>{_e(r.config_id)}</code></summary><pre>{_e(text)}</pre>"
-                         "</details>")
+            parts.append(
+                f"<details><summary>{r.rank}. {_e(r.algorithm)} "
+                f"<code>{_e(r.config_id)}</code></summary><pre>{_e(text)}</pre>"
+                "</details>"
+            )
     if recs.timings:
-        parts.append('<p class="meta">seconds: ' + ", ".join(
-            f"{_e(k)} {v:.2f}" for k, v in recs.timings.items()) + "</p>")
+        parts.append(
+            '<p class="meta">seconds: '
+            + ", ".join(f"{_e(k)} {v:.2f}" for k, v in recs.timings.items())
+            + "</p>"
+        )
     body = "\n".join(p for p in parts if p)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            f"{body}\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
 
 
 def write_report(recs: Any, path: str | os.PathLike, *, title: str | None = None) -> Path:

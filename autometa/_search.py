@@ -145,21 +145,31 @@ class Candidate:
         """Seconds one full cross-validation took (NaN when not measured)."""
         if not self.fold_records:
             return float("nan")
-        per_fold = [r["fit_time"] + r["predict_time"] for r in self.fold_records.values()
-                    if r.get("fit_time") is not None]
+        per_fold = [
+            r["fit_time"] + r["predict_time"]
+            for r in self.fold_records.values()
+            if r.get("fit_time") is not None
+        ]
         return float(np.mean(per_fold) * self.folds_total) if per_fold else float("nan")
 
 
-def _fit_predict(config: dict[str, Any], categorical: list[str], task: str,
-                 random_state: int, X: Any, y: np.ndarray, train: np.ndarray,
-                 test: np.ndarray, n_classes: int | None) -> tuple[np.ndarray, float, float]:
+def _fit_predict(
+    config: dict[str, Any],
+    categorical: list[str],
+    task: str,
+    random_state: int,
+    X: Any,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    n_classes: int | None,
+) -> tuple[np.ndarray, float, float]:
     """Child-process body: fit one fold, predict its test rows."""
     from threadpoolctl import threadpool_limits
 
     from autometa import space
 
-    estimator = space.build(config, categorical=categorical, task=task,
-                            random_state=random_state)
+    estimator = space.build(config, categorical=categorical, task=task, random_state=random_state)
     # one core per evaluation, as tune's: parallelism is n_jobs', and OpenMP/BLAS threads
     # fighting over a busy machine make fit times (and so the time plan) unpredictable
     with space.quiet_fit_warnings(), threadpool_limits(1):
@@ -191,9 +201,20 @@ class Search:
         Progress messages.
     """
 
-    def __init__(self, dataset: Any, metric: str, splits: list, *, deadline: float,
-                 budget: float, ensemble: bool, random_state: int, n_jobs: int,
-                 memory_limit_mb: float | None, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        metric: str,
+        splits: list,
+        *,
+        deadline: float,
+        budget: float,
+        ensemble: bool,
+        random_state: int,
+        n_jobs: int,
+        memory_limit_mb: float | None,
+        log: Callable[[str], None],
+    ) -> None:
         from autometa.metrics import METRICS, metrics_for
 
         self.dataset = dataset
@@ -250,15 +271,23 @@ class Search:
 
     def ranked(self, cands: Sequence[Candidate]) -> list[Candidate]:
         """Best first: higher fidelity, then better score (stable: recommendation order)."""
+
         def key(c: Candidate) -> tuple:
             s = self.sign * c.score if np.isfinite(c.score) else -np.inf
             return (-(c.rows * 100 + c.folds) if np.isfinite(c.score) else 0, -s)
+
         return sorted(cands, key=key)
 
-    def _fold_record(self, fold: int, test: np.ndarray, pred: np.ndarray, fit_time: float,
-                     predict_time: float) -> dict[str, Any]:
-        record: dict[str, Any] = {"fold": fold, "status": "ok", "error": "",
-                                  "fit_time": fit_time, "predict_time": predict_time}
+    def _fold_record(
+        self, fold: int, test: np.ndarray, pred: np.ndarray, fit_time: float, predict_time: float
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "fold": fold,
+            "status": "ok",
+            "error": "",
+            "fit_time": fit_time,
+            "predict_time": predict_time,
+        }
         for name in self.metrics:
             try:
                 value = score_predictions(name, self.y[test], pred)
@@ -269,15 +298,26 @@ class Search:
 
     # ---- evaluation --------------------------------------------------------------
 
-    def _run_fold(self, cand: Candidate, train: np.ndarray, test: np.ndarray,
-                  time_limit: float) -> tuple[np.ndarray, float, float] | None:
+    def _run_fold(
+        self, cand: Candidate, train: np.ndarray, test: np.ndarray, time_limit: float
+    ) -> tuple[np.ndarray, float, float] | None:
         from autometa.evaluate import call_with_limits
 
         try:
             return call_with_limits(
-                _fit_predict, cand.config, list(self.dataset.categorical), self.task,
-                self.random_state, self.dataset.X, self.y, train, test, self.n_classes,
-                time_limit=time_limit, memory_limit_mb=self.memory_limit_mb)
+                _fit_predict,
+                cand.config,
+                list(self.dataset.categorical),
+                self.task,
+                self.random_state,
+                self.dataset.X,
+                self.y,
+                train,
+                test,
+                self.n_classes,
+                time_limit=time_limit,
+                memory_limit_mb=self.memory_limit_mb,
+            )
         except TimeoutError as exc:
             cand.status, cand.error = "timeout", str(exc)
         except MemoryError as exc:
@@ -293,8 +333,10 @@ class Search:
         expected = self.expected_seconds(cand, level)
         if expected > 1.2 * allowance:  # sure to time out: leave the time to others
             cand.status = "skipped"
-            cand.error = (f"expected to take {expected:.2g} s at this level, "
-                          f"{allowance:.2g} s were left for it")
+            cand.error = (
+                f"expected to take {expected:.2g} s at this level, "
+                f"{allowance:.2g} s were left for it"
+            )
             return
         cand.status = "ok"
         if level.rows < self.n:
@@ -325,8 +367,7 @@ class Search:
             cand.fold_records[fold] = self._fold_record(fold, test, pred, fit_time, predict_time)
         cand.rows, cand.folds = self.n, level.folds
         values = [r[self.metric] for r in cand.fold_records.values()]
-        cand.score = (float(np.mean(values)) if all(v is not None for v in values)
-                      else float("nan"))
+        cand.score = float(np.mean(values)) if all(v is not None for v in values) else float("nan")
         if not np.isfinite(cand.score):
             cand.status, cand.error = "error", f"{self.metric} is undefined on some fold"
 
@@ -359,7 +400,7 @@ class Search:
             fair = left / max(waves_left, 1)
             allowance = fair
             if self.n_jobs == 1:
-                later = sum(e if e > 0 else fair for e in expected[i + 1:])
+                later = sum(e if e > 0 else fair for e in expected[i + 1 :])
                 allowance = max(fair, left - later)
             self.evaluate(cand, level, allowance)
             self.log(f"  {cand.source} {cand.algorithm}: {self.describe(cand)}")
@@ -373,8 +414,10 @@ class Search:
 
     def describe(self, cand: Candidate) -> str:
         if cand.status == "ok":
-            return (f"{self.metric} {cand.score:.4f} on {cand.rows} rows, "
-                    f"{cand.folds} fold{'s' * (cand.folds != 1)}")
+            return (
+                f"{self.metric} {cand.score:.4f} on {cand.rows} rows, "
+                f"{cand.folds} fold{'s' * (cand.folds != 1)}"
+            )
         return f"{cand.status} ({cand.error.splitlines()[0][:80] if cand.error else ''})"
 
     def race(self, cands: list[Candidate]) -> None:
@@ -385,8 +428,11 @@ class Search:
         levels = plan_levels(self.n, len(cands), len(self.splits))
         alive = list(cands)
         for i, level in enumerate(levels):
-            what = (f"{level.rows} rows" if level.rows < self.n
-                    else f"{level.folds} of {len(self.splits)} folds")
+            what = (
+                f"{level.rows} rows"
+                if level.rows < self.n
+                else f"{level.folds} of {len(self.splits)} folds"
+            )
             self.log(f"race level {i + 1}/{len(levels)}: {len(alive)} candidates on {what}")
             self._evaluate_all(alive, level)
             ok = [c for c in alive if c.status == "ok"]
@@ -408,11 +454,19 @@ class Search:
         if cand.complete(self.n, len(self.splits)):
             return [cand.fold_records[f] for f in sorted(cand.fold_records)]
         status = "error" if cand.status == "error" else "timeout"
-        note = (f"eliminated by the race at {cand.rows} rows, {cand.folds} fold(s): "
-                f"{self.metric} {cand.score:.4g}" if cand.status == "eliminated"
-                else f"{cand.status}: {cand.error}")
-        record = {"fold": 0, "status": status, "error": note[-1000:], "fit_time": None,
-                  "predict_time": None}
+        note = (
+            f"eliminated by the race at {cand.rows} rows, {cand.folds} fold(s): "
+            f"{self.metric} {cand.score:.4g}"
+            if cand.status == "eliminated"
+            else f"{cand.status}: {cand.error}"
+        )
+        record = {
+            "fold": 0,
+            "status": status,
+            "error": note[-1000:],
+            "fit_time": None,
+            "predict_time": None,
+        }
         record.update(dict.fromkeys(self.metrics))
         return [record]
 
@@ -457,30 +511,50 @@ class Search:
             warnings.simplefilter("ignore", NoveltyWarning)
             warnings.simplefilter("ignore", UserWarning)
             self.study = tune(
-                self.dataset, n_trials=n_trials, warm_start=warm, metric=self.metric, cv=cv,
-                timeout=timeout, n_jobs=self.n_jobs, random_state=self.random_state, kb=kb,
-                model=model, time_limit=trial_limit, memory_limit_mb=self.memory_limit_mb,
-                callbacks=[progress], cache=cache)
+                self.dataset,
+                n_trials=n_trials,
+                warm_start=warm,
+                metric=self.metric,
+                cv=cv,
+                timeout=timeout,
+                n_jobs=self.n_jobs,
+                random_state=self.random_state,
+                kb=kb,
+                model=model,
+                time_limit=trial_limit,
+                memory_limit_mb=self.memory_limit_mb,
+                callbacks=[progress],
+                cache=cache,
+            )
         known = {c.config_id for c in self.candidates}
         State = optuna.trial.TrialState
         for trial in self.study.get_trials(deepcopy=False):
             attrs = trial.user_attrs or {}
             cid = attrs.get("config_id")
-            if cid is None or cid in known or trial.state not in (
-                    State.COMPLETE, State.PRUNED, State.FAIL):
+            if (
+                cid is None
+                or cid in known
+                or trial.state not in (State.COMPLETE, State.PRUNED, State.FAIL)
+            ):
                 continue
             known.add(cid)
-            cand = Candidate(config=attrs["config"], config_id=cid,
-                             source=f"tuning trial {trial.number}",
-                             folds_total=len(self.splits))
+            cand = Candidate(
+                config=attrs["config"],
+                config_id=cid,
+                source=f"tuning trial {trial.number}",
+                folds_total=len(self.splits),
+            )
             folds = attrs.get("folds") or []
             cand.status = attrs.get("status", "error") if trial.state != State.COMPLETE else "ok"
             cand.error = attrs.get("error", "")
             if trial.state == State.COMPLETE:
                 cand.score, cand.rows, cand.folds = float(trial.value), self.n, len(folds)
                 cand.fold_records = {int(f["fold"]): f for f in folds}
-                cand.fits = [(len(self.splits[int(f["fold"])][0]), float(f["fit_time"]))
-                             for f in folds if f.get("fit_time") is not None]
+                cand.fits = [
+                    (len(self.splits[int(f["fold"])][0]), float(f["fit_time"]))
+                    for f in folds
+                    if f.get("fit_time") is not None
+                ]
             self.candidates.append(cand)
 
     def complete_predictions(self) -> None:
@@ -490,8 +564,11 @@ class Search:
         best = self.ranked([c for c in self.candidates if c.complete(self.n, n_splits)])
         raced = [c for c in best if c.oof is not None]
         worst = raced[min(len(raced), 3) - 1].score if raced else -np.inf
-        todo = [c for c in best if c.oof is None
-                and (not raced or self.sign * c.score > self.sign * worst)]
+        todo = [
+            c
+            for c in best
+            if c.oof is None and (not raced or self.sign * c.score > self.sign * worst)
+        ]
         for cand in todo[:ENSEMBLE_FROM_TUNING]:
             need = cand.eval_seconds() * 1.3
             if not np.isfinite(need) or need > self.left():
@@ -530,13 +607,22 @@ def leaderboard(cands: list, metric: str) -> pd.DataFrame:
     rows = []
     for c in cands:
         fit_times = [s for _, s in c.fits]
-        rows.append({
-            "source": c.source, "algorithm": c.algorithm, "status": c.status,
-            "score": c.score, "rows": c.rows or np.nan, "folds": c.folds or np.nan,
-            "fit_time": float(np.mean(fit_times)) if fit_times else np.nan,
-            "predicted_score": c.predicted_score, "weight": c.weight,
-            "config_id": c.config_id, "config": c.config, "error": c.error,
-        })
+        rows.append(
+            {
+                "source": c.source,
+                "algorithm": c.algorithm,
+                "status": c.status,
+                "score": c.score,
+                "rows": c.rows or np.nan,
+                "folds": c.folds or np.nan,
+                "fit_time": float(np.mean(fit_times)) if fit_times else np.nan,
+                "predicted_score": c.predicted_score,
+                "weight": c.weight,
+                "config_id": c.config_id,
+                "config": c.config,
+                "error": c.error,
+            }
+        )
     board = pd.DataFrame(rows)
     board.index = pd.RangeIndex(1, len(board) + 1, name="rank")
     board.attrs["metric"] = metric

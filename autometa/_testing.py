@@ -69,8 +69,13 @@ def write_toy_suite(folder, n_datasets: int = 2, n_rows: int = 80):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(n_datasets):
-        X = pd.DataFrame({"a": rng.normal(size=n_rows), "b": rng.normal(size=n_rows),
-                          "colour": rng.choice(["red", "green", "blue"], size=n_rows)})
+        X = pd.DataFrame(
+            {
+                "a": rng.normal(size=n_rows),
+                "b": rng.normal(size=n_rows),
+                "colour": rng.choice(["red", "green", "blue"], size=n_rows),
+            }
+        )
         X.loc[::9, "a"] = np.nan
         if i % 2 == 0:
             target = (X["b"] + (X["colour"] == "red") > 0.3).map({True: "yes", False: "no"})

@@ -87,8 +87,20 @@ class _AutoBase(BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, time_budget=None, *, metric=None, k=5, kb=None, model="default",
-                 ensemble=True, cv=5, n_jobs=1, random_state=0, verbose=0):
+    def __init__(
+        self,
+        time_budget=None,
+        *,
+        metric=None,
+        k=5,
+        kb=None,
+        model="default",
+        ensemble=True,
+        cv=5,
+        n_jobs=1,
+        random_state=0,
+        verbose=0,
+    ):
         self.time_budget = time_budget
         self.metric = metric
         self.k = k
@@ -108,11 +120,14 @@ class _AutoBase(BaseEstimator):
 
         from autometa.metrics import metrics_for
 
-        constraints = {**self._parameter_constraints,
-                       "metric": [StrOptions(set(metrics_for(self._task))), None]}
+        constraints = {
+            **self._parameter_constraints,
+            "metric": [StrOptions(set(metrics_for(self._task))), None],
+        }
         try:
-            validate_parameter_constraints(constraints, self.get_params(deep=False),
-                                           caller_name=type(self).__name__)
+            validate_parameter_constraints(
+                constraints, self.get_params(deep=False), caller_name=type(self).__name__
+            )
         except SkError as exc:
             raise InvalidParameterError(str(exc)) from None
 
@@ -122,8 +137,10 @@ class _AutoBase(BaseEstimator):
 
         name = type(self).__name__
         if sp.issparse(X):
-            raise TypeError(f"{name} does not accept sparse input (got {type(X).__name__}); "
-                            "pass a dense array or a DataFrame, e.g. X.toarray()")
+            raise TypeError(
+                f"{name} does not accept sparse input (got {type(X).__name__}); "
+                "pass a dense array or a DataFrame, e.g. X.toarray()"
+            )
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, reset=reset, skip_check_array=True)
             frame = X
@@ -131,12 +148,14 @@ class _AutoBase(BaseEstimator):
                 if count == 0:
                     raise DataValidationError(
                         f"Found array with 0 {what}(s) (shape={frame.shape}) while a minimum "
-                        f"of 1 is required by {name}.")
+                        f"of 1 is required by {name}."
+                    )
             if any(pd.api.types.is_complex_dtype(t) for t in frame.dtypes):
                 raise DataValidationError("Complex data not supported")
         else:
-            array = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False,
-                                  accept_sparse=False)
+            array = validate_data(
+                self, X, reset=reset, dtype=None, ensure_all_finite=False, accept_sparse=False
+            )
             frame = pd.DataFrame(array)
         if reset:
             names = list(frame.columns)
@@ -149,8 +168,9 @@ class _AutoBase(BaseEstimator):
     def _check_y(self, X: pd.DataFrame, y: Any) -> np.ndarray:
         """The target as the pipelines learn it (class indices for classifiers)."""
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
-                             "y is None.")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         name = getattr(y, "name", None)
         self._target_name = name if isinstance(name, str) else None  # the CLI's column
         y = column_or_1d(y, warn=True)
@@ -158,12 +178,14 @@ class _AutoBase(BaseEstimator):
         if len(y) < 2:
             raise DataValidationError(
                 f"Found array with {len(y)} sample(s) while a minimum of 2 is required by "
-                f"{type(self).__name__}.")
+                f"{type(self).__name__}."
+            )
         missing = int(pd.isna(y).sum()) if y.dtype.kind in "fcOUSmM" else 0
         if missing:
             raise DataValidationError(
                 f"Input y contains NaN: {missing} of {len(y)} target values are missing; "
-                "drop those rows before fit")
+                "drop those rows before fit"
+            )
         return self._encode_y(y)
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
@@ -197,24 +219,38 @@ class _AutoBase(BaseEstimator):
         target = self._check_y(frame, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)  # reported once below
-            dataset = load_dataset((frame, pd.Series(target, name="target")),
-                                   task=self._task, name="fit data")
+            dataset = load_dataset(
+                (frame, pd.Series(target, name="target")), task=self._task, name="fit data"
+            )
         self.dropped_columns_ = dict(dataset.metadata.get("dropped_columns", {}))
         if self.dropped_columns_:
-            warnings.warn(f"{type(self).__name__} ignores columns "
-                          f"{sorted(self.dropped_columns_)} "
-                          f"({', '.join(sorted(set(self.dropped_columns_.values())))})",
-                          DataWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__} ignores columns "
+                f"{sorted(self.dropped_columns_)} "
+                f"({', '.join(sorted(set(self.dropped_columns_.values())))})",
+                DataWarning,
+                stacklevel=2,
+            )
         self._kept = list(dataset.X.columns)
         self._categorical = list(dataset.categorical)
         raw = frame[self._kept]
-        mf_budget = None if self.time_budget is None else max(
-            0.05, min(1.0, METAFEATURE_SHARE * float(self.time_budget)))
-        self._log(f"recommending {self.k} configurations for {len(frame)} rows x "
-                  f"{frame.shape[1]} columns")
-        recs = recommend(dataset, k=self.k, metric=self.metric, kb=self.kb, model=self.model,
-                         random_state=self.random_state,
-                         **({} if mf_budget is None else {"metafeature_budget": mf_budget}))
+        mf_budget = (
+            None
+            if self.time_budget is None
+            else max(0.05, min(1.0, METAFEATURE_SHARE * float(self.time_budget)))
+        )
+        self._log(
+            f"recommending {self.k} configurations for {len(frame)} rows x {frame.shape[1]} columns"
+        )
+        recs = recommend(
+            dataset,
+            k=self.k,
+            metric=self.metric,
+            kb=self.kb,
+            model=self.model,
+            random_state=self.random_state,
+            **({} if mf_budget is None else {"metafeature_budget": mf_budget}),
+        )
         self.recommendations_ = recs
         self.metric_ = recs.metric
         self.study_ = None
@@ -240,17 +276,23 @@ class _AutoBase(BaseEstimator):
                 self._log(f"recommendation {rec.rank} ({rec.algorithm}) failed: {exc}")
                 errors.append(exc)
                 continue
-            cand = Candidate(config=dict(rec.config), config_id=rec.config_id,
-                             source=f"recommendation {rec.rank}",
-                             predicted_score=rec.predicted_score, status="fitted", weight=1.0)
+            cand = Candidate(
+                config=dict(rec.config),
+                config_id=rec.config_id,
+                source=f"recommendation {rec.rank}",
+                predicted_score=rec.predicted_score,
+                status="fitted",
+                weight=1.0,
+            )
             self._set_result([cand], [(cand, pipeline)], score=float("nan"), best=cand)
             return
         if not errors:
             raise DataValidationError("the knowledge base recommended no configuration")
         raise errors[0]
 
-    def _fit_budget(self, recs: Any, dataset: Any, X: pd.DataFrame, y: np.ndarray,
-                    start: float) -> None:
+    def _fit_budget(
+        self, recs: Any, dataset: Any, X: pd.DataFrame, y: np.ndarray, start: float
+    ) -> None:
         import optuna
 
         from autometa._ensemble import choose
@@ -258,10 +300,18 @@ class _AutoBase(BaseEstimator):
         from autometa.evaluate import make_splits
 
         budget = float(self.time_budget)
-        search = Search(dataset, recs.metric, make_splits(dataset, self.cv, self.random_state),
-                        deadline=start + budget, budget=budget, ensemble=self.ensemble,
-                        random_state=self.random_state, n_jobs=self._n_jobs(),
-                        memory_limit_mb=MEMORY_LIMIT_MB, log=self._log)
+        search = Search(
+            dataset,
+            recs.metric,
+            make_splits(dataset, self.cv, self.random_state),
+            deadline=start + budget,
+            budget=budget,
+            ensemble=self.ensemble,
+            random_state=self.random_state,
+            n_jobs=self._n_jobs(),
+            memory_limit_mb=MEMORY_LIMIT_MB,
+            log=self._log,
+        )
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
@@ -285,8 +335,12 @@ class _AutoBase(BaseEstimator):
             self._fit_zero_shot(recs, X, y)
             return
         ok = search.ranked([c for c in search.candidates if c.status == "ok"])
-        self._set_result(search.ranked(search.candidates), fitted, score=score,
-                         best=ok[0] if ok else fitted[0][0])
+        self._set_result(
+            search.ranked(search.candidates),
+            fitted,
+            score=score,
+            best=ok[0] if ok else fitted[0][0],
+        )
 
     def _search(self, search: Any, recs: Any, dataset: Any) -> None:
         """Race the recommendations, tune, and (for an ensemble) complete predictions."""
@@ -299,10 +353,15 @@ class _AutoBase(BaseEstimator):
             if config is None:
                 self._log(f"recommendation {rec.rank} is not in the search space; skipped")
                 continue
-            candidates.append(Candidate(
-                config=config, config_id=space.config_id(config),
-                source=f"recommendation {rec.rank}", predicted_score=rec.predicted_score,
-                predicted_fit_time=rec.predicted_fit_time))
+            candidates.append(
+                Candidate(
+                    config=config,
+                    config_id=space.config_id(config),
+                    source=f"recommendation {rec.rank}",
+                    predicted_score=rec.predicted_score,
+                    predicted_fit_time=rec.predicted_fit_time,
+                )
+            )
         search.race(candidates)
         search.tune(cv=self.cv, kb=self.kb, model=self.model, warm=self.k)
         if self.ensemble:
@@ -320,11 +379,14 @@ class _AutoBase(BaseEstimator):
         else:
             self.model_ = WeightedEnsemble(
                 estimators=[(f"{c.algorithm}-{i}", p) for i, (c, p) in enumerate(fitted)],
-                weights=[c.weight for c, _ in fitted], task=self._task,
-                n_classes=len(getattr(self, "classes_", [])) or None)
+                weights=[c.weight for c, _ in fitted],
+                task=self._task,
+                n_classes=len(getattr(self, "classes_", [])) or None,
+            )
         # the final model's members first, then everything else best first
-        ranked = [c for c, _ in fitted] + [c for c in candidates
-                                          if all(c is not f for f, _ in fitted)]
+        ranked = [c for c, _ in fitted] + [
+            c for c in candidates if all(c is not f for f, _ in fitted)
+        ]
         self.best_config_ = dict(best.config)
         self.cv_score_ = score
         self.leaderboard_ = leaderboard(ranked, self.metric_)
@@ -340,18 +402,23 @@ class _AutoBase(BaseEstimator):
 
         features = self._features(X)
         if isinstance(self.model_, WeightedEnsemble):
-            return (self.model_.predict(features) if self._task == "regression"
-                    else self.model_.predict_proba(features))
-        return member_output(self.model_, features, self._task,
-                             len(getattr(self, "classes_", [])) or None)
+            return (
+                self.model_.predict(features)
+                if self._task == "regression"
+                else self.model_.predict_proba(features)
+            )
+        return member_output(
+            self.model_, features, self._task, len(getattr(self, "classes_", [])) or None
+        )
 
     # ---- helpers -------------------------------------------------------------------
 
     def _build(self, config: dict) -> Any:
         from autometa import space
 
-        return space.build(config, categorical=self._categorical, task=self._task,
-                           random_state=self.random_state)
+        return space.build(
+            config, categorical=self._categorical, task=self._task, random_state=self.random_state
+        )
 
     def _n_jobs(self) -> int:
         return (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
@@ -359,8 +426,7 @@ class _AutoBase(BaseEstimator):
     def _log(self, message: str) -> None:
         if self.verbose:
             elapsed = time.monotonic() - getattr(self, "_start", time.monotonic())
-            print(f"[{type(self).__name__} {elapsed:6.1f}s] {message}", file=sys.stderr,
-                  flush=True)
+            print(f"[{type(self).__name__} {elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     def _summary(self) -> str:
         board = self.leaderboard_
@@ -369,9 +435,13 @@ class _AutoBase(BaseEstimator):
             what = str(used["algorithm"].iloc[0])
         else:
             what = "ensemble of " + ", ".join(
-                f"{a} {w:.2f}" for a, w in zip(used["algorithm"], used["weight"]))
-        score = ("not cross-validated" if not np.isfinite(self.cv_score_)
-                 else f"cv {self.metric_} {self.cv_score_:.4f}")
+                f"{a} {w:.2f}" for a, w in zip(used["algorithm"], used["weight"])
+            )
+        score = (
+            "not cross-validated"
+            if not np.isfinite(self.cv_score_)
+            else f"cv {self.metric_} {self.cv_score_:.4f}"
+        )
         return f"{what} ({score})"
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -489,7 +559,8 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
         if len(self.classes_) < 2:
             raise DataValidationError(
                 f"y has a single class {self.classes_[0]!r}; AutoClassifier needs at least "
-                "two classes")
+                "two classes"
+            )
         return codes.astype(np.int64)
 
     def predict_proba(self, X):
@@ -551,10 +622,14 @@ class AutoRegressor(RegressorMixin, _AutoBase):
 
 AutoClassifier.__doc__ = (
     """A classifier that picks, tunes and fits pipelines from autometa's recommendations.
-""" + _DOC_PARAMS.format(
+"""
+    + _DOC_PARAMS.format(
         metrics="accuracy, balanced_accuracy, log_loss, roc_auc",
-        default="balanced_accuracy", score="accuracy",
-        model_note="It is trained on class indices into ``classes_``.") + """
+        default="balanced_accuracy",
+        score="accuracy",
+        model_note="It is trained on class indices into ``classes_``.",
+    )
+    + """
     classes_ : ndarray
         The class labels.
 
@@ -569,12 +644,14 @@ AutoClassifier.__doc__ = (
     >>> model  # doctest: +SKIP
     AutoClassifier(time_budget=60) -> ensemble of hist_gradient_boosting 0.60, ...
     >>> model.save("model.skops")  # doctest: +SKIP
-""")
+"""
+)
 
 AutoRegressor.__doc__ = (
     """A regressor that picks, tunes and fits pipelines from autometa's recommendations.
-""" + _DOC_PARAMS.format(metrics="r2, rmse, mae", default="r2", score="R²",
-                         model_note="") + """
+"""
+    + _DOC_PARAMS.format(metrics="r2, rmse, mae", default="r2", score="R²", model_note="")
+    + """
     See Also
     --------
     AutoClassifier, autometa.recommend, autometa.tune, autometa.load_model
@@ -584,7 +661,8 @@ AutoRegressor.__doc__ = (
     >>> from autometa import AutoRegressor
     >>> model = AutoRegressor(time_budget=30).fit(X, y)  # doctest: +SKIP
     >>> model.leaderboard_[["algorithm", "score", "weight"]]  # doctest: +SKIP
-""")
+"""
+)
 
 
 def load_model(path: str | os.PathLike, *, trusted: list[str] | None = None) -> _AutoBase:

@@ -78,9 +78,16 @@ class BatchSummary:
         names = sorted(set(self.done) | set(self.skipped) | set(self.dataset_errors))
         for name in names:
             reasons = self.failed.get(name, [])
-            reason = self.dataset_errors.get(name) or (reasons[0].splitlines()[0] if reasons else "")
-            table.add_row(name, str(self.done.get(name, 0)), str(self.skipped.get(name, 0)),
-                          str(len(reasons) + (name in self.dataset_errors)), reason[:80])
+            reason = self.dataset_errors.get(name) or (
+                reasons[0].splitlines()[0] if reasons else ""
+            )
+            table.add_row(
+                name,
+                str(self.done.get(name, 0)),
+                str(self.skipped.get(name, 0)),
+                str(len(reasons) + (name in self.dataset_errors)),
+                reason[:80],
+            )
         return table
 
 
@@ -100,8 +107,9 @@ def subsample(dataset: Any, max_rows: int | None, random_state: int = 0) -> Any:
     if stratify is not None and dataset.y.value_counts().min() < 2:
         stratify = None
     try:
-        keep, _ = train_test_split(index, train_size=max_rows, stratify=stratify,
-                                   random_state=random_state)
+        keep, _ = train_test_split(
+            index, train_size=max_rows, stratify=stratify, random_state=random_state
+        )
     except ValueError:  # more classes than max_rows, or similar: plain random rows
         keep, _ = train_test_split(index, train_size=max_rows, random_state=random_state)
     keep = np.sort(keep)
@@ -150,8 +158,13 @@ def _apply_openml_settings(settings: tuple | None) -> None:
 
 
 @lru_cache(maxsize=4)
-def _load(source: str, max_rows: int | None, random_state: int,
-          openml_settings: tuple | None = None, target: str | None = None) -> Any:
+def _load(
+    source: str,
+    max_rows: int | None,
+    random_state: int,
+    openml_settings: tuple | None = None,
+    target: str | None = None,
+) -> Any:
     """Load (and subsample) a dataset once per worker process."""
     import warnings
 
@@ -164,9 +177,17 @@ def _load(source: str, max_rows: int | None, random_state: int,
         return subsample(load_dataset(source, target=target), max_rows, random_state)
 
 
-def _describe(source: str, max_rows: int | None, random_state: int, groups: Any, cv: int,
-              openml_settings: tuple | None = None, time_limit: float | None = None,
-              memory_limit_mb: float | None = None, target: str | None = None) -> dict:
+def _describe(
+    source: str,
+    max_rows: int | None,
+    random_state: int,
+    groups: Any,
+    cv: int,
+    openml_settings: tuple | None = None,
+    time_limit: float | None = None,
+    memory_limit_mb: float | None = None,
+    target: str | None = None,
+) -> dict:
     """Worker job: the dataset record and its meta-features, computed under the time and
     memory limits of an evaluation (the extractor also gets most of the time as its budget,
     so it returns what it has instead of being stopped)."""
@@ -198,36 +219,65 @@ def _describe(source: str, max_rows: int | None, random_state: int, groups: Any,
             # Described in full (the extractor samples rows itself where a measure is
             # quadratic), as recommend() describes a new dataset.
             extract = partial(
-                metafeatures.extract, task=full.task, categorical=list(full.categorical),
-                groups=groups, random_state=random_state, max_rows=METAFEATURE_MAX_ROWS,
-                time_budget=None if time_limit is None else 0.8 * time_limit)
-            values = call_with_limits(extract, full.X, full.y, time_limit=time_limit,
-                                      memory_limit_mb=memory_limit_mb)
+                metafeatures.extract,
+                task=full.task,
+                categorical=list(full.categorical),
+                groups=groups,
+                random_state=random_state,
+                max_rows=METAFEATURE_MAX_ROWS,
+                time_budget=None if time_limit is None else 0.8 * time_limit,
+            )
+            values = call_with_limits(
+                extract, full.X, full.y, time_limit=time_limit, memory_limit_mb=memory_limit_mb
+            )
     except Exception as exc:  # noqa: BLE001 - evaluations go on; a later run retries
-        return {"dataset": record, "metafeatures": None,
-                "error": f"meta-features failed: {type(exc).__name__}: {exc}"}
+        return {
+            "dataset": record,
+            "metafeatures": None,
+            "error": f"meta-features failed: {type(exc).__name__}: {exc}",
+        }
     return {"dataset": record, "metafeatures": metafeatures_record(data.name, values)}
 
 
-def _evaluate_job(source: str, config_id: str, config: dict, cv: int, max_rows: int | None,
-                  time_limit: float, memory_limit_mb: float, random_state: int,
-                  openml_settings: tuple | None = None, repeat: int = 0,
-                  target: str | None = None) -> dict:
+def _evaluate_job(
+    source: str,
+    config_id: str,
+    config: dict,
+    cv: int,
+    max_rows: int | None,
+    time_limit: float,
+    memory_limit_mb: float,
+    random_state: int,
+    openml_settings: tuple | None = None,
+    repeat: int = 0,
+    target: str | None = None,
+) -> dict:
     """Worker job: cross-validate one configuration; one journal record with every fold.
 
     Repeat ``r`` deals the folds (and seeds the estimator) with ``random_state + r`` on the
     same subsample, and numbers its folds after those of the earlier repeats.
     """
     data = _load(source, max_rows, random_state, openml_settings, target)
-    evaluation = evaluate(config, data, cv=cv, time_limit=time_limit,
-                          memory_limit_mb=memory_limit_mb, random_state=random_state + repeat)
+    evaluation = evaluate(
+        config,
+        data,
+        cv=cv,
+        time_limit=time_limit,
+        memory_limit_mb=memory_limit_mb,
+        random_state=random_state + repeat,
+    )
     offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
     # All folds in one journal line, so that a kill or a full disk cannot leave a cell
     # half recorded; n_rows_used per result: a dataset can hold several fidelities.
     return evaluation_record(
-        data.name, config_id, data.task,
-        [{**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
-         for fold in evaluation.folds])
+        data.name,
+        config_id,
+        data.task,
+        [
+            {**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
+            for fold in evaluation.folds
+        ],
+    )
 
 
 class _Executor:
@@ -241,7 +291,8 @@ class _Executor:
             except ImportError as exc:  # an optional extra
                 raise ImportError(
                     "a dask scheduler needs dask.distributed; install it with: "
-                    'pip install "autometa[distributed]"') from exc
+                    'pip install "autometa[distributed]"'
+                ) from exc
 
             self.client = Client(scheduler) if isinstance(scheduler, str) else scheduler
             self._owns_client = isinstance(scheduler, str)
@@ -252,9 +303,12 @@ class _Executor:
 
             self.n_workers = max(1, n_jobs if n_jobs > 0 else os.cpu_count() or 1)
             # Workers (and the evaluations they run) end with this process, even on kill -9.
-            self.pool = get_reusable_executor(max_workers=self.n_workers, timeout=60,
-                                              initializer=kill_evaluations_with_parent,
-                                              initargs=(os.getpid(),))
+            self.pool = get_reusable_executor(
+                max_workers=self.n_workers,
+                timeout=60,
+                initializer=kill_evaluations_with_parent,
+                initargs=(os.getpid(),),
+            )
 
     def _check_workers_can_fork(self) -> None:
         """Each evaluation runs in a child process of the worker (for its limits), which
@@ -272,7 +326,8 @@ class _Executor:
                 "processes and cannot start the isolated process each evaluation runs in; "
                 "start them with DASK_DISTRIBUTED__WORKER__DAEMON=False (e.g. "
                 "`DASK_DISTRIBUTED__WORKER__DAEMON=False dask worker ADDRESS`), or call "
-                "dask.config.set({'distributed.worker.daemon': False}) before LocalCluster()")
+                "dask.config.set({'distributed.worker.daemon': False}) before LocalCluster()"
+            )
 
     def submit(self, fn, *args):
         if self.client is not None:
@@ -328,7 +383,8 @@ def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
         for row in datasets[unknown].to_dict("records"):
             row = {k: (None if pd.isna(v) else v) for k, v in row.items()}
             state.completed_records.append(
-                dataset_record(**{**row, "cv_folds": int(folds_per_repeat[row["dataset"]])}))
+                dataset_record(**{**row, "cv_folds": int(folds_per_repeat[row["dataset"]])})
+            )
         # A cell counts as evaluated only with every fold of its repeat on record (journals
         # of older versions wrote one line per fold, so a kill could leave a cell partial).
         complete = kb.complete_repeats(task, fidelity="all")
@@ -339,7 +395,8 @@ def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
         if with_scores:
             state.base_scores[task] = kb.performance(task, DEFAULT_METRIC[task])
         state.described.update(
-            {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])})
+            {s: (d, task) for s, d in zip(datasets["source"], datasets["dataset"])}
+        )
         mf = kb.metafeatures(task)
         # metafeatures() reindexes to every dataset of the task; rows of NaN were never
         # described and must be described again.
@@ -403,35 +460,71 @@ def run(
     from autometa.data import load_suite
     from autometa.errors import InvalidParameterError
 
-    for name, value in (("configs", configs), ("cv", cv), ("repeats", repeats),
-                        ("top_configs", 1 if top_configs is None else top_configs)):
+    for name, value in (
+        ("configs", configs),
+        ("cv", cv),
+        ("repeats", repeats),
+        ("top_configs", 1 if top_configs is None else top_configs),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     start = time.perf_counter()
     kb_dir = Path(kb_dir)
     # the suite first: a bad suite path must not leave an empty knowledge-base folder
-    sources = _interleave([load_suite(spec).sources for spec in
-                           ([suite] if isinstance(suite, (str, os.PathLike)) else suite)])
+    sources = _interleave(
+        [
+            load_suite(spec).sources
+            for spec in ([suite] if isinstance(suite, (str, os.PathLike)) else suite)
+        ]
+    )
     kb_dir.mkdir(parents=True, exist_ok=True)
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
-        return _run_locked(sources, kb_dir, configs=configs, cv=cv, repeats=repeats,
-                           max_rows=max_rows, n_jobs=n_jobs, scheduler=scheduler,
-                           time_limit=time_limit, memory_limit_mb=memory_limit_mb,
-                           random_state=random_state, tasks=tuple(tasks), progress=progress,
-                           start=start, top_configs=top_configs, target=target)
+        return _run_locked(
+            sources,
+            kb_dir,
+            configs=configs,
+            cv=cv,
+            repeats=repeats,
+            max_rows=max_rows,
+            n_jobs=n_jobs,
+            scheduler=scheduler,
+            time_limit=time_limit,
+            memory_limit_mb=memory_limit_mb,
+            random_state=random_state,
+            tasks=tuple(tasks),
+            progress=progress,
+            start=start,
+            top_configs=top_configs,
+            target=target,
+        )
 
 
-def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int,
-                      task: str) -> list[dict]:
+def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int, task: str) -> list[dict]:
     """The algorithm defaults and the ``top`` best-scoring configurations of the portfolio."""
     best = set(scores.dropna().sort_values(ascending=False, kind="stable").index[:top])
     defaults = {space.config_id(c) for c in space.defaults(task)}
     return [c for c in portfolio if space.config_id(c) in best | defaults]
 
 
-def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, scheduler,
-                time_limit, memory_limit_mb, random_state, tasks, progress, start,
-                top_configs, target=None):
+def _run_locked(
+    sources,
+    kb_dir,
+    *,
+    configs,
+    cv,
+    repeats,
+    max_rows,
+    n_jobs,
+    scheduler,
+    time_limit,
+    memory_limit_mb,
+    random_state,
+    tasks,
+    progress,
+    start,
+    top_configs,
+    target=None,
+):
     """:func:`run` once it holds the directory's writer lock."""
     from rich.console import Console
     from tqdm.auto import tqdm
@@ -455,8 +548,7 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
     # the total grows as datasets are described and their evaluations queued
     bar = tqdm(total=0, desc="evaluations", unit="eval", disable=not progress, smoothing=0.05)
 
-    def evaluations_for(source: str, name: str, task: str, own_splits: bool,
-                        n_rows: Any) -> None:
+    def evaluations_for(source: str, name: str, task: str, own_splits: bool, n_rows: Any) -> None:
         if task not in portfolios:
             return
         chosen = portfolios[task]
@@ -465,12 +557,14 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
             if name not in state.base_scores.get(task, pd.DataFrame()).index:
                 summary.dataset_errors[name] = (
                     "no results at a smaller size to choose the top configurations from; "
-                    "run the portfolio first (without --top-configs)")
+                    "run the portfolio first (without --top-configs)"
+                )
                 return
             if size <= state.base_size.get(name, size):
                 return  # the portfolio already ran on this many rows
-            chosen = _top_and_defaults(portfolios[task], state.base_scores[task].loc[name],
-                                       top_configs, task)
+            chosen = _top_and_defaults(
+                portfolios[task], state.base_scores[task].loc[name], top_configs, task
+            )
         # A dataset's own splits (an OpenML task's) are the same in every repeat.
         dataset_repeats = 1 if own_splits else repeats
         queued = 0
@@ -491,18 +585,39 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                 job = work.popleft()
                 if job[0] == "describe" and job[1] in state.described:
                     name, task = state.described[job[1]]
-                    evaluations_for(job[1], name, task, name in state.own_splits,
-                                    state.n_rows.get(name))
+                    evaluations_for(
+                        job[1], name, task, name in state.own_splits, state.n_rows.get(name)
+                    )
                     if name in state.with_metafeatures:
                         continue  # else describe again: its meta-features are missing
                 if job[0] == "describe":
-                    future = executor.submit(_describe, job[1], max_rows, random_state,
-                                             KB_METAFEATURE_GROUPS, cv, openml_settings,
-                                             time_limit, memory_limit_mb, target)
+                    future = executor.submit(
+                        _describe,
+                        job[1],
+                        max_rows,
+                        random_state,
+                        KB_METAFEATURE_GROUPS,
+                        cv,
+                        openml_settings,
+                        time_limit,
+                        memory_limit_mb,
+                        target,
+                    )
                 else:
-                    future = executor.submit(_evaluate_job, job[1], job[2], job[3], cv,
-                                             max_rows, time_limit, memory_limit_mb, random_state,
-                                             openml_settings, job[4], target)
+                    future = executor.submit(
+                        _evaluate_job,
+                        job[1],
+                        job[2],
+                        job[3],
+                        cv,
+                        max_rows,
+                        time_limit,
+                        memory_limit_mb,
+                        random_state,
+                        openml_settings,
+                        job[4],
+                        target,
+                    )
                 pending[future] = job
             if not pending:
                 continue
@@ -525,8 +640,13 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                     else:
                         summary.dataset_errors[record["dataset"]] = output["error"]
                     if source not in state.described:  # else its evaluations are queued
-                        evaluations_for(source, record["dataset"], record["task"],
-                                        record["openml_task_id"] is not None, record["n_rows"])
+                        evaluations_for(
+                            source,
+                            record["dataset"],
+                            record["task"],
+                            record["openml_task_id"] is not None,
+                            record["n_rows"],
+                        )
                 else:
                     journal.write(output)
                     name = output["dataset"]
@@ -534,7 +654,8 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
                     failed = [r for r in output["folds"] if r["status"] != "ok"]
                     if failed:
                         summary.failed.setdefault(name, []).append(
-                            f"{job[2]}: {failed[0]['status']}: {failed[0]['error']}")
+                            f"{job[2]}: {failed[0]['status']}: {failed[0]['error']}"
+                        )
                     bar.update(1)
     finally:
         bar.close()
@@ -544,4 +665,3 @@ def _run_locked(sources, kb_dir, *, configs, cv, repeats, max_rows, n_jobs, sche
     if progress:
         Console().print(summary.table())
     return summary
-

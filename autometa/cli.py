@@ -49,8 +49,10 @@ app = typer.Typer(
 )
 console = Console()
 
-TASK_HELP = ("classification or regression (default: inferred; an integer target with at "
-             "most 30 distinct values is classification).")
+TASK_HELP = (
+    "classification or regression (default: inferred; an integer target with at "
+    "most 30 distinct values is classification)."
+)
 
 
 @contextlib.contextmanager
@@ -64,8 +66,14 @@ def _readable_warnings() -> Iterator[None]:
     """
     seen: set[tuple[type, str]] = set()
 
-    def show(message: Any, category: type[Warning], filename: str, lineno: int,
-             file: Any = None, line: Any = None) -> None:
+    def show(
+        message: Any,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: Any = None,
+    ) -> None:
         text = " ".join(str(message).split())  # multi-line messages on one line
         if (category, text) in seen:
             return
@@ -100,7 +108,8 @@ def main(
         False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Show the full traceback of an error instead of one line."),
+        False, "--debug", help="Show the full traceback of an error instead of one line."
+    ),
 ) -> None:
     """Meta-learning recommendations for tabular machine learning."""
     # entered for the whole command: the group's context closes after the command ran
@@ -136,47 +145,65 @@ def demo(
     # Iterative learners (mlp, logistic regression, svm) stop at the configured iteration
     # limit here as they did in the knowledge base; one line says so instead of a warning
     # per fold.
-    with (warnings.catch_warnings(record=True) as caught,
-          console.status(f"cross-validating #1 {best.algorithm} on this table (5 folds)")):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        console.status(f"cross-validating #1 {best.algorithm} on this table (5 folds)"),
+    ):
         warnings.simplefilter("always", ConvergenceWarning)
-        scores = cross_val_score(best.make_pipeline(), dataset.X, dataset.y, cv=5,
-                                 scoring="balanced_accuracy")
+        scores = cross_val_score(
+            best.make_pipeline(), dataset.X, dataset.y, cv=5, scoring="balanced_accuracy"
+        )
     unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     for w in caught:
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    console.print(f"#1 {best.algorithm}, cross-validated here (5 folds): balanced_accuracy "
-                  f"{scores.mean():.4f} ± {scores.std():.4f}")
+    console.print(
+        f"#1 {best.algorithm}, cross-validated here (5 folds): balanced_accuracy "
+        f"{scores.mean():.4f} ± {scores.std():.4f}"
+    )
     if unconverged:
-        console.print(f"({unconverged} fits stopped at the configuration's iteration limit "
-                      "before converging, as in the knowledge base)")
+        console.print(
+            f"({unconverged} fits stopped at the configuration's iteration limit "
+            "before converging, as in the knowledge base)"
+        )
 
 
 @app.command()
 def batch(
-    suite: list[str] = typer.Option(..., "--suite", "-s",
-                                    help="dir:PATH, openml-suite:ID|NAME or openml-task:ID,ID,"
-                                         "...; repeat to interleave several suites."),
+    suite: list[str] = typer.Option(
+        ...,
+        "--suite",
+        "-s",
+        help="dir:PATH, openml-suite:ID|NAME or openml-task:ID,ID,"
+        "...; repeat to interleave several suites.",
+    ),
     kb: Path = typer.Option(..., "--kb", help="Knowledge-base directory to create or extend."),
     configs: int = typer.Option(100, "--configs", help="Portfolio size per task type."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
-    repeats: int = typer.Option(1, "--repeats",
-                                help="Repeated cross-validation; rerun with more to add repeats."),
+    repeats: int = typer.Option(
+        1, "--repeats", help="Repeated cross-validation; rerun with more to add repeats."
+    ),
     max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Subsample larger datasets."),
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Local worker processes."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler",
-                                            help="dask.distributed scheduler address."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="dask.distributed scheduler address."
+    ),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds per evaluation."),
     memory_limit: float = typer.Option(4096, "--memory-limit", help="MB per evaluation."),
     seed: int = typer.Option(0, "--seed", help="Seed of portfolio, subsamples and folds."),
     top_configs: Optional[int] = typer.Option(
-        None, "--top-configs",
+        None,
+        "--top-configs",
         help="Extend to a larger --max-rows: only the algorithm defaults and each dataset's "
-             "N best configurations at its smallest size on record."),
+        "N best configurations at its smallest size on record.",
+    ),
     target: Optional[str] = typer.Option(
-        None, "--target", "-t",
+        None,
+        "--target",
+        "-t",
         help="Target column of every table of the suite (default: the corpus manifest's, "
-             "or a column named 'target')."),
+        "or a column named 'target').",
+    ),
 ) -> None:
     """Evaluate the configuration portfolio on every dataset of a suite into a knowledge base.
 
@@ -185,9 +212,19 @@ def batch(
     from autometa import batch as batch_module
 
     summary = batch_module.run(
-        suite, kb, configs=configs, cv=cv, repeats=repeats, max_rows=max_rows, n_jobs=n_jobs,
-        scheduler=scheduler, time_limit=time_limit, memory_limit_mb=memory_limit,
-        random_state=seed, top_configs=top_configs, target=target,
+        suite,
+        kb,
+        configs=configs,
+        cv=cv,
+        repeats=repeats,
+        max_rows=max_rows,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        time_limit=time_limit,
+        memory_limit_mb=memory_limit,
+        random_state=seed,
+        top_configs=top_configs,
+        target=target,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 
@@ -199,23 +236,32 @@ def recommend(
     task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     k: int = typer.Option(5, "-k", help="Number of recommendations."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to rank by."),
-    model: str = typer.Option("default", "--model", help="Meta-model (default, knn, portfolio, ...)."),
+    model: str = typer.Option(
+        "default", "--model", help="Meta-model (default, knn, portfolio, ...)."
+    ),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
-    time_budget: Optional[float] = typer.Option(None, "--time-budget",
-                                                help="Seconds one final fit may take."),
-    as_json: bool = typer.Option(False, "--json",
-                                 help="Print JSON (Recommendations.from_json reads it) instead "
-                                      "of a table; notes go to stderr."),
+    time_budget: Optional[float] = typer.Option(
+        None, "--time-budget", help="Seconds one final fit may take."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON (Recommendations.from_json reads it) instead "
+        "of a table; notes go to stderr.",
+    ),
     report: Optional[Path] = typer.Option(
-        None, "--report", help="Also write a self-contained HTML page (table, plot, evidence) "
-                               "to this file."),
+        None,
+        "--report",
+        help="Also write a self-contained HTML page (table, plot, evidence) to this file.",
+    ),
 ) -> None:
     """Rank the knowledge base's configurations for a dataset."""
     if report is not None and not report.expanduser().parent.is_dir():
         from autometa.errors import InvalidParameterError
 
         raise InvalidParameterError(
-            f"--report {report}: directory {report.expanduser().parent} does not exist")
+            f"--report {report}: directory {report.expanduser().parent} does not exist"
+        )
     dataset = autometa.load_dataset(source, target=target, task=task)
     recs = _recommend(dataset, k=k, metric=metric, model=model, kb=kb, time_budget=time_budget)
     if as_json:
@@ -246,8 +292,14 @@ Columns (scores normalised per dataset: 1 = its best configuration (oracle), 0 =
   n_datasets, n_folds held-out datasets and folds; weighting: what each average counts once"""
 
 
-def _default_checkpoint(kb: Any, task: str, metric: str | None, models: tuple[str, ...],
-                        ks: tuple[int, ...], n_folds: int | None) -> Path:
+def _default_checkpoint(
+    kb: Any,
+    task: str,
+    metric: str | None,
+    models: tuple[str, ...],
+    ks: tuple[int, ...],
+    n_folds: int | None,
+) -> Path:
     """A checkpoint file of its own for each evaluation (knowledge-base contents included),
     in the cache directory: rerunning the same command resumes it, another starts afresh."""
     import hashlib
@@ -265,21 +317,33 @@ def evaluate_command(
     task: str = typer.Option(..., "--task", help="classification or regression."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric (default per task)."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
-    models: str = typer.Option("default,forest,knn,portfolio,ranker,sbs,random,flaml", "--models",
-                               help="Comma-separated meta-models."),
+    models: str = typer.Option(
+        "default,forest,knn,portfolio,ranker,sbs,random,flaml",
+        "--models",
+        help="Comma-separated meta-models.",
+    ),
     ks: str = typer.Option("1,3,5,10", "--ks", help="Comma-separated k of best-of-k."),
-    n_folds: Optional[int] = typer.Option(None, "--n-folds",
-                                          help="Deal dataset families into this many folds "
-                                               "(default: one fold per family)."),
-    weighting: str = typer.Option("dataset", "--weighting",
-                                  help="dataset: every held-out dataset counts once; fold: "
-                                       "every held-out fold (family) counts once."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
-                                              help="JSON-lines file recording finished folds; "
-                                                   "run again with it to resume (default: one "
-                                                   "per evaluation in the cache directory)."),
-    no_checkpoint: bool = typer.Option(False, "--no-checkpoint",
-                                       help="Record nothing: an interrupted run starts over."),
+    n_folds: Optional[int] = typer.Option(
+        None,
+        "--n-folds",
+        help="Deal dataset families into this many folds (default: one fold per family).",
+    ),
+    weighting: str = typer.Option(
+        "dataset",
+        "--weighting",
+        help="dataset: every held-out dataset counts once; fold: "
+        "every held-out fold (family) counts once.",
+    ),
+    checkpoint: Optional[Path] = typer.Option(
+        None,
+        "--checkpoint",
+        help="JSON-lines file recording finished folds; "
+        "run again with it to resume (default: one "
+        "per evaluation in the cache directory).",
+    ),
+    no_checkpoint: bool = typer.Option(
+        False, "--no-checkpoint", help="Record nothing: an interrupted run starts over."
+    ),
 ) -> None:
     """Grouped leave-one-dataset-out benchmark of the meta-models on a knowledge base.
 
@@ -299,13 +363,22 @@ def evaluate_command(
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
     n_datasets = len(knowledge_base.datasets(task)) if task in knowledge_base.tasks else 0
     folds = f"{n_folds} held-out folds" if n_folds else "one held-out fold per dataset family"
-    typer.echo(f"evaluating {len(names)} meta-models on {n_datasets} {task} datasets, {folds}; "
-               "the bar shows the time left after the first fold"
-               + (f"; finished folds are kept in {checkpoint} (rerun to resume)"
-                  if checkpoint else ""), err=True)
+    typer.echo(
+        f"evaluating {len(names)} meta-models on {n_datasets} {task} datasets, {folds}; "
+        "the bar shows the time left after the first fold"
+        + (f"; finished folds are kept in {checkpoint} (rerun to resume)" if checkpoint else ""),
+        err=True,
+    )
     table = autometa.evaluate_recommender(
-        knowledge_base, task=task, metric=metric, models=names, ks=k_values, n_folds=n_folds,
-        weighting=weighting, progress=True, checkpoint=checkpoint,
+        knowledge_base,
+        task=task,
+        metric=metric,
+        models=names,
+        ks=k_values,
+        n_folds=n_folds,
+        weighting=weighting,
+        progress=True,
+        checkpoint=checkpoint,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo(f"\n{EVALUATE_LEGEND}", err=True)
@@ -317,17 +390,23 @@ def tune_command(
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
     task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     trials: int = typer.Option(50, "--trials", "-n", help="Trials in the study (its budget)."),
-    warm_start: int = typer.Option(10, "--warm-start", "-w",
-                                   help="Top recommendations tried first (0: cold start)."),
+    warm_start: int = typer.Option(
+        10, "--warm-start", "-w", help="Top recommendations tried first (0: cold start)."
+    ),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to optimise."),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
-    storage: Optional[str] = typer.Option(None, "--storage",
-                                          help="Optuna storage: sqlite:///tune.db, a database "
-                                               "URL or journal:FILE (default: in memory)."),
-    study_name: Optional[str] = typer.Option(None, "--study-name",
-                                             help="Study to create or continue."),
-    timeout: Optional[float] = typer.Option(None, "--timeout",
-                                            help="Stop starting trials after this many seconds."),
+    storage: Optional[str] = typer.Option(
+        None,
+        "--storage",
+        help="Optuna storage: sqlite:///tune.db, a database "
+        "URL or journal:FILE (default: in memory).",
+    ),
+    study_name: Optional[str] = typer.Option(
+        None, "--study-name", help="Study to create or continue."
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", help="Stop starting trials after this many seconds."
+    ),
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Trials evaluated at once."),
     time_limit: float = typer.Option(300.0, "--time-limit", help="Seconds per trial."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
@@ -354,26 +433,42 @@ def tune_command(
         done = sum(_evaluated(t) for t in study.get_trials(deepcopy=False))
         try:
             best = study.best_trial
-            best_text = (f"best {best.value:.4f} (trial {best.number}, "
-                         f"{best.user_attrs.get('config', {}).get('algorithm', '?')})")
+            best_text = (
+                f"best {best.value:.4f} (trial {best.number}, "
+                f"{best.user_attrs.get('config', {}).get('algorithm', '?')})"
+            )
         except ValueError:
             best_text = "no successful trial yet"
-        this = (f"{trial.value:.4f}" if trial.value is not None
-                else f"{trial.state.name.lower()} ({trial.user_attrs.get('status', '?')})")
+        this = (
+            f"{trial.value:.4f}"
+            if trial.value is not None
+            else f"{trial.state.name.lower()} ({trial.user_attrs.get('status', '?')})"
+        )
         line.plain = f"trial {done}/{trials}: {this}; {best_text}"
         live.refresh()
 
     with Live(line, console=console, transient=False, auto_refresh=False) as live:
         study = autometa.tune(
-            dataset, n_trials=trials, warm_start=warm_start, metric=metric, cv=cv,
-            storage=storage, study_name=study_name, timeout=timeout, n_jobs=n_jobs,
-            random_state=seed, kb=kb, time_limit=time_limit, callbacks=[progress],
+            dataset,
+            n_trials=trials,
+            warm_start=warm_start,
+            metric=metric,
+            cv=cv,
+            storage=storage,
+            study_name=study_name,
+            timeout=timeout,
+            n_jobs=n_jobs,
+            random_state=seed,
+            kb=kb,
+            time_limit=time_limit,
+            callbacks=[progress],
         )
     if not console.is_terminal:
         console.line()
     states = [t.state for t in study.trials]
-    counts = ", ".join(f"{n} {s.name.lower()}" for s in optuna.trial.TrialState
-                       if (n := states.count(s)))
+    counts = ", ".join(
+        f"{n} {s.name.lower()}" for s in optuna.trial.TrialState if (n := states.count(s))
+    )
     console.print(f"study {study.study_name!r}: {len(states)} trials ({counts})")
     try:
         best = study.best_trial
@@ -381,11 +476,14 @@ def tune_command(
         console.print("no trial succeeded; see the trials' 'error' user attributes")
         raise typer.Exit(1) from None
     config = best.user_attrs.get("config", {})
-    console.print(f"best {best.user_attrs.get('metric', 'score')} {best.value:.4f}: trial "
-                  f"{best.number}, {config.get('algorithm')} {config.get('params', {})}")
+    console.print(
+        f"best {best.user_attrs.get('metric', 'score')} {best.value:.4f}: trial "
+        f"{best.number}, {config.get('algorithm')} {config.get('params', {})}"
+    )
     if storage:
-        console.print(f"load it with optuna.load_study(study_name={study.study_name!r}, "
-                      f"storage={storage!r})")
+        console.print(
+            f"load it with optuna.load_study(study_name={study.study_name!r}, storage={storage!r})"
+        )
 
 
 def _raw_table(source: str, target: Optional[str]) -> tuple[Any, Any]:
@@ -404,27 +502,35 @@ def _raw_table(source: str, target: Optional[str]) -> tuple[Any, Any]:
     if not kept.all():
         from autometa.errors import DataWarning
 
-        warnings.warn(f"{source}: dropped {int((~kept).sum())} of {len(y)} rows whose target "
-                      f"{y.name!r} is missing", DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{source}: dropped {int((~kept).sum())} of {len(y)} rows whose target "
+            f"{y.name!r} is missing",
+            DataWarning,
+            stacklevel=2,
+        )
         X, y = X[kept], y[kept]
     return X, y
 
 
 @app.command("fit")
 def fit_command(
-    source: str = typer.Argument(..., help="Data file (CSV, TSV, ARFF, Parquet) or "
-                                           "openml:<id> to fit on."),
+    source: str = typer.Argument(
+        ..., help="Data file (CSV, TSV, ARFF, Parquet) or openml:<id> to fit on."
+    ),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target column."),
     output: Path = typer.Option(..., "--output", "-o", help="Model file to write (.skops)."),
     time_budget: Optional[float] = typer.Option(
-        None, "--time-budget",
+        None,
+        "--time-budget",
         help="Seconds the whole fit may take, refit included (default: fit the first "
-             "recommendation without evaluating)."),
+        "recommendation without evaluating).",
+    ),
     task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to optimise."),
     k: int = typer.Option(5, "-k", help="Recommendations raced."),
-    no_ensemble: bool = typer.Option(False, "--no-ensemble",
-                                     help="Refit the best single model, not an ensemble."),
+    no_ensemble: bool = typer.Option(
+        False, "--no-ensemble", help="Refit the best single model, not an ensemble."
+    ),
     cv: int = typer.Option(5, "--cv", help="Cross-validation folds."),
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Evaluations run at once."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
@@ -441,29 +547,43 @@ def fit_command(
     check_task(task)
     X, y = _raw_table(source, target)
     task = task or infer_task(y.dropna())
-    estimator = (autometa.AutoClassifier if task == "classification"
-                 else autometa.AutoRegressor)(
-        time_budget=time_budget, metric=metric, k=k, kb=kb, ensemble=not no_ensemble, cv=cv,
-        n_jobs=n_jobs, random_state=seed, verbose=0 if quiet else 1)
+    estimator = (autometa.AutoClassifier if task == "classification" else autometa.AutoRegressor)(
+        time_budget=time_budget,
+        metric=metric,
+        k=k,
+        kb=kb,
+        ensemble=not no_ensemble,
+        cv=cv,
+        n_jobs=n_jobs,
+        random_state=seed,
+        verbose=0 if quiet else 1,
+    )
     estimator.fit(X, y)
     path = estimator.save(output)
     board = estimator.leaderboard_[["source", "algorithm", "status", "score", "weight"]]
-    console.print(board.head(10).to_string(float_format=lambda v: f"{v:.4f}"),
-                  highlight=False, markup=False)
-    console.print(f"{type(estimator).__name__} -> {estimator._summary()}; fitted in "
-                  f"{estimator.fit_time_:.1f} s; saved to {path}", highlight=False,
-                  markup=False)
+    console.print(
+        board.head(10).to_string(float_format=lambda v: f"{v:.4f}"), highlight=False, markup=False
+    )
+    console.print(
+        f"{type(estimator).__name__} -> {estimator._summary()}; fitted in "
+        f"{estimator.fit_time_:.1f} s; saved to {path}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("predict")
 def predict_command(
     model_file: Path = typer.Argument(..., help="Model file written by autometa fit."),
-    source: Path = typer.Argument(..., help="Data file with the model's feature columns "
-                                            "(other columns are ignored)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="CSV file to write (default: stdout)."),
-    proba: bool = typer.Option(False, "--proba",
-                               help="Also write one probability column per class."),
+    source: Path = typer.Argument(
+        ..., help="Data file with the model's feature columns (other columns are ignored)."
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="CSV file to write (default: stdout)."
+    ),
+    proba: bool = typer.Option(
+        False, "--proba", help="Also write one probability column per class."
+    ),
 ) -> None:
     """Predict with a saved model: one row per input row, the prediction column named
     after the target."""
@@ -494,8 +614,9 @@ def predict_command(
         typer.echo(out.to_csv(index=False), nl=False)
         return
     # written next to the target and renamed over it: never a half-written file
-    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp",
-                                   dir=output.parent if str(output.parent) else ".")
+    handle, tmp = tempfile.mkstemp(
+        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent if str(output.parent) else "."
+    )
     try:
         with os.fdopen(handle, "w", newline="") as file:
             out.to_csv(file, index=False)

@@ -146,8 +146,13 @@ def _regression_scores(y_test, y_pred) -> dict[str, float]:
 
 
 def _failed_fold(fold: int, status: str, error: str, metrics: list[str]) -> dict[str, Any]:
-    record = {"fold": fold, "status": status, "error": error[-2000:],
-              "fit_time": float("nan"), "predict_time": float("nan")}
+    record = {
+        "fold": fold,
+        "status": status,
+        "error": error[-2000:],
+        "fit_time": float("nan"),
+        "predict_time": float("nan"),
+    }
     record.update(dict.fromkeys(metrics, float("nan")))
     return record
 
@@ -170,8 +175,13 @@ def _run_fold(estimator, dataset, fold: int, train, test, metrics: list[str]) ->
         else:
             scores = _regression_scores(y_test, y_pred)
     predict_time = time.perf_counter() - start
-    record = {"fold": fold, "status": "ok", "error": "", "fit_time": fit_time,
-              "predict_time": predict_time}
+    record = {
+        "fold": fold,
+        "status": "ok",
+        "error": "",
+        "fit_time": fit_time,
+        "predict_time": predict_time,
+    }
     for name in metrics:
         value = float(scores.get(name, float("nan")))
         record[name] = value if np.isfinite(value) else float("nan")
@@ -268,8 +278,9 @@ def _exit_with_parent(parent_pid: int | None) -> None:
     threading.Thread(target=watch, daemon=True, name="autometa-parent-watch").start()
 
 
-def _child(connection, estimator, dataset, splits, metrics, memory_limit_mb,
-           parent_pid=None) -> None:
+def _child(
+    connection, estimator, dataset, splits, metrics, memory_limit_mb, parent_pid=None
+) -> None:
     """Worker process body: evaluate folds one by one, sending each record as it finishes."""
     import faulthandler
 
@@ -324,8 +335,9 @@ def call_with_limits(fn, *args, time_limit: float | None, memory_limit_mb: float
     """
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_call_child, daemon=True,
-                              args=(sender, fn, args, memory_limit_mb, os.getpid()))
+    process = context.Process(
+        target=_call_child, daemon=True, args=(sender, fn, args, memory_limit_mb, os.getpid())
+    )
     process.start()
     _ACTIVE_GROUPS.add(process.pid)
     sender.close()
@@ -334,8 +346,11 @@ def call_with_limits(fn, *args, time_limit: float | None, memory_limit_mb: float
             ready = receiver.poll(time_limit)
             outcome = receiver.recv() if ready else None
         except (EOFError, OSError):
-            outcome = ("memory", "worker process killed") if _died_status(process) == "memory" \
+            outcome = (
+                ("memory", "worker process killed")
+                if _died_status(process) == "memory"
                 else ("error", f"worker process died (exit code {process.exitcode})")
+            )
     finally:
         _stop(process)
         receiver.close()
@@ -388,8 +403,9 @@ def evaluate(
     """
     metrics = list(metrics or metrics_for(dataset.task))
     if estimator is None:
-        estimator = space.build(config, categorical=dataset.categorical, task=dataset.task,
-                                random_state=random_state)
+        estimator = space.build(
+            config, categorical=dataset.categorical, task=dataset.task, random_state=random_state
+        )
     name = getattr(dataset, "name", "dataset")
     result = Evaluation(config=config, dataset=name)
     try:
@@ -425,21 +441,27 @@ def evaluate(
             ready = False
         if not ready:
             status = "timeout" if process.is_alive() else _died_status(process)
-            message = (f"time limit of {time_limit:g} s exceeded" if status == "timeout"
-                       else f"worker process died (exit code {process.exitcode})")
+            message = (
+                f"time limit of {time_limit:g} s exceeded"
+                if status == "timeout"
+                else f"worker process died (exit code {process.exitcode})"
+            )
             break
         try:
             result.folds.append(receiver.recv())
         except (EOFError, OSError):
             process.join(1)
-            status, message = _died_status(process), (
-                f"worker process died (exit code {process.exitcode})")
+            status, message = (
+                _died_status(process),
+                (f"worker process died (exit code {process.exitcode})"),
+            )
             break
     else:
         status = ""
     if status:
-        result.folds += [_failed_fold(f, status, message, metrics)
-                         for f in range(len(result.folds), len(splits))]
+        result.folds += [
+            _failed_fold(f, status, message, metrics) for f in range(len(result.folds), len(splits))
+        ]
     _stop(process)
     receiver.close()
     return result

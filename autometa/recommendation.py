@@ -28,8 +28,14 @@ from autometa.errors import (
     TaskMismatchError,
 )
 
-__all__ = ["Explanation", "NoveltyWarning", "Recommendation", "Recommendations", "learn_from",
-           "recommend"]
+__all__ = [
+    "Explanation",
+    "NoveltyWarning",
+    "Recommendation",
+    "Recommendations",
+    "learn_from",
+    "recommend",
+]
 
 #: Seconds of the latency budget given to meta-feature extraction by default.
 METAFEATURE_BUDGET = 1.0
@@ -113,8 +119,12 @@ class Recommendation:
         from autometa import space
 
         try:
-            return space.build(dict(self.config), categorical=list(self.categorical),
-                               task=self.task, random_state=random_state)
+            return space.build(
+                dict(self.config),
+                categorical=list(self.categorical),
+                task=self.task,
+                random_state=random_state,
+            )
         except ConfigError as exc:
             raise ConfigError(
                 f"config {self.config_id!r} (algorithm {self.algorithm!r}) cannot be built "
@@ -125,30 +135,43 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (evidence as a list of records; NaN as ``None``)."""
         return {
-            "rank": self.rank, "config_id": self.config_id, "algorithm": self.algorithm,
-            "predicted_score": _f(self.predicted_score), "predicted_std": _f(self.predicted_std),
+            "rank": self.rank,
+            "config_id": self.config_id,
+            "algorithm": self.algorithm,
+            "predicted_score": _f(self.predicted_score),
+            "predicted_std": _f(self.predicted_std),
             "predicted_normalised": _f(self.predicted_normalised),
-            "predicted_fit_time": _f(self.predicted_fit_time), "metric": self.metric,
-            "task": self.task, "config": self.config, "categorical": list(self.categorical),
-            "evidence": [{k: _f(v) if isinstance(v, float) else v for k, v in r.items()}
-                         for r in self.evidence.to_dict("records")],
+            "predicted_fit_time": _f(self.predicted_fit_time),
+            "metric": self.metric,
+            "task": self.task,
+            "config": self.config,
+            "categorical": list(self.categorical),
+            "evidence": [
+                {k: _f(v) if isinstance(v, float) else v for k, v in r.items()}
+                for r in self.evidence.to_dict("records")
+            ],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recommendation:
         """The recommendation :meth:`to_dict` described (``None`` read back as NaN)."""
-        evidence = pd.DataFrame.from_records(list(data.get("evidence") or []),
-                                             columns=list(EVIDENCE_COLUMNS))
+        evidence = pd.DataFrame.from_records(
+            list(data.get("evidence") or []), columns=list(EVIDENCE_COLUMNS)
+        )
         for column in ("distance", "score", "rank"):
             evidence[column] = pd.to_numeric(evidence[column], errors="coerce").astype(float)
         return cls(
-            config=dict(data["config"]), config_id=str(data["config_id"]),
-            algorithm=str(data["algorithm"]), rank=int(data["rank"]),
+            config=dict(data["config"]),
+            config_id=str(data["config_id"]),
+            algorithm=str(data["algorithm"]),
+            rank=int(data["rank"]),
             predicted_score=_nan(data["predicted_score"]),
             predicted_std=_nan(data["predicted_std"]),
             predicted_normalised=_nan(data["predicted_normalised"]),
-            predicted_fit_time=_nan(data["predicted_fit_time"]), evidence=evidence,
-            metric=str(data["metric"]), task=str(data["task"]),
+            predicted_fit_time=_nan(data["predicted_fit_time"]),
+            evidence=evidence,
+            metric=str(data["metric"]),
+            task=str(data["task"]),
             categorical=list(data.get("categorical") or []),
         )
 
@@ -171,16 +194,20 @@ def _frame_to_dict(frame: pd.DataFrame | None) -> dict[str, Any] | None:
     """A float frame as JSON-friendly ``index, columns, data`` (NaN as ``None``)."""
     if frame is None:
         return None
-    return {"index": [str(i) for i in frame.index], "columns": [str(c) for c in frame.columns],
-            "data": [[_f(float(v)) for v in row] for row in frame.to_numpy(dtype=float)]}
+    return {
+        "index": [str(i) for i in frame.index],
+        "columns": [str(c) for c in frame.columns],
+        "data": [[_f(float(v)) for v in row] for row in frame.to_numpy(dtype=float)],
+    }
 
 
 def _frame_from_dict(data: Mapping[str, Any] | None) -> pd.DataFrame | None:
     if not data:
         return None
     values = [[_nan(v) for v in row] for row in data["data"]]
-    return pd.DataFrame(values, index=list(data["index"]), columns=list(data["columns"]),
-                        dtype=float)
+    return pd.DataFrame(
+        values, index=list(data["index"]), columns=list(data["columns"]), dtype=float
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -232,10 +259,20 @@ class Recommendations(Sequence[Recommendation]):
     reference: dict[str, Any] | None = None
     neighbour_metafeatures: pd.DataFrame | None = None
 
-    def __init__(self, items: Sequence[Recommendation], *, dataset: str, task: str, metric: str,
-                 model: str, metafeatures: pd.Series, warnings: Sequence[str] = (),
-                 timings: Mapping[str, float] | None = None, kb_fingerprint: str | None = None,
-                 autometa_version: str | None = None) -> None:
+    def __init__(
+        self,
+        items: Sequence[Recommendation],
+        *,
+        dataset: str,
+        task: str,
+        metric: str,
+        model: str,
+        metafeatures: pd.Series,
+        warnings: Sequence[str] = (),
+        timings: Mapping[str, float] | None = None,
+        kb_fingerprint: str | None = None,
+        autometa_version: str | None = None,
+    ) -> None:
         from autometa import __version__
 
         self._items = list(items)
@@ -261,29 +298,47 @@ class Recommendations(Sequence[Recommendation]):
     def to_frame(self) -> pd.DataFrame:
         """One row per recommendation: rank, algorithm, config_id, predicted score, std,
         normalised score, fit time, and the config."""
-        return pd.DataFrame([
-            {"rank": r.rank, "algorithm": r.algorithm, "config_id": r.config_id,
-             "predicted_score": r.predicted_score, "predicted_std": r.predicted_std,
-             "predicted_normalised": r.predicted_normalised,
-             "predicted_fit_time": r.predicted_fit_time, "config": r.config}
-            for r in self._items
-        ]).set_index("rank")
+        return pd.DataFrame(
+            [
+                {
+                    "rank": r.rank,
+                    "algorithm": r.algorithm,
+                    "config_id": r.config_id,
+                    "predicted_score": r.predicted_score,
+                    "predicted_std": r.predicted_std,
+                    "predicted_normalised": r.predicted_normalised,
+                    "predicted_fit_time": r.predicted_fit_time,
+                    "config": r.config,
+                }
+                for r in self._items
+            ]
+        ).set_index("rank")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly contents (NaN as ``None``); :meth:`from_dict` reads it back."""
-        return {"format_version": JSON_FORMAT_VERSION, "autometa_version": self.autometa_version,
-                "kb_fingerprint": self.kb_fingerprint, "dataset": self.dataset,
-                "task": self.task, "metric": self.metric, "model": self.model,
-                "warnings": self.warnings,
-                "recommendations": [r.to_dict() for r in self._items],
-                "metafeatures": {str(k): _f(float(v)) for k, v in self.metafeatures.items()},
-                "timings": {k: float(v) for k, v in self.timings.items()},
-                "probes": None if self.probes is None else [
-                    {k: (_f(float(v)) if k in ("score", "seconds") else v)
-                     for k, v in row.items()} for row in self.probes.to_dict("records")],
-                "reference": None if self.reference is None else {
-                    k: (_f(v) if isinstance(v, float) else v) for k, v in self.reference.items()},
-                "neighbour_metafeatures": _frame_to_dict(self.neighbour_metafeatures)}
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "autometa_version": self.autometa_version,
+            "kb_fingerprint": self.kb_fingerprint,
+            "dataset": self.dataset,
+            "task": self.task,
+            "metric": self.metric,
+            "model": self.model,
+            "warnings": self.warnings,
+            "recommendations": [r.to_dict() for r in self._items],
+            "metafeatures": {str(k): _f(float(v)) for k, v in self.metafeatures.items()},
+            "timings": {k: float(v) for k, v in self.timings.items()},
+            "probes": None
+            if self.probes is None
+            else [
+                {k: (_f(float(v)) if k in ("score", "seconds") else v) for k, v in row.items()}
+                for row in self.probes.to_dict("records")
+            ],
+            "reference": None
+            if self.reference is None
+            else {k: (_f(v) if isinstance(v, float) else v) for k, v in self.reference.items()},
+            "neighbour_metafeatures": _frame_to_dict(self.neighbour_metafeatures),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recommendations:
@@ -297,35 +352,49 @@ class Recommendations(Sequence[Recommendation]):
         if not isinstance(data, Mapping) or "recommendations" not in data:
             raise InvalidParameterError(
                 "data is not a Recommendations.to_dict()/to_json() result (it has no "
-                "'recommendations')")
+                "'recommendations')"
+            )
         version = data.get("format_version", JSON_FORMAT_VERSION)
         if not isinstance(version, int) or version > JSON_FORMAT_VERSION:
             raise InvalidParameterError(
                 f"recommendations of format_version {version!r} need a newer autometa "
-                f"(this one reads up to {JSON_FORMAT_VERSION})")
+                f"(this one reads up to {JSON_FORMAT_VERSION})"
+            )
         try:
             items = [Recommendation.from_dict(r) for r in data["recommendations"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"a recommendation cannot be read back: {exc!r}") from exc
         metafeatures = pd.Series(
-            {k: _nan(v) for k, v in (data.get("metafeatures") or {}).items()}, dtype=float)
+            {k: _nan(v) for k, v in (data.get("metafeatures") or {}).items()}, dtype=float
+        )
         recommendations = cls(
-            items, dataset=str(data.get("dataset", "")), task=str(data.get("task", "")),
-            metric=str(data.get("metric", "")), model=str(data.get("model", "")),
-            metafeatures=metafeatures, warnings=list(data.get("warnings") or []),
-            timings=data.get("timings") or {}, kb_fingerprint=data.get("kb_fingerprint"),
-            autometa_version=data.get("autometa_version"))
+            items,
+            dataset=str(data.get("dataset", "")),
+            task=str(data.get("task", "")),
+            metric=str(data.get("metric", "")),
+            model=str(data.get("model", "")),
+            metafeatures=metafeatures,
+            warnings=list(data.get("warnings") or []),
+            timings=data.get("timings") or {},
+            kb_fingerprint=data.get("kb_fingerprint"),
+            autometa_version=data.get("autometa_version"),
+        )
         if data.get("probes") is not None:
             recommendations.probes = pd.DataFrame(
-                [{k: (_nan(v) if k in ("score", "seconds") else v) for k, v in row.items()}
-                 for row in data["probes"]],
-                columns=["config_id", "algorithm", "score", "status", "seconds"])
+                [
+                    {k: (_nan(v) if k in ("score", "seconds") else v) for k, v in row.items()}
+                    for row in data["probes"]
+                ],
+                columns=["config_id", "algorithm", "score", "status", "seconds"],
+            )
         if data.get("reference") is not None:
             recommendations.reference = {
                 k: (_nan(v) if k in ("predicted_score", "predicted_std") else v)
-                for k, v in data["reference"].items()}
+                for k, v in data["reference"].items()
+            }
         recommendations.neighbour_metafeatures = _frame_from_dict(
-            data.get("neighbour_metafeatures"))
+            data.get("neighbour_metafeatures")
+        )
         return recommendations
 
     def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
@@ -378,7 +447,8 @@ class Recommendations(Sequence[Recommendation]):
             data = json.loads(source)
         except ValueError as exc:
             raise InvalidParameterError(
-                f"source is not JSON text ({exc}); pass a pathlib.Path to read a file") from exc
+                f"source is not JSON text ({exc}); pass a pathlib.Path to read a file"
+            ) from exc
         return cls.from_dict(data)
 
     def _rows(self) -> list[list[str]]:
@@ -387,15 +457,26 @@ class Recommendations(Sequence[Recommendation]):
             params = r.config.get("params", {}) if isinstance(r.config, dict) else {}
             brief = ", ".join(f"{k}={_short(v)}" for k, v in list(params.items())[:4])
             t = "" if not np.isfinite(r.predicted_fit_time) else f"{r.predicted_fit_time:.2g}s"
-            rows.append([str(r.rank), r.algorithm, f"{r.predicted_score:.4g} ± {r.predicted_std:.2g}",
-                         t, brief])
+            rows.append(
+                [
+                    str(r.rank),
+                    r.algorithm,
+                    f"{r.predicted_score:.4g} ± {r.predicted_std:.2g}",
+                    t,
+                    brief,
+                ]
+            )
         return rows
 
     def __repr__(self) -> str:
-        head = f"Recommendations for {self.dataset!r} ({self.task}, {self.metric}, model={self.model})"
+        head = (
+            f"Recommendations for {self.dataset!r} ({self.task}, {self.metric}, model={self.model})"
+        )
         cols = ["rank", "algorithm", f"predicted {self.metric}", "fit time", "params"]
         rows = self._rows()
-        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+        widths = [
+            max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)
+        ]
         lines = [head, "  ".join(c.ljust(w) for c, w in zip(cols, widths))]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -404,8 +485,10 @@ class Recommendations(Sequence[Recommendation]):
     def __rich__(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=f"Recommendations for {self.dataset} ({self.task}, {self.metric})",
-                      caption="\n".join(f"warning: {w}" for w in self.warnings) or None)
+        table = Table(
+            title=f"Recommendations for {self.dataset} ({self.task}, {self.metric})",
+            caption="\n".join(f"warning: {w}" for w in self.warnings) or None,
+        )
         for c in ("rank", "algorithm", f"predicted {self.metric}", "fit time", "params"):
             table.add_column(c)
         for row in self._rows():
@@ -441,27 +524,39 @@ class Recommendations(Sequence[Recommendation]):
         if ax is None:
             import matplotlib.pyplot as plt
 
-            _, ax = plt.subplots(figsize=(max(4.5, 1.0 * len(self) + 2.5), 3.8),
-                                 layout="constrained")
+            _, ax = plt.subplots(
+                figsize=(max(4.5, 1.0 * len(self) + 2.5), 3.8), layout="constrained"
+            )
         xs = np.arange(1, len(self) + 1)
         if len(self):
             ys = np.array([r.predicted_score for r in self], dtype=float)
             err = np.nan_to_num(np.array([r.predicted_std for r in self], dtype=float), nan=0.0)
-            ax.errorbar(xs, ys, yerr=err, fmt="o", capsize=4, color="C0",
-                        label="recommendation (± predicted std)")
-            ax.set_xticks(xs, [f"{r.rank}. {r.algorithm}" for r in self], rotation=25,
-                          ha="right")
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=err,
+                fmt="o",
+                capsize=4,
+                color="C0",
+                label="recommendation (± predicted std)",
+            )
+            ax.set_xticks(xs, [f"{r.rank}. {r.algorithm}" for r in self], rotation=25, ha="right")
         ref = self.reference
         if ref is not None and np.isfinite(ref.get("predicted_score", np.nan)):
             score, std = float(ref["predicted_score"]), float(ref.get("predicted_std", np.nan))
             where = f", pick {ref['rank']}" if ref.get("rank") else ""
-            ax.axhline(score, color="C3", linestyle="--",
-                       label=f"single best config of the KB ({ref['algorithm']}{where}) ± std")
+            ax.axhline(
+                score,
+                color="C3",
+                linestyle="--",
+                label=f"single best config of the KB ({ref['algorithm']}{where}) ± std",
+            )
             if np.isfinite(std) and std > 0:
                 ax.axhspan(score - std, score + std, color="C3", alpha=0.12, linewidth=0)
         better = _greater_is_better(self.metric)
-        ax.set_ylabel(f"predicted {self.metric}"
-                      + ("" if better is not False else " (lower is better)"))
+        ax.set_ylabel(
+            f"predicted {self.metric}" + ("" if better is not False else " (lower is better)")
+        )
         ax.set_xlabel("recommendation")
         ax.set_title(f"Recommendations for {self.dataset} (model {self.model})")
         ax.grid(axis="y", alpha=0.3)
@@ -502,17 +597,24 @@ class Recommendations(Sequence[Recommendation]):
         >>> exp.neighbours  # doctest: +SKIP
         >>> exp.metafeatures[["query", "neighbours_median", "closeness"]]  # doctest: +SKIP
         """
-        if n_features is not None and (isinstance(n_features, bool)
-                                       or not isinstance(n_features, (int, np.integer))
-                                       or n_features < 1):
+        if n_features is not None and (
+            isinstance(n_features, bool)
+            or not isinstance(n_features, (int, np.integer))
+            or n_features < 1
+        ):
             raise InvalidParameterError(
-                f"n_features must be a positive integer or None, got {n_features!r}")
+                f"n_features must be a positive integer or None, got {n_features!r}"
+            )
         neighbours = pd.DataFrame(columns=["distance", "n_configs"])
         if self._items:
             first = self._items[0].evidence
-            neighbours = pd.DataFrame({"distance": first["distance"].to_numpy(dtype=float),
-                                       "n_configs": first["n_configs"].to_numpy()},
-                                      index=pd.Index(first["dataset"], name="dataset"))
+            neighbours = pd.DataFrame(
+                {
+                    "distance": first["distance"].to_numpy(dtype=float),
+                    "n_configs": first["n_configs"].to_numpy(),
+                },
+                index=pd.Index(first["dataset"], name="dataset"),
+            )
             for r in self._items:
                 ev = r.evidence.set_index("dataset").reindex(neighbours.index)
                 neighbours[f"score_{r.rank}"] = ev["score"].to_numpy(dtype=float)
@@ -522,21 +624,28 @@ class Recommendations(Sequence[Recommendation]):
         table = self.neighbour_metafeatures
         if table is None or table.empty:
             metafeatures = pd.DataFrame({"query": self.metafeatures.astype(float)})
-            note = ("The nearest datasets' meta-features were not recorded with these "
-                    "recommendations; only the query's values are shown.")
+            note = (
+                "The nearest datasets' meta-features were not recorded with these "
+                "recommendations; only the query's values are shown."
+            )
         else:
             others = list(table.columns[1:-2])
             metafeatures = table[["query"]].copy()
-            metafeatures["neighbours_median"] = table[others].median(axis=1, skipna=True) \
-                if others else np.nan
+            metafeatures["neighbours_median"] = (
+                table[others].median(axis=1, skipna=True) if others else np.nan
+            )
             for column in others:
                 metafeatures[column] = table[column]
             metafeatures["gap_neighbours"] = table["gap_neighbours"]
             metafeatures["gap_kb"] = table["gap_kb"]
             metafeatures["closeness"] = table["gap_kb"] - table["gap_neighbours"]
             # a value the query lacks was imputed: its closeness says little, list it last
-            order = np.lexsort((-metafeatures["closeness"].fillna(-np.inf).to_numpy(),
-                                metafeatures["query"].isna().to_numpy()))
+            order = np.lexsort(
+                (
+                    -metafeatures["closeness"].fillna(-np.inf).to_numpy(),
+                    metafeatures["query"].isna().to_numpy(),
+                )
+            )
             metafeatures = metafeatures.iloc[order]
             note = EXPLANATION_NOTE
         metafeatures.index.name = "metafeature"
@@ -573,7 +682,8 @@ EXPLANATION_NOTE = (
     "did there (rank among n_configs configurations). Meta-features: those on which the "
     "nearest datasets resemble this one most compared with the whole knowledge base "
     "(closeness = gap_kb - gap_neighbours, mean absolute differences in scaled units 0..1). "
-    "A similarity view of the evidence, not an attribution of the meta-model's prediction.")
+    "A similarity view of the evidence, not an attribution of the meta-model's prediction."
+)
 
 
 @dataclass
@@ -601,14 +711,23 @@ class Explanation:
     note: str
 
     def __repr__(self) -> str:
-        columns = [c for c in ("query", "neighbours_median", "gap_neighbours", "gap_kb",
-                               "closeness") if c in self.metafeatures.columns]
+        columns = [
+            c
+            for c in ("query", "neighbours_median", "gap_neighbours", "gap_kb", "closeness")
+            if c in self.metafeatures.columns
+        ]
         with pd.option_context("display.width", 120, "display.max_columns", 20):
-            return "\n".join([
-                "Nearest knowledge-base datasets:", self.neighbours.to_string(), "",
-                "Meta-features that set them apart:",
-                self.metafeatures[columns].to_string(float_format=lambda v: f"{v:.4g}"), "",
-                self.note])
+            return "\n".join(
+                [
+                    "Nearest knowledge-base datasets:",
+                    self.neighbours.to_string(),
+                    "",
+                    "Meta-features that set them apart:",
+                    self.metafeatures[columns].to_string(float_format=lambda v: f"{v:.4g}"),
+                    "",
+                    self.note,
+                ]
+            )
 
 
 def _greater_is_better(metric: str) -> bool | None:
@@ -677,8 +796,11 @@ def _disk_cache_dir(kb: Any) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         os.utime(folder)  # the folder's mtime is its last use: the LRU order
         # only folders named as this function names them: the cache directory may be shared
-        ours = [p for p in root.glob("kb-*") if p.is_dir()
-                and all(c in "0123456789abcdef" for c in p.name[3:])]
+        ours = [
+            p
+            for p in root.glob("kb-*")
+            if p.is_dir() and all(c in "0123456789abcdef" for c in p.name[3:])
+        ]
         for stale in sorted(ours, key=last_used, reverse=True)[DISK_CACHE_KBS:]:
             shutil.rmtree(stale, ignore_errors=True)
     except OSError:
@@ -687,8 +809,16 @@ def _disk_cache_dir(kb: Any) -> Path:
 
 
 def _kb_stamp(path: Path) -> tuple:
-    files = [path / n for n in ("kb.json", "configs.json", "datasets.parquet",
-                                "metafeatures.parquet", "results.parquet")]
+    files = [
+        path / n
+        for n in (
+            "kb.json",
+            "configs.json",
+            "datasets.parquet",
+            "metafeatures.parquet",
+            "results.parquet",
+        )
+    ]
     files += sorted((path / "journal").glob("*.jsonl")) if (path / "journal").is_dir() else []
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
 
@@ -711,27 +841,39 @@ def _resolve_kb(kb: Any) -> Any:
     return cached
 
 
-def _probe(fitted: Any, kb: Any, dataset: Any, metric: str, budget: Any,
-           random_state: int) -> tuple[dict[str, float], pd.DataFrame | None, list[str]]:
+def _probe(
+    fitted: Any, kb: Any, dataset: Any, metric: str, budget: Any, random_state: int
+) -> tuple[dict[str, float], pd.DataFrame | None, list[str]]:
     """Run the meta-model's probes on ``dataset``; notes say what could not be probed."""
     from autometa._probing import probe_rows, run_probes
 
-    if (isinstance(budget, bool) or not isinstance(budget, (int, float, np.number))
-            or not np.isfinite(budget) or budget <= 0):
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float, np.number))
+        or not np.isfinite(budget)
+        or budget <= 0
+    ):
         raise InvalidParameterError(
-            f"probe_budget must be a positive number of seconds, got {budget!r}")
+            f"probe_budget must be a positive number of seconds, got {budget!r}"
+        )
     if not getattr(fitted, "probe_configs_", None):
         note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
         return {}, None, [note]
-    probes, table = run_probes(fitted, dataset, metric=metric, budget=float(budget),
-                               n_rows=probe_rows(kb, dataset.task), random_state=random_state)
+    probes, table = run_probes(
+        fitted,
+        dataset,
+        metric=metric,
+        budget=float(budget),
+        n_rows=probe_rows(kb, dataset.task),
+        random_state=random_state,
+    )
     notes = []
     if not probes:
-        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without "
-                     "probing")
+        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without probing")
     elif len(probes) < len(table):
-        notes.append(f"{len(probes)} of {len(table)} probes finished within "
-                     f"probe_budget={budget:g}s")
+        notes.append(
+            f"{len(probes)} of {len(table)} probes finished within probe_budget={budget:g}s"
+        )
     return probes, table, notes
 
 
@@ -739,27 +881,44 @@ def _check_arguments(*, k: Any, time_budget: Any, metafeature_budget: Any) -> No
     """Refuse what recommend() cannot use, naming the argument and its value."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
-    for name, value, optional in (("time_budget", time_budget, True),
-                                  ("metafeature_budget", metafeature_budget, False)):
+    for name, value, optional in (
+        ("time_budget", time_budget, True),
+        ("metafeature_budget", metafeature_budget, False),
+    ):
         if value is None and optional:
             continue
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                or not np.isfinite(value) or value <= 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not np.isfinite(value)
+            or value <= 0
+        ):
             raise InvalidParameterError(
-                f"{name} must be a positive number of seconds, got {value!r}")
+                f"{name} must be a positive number of seconds, got {value!r}"
+            )
 
 
-def _fitted_model(model: Any, kb: Any, task: str, metric: str, random_state: int, use_cache: bool) -> Any:
+def _fitted_model(
+    model: Any, kb: Any, task: str, metric: str, random_state: int, use_cache: bool
+) -> Any:
     from autometa.metamodel import MetaModel, get_model, load_or_fit
     from autometa.metamodel._cache import cache_key
 
     if isinstance(model, MetaModel):
         if hasattr(model, "config_ids_"):
             if model.task_ != task:
-                raise TaskMismatchError(f"the meta-model was fitted for {model.task_}, the dataset is {task}")
+                raise TaskMismatchError(
+                    f"the meta-model was fitted for {model.task_}, the dataset is {task}"
+                )
             return model
-        return load_or_fit(model, kb, task, metric, use_cache=use_cache,
-                           directory=_disk_cache_dir(kb) if use_cache else None)
+        return load_or_fit(
+            model,
+            kb,
+            task,
+            metric,
+            use_cache=use_cache,
+            directory=_disk_cache_dir(kb) if use_cache else None,
+        )
     params = {"random_state": random_state}
     instance = get_model(model, **params)
     if not use_cache:
@@ -785,24 +944,35 @@ def _metafeature_groups(columns: Sequence[str]) -> Any:
         from metafeatures._registry import GROUPS
     except ImportError:  # pragma: no cover
         return "default"
-    groups = sorted({c.split(".", 1)[0] for c in columns if "." in c} & set(GROUPS),
-                    key=GROUPS.index)
+    groups = sorted(
+        {c.split(".", 1)[0] for c in columns if "." in c} & set(GROUPS), key=GROUPS.index
+    )
     return groups or "default"
 
 
-def _extract(dataset: Any, columns: Sequence[str], time_budget: float) -> tuple[pd.Series, list[str]]:
+def _extract(
+    dataset: Any, columns: Sequence[str], time_budget: float
+) -> tuple[pd.Series, list[str]]:
     import metafeatures
 
     notes: list[str] = []
     groups = _metafeature_groups(columns)
     values, info = metafeatures.extract(
-        dataset.X, dataset.y, task=dataset.task, categorical=list(dataset.categorical),
-        groups=groups, time_budget=time_budget, max_rows=QUERY_METAFEATURE_ROWS, return_info=True,
+        dataset.X,
+        dataset.y,
+        task=dataset.task,
+        categorical=list(dataset.categorical),
+        groups=groups,
+        time_budget=time_budget,
+        max_rows=QUERY_METAFEATURE_ROWS,
+        return_info=True,
     )
     skipped = info.get("skipped_groups") or {}
     if skipped:
-        notes.append(f"meta-feature groups {sorted(skipped)} skipped to stay within "
-                     f"{time_budget:g}s; they are imputed")
+        notes.append(
+            f"meta-feature groups {sorted(skipped)} skipped to stay within "
+            f"{time_budget:g}s; they are imputed"
+        )
     aligned = values.reindex(list(columns)).astype(float)
     return aligned, notes
 
@@ -830,12 +1000,16 @@ def _novelty(model: Any, mf: pd.Series, dataset: Any) -> tuple[float, list[str]]
         raw_lo = _unscale(model, j, lo[j])
         raw_hi = _unscale(model, j, hi[j])
         if value > raw_hi * 1.5 or value < raw_lo / 1.5:
-            reasons.append(f"{kind.replace('n_', 'number of ')} = {value:g} is outside the "
-                           f"knowledge base's range [{raw_lo:.3g}, {raw_hi:.3g}]")
+            reasons.append(
+                f"{kind.replace('n_', 'number of ')} = {value:g} is outside the "
+                f"knowledge base's range [{raw_lo:.3g}, {raw_hi:.3g}]"
+            )
     missing = float(model.scaler_.missing(q).mean()) if cols else 1.0
     if missing > 0.5:
-        reasons.append(f"{missing:.0%} of the knowledge base's meta-features could not be "
-                       "computed for this dataset and were imputed")
+        reasons.append(
+            f"{missing:.0%} of the knowledge base's meta-features could not be "
+            "computed for this dataset and were imputed"
+        )
     d = np.abs(X - x).sum(axis=1)
     nn = float(d.min()) if len(d) else np.inf
     if len(X) >= 3:
@@ -846,8 +1020,10 @@ def _novelty(model: Any, mf: pd.Series, dataset: Any) -> tuple[float, list[str]]
         typical = nn
     factor = max(1.0, nn / max(typical, 1e-9))
     if factor > 1.5 and not reasons:
-        reasons.append(f"its nearest knowledge-base dataset is {factor:.1f}x farther away "
-                       "than is typical between knowledge-base datasets")
+        reasons.append(
+            f"its nearest knowledge-base dataset is {factor:.1f}x farther away "
+            "than is typical between knowledge-base datasets"
+        )
     if reasons:
         factor = max(factor, 2.0)
     return factor, reasons
@@ -861,8 +1037,9 @@ def _unscale(model: Any, j: int, v: float) -> float:
     return float(t)
 
 
-def _reference(model: Any, raw: np.ndarray, raw_std: np.ndarray,
-               picks: Sequence[int]) -> dict[str, Any] | None:
+def _reference(
+    model: Any, raw: np.ndarray, raw_std: np.ndarray, picks: Sequence[int]
+) -> dict[str, Any] | None:
     """The single best configuration of the knowledge base (``sbs_``: best mean normalised
     score over its datasets) with the prediction the same model made for it here."""
     sbs = getattr(model, "sbs_", None)
@@ -870,14 +1047,18 @@ def _reference(model: Any, raw: np.ndarray, raw_std: np.ndarray,
         return None
     c = int(np.nanargmax(sbs))
     cid = model.config_ids_[c]
-    return {"config_id": cid,
-            "algorithm": str(model.configs_.get(cid, {}).get("algorithm", cid)),
-            "predicted_score": float(raw[c]), "predicted_std": float(raw_std[c]),
-            "rank": next((r for r, p in enumerate(picks, start=1) if p == c), None)}
+    return {
+        "config_id": cid,
+        "algorithm": str(model.configs_.get(cid, {}).get("algorithm", cid)),
+        "predicted_score": float(raw[c]),
+        "predicted_std": float(raw_std[c]),
+        "rank": next((r for r, p in enumerate(picks, start=1) if p == c), None),
+    }
 
 
-def _neighbour_metafeatures(model: Any, kb: Any, mf: pd.Series, idx: np.ndarray,
-                            names: Sequence[str]) -> pd.DataFrame | None:
+def _neighbour_metafeatures(
+    model: Any, kb: Any, mf: pd.Series, idx: np.ndarray, names: Sequence[str]
+) -> pd.DataFrame | None:
     """The query's and its nearest datasets' meta-features (those the distance uses), and
     the mean scaled gap to those datasets and to the whole knowledge base
     (:attr:`Recommendations.neighbour_metafeatures`)."""
@@ -1025,8 +1206,9 @@ def recommend(
     probes, probe_table = {}, None
     if probe:
         t0 = time.perf_counter()
-        probes, probe_table, probe_notes = _probe(fitted, kb, dataset, metric, probe_budget,
-                                                  random_state)
+        probes, probe_table, probe_notes = _probe(
+            fitted, kb, dataset, metric, probe_budget, random_state
+        )
         notes += probe_notes
         timings["probes"] = time.perf_counter() - t0
     with_probes = {"probes": probes} if probes else {}
@@ -1040,16 +1222,19 @@ def recommend(
     if time_budget is not None:
         allowed = ~(fit_time > time_budget)  # unknown (NaN) times are allowed
         if not allowed.any():
-            notes.append(f"no configuration is expected to fit within time_budget={time_budget:g}s; "
-                         "the fastest are ranked first")
+            notes.append(
+                f"no configuration is expected to fit within time_budget={time_budget:g}s; "
+                "the fastest are ranked first"
+            )
             order = np.argsort(np.nan_to_num(fit_time, nan=np.inf), kind="stable")
             allowed = np.zeros(len(fit_time), bool)
             allowed[order[: max(k, 1)]] = True
     if k > len(fitted.config_ids_):
-        notes.append(f"k={k} is more than the knowledge base's {len(fitted.config_ids_)} "
-                     f"{task} configurations; all of them are returned")
-    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed,
-                          **with_probes)
+        notes.append(
+            f"k={k} is more than the knowledge base's {len(fitted.config_ids_)} "
+            f"{task} configurations; all of them are returned"
+        )
+    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed, **with_probes)
     raw, raw_std = fitted.to_raw(scores, std, mf, n_rows=len(dataset.y))
     idx, dist = fitted.neighbours(mf, 5)
     neighbour_names = [fitted.datasets_[i] for i in idx]
@@ -1061,39 +1246,71 @@ def recommend(
     for r, c in enumerate(picks, start=1):
         cid = fitted.config_ids_[c]
         config = dict(configs.get(cid, fitted.configs_.get(cid, {"algorithm": cid})))
-        evidence = pd.DataFrame({
-            "dataset": neighbour_names, "distance": dist,
-            "score": perf[cid].to_numpy() if cid in perf.columns else np.nan,
-            "rank": perf_rank[cid].to_numpy() if cid in perf_rank.columns else np.nan,
-            "n_configs": perf.notna().sum(axis=1).to_numpy(),
-        })
-        items.append(Recommendation(
-            config=config, config_id=cid, algorithm=str(config.get("algorithm", cid)), rank=r,
-            predicted_score=float(raw[c]), predicted_std=float(raw_std[c]),
-            predicted_normalised=float(scores[c]), predicted_fit_time=float(fit_time[c]),
-            evidence=evidence, metric=metric, task=task, categorical=list(dataset.categorical),
-        ))
+        evidence = pd.DataFrame(
+            {
+                "dataset": neighbour_names,
+                "distance": dist,
+                "score": perf[cid].to_numpy() if cid in perf.columns else np.nan,
+                "rank": perf_rank[cid].to_numpy() if cid in perf_rank.columns else np.nan,
+                "n_configs": perf.notna().sum(axis=1).to_numpy(),
+            }
+        )
+        items.append(
+            Recommendation(
+                config=config,
+                config_id=cid,
+                algorithm=str(config.get("algorithm", cid)),
+                rank=r,
+                predicted_score=float(raw[c]),
+                predicted_std=float(raw_std[c]),
+                predicted_normalised=float(scores[c]),
+                predicted_fit_time=float(fit_time[c]),
+                evidence=evidence,
+                metric=metric,
+                task=task,
+                categorical=list(dataset.categorical),
+            )
+        )
     timings["rank"] = time.perf_counter() - t0
     if reasons:
-        message = (f"dataset {dataset.name!r} is unlike the knowledge base ("
-                   + "; ".join(reasons) + "); predicted_std is inflated "
-                   f"{factor:.1f}x and the ranking is an extrapolation")
+        message = (
+            f"dataset {dataset.name!r} is unlike the knowledge base ("
+            + "; ".join(reasons)
+            + "); predicted_std is inflated "
+            f"{factor:.1f}x and the ranking is an extrapolation"
+        )
         warnings.warn(message, NoveltyWarning, stacklevel=2)
         notes.insert(0, message)
     name = fitted.name if not isinstance(model, str) else model
     recommendations = Recommendations(
-        items, dataset=dataset.name, task=task, metric=metric, model=name, metafeatures=mf,
-        warnings=notes, timings=timings, kb_fingerprint=kb.fingerprint())
+        items,
+        dataset=dataset.name,
+        task=task,
+        metric=metric,
+        model=name,
+        metafeatures=mf,
+        warnings=notes,
+        timings=timings,
+        kb_fingerprint=kb.fingerprint(),
+    )
     recommendations.probes = probe_table
     # for plot() and explain(): computed from what ranking used, no refitting
     recommendations.reference = _reference(fitted, raw, raw_std, picks)
     recommendations.neighbour_metafeatures = _neighbour_metafeatures(
-        fitted, kb, mf, idx, neighbour_names)
+        fitted, kb, mf, idx, neighbour_names
+    )
     return recommendations
 
 
-def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, metric: str | None = None,
-               metafeatures: pd.Series | None = None) -> Any:
+def learn_from(
+    study: Any,
+    data: Any,
+    target: str | None = None,
+    *,
+    kb: Any,
+    metric: str | None = None,
+    metafeatures: pd.Series | None = None,
+) -> Any:
     """Add the finished trials of an Optuna study (e.g. from ``autometa.tune``) to a
     knowledge base, so that later recommendations learn from your own runs.
 
@@ -1130,10 +1347,14 @@ def learn_from(study: Any, data: Any, target: str | None = None, *, kb: Any, met
     if metafeatures is None:
         import metafeatures as mfx
 
-        metafeatures = mfx.extract(dataset.X, dataset.y, task=dataset.task,
-                                   categorical=list(dataset.categorical),
-                                   groups=_metafeature_groups(list(kb.metafeatures().columns)),
-                                   max_rows=METAFEATURE_MAX_ROWS)  # as batch does
+        metafeatures = mfx.extract(
+            dataset.X,
+            dataset.y,
+            task=dataset.task,
+            categorical=list(dataset.categorical),
+            groups=_metafeature_groups(list(kb.metafeatures().columns)),
+            max_rows=METAFEATURE_MAX_ROWS,
+        )  # as batch does
     n = 0
     for trial in study.trials:
         if trial.state != optuna.trial.TrialState.COMPLETE or "config" not in trial.user_attrs:

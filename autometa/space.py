@@ -184,7 +184,9 @@ def _mlp_factory(kind: str) -> Callable[..., BaseEstimator]:
 
 
 def _p(name, default, low=None, high=None, log=False, integer=False, choices=None) -> Param:
-    return Param(name, default, low, high, log, integer, None if choices is None else tuple(choices))
+    return Param(
+        name, default, low, high, log, integer, None if choices is None else tuple(choices)
+    )
 
 
 _FOREST = (
@@ -228,62 +230,136 @@ _MLP_FIXED = (("max_iter", 200),)
 def _algorithms() -> dict[str, dict[str, Algorithm]]:
     C, R = "classification", "regression"
     clf = [
-        Algorithm("logistic_regression", C, _sk("linear_model", "LogisticRegression"),
-                  (_p("C", 1.0, 1e-4, 1e4, log=True),
-                   _p("class_weight", None, choices=(None, "balanced"))),
-                  scaling="standard", fixed=(("max_iter", 1000),)),
-        Algorithm("linear_svm", C, _sk("svm", "LinearSVC"),
-                  (_p("C", 1.0, 1e-4, 1e3, log=True),
-                   _p("class_weight", None, choices=(None, "balanced"))),
-                  scaling="standard", fixed=(("max_iter", 2000),)),
-        Algorithm("rbf_svm", C, _sk("svm", "SVC"),
-                  (_p("C", 1.0, 1e-3, 1e4, log=True), _p("gamma", 0.05, 1e-5, 10.0, log=True),
-                   _p("class_weight", None, choices=(None, "balanced"))),
-                  scaling="standard", fixed=(("cache_size", 500),)),
+        Algorithm(
+            "logistic_regression",
+            C,
+            _sk("linear_model", "LogisticRegression"),
+            (
+                _p("C", 1.0, 1e-4, 1e4, log=True),
+                _p("class_weight", None, choices=(None, "balanced")),
+            ),
+            scaling="standard",
+            fixed=(("max_iter", 1000),),
+        ),
+        Algorithm(
+            "linear_svm",
+            C,
+            _sk("svm", "LinearSVC"),
+            (
+                _p("C", 1.0, 1e-4, 1e3, log=True),
+                _p("class_weight", None, choices=(None, "balanced")),
+            ),
+            scaling="standard",
+            fixed=(("max_iter", 2000),),
+        ),
+        Algorithm(
+            "rbf_svm",
+            C,
+            _sk("svm", "SVC"),
+            (
+                _p("C", 1.0, 1e-3, 1e4, log=True),
+                _p("gamma", 0.05, 1e-5, 10.0, log=True),
+                _p("class_weight", None, choices=(None, "balanced")),
+            ),
+            scaling="standard",
+            fixed=(("cache_size", 500),),
+        ),
         Algorithm("knn", C, _sk("neighbors", "KNeighborsClassifier"), _KNN, scaling="standard"),
-        Algorithm("decision_tree", C, _sk("tree", "DecisionTreeClassifier"),
-                  (_p("max_depth", 30, 1, 30, integer=True),
-                   _p("min_samples_leaf", 1, 1, 50, log=True, integer=True),
-                   _p("criterion", "gini", choices=("gini", "entropy")))),
-        Algorithm("random_forest", C, _sk("ensemble", "RandomForestClassifier"),
-                  _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
-                  fixed=_FOREST_FIXED),
-        Algorithm("extra_trees", C, _sk("ensemble", "ExtraTreesClassifier"),
-                  _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
-                  fixed=_FOREST_FIXED),
-        Algorithm("hist_gradient_boosting", C,
-                  _sk("ensemble", "HistGradientBoostingClassifier"), _HGB),
+        Algorithm(
+            "decision_tree",
+            C,
+            _sk("tree", "DecisionTreeClassifier"),
+            (
+                _p("max_depth", 30, 1, 30, integer=True),
+                _p("min_samples_leaf", 1, 1, 50, log=True, integer=True),
+                _p("criterion", "gini", choices=("gini", "entropy")),
+            ),
+        ),
+        Algorithm(
+            "random_forest",
+            C,
+            _sk("ensemble", "RandomForestClassifier"),
+            _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
+            fixed=_FOREST_FIXED,
+        ),
+        Algorithm(
+            "extra_trees",
+            C,
+            _sk("ensemble", "ExtraTreesClassifier"),
+            _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
+            fixed=_FOREST_FIXED,
+        ),
+        Algorithm(
+            "hist_gradient_boosting", C, _sk("ensemble", "HistGradientBoostingClassifier"), _HGB
+        ),
         Algorithm("xgboost", C, _xgb_classifier, _XGB, fixed=_XGB_FIXED),
-        Algorithm("mlp", C, _mlp_factory("classifier"), _MLP, scaling="standard",
-                  fixed=_MLP_FIXED),
-        Algorithm("gaussian_nb", C, _sk("naive_bayes", "GaussianNB"),
-                  (_p("var_smoothing", 1e-9, 1e-11, 1e-1, log=True),)),
-        Algorithm("lda", C, _sk("discriminant_analysis", "LinearDiscriminantAnalysis"),
-                  (_p("shrinkage", 0.0, 0.0, 1.0),), fixed=(("solver", "lsqr"),)),
+        Algorithm("mlp", C, _mlp_factory("classifier"), _MLP, scaling="standard", fixed=_MLP_FIXED),
+        Algorithm(
+            "gaussian_nb",
+            C,
+            _sk("naive_bayes", "GaussianNB"),
+            (_p("var_smoothing", 1e-9, 1e-11, 1e-1, log=True),),
+        ),
+        Algorithm(
+            "lda",
+            C,
+            _sk("discriminant_analysis", "LinearDiscriminantAnalysis"),
+            (_p("shrinkage", 0.0, 0.0, 1.0),),
+            fixed=(("solver", "lsqr"),),
+        ),
     ]
     reg = [
-        Algorithm("ridge", R, _sk("linear_model", "Ridge"),
-                  (_p("alpha", 1.0, 1e-4, 1e4, log=True),), scaling="standard"),
-        Algorithm("elastic_net", R, _sk("linear_model", "ElasticNet"),
-                  (_p("alpha", 1e-2, 1e-5, 10.0, log=True), _p("l1_ratio", 0.5, 0.0, 1.0)),
-                  scaling="standard", fixed=(("max_iter", 5000),)),
-        Algorithm("linear_svr", R, _sk("svm", "LinearSVR"),
-                  (_p("C", 1.0, 1e-4, 1e3, log=True), _p("epsilon", 0.0, 0.0, 1.0)),
-                  scaling="standard", fixed=(("max_iter", 5000),)),
-        Algorithm("rbf_svr", R, _sk("svm", "SVR"),
-                  (_p("C", 1.0, 1e-3, 1e4, log=True), _p("gamma", 0.05, 1e-5, 10.0, log=True),
-                   _p("epsilon", 0.1, 1e-3, 1.0, log=True)),
-                  scaling="standard", fixed=(("cache_size", 500),)),
+        Algorithm(
+            "ridge",
+            R,
+            _sk("linear_model", "Ridge"),
+            (_p("alpha", 1.0, 1e-4, 1e4, log=True),),
+            scaling="standard",
+        ),
+        Algorithm(
+            "elastic_net",
+            R,
+            _sk("linear_model", "ElasticNet"),
+            (_p("alpha", 1e-2, 1e-5, 10.0, log=True), _p("l1_ratio", 0.5, 0.0, 1.0)),
+            scaling="standard",
+            fixed=(("max_iter", 5000),),
+        ),
+        Algorithm(
+            "linear_svr",
+            R,
+            _sk("svm", "LinearSVR"),
+            (_p("C", 1.0, 1e-4, 1e3, log=True), _p("epsilon", 0.0, 0.0, 1.0)),
+            scaling="standard",
+            fixed=(("max_iter", 5000),),
+        ),
+        Algorithm(
+            "rbf_svr",
+            R,
+            _sk("svm", "SVR"),
+            (
+                _p("C", 1.0, 1e-3, 1e4, log=True),
+                _p("gamma", 0.05, 1e-5, 10.0, log=True),
+                _p("epsilon", 0.1, 1e-3, 1.0, log=True),
+            ),
+            scaling="standard",
+            fixed=(("cache_size", 500),),
+        ),
         Algorithm("knn", R, _sk("neighbors", "KNeighborsRegressor"), _KNN, scaling="standard"),
-        Algorithm("random_forest", R, _sk("ensemble", "RandomForestRegressor"),
-                  _FOREST, fixed=_FOREST_FIXED),
-        Algorithm("extra_trees", R, _sk("ensemble", "ExtraTreesRegressor"),
-                  _FOREST, fixed=_FOREST_FIXED),
-        Algorithm("hist_gradient_boosting", R,
-                  _sk("ensemble", "HistGradientBoostingRegressor"), _HGB),
+        Algorithm(
+            "random_forest",
+            R,
+            _sk("ensemble", "RandomForestRegressor"),
+            _FOREST,
+            fixed=_FOREST_FIXED,
+        ),
+        Algorithm(
+            "extra_trees", R, _sk("ensemble", "ExtraTreesRegressor"), _FOREST, fixed=_FOREST_FIXED
+        ),
+        Algorithm(
+            "hist_gradient_boosting", R, _sk("ensemble", "HistGradientBoostingRegressor"), _HGB
+        ),
         Algorithm("xgboost", R, _xgb_regressor, _XGB, fixed=_XGB_FIXED),
-        Algorithm("mlp", R, _mlp_factory("regressor"), _MLP, scaling="standard",
-                  fixed=_MLP_FIXED),
+        Algorithm("mlp", R, _mlp_factory("regressor"), _MLP, scaling="standard", fixed=_MLP_FIXED),
     ]
     return {C: {a.name: a for a in clf}, R: {a.name: a for a in reg}}
 
@@ -306,9 +382,7 @@ def get_algorithm(task: str, name: str) -> Algorithm:
     algorithm is unknown."""
     algorithms = ALGORITHMS[check_task(task)]
     if name not in algorithms:
-        raise ConfigError(
-            f"unknown {task} algorithm {name!r}; allowed: {sorted(algorithms)}"
-        )
+        raise ConfigError(f"unknown {task} algorithm {name!r}; allowed: {sorted(algorithms)}")
     return algorithms[name]
 
 
@@ -332,8 +406,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{step}={config[step]!r} is not one of {list(choices)}")
     params = config.get("params", {})
     if not isinstance(params, dict):
-        raise ConfigError(f"a configuration's 'params' is a dict of hyperparameters, got "
-                          f"{type(params).__name__}: {params!r}")
+        raise ConfigError(
+            f"a configuration's 'params' is a dict of hyperparameters, got "
+            f"{type(params).__name__}: {params!r}"
+        )
     by_name = {p.name: p for p in algorithm.params}
     for name, value in params.items():
         if name not in by_name:
@@ -497,15 +573,21 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
         "robust": RobustScaler(),
         "quantile": QuantileTransformer(n_quantiles=100, output_distribution="normal"),
     }
-    numeric = Pipeline([
-        ("impute", SimpleImputer(strategy=config["imputation"], keep_empty_features=True)),
-        ("scale", scalers[config["scaling"]]),
-    ])
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy=config["imputation"], keep_empty_features=True)),
+            ("scale", scalers[config["scaling"]]),
+        ]
+    )
     encoders = {
-        "onehot": OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False,
-                                max_categories=ONEHOT_MAX_CATEGORIES),
-        "ordinal": OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                  encoded_missing_value=-1),
+        "onehot": OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            sparse_output=False,
+            max_categories=ONEHOT_MAX_CATEGORIES,
+        ),
+        "ordinal": OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+        ),
         "target": _target_encoder(task),
     }
     categorical_steps = [("encode", encoders[config["encoding"]])]
@@ -513,9 +595,14 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
         categorical_steps.append(("scale", clone(scalers[config["scaling"]])))
     # ColumnTyper leaves float64 numeric columns and string categorical ones.
     columns = ColumnTransformer(
-        [("numeric", numeric, make_column_selector(dtype_include=np.number)),
-         ("categorical", Pipeline(categorical_steps),
-          make_column_selector(dtype_exclude=np.number))],
+        [
+            ("numeric", numeric, make_column_selector(dtype_include=np.number)),
+            (
+                "categorical",
+                Pipeline(categorical_steps),
+                make_column_selector(dtype_exclude=np.number),
+            ),
+        ],
         sparse_threshold=0.0,
         verbose_feature_names_out=False,
     )
@@ -524,8 +611,13 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
         "variance_threshold": VarianceThreshold(0.0),
         "pca": PCA(n_components=0.95, svd_solver="full", random_state=0),
     }
-    return Pipeline([("types", ColumnTyper(categorical=list(categorical))),
-                     ("columns", columns), ("reduce", reducers[config["reduction"]])])
+    return Pipeline(
+        [
+            ("types", ColumnTyper(categorical=list(categorical))),
+            ("columns", columns),
+            ("reduce", reducers[config["reduction"]]),
+        ]
+    )
 
 
 def build(
@@ -563,10 +655,12 @@ def build(
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
     from autometa._pipeline import BoundedPipeline
 
-    return BoundedPipeline([
-        ("preprocess", _preprocessor(full, categorical, task)),
-        ("model", estimator),
-    ])
+    return BoundedPipeline(
+        [
+            ("preprocess", _preprocessor(full, categorical, task)),
+            ("model", estimator),
+        ]
+    )
 
 
 @contextlib.contextmanager

@@ -160,7 +160,9 @@ def make_storage(storage: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                storage, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                storage,
+                heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=GRACE_PERIOD,
                 **kwargs,
             )
     except Exception as exc:  # sqlalchemy raises many kinds
@@ -169,7 +171,7 @@ def make_storage(storage: Any) -> Any:
 
 def _journal_path(url: str) -> str | None:
     if url.startswith("journal:"):
-        path = url[len("journal:"):]
+        path = url[len("journal:") :]
         return path.removeprefix("//")
     if "://" not in url and url.endswith((".log", ".journal")):
         return url
@@ -274,7 +276,10 @@ def make_sampler(random_state: int = 0) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
-            seed=random_state, multivariate=True, group=True, constant_liar=True,
+            seed=random_state,
+            multivariate=True,
+            group=True,
+            constant_liar=True,
         )
 
 
@@ -321,7 +326,7 @@ def config_from_trial(trial: Any, task: str | None = None) -> dict[str, Any]:
     config = {"task": task, "algorithm": algorithm}
     for step, choices in space.PREPROCESSING.items():
         config[step] = params.get(step, choices[0])
-    config["params"] = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    config["params"] = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
     return space.validate(config)
 
 
@@ -354,12 +359,12 @@ def pipeline_from_trial(
     config = config_from_trial(trial, task)
     if categorical is None:
         categorical = (getattr(trial, "user_attrs", {}) or {}).get("categorical", [])
-    return space.build(config, categorical=list(categorical), task=task,
-                       random_state=random_state)
+    return space.build(config, categorical=list(categorical), task=task, random_state=random_state)
 
 
-def fit_best(study: Any, data: Any, target: str | None = None, *,
-             random_state: int | None = 0) -> Any:
+def fit_best(
+    study: Any, data: Any, target: str | None = None, *, random_state: int | None = 0
+) -> Any:
     """The best trial's pipeline, fitted on all of ``data``.
 
     Parameters
@@ -389,8 +394,12 @@ def fit_best(study: Any, data: Any, target: str | None = None, *,
             f"study {study.study_name!r} has no complete trial yet ({len(study.trials)} trials); "
             "nothing to fit"
         )
-    pipeline = pipeline_from_trial(study.best_trial, task=dataset.task,
-                                   categorical=dataset.categorical, random_state=random_state)
+    pipeline = pipeline_from_trial(
+        study.best_trial,
+        task=dataset.task,
+        categorical=dataset.categorical,
+        random_state=random_state,
+    )
     with space.quiet_fit_warnings():
         return pipeline.fit(dataset.X, dataset.y)
 
@@ -406,8 +415,9 @@ def _load(data: Any, target: str | None) -> Any:
     return data if isinstance(data, Dataset) else load_dataset(data, target=target)
 
 
-def _recommended_configs(dataset: Any, n: int, *, metric: str | None, kb: Any, model: Any,
-                         random_state: int) -> list[dict[str, Any]]:
+def _recommended_configs(
+    dataset: Any, n: int, *, metric: str | None, kb: Any, model: Any, random_state: int
+) -> list[dict[str, Any]]:
     from autometa.recommendation import recommend
 
     recs = recommend(dataset, k=n, metric=metric, kb=kb, model=model, random_state=random_state)
@@ -416,8 +426,12 @@ def _recommended_configs(dataset: Any, n: int, *, metric: str | None, kb: Any, m
         try:
             space.to_trial_params(rec.config)
         except ConfigError as exc:
-            warnings.warn(f"recommendation {rec.config_id!r} is not in the search space and is "
-                          f"not enqueued: {exc}", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"recommendation {rec.config_id!r} is not in the search space and is "
+                f"not enqueued: {exc}",
+                UserWarning,
+                stacklevel=3,
+            )
             continue
         configs.append(dict(rec.config))
     return configs
@@ -464,12 +478,15 @@ def warm_start(
     if n == 0:
         return []
     dataset = _load(data, target)
-    configs = _recommended_configs(dataset, n, metric=metric, kb=kb, model=model,
-                                   random_state=random_state)
+    configs = _recommended_configs(
+        dataset, n, metric=metric, kb=kb, model=model, random_state=random_state
+    )
     for rank, config in enumerate(configs, start=1):
-        study.enqueue_trial(space.to_trial_params(config),
-                            user_attrs={WARM_START_ATTR: rank, "config": config},
-                            skip_if_exists=True)
+        study.enqueue_trial(
+            space.to_trial_params(config),
+            user_attrs={WARM_START_ATTR: rank, "config": config},
+            skip_if_exists=True,
+        )
     return configs
 
 
@@ -488,10 +505,15 @@ def _check_seconds(name: str, value: Any) -> float | None:
     """``None`` or a positive, finite number of seconds (not a bool or a string)."""
     if value is None:
         return None
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise InvalidParameterError(
-            f"{name} must be a positive number of seconds or None, got {value!r}")
+            f"{name} must be a positive number of seconds or None, got {value!r}"
+        )
     return float(value)
 
 
@@ -527,8 +549,12 @@ def _earlier_result(study: Any, config_id: str, number: int) -> Any | None:
     finished = study.get_trials(deepcopy=False, states=(State.COMPLETE, State.PRUNED, State.FAIL))
     for other in sorted(finished, key=lambda t: t.number):
         attrs = other.user_attrs or {}
-        if (other.number != number and attrs.get("config_id") == config_id
-                and isinstance(attrs.get("folds"), list) and _evaluated(other)):
+        if (
+            other.number != number
+            and attrs.get("config_id") == config_id
+            and isinstance(attrs.get("folds"), list)
+            and _evaluated(other)
+        ):
             return other
     return None
 
@@ -539,9 +565,17 @@ class _Objective:
     A configuration that a finished trial of the study already evaluated is not evaluated
     again: its folds are reused and the trial records :data:`DUPLICATE_ATTR`."""
 
-    def __init__(self, dataset: Any, metric: str, *, cv: int, time_limit: float | None,
-                 memory_limit_mb: float | None, random_state: int,
-                 cache: MutableMapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        metric: str,
+        *,
+        cv: int,
+        time_limit: float | None,
+        memory_limit_mb: float | None,
+        random_state: int,
+        cache: MutableMapping[str, Any] | None,
+    ) -> None:
         from autometa.metrics import metrics_for
 
         self.dataset = dataset
@@ -573,9 +607,15 @@ class _Objective:
         elif self.cache is not None and cid in self.cache:
             folds = self.cache[cid]
         else:
-            result = evaluate(config, self.dataset, cv=self.cv, metrics=self.metrics,
-                              time_limit=self.time_limit, memory_limit_mb=self.memory_limit_mb,
-                              random_state=self.random_state)
+            result = evaluate(
+                config,
+                self.dataset,
+                cv=self.cv,
+                metrics=self.metrics,
+                time_limit=self.time_limit,
+                memory_limit_mb=self.memory_limit_mb,
+                random_state=self.random_state,
+            )
             folds = _jsonable_folds(result.folds)
             if self.cache is not None:
                 self.cache[cid] = folds
@@ -600,8 +640,14 @@ class _Objective:
 def _study_info(dataset: Any, metric: str, cv: int) -> dict[str, Any]:
     from autometa import __version__
 
-    return {"dataset": dataset.name, "task": dataset.task, "metric": metric, "cv": cv,
-            "n_rows": len(dataset.X), "autometa_version": __version__}
+    return {
+        "dataset": dataset.name,
+        "task": dataset.task,
+        "metric": metric,
+        "cv": cv,
+        "n_rows": len(dataset.X),
+        "autometa_version": __version__,
+    }
 
 
 def _check_same_problem(study: Any, info: dict[str, Any]) -> None:
@@ -713,7 +759,7 @@ def _slot(trial: Any) -> int:
 class _Budget:
     """The study's trials by slot ``0 .. n_trials - 1``."""
 
-    done: set[int] = field(default_factory=set)       # an evaluated trial fills the slot
+    done: set[int] = field(default_factory=set)  # an evaluated trial fills the slot
     running: dict[int, list[Any]] = field(default_factory=dict)
     waiting: dict[int, list[Any]] = field(default_factory=dict)
     lost: dict[int, list[Any]] = field(default_factory=dict)
@@ -740,13 +786,19 @@ class _Budget:
 
     def claimable(self) -> list[Any]:
         """The first waiting trial of every slot that is neither done nor running."""
-        return [trials[0] for slot, trials in sorted(self.waiting.items())
-                if slot not in self.done and slot not in self.running]
+        return [
+            trials[0]
+            for slot, trials in sorted(self.waiting.items())
+            if slot not in self.done and slot not in self.running
+        ]
 
     def empty(self, n_trials: int) -> list[int]:
         """Slots with no trial that is waiting, running or done (new or lost ones)."""
-        return [s for s in range(n_trials)
-                if s not in self.done and s not in self.running and s not in self.waiting]
+        return [
+            s
+            for s in range(n_trials)
+            if s not in self.done and s not in self.running and s not in self.waiting
+        ]
 
     def pending(self, n_trials: int) -> set[int]:
         return set(range(n_trials)) - self.done
@@ -777,20 +829,33 @@ def _top_families(configs: Sequence[dict[str, Any]], n: int) -> list[str]:
     return families[:n]
 
 
-def _queue(study: Any, slot: int, params: dict[str, Any], *,
-           user_attrs: dict[str, Any] | None = None,
-           system_attrs: dict[str, Any] | None = None) -> None:
+def _queue(
+    study: Any,
+    slot: int,
+    params: dict[str, Any],
+    *,
+    user_attrs: dict[str, Any] | None = None,
+    system_attrs: dict[str, Any] | None = None,
+) -> None:
     """``study.enqueue_trial(params)`` for ``slot`` (one write: a crash cannot leave a
     queued trial without its slot)."""
     import optuna
 
     attrs = {**(system_attrs or {}), "fixed_params": params, SLOT_ATTR: slot}
-    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING,
-                                              system_attrs=attrs, user_attrs=user_attrs or {}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING, system_attrs=attrs, user_attrs=user_attrs or {}
+        )
+    )
 
 
-def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[str, Any]]],
-            warm: int, narrow: int | None = None) -> None:
+def _top_up(
+    study: Any,
+    n_trials: int,
+    recommended: Callable[[int], list[dict[str, Any]]],
+    warm: int,
+    narrow: int | None = None,
+) -> None:
     """Queue a trial for every slot below ``n_trials`` that has none waiting, running or
     done: the retry of a lost trial (same parameters, Optuna's ``failed_trial`` and
     ``retry_history`` system attributes) for a slot whose trial was lost; for new slots,
@@ -806,7 +871,7 @@ def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[st
     warm_configs: list[dict[str, Any]] = []
     if not trials and warm > 0:
         warm_configs = recommended(min(warm, n_trials))
-    open_slots = new[len(warm_configs):]
+    open_slots = new[len(warm_configs) :]
     families: list[str] = []
     if narrow is not None and any(slot < n_trials // 2 for slot in open_slots):
         families = _top_families(recommended(max(NARROW_POOL, warm)), narrow)
@@ -817,25 +882,31 @@ def _top_up(study: Any, n_trials: int, recommended: Callable[[int], list[dict[st
         # Optuna allows one set of choices per parameter in a study, so the narrowed trials
         # fix "algorithm" (in turn over the families) and the sampler draws the rest.
         narrowed = bool(families) and slot < n_trials // 2
-        planned[slot] = ({"algorithm": families[index % len(families)]} if narrowed else {},
-                         {}, {})
+        planned[slot] = ({"algorithm": families[index % len(families)]} if narrowed else {}, {}, {})
     for slot in empty:
         if slot in budget.lost:  # retry what the lost trial was evaluating
             last = budget.lost[slot][-1]
             params = {**last.system_attrs.get("fixed_params", {}), **last.params}
             user = {k: v for k, v in last.user_attrs.items() if k == WARM_START_ATTR}
             history = [*last.system_attrs.get("retry_history", []), last.number]
-            system = {"failed_trial": last.system_attrs.get("failed_trial", last.number),
-                      "retry_history": history}
+            system = {
+                "failed_trial": last.system_attrs.get("failed_trial", last.number),
+                "retry_history": history,
+            }
             planned[slot] = (params, user, system)
     for slot in sorted(planned):
         params, user, system = planned[slot]
         _queue(study, slot, params, user_attrs=user, system_attrs=system)
 
 
-def _recover(study: Any, n_trials: int, live: _Liveness,
-             recommended: Callable[[int], list[dict[str, Any]]], warm: int,
-             narrow: int | None) -> None:
+def _recover(
+    study: Any,
+    n_trials: int,
+    live: _Liveness,
+    recommended: Callable[[int], list[dict[str, Any]]],
+    warm: int,
+    narrow: int | None,
+) -> None:
     """Fail stale trials, then queue what the budget misses (their retries included)."""
     _fail_stale_trials(study, live)
     _top_up(study, n_trials, recommended, warm, narrow)
@@ -985,20 +1056,25 @@ def tune(
     callbacks = list(callbacks or [])
     if not isinstance(show_progress_bar, bool):
         raise InvalidParameterError(
-            f"show_progress_bar must be True or False, got {show_progress_bar!r}")
+            f"show_progress_bar must be True or False, got {show_progress_bar!r}"
+        )
 
     def recommended(k: int) -> list[dict[str, Any]]:
-        return _recommended_configs(dataset, k, metric=metric, kb=kb, model=model,
-                                    random_state=random_state)
+        return _recommended_configs(
+            dataset, k, metric=metric, kb=kb, model=model, random_state=random_state
+        )
 
     # One process at a time sets up a study on a local file (creating the SQLite tables,
     # queueing the trials); the trials themselves run concurrently.
     with _file_lock(lock_path):
         storage_obj = make_storage(storage)
-        study = optuna.create_study(storage=storage_obj, study_name=study_name,
-                                    sampler=sampler if sampler is not None
-                                    else make_sampler(random_state),
-                                    direction=direction, load_if_exists=True)
+        study = optuna.create_study(
+            storage=storage_obj,
+            study_name=study_name,
+            sampler=sampler if sampler is not None else make_sampler(random_state),
+            direction=direction,
+            load_if_exists=True,
+        )
         if study.direction.name.lower() != direction:
             raise ConfigError(
                 f"study {study.study_name!r} is set to {study.direction.name.lower()}, but "
@@ -1016,9 +1092,15 @@ def tune(
         live = _liveness(_optuna_compat.storage_of(study))
         _recover(study, n_trials, live, recommended, warm_start, narrow_space)
 
-    objective = _Objective(dataset, metric, cv=cv, time_limit=time_limit,
-                           memory_limit_mb=memory_limit_mb, random_state=random_state,
-                           cache=cache)
+    objective = _Objective(
+        dataset,
+        metric,
+        cv=cv,
+        time_limit=time_limit,
+        memory_limit_mb=memory_limit_mb,
+        random_state=random_state,
+        cache=cache,
+    )
     deadline = None if timeout is None else time.monotonic() + timeout
     lock = threading.Lock()  # callbacks and the shared cache see one trial at a time
     claim_lock = threading.Lock()  # a claimed trial is in ``mine`` before anyone looks
@@ -1039,7 +1121,8 @@ def tune(
             budget = _Budget.of(study.get_trials(deepcopy=False), n_trials)
             return None, any(
                 not any(_optuna_compat.trial_id(t) in mine for t in budget.running.get(slot, []))
-                for slot in budget.pending(n_trials))
+                for slot in budget.pending(n_trials)
+            )
 
     def run_one(trial: Any) -> None:
         state, value = State.FAIL, None
@@ -1058,8 +1141,12 @@ def tune(
                 study.tell(trial, state=State.FAIL, skip_if_finished=True)
             raise
         try:
-            frozen = study.tell(trial, value if state == State.COMPLETE else None, state=state,
-                                skip_if_finished=True)
+            frozen = study.tell(
+                trial,
+                value if state == State.COMPLETE else None,
+                state=state,
+                skip_if_finished=True,
+            )
         except optuna.exceptions.UpdateFinishedTrialError:
             return
         if frozen.state != state:

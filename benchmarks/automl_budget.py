@@ -94,19 +94,29 @@ def pick_datasets(n: int, min_rows: int = 200, max_features: int = 200) -> list[
         entries = []
         for corpus in CORPORA:
             manifest = pd.read_csv(corpus / "manifest.csv")
-            m = manifest[(manifest["task"] == task) & (manifest["n_rows"] >= min_rows)
-                         & (manifest["n_features"] <= max_features)]
+            m = manifest[
+                (manifest["task"] == task)
+                & (manifest["n_rows"] >= min_rows)
+                & (manifest["n_features"] <= max_features)
+            ]
             for name in m["name"]:
                 path = next((p for p in (corpus / task).glob(f"{name}.*")), None)
                 if path is not None:
-                    entries.append({"name": name, "task": task, "path": str(path),
-                                    "corpus": corpus.name, "family": dataset_family(name)})
+                    entries.append(
+                        {
+                            "name": name,
+                            "task": task,
+                            "path": str(path),
+                            "corpus": corpus.name,
+                            "family": dataset_family(name),
+                        }
+                    )
         entries.sort(key=lambda e: zlib.crc32(e["name"].encode()))
         by_corpus = [[e for e in entries if e["corpus"] == c.name] for c in CORPORA]
         if task == "regression":  # the other corpus first: a small run sees both
             by_corpus.reverse()
         merged = [e for pair in zip(*by_corpus) for e in pair]
-        merged += [e for group in by_corpus for e in group[len(merged) // 2:]]
+        merged += [e for group in by_corpus for e in group[len(merged) // 2 :]]
         seen, unique = set(), []
         for e in merged:
             if e["family"] not in seen:
@@ -127,10 +137,13 @@ def load_table(entry: dict, max_rows: int) -> tuple[pd.DataFrame, pd.Series]:
     X, y = frame.drop(columns="target"), frame["target"]
     if len(y) > max_rows:
         stratify = y if entry["task"] == "classification" and y.value_counts().min() > 1 else None
-        keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows, random_state=0,
-                                   stratify=stratify)
-        X, y = X.iloc[np.sort(keep)].reset_index(drop=True), y.iloc[np.sort(keep)].reset_index(
-            drop=True)
+        keep, _ = train_test_split(
+            np.arange(len(y)), train_size=max_rows, random_state=0, stratify=stratify
+        )
+        X, y = (
+            X.iloc[np.sort(keep)].reset_index(drop=True),
+            y.iloc[np.sort(keep)].reset_index(drop=True),
+        )
     return X, y
 
 
@@ -140,8 +153,9 @@ def splits(y: pd.Series, task: str, repeats: int) -> list[tuple[np.ndarray, np.n
     out = []
     for r in range(repeats):
         stratify = y if task == "classification" and y.value_counts().min() > 1 else None
-        train, test = train_test_split(np.arange(len(y)), test_size=0.2, random_state=r,
-                                       stratify=stratify)
+        train, test = train_test_split(
+            np.arange(len(y)), test_size=0.2, random_state=r, stratify=stratify
+        )
         out.append((np.sort(train), np.sort(test)))
     return out
 
@@ -178,14 +192,18 @@ def hgb_pipeline(X: pd.DataFrame, task: str, balanced: bool):
     cats = [c for c, k in kinds.items() if k == "categorical"]
     nums = [c for c in kinds if c not in cats]
     # codes < 255 (HGB's bins); rarer categories share one code, unknown/missing are -1
-    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                            encoded_missing_value=-1, max_categories=250)
+    encode = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=-1,
+        encoded_missing_value=-1,
+        max_categories=250,
+    )
     columns = ColumnTransformer([("cat", encode, cats), ("num", "passthrough", nums)])
     mask = [True] * len(cats) + [False] * len(nums)
     if task == "classification":
         model = HistGradientBoostingClassifier(
-            categorical_features=mask, class_weight="balanced" if balanced else None,
-            random_state=0)
+            categorical_features=mask, class_weight="balanced" if balanced else None, random_state=0
+        )
     else:
         model = HistGradientBoostingRegressor(categorical_features=mask, random_state=0)
     return make_pipeline(ColumnTyper(), columns, model)
@@ -195,13 +213,15 @@ def score(task: str, y_true, y_pred) -> float:
     from sklearn.metrics import balanced_accuracy_score, r2_score
 
     if task == "classification":
-        return float(balanced_accuracy_score(np.asarray(y_true).astype(str),
-                                             np.asarray(y_pred).astype(str)))
+        return float(
+            balanced_accuracy_score(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str))
+        )
     return float(r2_score(np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)))
 
 
-def run_inprocess(method: str, task: str, X_train, y_train, X_test, budget: float, *, kb,
-                  model) -> tuple[np.ndarray, float, dict]:
+def run_inprocess(
+    method: str, task: str, X_train, y_train, X_test, budget: float, *, kb, model
+) -> tuple[np.ndarray, float, dict]:
     import autometa
 
     extra: dict = {}
@@ -217,8 +237,17 @@ def run_inprocess(method: str, task: str, X_train, y_train, X_test, budget: floa
         # tune as its users call it: on the loaded (cleaned) table; the winner is then
         # fitted on the raw rows of the columns loading kept, as AutoClassifier does
         dataset = load_dataset((X_train, y_train), task=task, name="train")
-        study = autometa.tune(dataset, n_trials=1000, warm_start=5, metric=METRIC[task], cv=5,
-                              timeout=budget, time_limit=budget / 3, kb=kb, model=model)
+        study = autometa.tune(
+            dataset,
+            n_trials=1000,
+            warm_start=5,
+            metric=METRIC[task],
+            cv=5,
+            timeout=budget,
+            time_limit=budget / 3,
+            kb=kb,
+            model=model,
+        )
         config = study.best_trial.user_attrs["config"]
         columns = list(dataset.X.columns)
         pipe = space.build(config, categorical=dataset.categorical, task=task, random_state=0)
@@ -232,13 +261,16 @@ def run_inprocess(method: str, task: str, X_train, y_train, X_test, budget: floa
         est = cls(time_budget=budget, kb=kb, model=model, random_state=0).fit(X_train, y_train)
         wall = time.monotonic() - start
         board = est.leaderboard_
-        extra.update(final=str(est._summary()), evaluated=int((board["status"] != "skipped").sum()),
-                     members=int((board["weight"] > 0).sum()))
+        extra.update(
+            final=str(est._summary()),
+            evaluated=int((board["status"] != "skipped").sum()),
+            members=int((board["weight"] > 0).sum()),
+        )
         return est.predict(X_test), wall, extra
     raise ValueError(method)
 
 
-COMPETITOR = r'''
+COMPETITOR = r"""
 import json, sys, time, warnings
 import numpy as np, pandas as pd
 warnings.simplefilter("ignore")
@@ -290,7 +322,7 @@ try:
 except ImportError as exc:
     out["missing"] = str(exc)
 print(json.dumps(out, default=str))
-'''
+"""
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -302,15 +334,21 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run_competitor(method: str, python: str, task: str, X_train, y_train, X_test,
-                   budget: float) -> tuple[np.ndarray | None, float, dict]:
+def run_competitor(
+    method: str, python: str, task: str, X_train, y_train, X_test, budget: float
+) -> tuple[np.ndarray | None, float, dict]:
     with tempfile.TemporaryDirectory() as workdir:
         _parquet_safe(X_train.assign(target=y_train.to_numpy())).to_parquet(
-            f"{workdir}/train.parquet")
+            f"{workdir}/train.parquet"
+        )
         _parquet_safe(X_test).to_parquet(f"{workdir}/test.parquet")
-        proc = subprocess.run([python, "-c", COMPETITOR, method, task, str(budget), workdir],
-                              check=False, capture_output=True, text=True,
-                              timeout=budget * 5 + 300)
+        proc = subprocess.run(
+            [python, "-c", COMPETITOR, method, task, str(budget), workdir],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=budget * 5 + 300,
+        )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -353,12 +391,17 @@ def run(args) -> None:
     kb = KnowledgeBase.load()
     budgets = [float(b) for b in args.budgets.split(",")]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    python = (str(Path(args.competitor_venv) / "bin" / "python") if args.competitor_venv
-              else sys.executable)
+    python = (
+        str(Path(args.competitor_venv) / "bin" / "python")
+        if args.competitor_venv
+        else sys.executable
+    )
     entries = pick_datasets(args.datasets)
-    print(f"{len(entries)} tables, budgets {budgets} s, methods {methods}, {args.repeats} "
-          f"split(s), rows <= {args.max_rows}; competitors from {python}; runs -> {csv}",
-          flush=True)
+    print(
+        f"{len(entries)} tables, budgets {budgets} s, methods {methods}, {args.repeats} "
+        f"split(s), rows <= {args.max_rows}; competitors from {python}; runs -> {csv}",
+        flush=True,
+    )
     skipped_notes: dict[str, str] = {}
     for entry in entries:
         done = done_runs(csv)
@@ -366,8 +409,10 @@ def run(args) -> None:
         X, y = load_table(entry, args.max_rows)
         model, n_out = holdout_model(kb, name, task)
         for r, (train, test) in enumerate(splits(y, task, args.repeats)):
-            X_train, y_train = X.iloc[train].reset_index(drop=True), y.iloc[train].reset_index(
-                drop=True)
+            X_train, y_train = (
+                X.iloc[train].reset_index(drop=True),
+                y.iloc[train].reset_index(drop=True),
+            )
             X_test, y_test = X.iloc[test].reset_index(drop=True), y.iloc[test]
             for budget in budgets:
                 for method in methods:
@@ -377,30 +422,49 @@ def run(args) -> None:
                         continue
                     if method in ("hgb", "hgb_balanced") and budget != budgets[0]:
                         continue  # no budget: one run serves every budget (see report)
-                    row = {"dataset": name, "repeat": r, "budget": budget, "method": method,
-                           "task": task, "corpus": entry["corpus"], "family": entry["family"],
-                           "n_rows": len(y), "n_features": X.shape[1],
-                           "held_out_kb_datasets": n_out, "status": "ok", "error": "",
-                           "score": np.nan, "wall": np.nan, "extra": ""}
+                    row = {
+                        "dataset": name,
+                        "repeat": r,
+                        "budget": budget,
+                        "method": method,
+                        "task": task,
+                        "corpus": entry["corpus"],
+                        "family": entry["family"],
+                        "n_rows": len(y),
+                        "n_features": X.shape[1],
+                        "held_out_kb_datasets": n_out,
+                        "status": "ok",
+                        "error": "",
+                        "score": np.nan,
+                        "wall": np.nan,
+                        "extra": "",
+                    }
                     try:
                         if method in ("flaml", "autogluon"):
-                            pred, wall, extra = run_competitor(method, python, task, X_train,
-                                                               y_train, X_test, budget)
+                            pred, wall, extra = run_competitor(
+                                method, python, task, X_train, y_train, X_test, budget
+                            )
                             if pred is None:
                                 skipped_notes[method] = extra["note"]
                                 print(f"skipping {method}: {extra['note']}", flush=True)
                                 continue
                         else:
-                            pred, wall, extra = run_inprocess(method, task, X_train, y_train,
-                                                              X_test, budget, kb=kb,
-                                                              model=model)
-                        row.update(score=score(task, y_test, pred), wall=wall,
-                                   extra=json.dumps(extra, default=str))
+                            pred, wall, extra = run_inprocess(
+                                method, task, X_train, y_train, X_test, budget, kb=kb, model=model
+                            )
+                        row.update(
+                            score=score(task, y_test, pred),
+                            wall=wall,
+                            extra=json.dumps(extra, default=str),
+                        )
                     except Exception as exc:  # noqa: BLE001 - a failure is a result
                         row.update(status="error", error=f"{type(exc).__name__}: {exc}"[:500])
                     append_row(csv, row)
-                    print(f"{name:38s} r{r} {budget:5g}s {method:12s} {row['status']:5s} "
-                          f"score {row['score']:.4f} wall {row['wall']:.1f}s", flush=True)
+                    print(
+                        f"{name:38s} r{r} {budget:5g}s {method:12s} {row['status']:5s} "
+                        f"score {row['score']:.4f} wall {row['wall']:.1f}s",
+                        flush=True,
+                    )
     notes = out / "notes.json"
     out.mkdir(parents=True, exist_ok=True)
     notes.write_text(json.dumps(skipped_notes, indent=1))
@@ -438,8 +502,14 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         # per table and split: 0 = worst method there, 1 = best; a failure counts as 0, a
         # method that does not apply (hgb_balanced on regression) as nothing
         wide = b.set_index(["dataset", "repeat", "method"])["score"].unstack("method")
-        ran = b.assign(ran=True).set_index(["dataset", "repeat", "method"])["ran"].unstack(
-            "method").fillna(False).astype(bool).reindex_like(wide)
+        ran = (
+            b.assign(ran=True)
+            .set_index(["dataset", "repeat", "method"])["ran"]
+            .unstack("method")
+            .fillna(False)
+            .astype(bool)
+            .reindex_like(wide)
+        )
         lo, hi = wide.min(axis=1), wide.max(axis=1)
         norm = wide.sub(lo, axis=0).div((hi - lo).where(hi - lo > 1e-12), axis=0)
         norm = norm.where(wide.isna() | (hi - lo > 1e-12).to_numpy()[:, None], 1.0)
@@ -449,9 +519,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         for method in wide.columns:
             m = b[b["method"] == method]
             diff = (per_table[method] - per_table["hgb"]) if "hgb" in per_table else None
-            row = {"budget": budget, "method": method, "tables": int(per_table[method].notna().sum()),
-                   "failures": int((m["status"] != "ok").sum()),
-                   "mean_normalised": float(per_table_norm[method].mean())}
+            row = {
+                "budget": budget,
+                "method": method,
+                "tables": int(per_table[method].notna().sum()),
+                "failures": int((m["status"] != "ok").sum()),
+                "mean_normalised": float(per_table_norm[method].mean()),
+            }
             row["norm_ci_low"], row["norm_ci_high"] = bootstrap_ci(per_table_norm[method])
             if diff is not None:
                 row["diff_vs_hgb"] = float(diff.mean())
@@ -477,14 +551,25 @@ def report(args) -> None:
     summary.to_csv(out / "summary.csv", index=False)
     notes_path = out / "notes.json"
     notes = json.loads(notes_path.read_text()) if notes_path.exists() else {}
-    versions = sorted({json.loads(e).get("version") for e in runs["extra"].dropna()
-                       if e and json.loads(e).get("version")})
+    versions = sorted(
+        {
+            json.loads(e).get("version")
+            for e in runs["extra"].dropna()
+            if e and json.loads(e).get("version")
+        }
+    )
     tasks = ", ".join(sorted(runs["task"].unique()))
     budgets = ", ".join(f"{b:g} s" for b in sorted(runs["budget"].unique()))
-    lines = ["# AutoClassifier / AutoRegressor at equal time budgets", "",
-             (f"{runs['dataset'].nunique()} tables ({tasks}), {runs['repeat'].nunique()} "
-              f"split(s) each, budgets {budgets}; family-held-out recommendations; see "
-              "benchmarks/automl_budget.py."), ""]
+    lines = [
+        "# AutoClassifier / AutoRegressor at equal time budgets",
+        "",
+        (
+            f"{runs['dataset'].nunique()} tables ({tasks}), {runs['repeat'].nunique()} "
+            f"split(s) each, budgets {budgets}; family-held-out recommendations; see "
+            "benchmarks/automl_budget.py."
+        ),
+        "",
+    ]
     if versions:
         lines.append("Competitor versions: " + ", ".join(versions) + ".")
     for method, note in notes.items():
@@ -507,10 +592,14 @@ def markdown(frame: pd.DataFrame) -> str:
             return f"{v:.0f}" if column in counts or column == "budget" else f"{v:.3f}"
         return str(v)
 
-    lines = ["| " + " | ".join(frame.columns) + " |",
-             "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
-              for row in frame.itertuples(index=False)]
+    lines = [
+        "| " + " | ".join(frame.columns) + " |",
+        "|" + "|".join("---" for _ in frame.columns) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join(lines)
 
 
@@ -524,8 +613,14 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     for method, s in summary.groupby("method"):
         s = s.sort_values("budget")
         err = [s["mean_normalised"] - s["norm_ci_low"], s["norm_ci_high"] - s["mean_normalised"]]
-        left.errorbar(s["budget"], s["mean_normalised"], yerr=np.nan_to_num(err), marker="o",
-                      capsize=3, label=method)
+        left.errorbar(
+            s["budget"],
+            s["mean_normalised"],
+            yerr=np.nan_to_num(err),
+            marker="o",
+            capsize=3,
+            label=method,
+        )
         if "max_overrun" in s and s["max_overrun"].notna().any():
             right.plot(s["budget"], 100 * s["max_overrun"], marker="o", label=method)
     left.set(xscale="log", xlabel="budget (s)", ylabel="mean normalised score (95% CI)")
@@ -545,8 +640,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="80/20 splits per table")
     parser.add_argument("--max-rows", type=int, default=20000)
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--competitor-venv", default=None,
-                        help="virtual environment with flaml / autogluon (default: this Python)")
+    parser.add_argument(
+        "--competitor-venv",
+        default=None,
+        help="virtual environment with flaml / autogluon (default: this Python)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report", action="store_true", help="only rebuild the report")
     args = parser.parse_args()

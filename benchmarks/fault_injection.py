@@ -43,12 +43,17 @@ CONFIGS = 12
 
 
 def _start(script: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def _kill_cycles(script: str, kills: int, rng: np.random.Generator, low: float,
-                 high: float) -> tuple[int, int]:
+def _kill_cycles(
+    script: str, kills: int, rng: np.random.Generator, low: float, high: float
+) -> tuple[int, int]:
     """Run ``script`` until it exits 0, killing its process group up to ``kills`` times."""
     done_kills = starts = 0
     while True:
@@ -96,11 +101,14 @@ def batch_scenario(kills: int, seed: int, work: Path) -> dict:
     subprocess.run([sys.executable, "-c", script.format(kb=str(reference))], check=True)
     killed = work / "killed"
     t0 = time.perf_counter()
-    n_kills, starts = _kill_cycles(script.format(kb=str(killed)), kills,
-                                   np.random.default_rng(seed), 1.5, 6.0)
+    n_kills, starts = _kill_cycles(
+        script.format(kb=str(killed)), kills, np.random.default_rng(seed), 1.5, 6.0
+    )
     seconds = time.perf_counter() - t0
-    keys = [(r["dataset"], r["config_id"], r.get("n_rows_used"), r["fold"])
-            for r in _journal_records(killed)]
+    keys = [
+        (r["dataset"], r["config_id"], r.get("n_rows_used"), r["fold"])
+        for r in _journal_records(killed)
+    ]
     ref, got = KnowledgeBase.load(reference), KnowledgeBase.load(killed)
     lost = partial = mismatched = 0
     for task in ref.tasks:
@@ -110,25 +118,35 @@ def batch_scenario(kills: int, seed: int, work: Path) -> dict:
         lost += int((a.notna() & b.isna()).to_numpy().sum())
         mismatched += int((np.abs(a - b) > 1e-9).to_numpy().sum())
         partial += int((got.status_matrix(task) == "partial").to_numpy().sum())
-    return {"scenario": "batch", "kills": n_kills, "starts": starts,
-            "expected": sum(ref.summary(t)["n_results"] for t in ref.tasks),
-            "recorded": len(set(keys)), "lost": lost, "duplicated": len(keys) - len(set(keys)),
-            "partial": partial, "mismatched": mismatched, "seconds": round(seconds, 1)}
+    return {
+        "scenario": "batch",
+        "kills": n_kills,
+        "starts": starts,
+        "expected": sum(ref.summary(t)["n_results"] for t in ref.tasks),
+        "recorded": len(set(keys)),
+        "lost": lost,
+        "duplicated": len(keys) - len(set(keys)),
+        "partial": partial,
+        "mismatched": mismatched,
+        "seconds": round(seconds, 1),
+    }
 
 
-def tune_scenario(kills: int, seed: int, work: Path, storage_kind: str,
-                  n_trials: int = 12) -> dict:
+def tune_scenario(kills: int, seed: int, work: Path, storage_kind: str, n_trials: int = 12) -> dict:
     import optuna
 
     rng = np.random.default_rng(seed)
     n = 200
     X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
     X.assign(y=(X["a"] + X["b"] > 0).astype(int)).to_csv(work / "tune.csv", index=False)
-    storage = (f"journal:{work / 'tune.log'}" if storage_kind == "journal"
-               else f"sqlite:///{work / 'tune.db'}")
+    storage = (
+        f"journal:{work / 'tune.log'}"
+        if storage_kind == "journal"
+        else f"sqlite:///{work / 'tune.db'}"
+    )
     script = textwrap.dedent(f"""
         import autometa
-        autometa.tune({str(work / 'tune.csv')!r}, target="y", n_trials={n_trials},
+        autometa.tune({str(work / "tune.csv")!r}, target="y", n_trials={n_trials},
                       warm_start=0, cv=2, storage={storage!r}, study_name="faults",
                       time_limit=30, random_state=0)
     """)
@@ -140,19 +158,24 @@ def tune_scenario(kills: int, seed: int, work: Path, storage_kind: str,
     study = optuna.load_study(study_name="faults", storage=make_storage(storage))
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     configs = [json.dumps(t.user_attrs.get("config"), sort_keys=True) for t in finished]
-    return {"scenario": f"tune ({storage_kind})", "kills": n_kills, "starts": starts,
-            "expected": n_trials, "recorded": len(finished),
-            "lost": max(0, n_trials - len(finished)),
-            "duplicated": len(configs) - len(set(configs)),
-            "partial": sum(t.state == optuna.trial.TrialState.RUNNING for t in study.trials),
-            "mismatched": max(0, len(finished) - n_trials), "seconds": round(seconds, 1)}
+    return {
+        "scenario": f"tune ({storage_kind})",
+        "kills": n_kills,
+        "starts": starts,
+        "expected": n_trials,
+        "recorded": len(finished),
+        "lost": max(0, n_trials - len(finished)),
+        "duplicated": len(configs) - len(set(configs)),
+        "partial": sum(t.state == optuna.trial.TrialState.RUNNING for t in study.trials),
+        "mismatched": max(0, len(finished) - n_trials),
+        "seconds": round(seconds, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50, help="kills per scenario")
-    parser.add_argument("--scenarios", nargs="+", default=["batch", "tune-journal",
-                                                           "tune-sqlite"])
+    parser.add_argument("--scenarios", nargs="+", default=["batch", "tune-journal", "tune-sqlite"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -162,8 +185,7 @@ def main() -> None:
             if scenario == "batch":
                 row = batch_scenario(args.kills, args.seed, Path(tmp))
             else:
-                row = tune_scenario(args.kills, args.seed, Path(tmp),
-                                    scenario.split("-", 1)[1])
+                row = tune_scenario(args.kills, args.seed, Path(tmp), scenario.split("-", 1)[1])
         print(row, flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -175,7 +197,8 @@ def main() -> None:
     (args.out / "fault_injection.md").write_text(
         "# Fault injection (kill -9 and resume)\n\n"
         f"`python benchmarks/fault_injection.py --kills {args.kills}`; target: 0 lost, "
-        "0 duplicated, 0 partial, 0 mismatched.\n\n" + "\n".join(lines) + "\n")
+        "0 duplicated, 0 partial, 0 mismatched.\n\n" + "\n".join(lines) + "\n"
+    )
     print(table.to_string(index=False))
 
 

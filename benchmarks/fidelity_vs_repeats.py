@@ -52,18 +52,29 @@ def dataset_regrets(kb: KnowledgeBase, task: str) -> pd.DataFrame:
         sizes = sorted(frame["n_rows_used"].dropna().unique())
         if len(sizes) < 2:
             continue
-        base, large = frame[frame["n_rows_used"] == sizes[0]], frame[frame["n_rows_used"] == sizes[-1]]
+        base, large = (
+            frame[frame["n_rows_used"] == sizes[0]],
+            frame[frame["n_rows_used"] == sizes[-1]],
+        )
         at_large = large.groupby("config_id")[metric].mean()
         at_base = base[base["config_id"].isin(at_large.index)]
         by_repeat = at_base.groupby(["repeat", "config_id"])[metric].mean().unstack(0)
-        noise = (np.nanmean([_regret(by_repeat[0], by_repeat[1]),
-                             _regret(by_repeat[1], by_repeat[0])])
-                 if by_repeat.shape[1] >= 2 else np.nan)
-        rows.append({"dataset": dataset, "task": task, "base_rows": int(sizes[0]),
-                     "large_rows": int(sizes[-1]), "n_configs": int(at_large.size),
-                     "noise_regret": noise,
-                     "size_regret": _regret(at_base.groupby("config_id")[metric].mean(),
-                                            at_large)})
+        noise = (
+            np.nanmean([_regret(by_repeat[0], by_repeat[1]), _regret(by_repeat[1], by_repeat[0])])
+            if by_repeat.shape[1] >= 2
+            else np.nan
+        )
+        rows.append(
+            {
+                "dataset": dataset,
+                "task": task,
+                "base_rows": int(sizes[0]),
+                "large_rows": int(sizes[-1]),
+                "n_configs": int(at_large.size),
+                "noise_regret": noise,
+                "size_regret": _regret(at_base.groupby("config_id")[metric].mean(), at_large),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -72,13 +83,19 @@ def summary(regrets: pd.DataFrame) -> pd.DataFrame:
     out = []
     for task, frame in regrets.groupby("task"):
         paired = frame.dropna(subset=["noise_regret", "size_regret"])
-        out.append({"task": task, "datasets": len(frame),
-                    "size_regret (all)": frame["size_regret"].mean(),
-                    "datasets with 2 base repeats": len(paired),
-                    "noise_regret": paired["noise_regret"].mean(),
-                    "size_regret": paired["size_regret"].mean(),
-                    "size larger on": f"{(paired['size_regret'] > paired['noise_regret']).mean():.0%}"
-                    if len(paired) else "-"})
+        out.append(
+            {
+                "task": task,
+                "datasets": len(frame),
+                "size_regret (all)": frame["size_regret"].mean(),
+                "datasets with 2 base repeats": len(paired),
+                "noise_regret": paired["noise_regret"].mean(),
+                "size_regret": paired["size_regret"].mean(),
+                "size larger on": f"{(paired['size_regret'] > paired['noise_regret']).mean():.0%}"
+                if len(paired)
+                else "-",
+            }
+        )
     return pd.DataFrame(out).set_index("task")
 
 
@@ -96,7 +113,8 @@ def main() -> None:
     (args.out / "fidelity_vs_repeats.md").write_text(
         "# More repeats at the base size, or larger sizes?\n\n"
         f"Knowledge base: {kb.path} (fingerprint {kb.fingerprint()}). Regrets in the "
-        "metric's units (see the script's docstring).\n\n```\n" + text + "\n```\n")
+        "metric's units (see the script's docstring).\n\n```\n" + text + "\n```\n"
+    )
     print(text)
 
 

@@ -43,9 +43,14 @@ from autometa.metrics import DEFAULT_METRIC
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHIPPED = f"{FIRST_PICK_SE:g} SE over datasets (shipped)"
-CHOICE_RULES = {"argmax": (0.0, False), "1 SE over datasets": (1.0, False),
-                SHIPPED: (FIRST_PICK_SE, False), "1 SE over families": (1.0, True),
-                "1.5 SE over families": (1.5, True), "2 SE over families": (2.0, True)}
+CHOICE_RULES = {
+    "argmax": (0.0, False),
+    "1 SE over datasets": (1.0, False),
+    SHIPPED: (FIRST_PICK_SE, False),
+    "1 SE over families": (1.0, True),
+    "1.5 SE over families": (1.5, True),
+    "2 SE over families": (2.0, True),
+}
 EVIDENCE_Z = (0.0, 0.5, 1.0, 2.0, 3.0)
 
 
@@ -68,14 +73,20 @@ def first_picks(kb: KnowledgeBase, task: str, n_folds: int | None) -> pd.DataFra
         test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
         model = DefaultModel().fit_data(data.subset(train))
         inner = model.inner_scores_
-        chosen = {name: inner.columns[conservative_choice(inner, *rule)]
-                  for name, rule in CHOICE_RULES.items()}
+        chosen = {
+            name: inner.columns[conservative_choice(inner, *rule)]
+            for name, rule in CHOICE_RULES.items()
+        }
         sbs = int(np.argmax(model.sbs_))
         for i in test:
             w = model.weights(model.scaler_.transform(data.metafeatures.iloc[[i]])[0])
             forest = w @ model.U_
-            row = {"fold": f, "family": dataset_family(data.datasets[i]),
-                   "dataset": data.datasets[i], "single best": U[i, sbs]}
+            row = {
+                "fold": f,
+                "family": dataset_family(data.datasets[i]),
+                "dataset": data.datasets[i],
+                "single best": U[i, sbs],
+            }
             for name, (a, bonus) in chosen.items():
                 mu = _shrunk(model.sbs_, forest, a, bonus) + 1e-6 * model.sbs_
                 row[name] = U[i, int(np.argmax(mu))]
@@ -96,8 +107,10 @@ def summarise(picks: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 0) -> pd
     unique = pd.unique(families)
     members = {f: np.flatnonzero(families == f) for f in unique}
     rng = np.random.default_rng(seed)
-    draws = [np.concatenate([members[f] for f in rng.choice(unique, len(unique))])
-             for _ in range(n_bootstrap)]
+    draws = [
+        np.concatenate([members[f] for f in rng.choice(unique, len(unique))])
+        for _ in range(n_bootstrap)
+    ]
     per_family = 1.0 / pd.Series(families).map(pd.Series(families).value_counts()).to_numpy()
     sbs = picks["single best"].to_numpy()
 
@@ -110,10 +123,16 @@ def summarise(picks: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 0) -> pd
     for rule in rules:
         u = picks[rule].to_numpy()
         paired = [gap(u, d) - gap(ref, d) for d in draws]
-        out.append({"rule": rule, "gap_closed_k1": gap(u),
-                    "gap_closed_k1_se": np.std([gap(u, d) for d in draws], ddof=1),
-                    "minus_shipped": gap(u) - gap(ref), "minus_shipped_se": np.std(paired, ddof=1),
-                    "family_weighted": gap(u, weights=per_family)})
+        out.append(
+            {
+                "rule": rule,
+                "gap_closed_k1": gap(u),
+                "gap_closed_k1_se": np.std([gap(u, d) for d in draws], ddof=1),
+                "minus_shipped": gap(u) - gap(ref),
+                "minus_shipped_se": np.std(paired, ddof=1),
+                "family_weighted": gap(u, weights=per_family),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -121,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", default=None, help="knowledge-base directory (default: shipped)")
     parser.add_argument("--task", choices=["classification", "regression"], required=True)
-    parser.add_argument("--n-folds", type=int, default=None,
-                        help="deal families into this many outer folds (default: one per family)")
+    parser.add_argument(
+        "--n-folds",
+        type=int,
+        default=None,
+        help="deal families into this many outer folds (default: one per family)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     kb = KnowledgeBase.load(args.kb)
@@ -135,14 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.out / f"first_pick_rules_{args.task}"
     table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
     folds = f"{args.n_folds} grouped folds" if args.n_folds else "one fold per family"
-    lines = [f"# First-pick rules: {args.task}", "",
-             f"- knowledge base: {kb.path or 'in memory'} (fingerprint {kb.fingerprint()[:16]})",
-             f"- outer folds: {folds}; {seconds:.0f} s", "",
-             "| rule | gap closed, k=1 | minus shipped (paired) | family-weighted |",
-             "|---|---:|---:|---:|"]
-    lines += [f"| {r.rule} | {r.gap_closed_k1:.3f} ± {r.gap_closed_k1_se:.3f} | "
-              f"{r.minus_shipped:+.3f} ± {r.minus_shipped_se:.3f} | {r.family_weighted:.3f} |"
-              for r in table.itertuples()]
+    lines = [
+        f"# First-pick rules: {args.task}",
+        "",
+        f"- knowledge base: {kb.path or 'in memory'} (fingerprint {kb.fingerprint()[:16]})",
+        f"- outer folds: {folds}; {seconds:.0f} s",
+        "",
+        "| rule | gap closed, k=1 | minus shipped (paired) | family-weighted |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.rule} | {r.gap_closed_k1:.3f} ± {r.gap_closed_k1_se:.3f} | "
+        f"{r.minus_shipped:+.3f} ± {r.minus_shipped_se:.3f} | {r.family_weighted:.3f} |"
+        for r in table.itertuples()
+    ]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -39,10 +39,15 @@ def _tables() -> dict[str, tuple[pd.DataFrame, str]]:
     big["y"] = (X[:, :5].sum(axis=1) + rng.normal(size=n) > 0).astype(int)
     big_reg = pd.DataFrame(X, columns=[f"x{i}" for i in range(p)])
     big_reg["y"] = X[:, :5] @ np.arange(1, 6) + rng.normal(size=n)
-    out = {"synthetic 10000x100 (classification)": (big, "y"),
-           "synthetic 10000x100 (regression)": (big_reg, "y")}
-    for name, loader in (("breast_cancer", load_breast_cancer), ("wine", load_wine),
-                         ("diabetes", load_diabetes)):
+    out = {
+        "synthetic 10000x100 (classification)": (big, "y"),
+        "synthetic 10000x100 (regression)": (big_reg, "y"),
+    }
+    for name, loader in (
+        ("breast_cancer", load_breast_cancer),
+        ("wine", load_wine),
+        ("diabetes", load_diabetes),
+    ):
         out[name] = (loader(as_frame=True).frame, "target")
     return out
 
@@ -67,32 +72,49 @@ def main(argv: list[str] | None = None) -> int:
             again = autometa.recommend(frame, target=target, k=5)
             times.append(time.perf_counter() - t0)
         assert [r.config for r in again] == [r.config for r in recs], "not deterministic"
-        rows.append({
-            "table": name, "shape": f"{frame.shape[0]}x{frame.shape[1] - 1}",
-            "task": recs.task, "first_call_s": first, "median_s": statistics.median(times),
-            "max_s": max(times), "top_pick": recs[0].algorithm,
-            "predicted_score": recs[0].predicted_score,
-        })
+        rows.append(
+            {
+                "table": name,
+                "shape": f"{frame.shape[0]}x{frame.shape[1] - 1}",
+                "task": recs.task,
+                "first_call_s": first,
+                "median_s": statistics.median(times),
+                "max_s": max(times),
+                "top_pick": recs[0].algorithm,
+                "predicted_score": recs[0].predicted_score,
+            }
+        )
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "recommend_latency.csv", index=False, float_format="%.3f")
     lines = [
-        "# recommend() latency on the shipped knowledge base", "",
-        (f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-         f"Python {platform.python_version()}; 1-minute load average before the run: "
-         f"{load_before:.2f}"),
-        (f"- {args.repeats} timed calls per table after one warm-up call (which fits the "
-         "meta-model or reads it from the on-disk cache)"),
-        "- target: median <= 2 s on 10,000 x 100", "",
+        "# recommend() latency on the shipped knowledge base",
+        "",
+        (
+            f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; 1-minute load average before the run: "
+            f"{load_before:.2f}"
+        ),
+        (
+            f"- {args.repeats} timed calls per table after one warm-up call (which fits the "
+            "meta-model or reads it from the on-disk cache)"
+        ),
+        "- target: median <= 2 s on 10,000 x 100",
+        "",
         "| table | shape | task | first call (s) | median (s) | max (s) | top pick | predicted score |",
         "|---|---|---|---:|---:|---:|---|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['table']} | {r['shape']} | {r['task']} | {r['first_call_s']:.2f} | "
-                     f"{r['median_s']:.2f} | {r['max_s']:.2f} | {r['top_pick']} | {r['predicted_score']:.3f} |")
+        lines.append(
+            f"| {r['table']} | {r['shape']} | {r['task']} | {r['first_call_s']:.2f} | "
+            f"{r['median_s']:.2f} | {r['max_s']:.2f} | {r['top_pick']} | {r['predicted_score']:.3f} |"
+        )
     big = table[table["table"].str.startswith("synthetic")]["median_s"].max()
-    lines += ["", f"- {'PASS' if big <= 2.0 else 'FAIL'}: median on 10,000 x 100 = {big:.2f} s (<= 2 s)"]
+    lines += [
+        "",
+        f"- {'PASS' if big <= 2.0 else 'FAIL'}: median on 10,000 x 100 = {big:.2f} s (<= 2 s)",
+    ]
     (args.out / "recommend_latency.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

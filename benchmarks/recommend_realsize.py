@@ -111,8 +111,16 @@ PROTOCOL = 1  # bump when a change makes earlier checkpointed cells incomparable
 
 OURS = ("top1", "top1_probe", "best_of_5", "sbs")
 BASELINES = {
-    "classification": ("hgb", "hgb_balanced", "rf", "rf_balanced", "xgb", "xgb_balanced",
-                       "logreg", "logreg_balanced"),
+    "classification": (
+        "hgb",
+        "hgb_balanced",
+        "rf",
+        "rf_balanced",
+        "xgb",
+        "xgb_balanced",
+        "logreg",
+        "logreg_balanced",
+    ),
     "regression": ("hgb", "rf", "xgb", "ridge"),
 }
 #: The defaults whose per-dataset best is the yardstick.
@@ -148,8 +156,11 @@ def candidates(corpus: Path, task: str, min_rows: int) -> pd.DataFrame:
         if not manifest.exists():
             continue
         m = pd.read_csv(manifest)
-        m = m[(m["task"] == task) & (m["n_rows"] >= min_rows)
-              & ~m["name"].astype(str).str.contains("~", regex=False)]
+        m = m[
+            (m["task"] == task)
+            & (m["n_rows"] >= min_rows)
+            & ~m["name"].astype(str).str.contains("~", regex=False)
+        ]
         m = m.assign(corpus=name, path=[str(corpus / name / task / f"{n}{ext}") for n in m["name"]])
         frames.append(m[[Path(p).exists() for p in m["path"]]])
     if not frames:
@@ -194,8 +205,11 @@ def kb_without_family(kb: Any, family: str) -> tuple[Any, list[str]]:
     mf = kb.metafeatures()
     kept = KnowledgeBase(
         datasets[~datasets["dataset"].isin(dropped)].reset_index(drop=True),
-        mf[~mf.index.isin(dropped)], results, {t: kb.configs(t) for t in kb.tasks},
-        {k: v for k, v in kb.info.items() if k != "checksums"})
+        mf[~mf.index.isin(dropped)],
+        results,
+        {t: kb.configs(t) for t in kb.tasks},
+        {k: v for k, v in kb.info.items() if k != "checksums"},
+    )
     return kept, dropped
 
 
@@ -208,8 +222,11 @@ def make_folds(y: pd.Series, task: str, n_folds: int, seed: int) -> list[tuple[A
         return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "The least populated class has only ..."
-        return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-                    .split(np.zeros(len(y)), y.astype(str)))
+        return list(
+            StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(
+                np.zeros(len(y)), y.astype(str)
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -247,18 +264,34 @@ def preprocessor(X: pd.DataFrame, categorical: Sequence[str], scale: bool) -> An
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder, StandardScaler
 
-    cat = [c for c in X.columns if c in set(categorical) or pd.api.types.is_bool_dtype(X[c])
-           or not pd.api.types.is_numeric_dtype(X[c])]
+    cat = [
+        c
+        for c in X.columns
+        if c in set(categorical)
+        or pd.api.types.is_bool_dtype(X[c])
+        or not pd.api.types.is_numeric_dtype(X[c])
+    ]
     num = [c for c in X.columns if c not in set(cat)]
-    encode = Pipeline([
-        ("text", FunctionTransformer(_as_text)),
-        ("ordinal", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                   encoded_missing_value=np.nan)),
-    ])
+    encode = Pipeline(
+        [
+            ("text", FunctionTransformer(_as_text)),
+            (
+                "ordinal",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+            ),
+        ]
+    )
     columns = ColumnTransformer(
-        [("cat", encode, cat), ("num", FunctionTransformer(_as_float), num)], sparse_threshold=0.0)
-    steps = [("encode", columns),
-             ("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        [("cat", encode, cat), ("num", FunctionTransformer(_as_float), num)], sparse_threshold=0.0
+    )
+    steps = [
+        ("encode", columns),
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+    ]
     if scale:
         steps.append(("scale", StandardScaler()))
     return steps
@@ -296,13 +329,17 @@ def _run_baseline(method, task, categorical, Xtr, ytr, Xte, seed):
     from sklearn.utils.class_weight import compute_sample_weight
 
     scale = method.removesuffix("_balanced") in ("logreg", "ridge")
-    pipe = Pipeline([*preprocessor(Xtr, categorical, scale),
-                     ("model", baseline(method, task, seed))])
+    pipe = Pipeline(
+        [*preprocessor(Xtr, categorical, scale), ("model", baseline(method, task, seed))]
+    )
     if task == "regression":
         return pipe.fit(Xtr, ytr.to_numpy(dtype=float)).predict(Xte), {}
     classes, codes = np.unique(ytr.to_numpy(), return_inverse=True)
-    fit = ({"model__sample_weight": compute_sample_weight("balanced", codes)}
-           if method == "xgb_balanced" else {})
+    fit = (
+        {"model__sample_weight": compute_sample_weight("balanced", codes)}
+        if method == "xgb_balanced"
+        else {}
+    )
     pipe.fit(Xtr, codes, **fit)
     return classes[np.asarray(pipe.predict(Xte), dtype=int)], {}
 
@@ -318,8 +355,9 @@ def flaml_frame(X: pd.DataFrame) -> pd.DataFrame:
             continue
         if pd.api.types.is_string_dtype(s.dtype) or isinstance(s.dtype, pd.BooleanDtype):
             out[c] = s.astype(object).where(s.notna(), np.nan)
-        elif (isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
-              and pd.api.types.is_numeric_dtype(s.dtype)):
+        elif isinstance(
+            s.dtype, pd.api.extensions.ExtensionDtype
+        ) and pd.api.types.is_numeric_dtype(s.dtype):
             out[c] = s.astype("float64")
     return out
 
@@ -333,6 +371,7 @@ def flaml_methods() -> tuple[list[str], str]:
         return [], f"flaml.default does not import ({type(exc).__name__}: {exc}); FLAML skipped"
     try:
         import lightgbm
+
         lgbm = f", lightgbm {lightgbm.__version__}"
         methods = list(FLAML)
     except ImportError:
@@ -362,7 +401,8 @@ def _run_flaml(method, task, Xtr, ytr, Xte, seed):
         classes, target = None, ytr.to_numpy(dtype=float)
     if method == FLAML_REFERENCE:
         hp, cls, Xt, yt, features, labels = fd.preprocess_and_suggest_hyperparams(
-            task, Xtr, target, "all")
+            task, Xtr, target, "all"
+        )
         est = _one_core(cls(**hp)).fit(Xt, yt)
         X_test = features.transform(Xte) if features is not None else Xte
         extra = {"algorithm": cls.__name__}
@@ -372,8 +412,12 @@ def _run_flaml(method, task, Xtr, ytr, Xte, seed):
         if labels is not None:
             codes = labels.inverse_transform(codes)
         return classes[np.asarray(codes, dtype=int)], extra
-    name = {"flaml_lgbm": "LGBM", "flaml_xgb": "XGB", "flaml_rf": "RandomForest",
-            "flaml_et": "ExtraTrees"}[method] + ("Classifier" if classification else "Regressor")
+    name = {
+        "flaml_lgbm": "LGBM",
+        "flaml_xgb": "XGB",
+        "flaml_rf": "RandomForest",
+        "flaml_et": "ExtraTrees",
+    }[method] + ("Classifier" if classification else "Regressor")
     kwargs = {"n_jobs": 1}
     if method == "flaml_lgbm":
         kwargs["verbose"] = -1
@@ -388,23 +432,36 @@ def _run_flaml(method, task, Xtr, ytr, Xte, seed):
 def _run_ours(method, ctx, Xtr, ytr, Xte, seed, probe_budget, inner_folds):
     import autometa
 
-    train = dataclasses.replace(ctx["dataset"], X=Xtr.reset_index(drop=True),
-                                y=ytr.reset_index(drop=True), splits=None)
+    train = dataclasses.replace(
+        ctx["dataset"], X=Xtr.reset_index(drop=True), y=ytr.reset_index(drop=True), splits=None
+    )
     model = ctx["models"]["sbs" if method == "sbs" else "default"]
-    recs = autometa.recommend(train, kb=ctx["kb"], model=model,
-                              k=5 if method == "best_of_5" else 1,
-                              probe=method == "top1_probe", probe_budget=probe_budget,
-                              random_state=seed, use_cache=False)
+    recs = autometa.recommend(
+        train,
+        kb=ctx["kb"],
+        model=model,
+        k=5 if method == "best_of_5" else 1,
+        probe=method == "top1_probe",
+        probe_budget=probe_budget,
+        random_state=seed,
+        use_cache=False,
+    )
     pick, inner = recs[0], ""
     if method == "best_of_5":
         folds = make_folds(train.y, train.task, inner_folds, seed)
         means = []
         for rec in recs[:5]:
             try:
-                scores = [score(train.task, train.y.iloc[te],
-                                rec.make_pipeline(random_state=seed)
-                                .fit(train.X.iloc[tr], train.y.iloc[tr]).predict(train.X.iloc[te]))
-                          for tr, te in folds]
+                scores = [
+                    score(
+                        train.task,
+                        train.y.iloc[te],
+                        rec.make_pipeline(random_state=seed)
+                        .fit(train.X.iloc[tr], train.y.iloc[tr])
+                        .predict(train.X.iloc[te]),
+                    )
+                    for tr, te in folds
+                ]
                 means.append(float(np.mean(scores)))
             except Exception:  # noqa: BLE001 - a config that fails inside is not chosen
                 means.append(-np.inf)
@@ -421,8 +478,9 @@ def _run_ours(method, ctx, Xtr, ytr, Xte, seed, probe_budget, inner_folds):
     return pred, extra
 
 
-def run_cell(method: str, ctx: Mapping[str, Any], fold: int,
-             args: argparse.Namespace) -> dict[str, Any]:
+def run_cell(
+    method: str, ctx: Mapping[str, Any], fold: int, args: argparse.Namespace
+) -> dict[str, Any]:
     """Fit ``method`` on the fold's training part and score it on its test part."""
     from threadpoolctl import threadpool_limits
 
@@ -434,8 +492,9 @@ def run_cell(method: str, ctx: Mapping[str, Any], fold: int,
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if method in OURS:
-            pred, extra = _run_ours(method, ctx, Xtr, ytr, Xte, args.seed, args.probe_budget,
-                                    args.inner_folds)
+            pred, extra = _run_ours(
+                method, ctx, Xtr, ytr, Xte, args.seed, args.probe_budget, args.inner_folds
+            )
         elif method in FLAML:
             pred, extra = _run_flaml(method, ds.task, Xtr, ytr, Xte, args.seed)
         elif method == DUMMY:
@@ -446,8 +505,13 @@ def run_cell(method: str, ctx: Mapping[str, Any], fold: int,
         else:
             pred, extra = _run_baseline(method, ds.task, ds.categorical, Xtr, ytr, Xte, args.seed)
     seconds = time.perf_counter() - start
-    return {"score": score(ds.task, yte, pred), "seconds": seconds, "status": "ok", "error": "",
-            **extra}
+    return {
+        "score": score(ds.task, yte, pred),
+        "seconds": seconds,
+        "status": "ok",
+        "error": "",
+        **extra,
+    }
 
 
 def _cell_child(connection, fn: Callable[[], dict], parent_pid: int) -> None:
@@ -507,9 +571,17 @@ def isolated(fn: Callable[[], dict], timeout: float | None) -> dict[str, Any]:
 
 
 def checkpoint_path(args: argparse.Namespace, kb_fingerprint: str) -> Path:
-    key = {"protocol": PROTOCOL, "kb": kb_fingerprint, "corpus": str(Path(args.corpus).resolve()),
-           "min_rows": args.min_rows, "max_rows": args.max_rows, "folds": args.folds,
-           "inner_folds": args.inner_folds, "probe_budget": args.probe_budget, "seed": args.seed}
+    key = {
+        "protocol": PROTOCOL,
+        "kb": kb_fingerprint,
+        "corpus": str(Path(args.corpus).resolve()),
+        "min_rows": args.min_rows,
+        "max_rows": args.max_rows,
+        "folds": args.folds,
+        "inner_folds": args.inner_folds,
+        "probe_budget": args.probe_budget,
+        "seed": args.seed,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(args.checkpoints) / f"recommend_realsize_{digest}.jsonl"
 
@@ -562,8 +634,9 @@ def dataset_scores(cells: pd.DataFrame) -> pd.DataFrame:
     fill = fallback.reindex(worst.index).fillna(worst)
     idx = pd.MultiIndex.from_frame(c[key])
     c["score"] = c["score"].fillna(pd.Series(fill.reindex(idx).to_numpy(), index=c.index))
-    table = c.pivot_table(index=["task", "dataset"], columns="method", values="score",
-                          aggfunc="mean")
+    table = c.pivot_table(
+        index=["task", "dataset"], columns="method", values="score", aggfunc="mean"
+    )
     table.columns.name = None
     return table
 
@@ -572,14 +645,27 @@ def _stats(diff: pd.Series, n_boot: int, seed: int, tie: float) -> dict[str, flo
     d = diff.dropna().to_numpy(dtype=float)
     lo, hi = bootstrap_ci(d, n_boot, seed)
     wins, ties = int((d > tie).sum()), int((np.abs(d) <= tie).sum())
-    return {"n": len(d), "diff": float(d.mean()) if len(d) else np.nan, "ci_low": lo, "ci_high": hi,
-            "wins": wins, "ties": ties, "losses": len(d) - wins - ties,
-            "win_rate": (wins + ties / 2) / len(d) if len(d) else np.nan}
+    return {
+        "n": len(d),
+        "diff": float(d.mean()) if len(d) else np.nan,
+        "ci_low": lo,
+        "ci_high": hi,
+        "wins": wins,
+        "ties": ties,
+        "losses": len(d) - wins - ties,
+        "win_rate": (wins + ties / 2) / len(d) if len(d) else np.nan,
+    }
 
 
-def summarise(cells: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0, tie: float = TIE,
-              yardstick: Mapping[str, Sequence[str]] = YARDSTICK,
-              references: Sequence[str] = ("sbs", FLAML_REFERENCE)) -> dict[str, pd.DataFrame]:
+def summarise(
+    cells: pd.DataFrame,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    tie: float = TIE,
+    yardstick: Mapping[str, Sequence[str]] = YARDSTICK,
+    references: Sequence[str] = ("sbs", FLAML_REFERENCE),
+) -> dict[str, pd.DataFrame]:
     """The report's tables from the cells (columns task, dataset, fold, method, score,
     seconds, status): ``summary`` (scope x method) and ``comparisons`` (ours minus each
     reference). Scopes: each task, and ``overall`` (the datasets of both tasks pooled)."""
@@ -598,35 +684,51 @@ def summarise(cells: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0, tie: fl
     if len(per_scope) > 1:  # the methods of every task (logreg and ridge stay per task)
         shared = set.intersection(*(set(s["score"].columns) for s in per_scope.values()))
         per_scope["overall"] = {
-            k: pd.concat([s[k][[m for m in s[k].columns if m in shared]]
-                          for s in per_scope.values()])
-            for k in ("score", "norm", "diff")}
+            k: pd.concat(
+                [s[k][[m for m in s[k].columns if m in shared]] for s in per_scope.values()]
+            )
+            for k in ("score", "norm", "diff")
+        }
     for scope, s in per_scope.items():
         c = cells if scope == "overall" else cells[cells["task"] == scope]
         for method in [m for m in method_order() if m in s["score"].columns]:
             mc = c[c["method"] == method]
-            rows.append({"scope": scope, "method": method,
-                         "mean_score": s["score"][method].mean(),
-                         "mean_normalised": (s["norm"][method].mean() if method in s["norm"]
-                                             else np.nan),
-                         **{f"{k}_vs_best_default" if k in ("diff", "ci_low", "ci_high") else k: v
-                            for k, v in _stats(s["diff"][method], n_boot, seed, tie).items()},
-                         "mean_seconds": mc["seconds"].mean(),
-                         "failed_cells": int((mc["status"] != "ok").sum())})
+            rows.append(
+                {
+                    "scope": scope,
+                    "method": method,
+                    "mean_score": s["score"][method].mean(),
+                    "mean_normalised": (
+                        s["norm"][method].mean() if method in s["norm"] else np.nan
+                    ),
+                    **{
+                        f"{k}_vs_best_default" if k in ("diff", "ci_low", "ci_high") else k: v
+                        for k, v in _stats(s["diff"][method], n_boot, seed, tie).items()
+                    },
+                    "mean_seconds": mc["seconds"].mean(),
+                    "failed_cells": int((mc["status"] != "ok").sum()),
+                }
+            )
         for ref in references:
             if ref not in s["score"].columns:
                 continue
             for method in ("top1", "top1_probe", "best_of_5"):
                 if method in s["score"].columns and method != ref:
-                    comps.append({"scope": scope, "method": method, "reference": ref,
-                                  **_stats(s["score"][method] - s["score"][ref], n_boot, seed,
-                                           tie)})
+                    comps.append(
+                        {
+                            "scope": scope,
+                            "method": method,
+                            "reference": ref,
+                            **_stats(s["score"][method] - s["score"][ref], n_boot, seed, tie),
+                        }
+                    )
     summary = pd.DataFrame(rows).rename(columns={"n": "n_datasets"})
     return {"summary": summary, "comparisons": pd.DataFrame(comps), "scores": scores}
 
 
-def targets(summary: pd.DataFrame,
-            comparisons: pd.DataFrame) -> list[tuple[str, str, bool | None, str]]:
+def targets(
+    summary: pd.DataFrame, comparisons: pd.DataFrame
+) -> list[tuple[str, str, bool | None, str]]:
     """Issue 20's real-size targets per scope: (scope, target, met or None if not measured,
     the numbers)."""
     out = []
@@ -638,73 +740,119 @@ def targets(summary: pd.DataFrame,
     def comp(scope, method, ref):
         if comparisons.empty:
             return None
-        r = comparisons[(comparisons["scope"] == scope) & (comparisons["method"] == method)
-                        & (comparisons["reference"] == ref)]
+        r = comparisons[
+            (comparisons["scope"] == scope)
+            & (comparisons["method"] == method)
+            & (comparisons["reference"] == ref)
+        ]
         return None if r.empty else r.iloc[0]
 
-    def fmt(r, value="diff_vs_best_default", lo="ci_low_vs_best_default",
-            hi="ci_high_vs_best_default"):
+    def fmt(
+        r, value="diff_vs_best_default", lo="ci_low_vs_best_default", hi="ci_high_vs_best_default"
+    ):
         return f"{r[value]:+.4f} [{r[lo]:+.4f}, {r[hi]:+.4f}], win rate {r['win_rate']:.0%}"
 
     for scope in summary["scope"].unique():
         r = row(scope, "top1")
-        out.append((scope, "top-1 zero-shot >= best default (mean) with win rate >= 50 %",
-                    None if r is None
-                    else bool(r["diff_vs_best_default"] >= 0 and r["win_rate"] >= 0.5),
-                    "" if r is None else fmt(r)))
+        out.append(
+            (
+                scope,
+                "top-1 zero-shot >= best default (mean) with win rate >= 50 %",
+                None
+                if r is None
+                else bool(r["diff_vs_best_default"] >= 0 and r["win_rate"] >= 0.5),
+                "" if r is None else fmt(r),
+            )
+        )
         for method, margin in (("top1_probe", 0.01), ("best_of_5", 0.02)):
             r = row(scope, method)
-            out.append((scope, f"{method} >= best default + {margin}",
-                        None if r is None else bool(r["diff_vs_best_default"] >= margin),
-                        "" if r is None else fmt(r)))
-        for ref, name in ((FLAML_REFERENCE, "FLAML zero-shot (flaml_auto)"),
-                          ("sbs", "the KB's single best configuration (sbs)")):
+            out.append(
+                (
+                    scope,
+                    f"{method} >= best default + {margin}",
+                    None if r is None else bool(r["diff_vs_best_default"] >= margin),
+                    "" if r is None else fmt(r),
+                )
+            )
+        for ref, name in (
+            (FLAML_REFERENCE, "FLAML zero-shot (flaml_auto)"),
+            ("sbs", "the KB's single best configuration (sbs)"),
+        ):
             for method in ("top1", "top1_probe", "best_of_5"):
                 c = comp(scope, method, ref)
-                out.append((scope, f"{method} ahead of {name}",
-                            None if c is None else bool(c["diff"] > 0),
-                            "" if c is None else fmt(c, "diff", "ci_low", "ci_high")))
+                out.append(
+                    (
+                        scope,
+                        f"{method} ahead of {name}",
+                        None if c is None else bool(c["diff"] > 0),
+                        "" if c is None else fmt(c, "diff", "ci_low", "ci_high"),
+                    )
+                )
     return out
 
 
 def _md_table(frame: pd.DataFrame) -> str:
     head = [str(frame.index.name or ""), *map(str, frame.columns)]
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|",
+    ]
     for i, row in zip(frame.index, frame.to_numpy()):
-        cells = [v if isinstance(v, str) else "" if pd.isna(v)
-                 else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+        cells = [
+            v
+            if isinstance(v, str)
+            else ""
+            if pd.isna(v)
+            else f"{v:.3f}"
+            if isinstance(v, float)
+            else str(v)
+            for v in row
+        ]
         lines.append("| " + " | ".join([str(i), *cells]) + " |")
     return "\n".join(lines)
 
 
 def summary_table(summary: pd.DataFrame, scope: str) -> pd.DataFrame:
     s = summary[summary["scope"] == scope].set_index("method")
-    out = pd.DataFrame({
-        "datasets": s["n_datasets"].astype(int).astype(str),
-        "mean score": s["mean_score"].map("{:.4f}".format),
-        "mean normalised": s["mean_normalised"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
-        "vs best default [95% CI]": [f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" for d, lo, hi in
-                                     zip(s["diff_vs_best_default"], s["ci_low_vs_best_default"],
-                                         s["ci_high_vs_best_default"])],
-        "W/T/L": [f"{w}/{t}/{lo}" for w, t, lo in zip(s["wins"], s["ties"], s["losses"])],
-        "win rate": s["win_rate"].map("{:.0%}".format),
-        "s per fold": s["mean_seconds"].map("{:.1f}".format),
-        "failed": s["failed_cells"].astype(str),
-    }, index=s.index)
+    out = pd.DataFrame(
+        {
+            "datasets": s["n_datasets"].astype(int).astype(str),
+            "mean score": s["mean_score"].map("{:.4f}".format),
+            "mean normalised": s["mean_normalised"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+            "vs best default [95% CI]": [
+                f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                for d, lo, hi in zip(
+                    s["diff_vs_best_default"],
+                    s["ci_low_vs_best_default"],
+                    s["ci_high_vs_best_default"],
+                )
+            ],
+            "W/T/L": [f"{w}/{t}/{lo}" for w, t, lo in zip(s["wins"], s["ties"], s["losses"])],
+            "win rate": s["win_rate"].map("{:.0%}".format),
+            "s per fold": s["mean_seconds"].map("{:.1f}".format),
+            "failed": s["failed_cells"].astype(str),
+        },
+        index=s.index,
+    )
     out.index.name = "method"
     return out
 
 
 def comparison_table(comparisons: pd.DataFrame, scope: str) -> pd.DataFrame:
     c = comparisons[comparisons["scope"] == scope]
-    out = pd.DataFrame({
-        "method": c["method"], "reference": c["reference"], "datasets": c["n"].astype(str),
-        "difference [95% CI]": [f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                                for d, lo, hi in zip(c["diff"], c["ci_low"], c["ci_high"])],
-        "W/T/L": [f"{w}/{t}/{lo}" for w, t, lo in zip(c["wins"], c["ties"], c["losses"])],
-        "win rate": c["win_rate"].map("{:.0%}".format),
-    }).set_index("method")
+    out = pd.DataFrame(
+        {
+            "method": c["method"],
+            "reference": c["reference"],
+            "datasets": c["n"].astype(str),
+            "difference [95% CI]": [
+                f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                for d, lo, hi in zip(c["diff"], c["ci_low"], c["ci_high"])
+            ],
+            "W/T/L": [f"{w}/{t}/{lo}" for w, t, lo in zip(c["wins"], c["ties"], c["losses"])],
+            "win rate": c["win_rate"].map("{:.0%}".format),
+        }
+    ).set_index("method")
     return out
 
 
@@ -715,17 +863,24 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     scopes = list(summary["scope"].unique())
-    fig, axes = plt.subplots(1, len(scopes), figsize=(5.2 * len(scopes), 0.32 * 22 + 1.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(scopes), figsize=(5.2 * len(scopes), 0.32 * 22 + 1.5), squeeze=False
+    )
     for ax, scope in zip(axes[0], scopes):
         s = summary[(summary["scope"] == scope) & (summary["method"] != DUMMY)]
         s = s.iloc[::-1]
         y = np.arange(len(s))
         d = s["diff_vs_best_default"].to_numpy(float)
-        err = np.vstack([d - s["ci_low_vs_best_default"].to_numpy(float),
-                         s["ci_high_vs_best_default"].to_numpy(float) - d])
-        colours = ["tab:blue" if m in OURS else "tab:orange" if m in FLAML else "tab:gray"
-                   for m in s["method"]]
+        err = np.vstack(
+            [
+                d - s["ci_low_vs_best_default"].to_numpy(float),
+                s["ci_high_vs_best_default"].to_numpy(float) - d,
+            ]
+        )
+        colours = [
+            "tab:blue" if m in OURS else "tab:orange" if m in FLAML else "tab:gray"
+            for m in s["method"]
+        ]
         ax.barh(y, d, xerr=err, color=colours, capsize=3)
         ax.set_yticks(y, s["method"])
         ax.axvline(0, color="black", lw=0.8)
@@ -737,33 +892,52 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(cells: pd.DataFrame, datasets: pd.DataFrame, header: Mapping[str, Any],
-                 out: Path, n_boot: int, seed: int) -> str:
+def write_report(
+    cells: pd.DataFrame,
+    datasets: pd.DataFrame,
+    header: Mapping[str, Any],
+    out: Path,
+    n_boot: int,
+    seed: int,
+) -> str:
     """Write cells.csv, summary.csv, comparisons.csv, the Markdown and the PNG; return the
     Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     rep = summarise(cells, n_boot=n_boot, seed=seed)
     summary, comparisons = rep["summary"], rep["comparisons"]
-    whole = {c: "Int64" for c in ("rows", "n_rows", "features", "classes", "fold", "rank",
-                                  "probes_ok") if c in cells}
+    whole = {
+        c: "Int64"
+        for c in ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok")
+        if c in cells
+    }
     cells.astype(whole).to_csv(out / "cells.csv", index=False, float_format="%.5f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.5f")
     comparisons.to_csv(out / "comparisons.csv", index=False, float_format="%.5f")
     plot(summary, out / "recommend_realsize.png")
     lines = ["# Recommendations on real tables at real size (issue 20)", ""]
     lines += [f"- {k}: {v}" for k, v in header.items()]
-    lines += ["", ("Yardstick (\"best default\"): per dataset the best mean score of "
-                   + "; ".join(f"{t}: {', '.join(m)}" for t, m in YARDSTICK.items())
-                   + ", chosen on the test folds (an upper bound of one fixed default). "
-                   f"Ties: differences of at most {TIE}. CIs: bootstrap over datasets, "
-                   f"{n_boot} resamples, seed {seed}. A failed cell counts as the dummy's "
-                   "score on its fold. Overall pools the datasets of both tasks (balanced "
-                   "accuracy and R² differences together)."), ""]
+    lines += [
+        "",
+        (
+            'Yardstick ("best default"): per dataset the best mean score of '
+            + "; ".join(f"{t}: {', '.join(m)}" for t, m in YARDSTICK.items())
+            + ", chosen on the test folds (an upper bound of one fixed default). "
+            f"Ties: differences of at most {TIE}. CIs: bootstrap over datasets, "
+            f"{n_boot} resamples, seed {seed}. A failed cell counts as the dummy's "
+            "score on its fold. Overall pools the datasets of both tasks (balanced "
+            "accuracy and R² differences together)."
+        ),
+        "",
+    ]
     for scope in summary["scope"].unique():
         lines += [f"## {scope}", "", _md_table(summary_table(summary, scope)), ""]
         if not comparisons.empty and (comparisons["scope"] == scope).any():
-            lines += [f"### {scope}: what the meta-model adds (minus sbs) and against FLAML", "",
-                      _md_table(comparison_table(comparisons, scope)), ""]
+            lines += [
+                f"### {scope}: what the meta-model adds (minus sbs) and against FLAML",
+                "",
+                _md_table(comparison_table(comparisons, scope)),
+                "",
+            ]
     same = _same_pick_md(cells)
     if same:
         lines += same
@@ -774,10 +948,17 @@ def write_report(cells: pd.DataFrame, datasets: pd.DataFrame, header: Mapping[st
     lines += ["", "## Datasets", "", _md_table(datasets.set_index("dataset")), ""]
     failed = cells[cells["status"] != "ok"]
     if len(failed):
-        lines += ["## Failed cells", "", "| dataset | fold | method | status | error |",
-                  "|---|---:|---|---|---|"]
-        lines += [f"| {r.dataset} | {r.fold} | {r.method} | {r.status} | "
-                  f"{str(r.error).replace('|', '/')[:160]} |" for r in failed.itertuples()]
+        lines += [
+            "## Failed cells",
+            "",
+            "| dataset | fold | method | status | error |",
+            "|---|---:|---|---|---|",
+        ]
+        lines += [
+            f"| {r.dataset} | {r.fold} | {r.method} | {r.status} | "
+            f"{str(r.error).replace('|', '/')[:160]} |"
+            for r in failed.itertuples()
+        ]
         lines.append("")
     text = "\n".join(lines) + "\n"
     (out / "recommend_realsize.md").write_text(text)
@@ -789,7 +970,8 @@ def _same_pick_md(cells: pd.DataFrame) -> list[str]:
     if "config_id" not in cells or not {"top1", "sbs"} <= set(cells["method"]):
         return []
     pick = cells[cells["method"].isin(["top1", "top1_probe", "sbs"])].pivot_table(
-        index=["task", "dataset", "fold"], columns="method", values="config_id", aggfunc="first")
+        index=["task", "dataset", "fold"], columns="method", values="config_id", aggfunc="first"
+    )
     lines = ["## First pick equal to the single best configuration", ""]
     for task, p in pick.groupby(level="task"):
         parts = [f"top1 {float((p['top1'] == p['sbs']).mean()):.0%}"]
@@ -804,8 +986,11 @@ def dataset_table(cells: pd.DataFrame, kb: Any) -> pd.DataFrame:
     and how many knowledge-base datasets its family removed."""
     from autometa.metamodel._families import dataset_family
 
-    cols = [c for c in ("task", "dataset", "corpus", "family", "rows", "n_rows", "features",
-                        "classes") if c in cells]
+    cols = [
+        c
+        for c in ("task", "dataset", "corpus", "family", "rows", "n_rows", "features", "classes")
+        if c in cells
+    ]
     t = cells[cols].drop_duplicates("dataset").rename(columns={"n_rows": "rows used"})
     families = pd.Series([dataset_family(d) for d in kb.datasets().index]).value_counts()
     t["KB datasets removed"] = t["family"].map(families).fillna(0).astype(int)
@@ -821,29 +1006,46 @@ def dataset_table(cells: pd.DataFrame, kb: Any) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=["classification", "regression"],
-                        choices=list(BASELINES))
+    parser.add_argument(
+        "--tasks", nargs="+", default=["classification", "regression"], choices=list(BASELINES)
+    )
     parser.add_argument("--n-datasets", type=int, default=10, help="tables per task")
     parser.add_argument("--min-rows", type=int, default=1000)
-    parser.add_argument("--max-rows", type=int, default=20000,
-                        help="cap (stratified, seeded subsample)")
+    parser.add_argument(
+        "--max-rows", type=int, default=20000, help="cap (stratified, seeded subsample)"
+    )
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds")
     parser.add_argument("--inner-folds", type=int, default=3, help="best_of_5's inner CV folds")
-    parser.add_argument("--probe-budget", type=float, default=30.0,
-                        help="top1_probe's probe_budget (seconds per recommend call)")
+    parser.add_argument(
+        "--probe-budget",
+        type=float,
+        default=30.0,
+        help="top1_probe's probe_budget (seconds per recommend call)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="a subset of the methods (default: all that can run)")
-    parser.add_argument("--cell-timeout", type=float, default=3600.0,
-                        help="seconds one (dataset, fold, method) cell may take, 0 for no "
-                             "limit (a cell past it is reported as a timeout)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="a subset of the methods (default: all that can run)",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds one (dataset, fold, method) cell may take, 0 for no "
+        "limit (a cell past it is reported as a timeout)",
+    )
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--kb", default=None, help="knowledge-base directory (default: shipped)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--out", type=Path, default=RESULTS / "recommend_realsize")
     parser.add_argument("--checkpoints", type=Path, default=RESULTS / ".checkpoints")
-    parser.add_argument("--report-only", action="store_true",
-                        help="write the report from the checkpoint; run nothing")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report from the checkpoint; run nothing",
+    )
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -860,41 +1062,76 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = checkpoint_path(args, kb.fingerprint())
     done = read_checkpoint(checkpoint)
     resumed = len(done)
-    selected = {t: select_datasets(args.corpus, t, args.n_datasets, args.min_rows, args.seed)
-                for t in args.tasks}
-    methods = {t: [m for m in method_order(t) if (m not in FLAML or m in flaml_available)
-                   and (args.methods is None or m in args.methods or m == DUMMY)]
-               for t in args.tasks}
+    selected = {
+        t: select_datasets(args.corpus, t, args.n_datasets, args.min_rows, args.seed)
+        for t in args.tasks
+    }
+    methods = {
+        t: [
+            m
+            for m in method_order(t)
+            if (m not in FLAML or m in flaml_available)
+            and (args.methods is None or m in args.methods or m == DUMMY)
+        ]
+        for t in args.tasks
+    }
     total = sum(len(selected[t]) * args.folds * len(methods[t]) for t in args.tasks)
-    todo = sum(1 for t in args.tasks for name in selected[t]["name"] for f in range(args.folds)
-               for m in methods[t] if (name, f, m) not in done)
+    todo = sum(
+        1
+        for t in args.tasks
+        for name in selected[t]["name"]
+        for f in range(args.folds)
+        for m in methods[t]
+        if (name, f, m) not in done
+    )
     print(f"{total} cells ({total - todo} in {checkpoint}); {flaml_note}", file=sys.stderr)
     timeout = args.cell_timeout if args.cell_timeout > 0 else None
-    bar = tqdm(total=total, initial=total - todo, unit="cell",
-               disable=args.report_only or todo == 0)
+    bar = tqdm(
+        total=total, initial=total - todo, unit="cell", disable=args.report_only or todo == 0
+    )
     for task in args.tasks:
         metric = DEFAULT_METRIC[task]
         for row in selected[task].itertuples():
-            pending = [(f, m) for f in range(args.folds) for m in methods[task]
-                       if (row.name, f, m) not in done]
+            pending = [
+                (f, m)
+                for f in range(args.folds)
+                for m in methods[task]
+                if (row.name, f, m) not in done
+            ]
             if args.report_only or not pending:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 full = autometa.load_dataset(row.path, target="target")
                 dataset = subsample(full, args.max_rows, args.seed)
-            about = {"task": task, "dataset": row.name, "corpus": row.corpus, "family": row.family,
-                     "rows": len(full.y), "n_rows": len(dataset.y),
-                     "features": dataset.X.shape[1], "classes": dataset.n_classes}
-            ctx: dict[str, Any] = {"dataset": dataset,
-                                   "folds": make_folds(dataset.y, task, args.folds, args.seed)}
+            about = {
+                "task": task,
+                "dataset": row.name,
+                "corpus": row.corpus,
+                "family": row.family,
+                "rows": len(full.y),
+                "n_rows": len(dataset.y),
+                "features": dataset.X.shape[1],
+                "classes": dataset.n_classes,
+            }
+            ctx: dict[str, Any] = {
+                "dataset": dataset,
+                "folds": make_folds(dataset.y, task, args.folds, args.seed),
+            }
             if any(m in OURS for _, m in pending):
                 bar.set_description(f"{row.name}: meta-models")
                 ctx["kb"], _ = kb_without_family(kb, row.family)
                 cache = args.checkpoints / "recommend_realsize_models"
-                ctx["models"] = {name: load_or_fit(get_model(name, random_state=args.seed),
-                                                   ctx["kb"], task, metric, directory=cache)
-                                 for name in ("default", "sbs")}
+                ctx["models"] = {
+                    name: load_or_fit(
+                        get_model(name, random_state=args.seed),
+                        ctx["kb"],
+                        task,
+                        metric,
+                        directory=cache,
+                    )
+                    for name in ("default", "sbs")
+                }
             for fold, method in pending:
                 bar.set_description(f"{row.name} fold {fold} {method}")
                 if method == DUMMY:
@@ -911,8 +1148,13 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
 
     names = {(t, n) for t in args.tasks for n in selected[t]["name"]}
-    cells = pd.DataFrame([r for (n, f, m), r in done.items() if (r["task"], n) in names
-                          and f < args.folds and m in methods[r["task"]]])
+    cells = pd.DataFrame(
+        [
+            r
+            for (n, f, m), r in done.items()
+            if (r["task"], n) in names and f < args.folds and m in methods[r["task"]]
+        ]
+    )
     if cells.empty:
         print("no finished cells to report", file=sys.stderr)
         return 1
@@ -920,20 +1162,20 @@ def main(argv: list[str] | None = None) -> int:
     datasets = dataset_table(cells, kb)
     header = {
         "command": "python benchmarks/recommend_realsize.py "
-                   + " ".join(argv if argv is not None else sys.argv[1:]),
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "knowledge base": f"{kb.path} (fingerprint {kb.fingerprint()}), each dataset's family "
-                          "removed",
+        "removed",
         "datasets": ", ".join(f"{t}: {len(selected[t])}" for t in args.tasks)
-                    + f" (>= {args.min_rows} rows, at most {args.max_rows} used)",
+        + f" (>= {args.min_rows} rows, at most {args.max_rows} used)",
         "folds": f"{args.folds} outer (stratified for classification, seed {args.seed}); "
-                 f"best_of_5: {args.inner_folds}-fold inner CV; "
-                 f"probe_budget {args.probe_budget:g} s",
+        f"best_of_5: {args.inner_folds}-fold inner CV; "
+        f"probe_budget {args.probe_budget:g} s",
         "FLAML": flaml_note,
         "cells": f"{len(cells)} of {total}"
-                 + (f" ({missing} not run yet: partial report)" if missing else ""),
+        + (f" ({missing} not run yet: partial report)" if missing else ""),
         "compute": f"{cells['seconds'].sum() / 3600:.2f} h of cell time on one core; this "
-                   f"invocation {time.perf_counter() - wall:.0f} s"
-                   + (f" (resumed: {resumed} cells from the checkpoint)" if resumed else ""),
+        f"invocation {time.perf_counter() - wall:.0f} s"
+        + (f" (resumed: {resumed} cells from the checkpoint)" if resumed else ""),
     }
     write_report(cells, datasets, header, args.out, args.n_boot, args.seed)
     rep = summarise(cells, n_boot=args.n_boot, seed=args.seed)
@@ -944,10 +1186,14 @@ def main(argv: list[str] | None = None) -> int:
             print(comparison_table(rep["comparisons"], scope).to_string())
     print("\nTargets (issue 20):")
     for scope, name, ok, numbers in targets(rep["summary"], rep["comparisons"]):
-        print(f"  {'n/a ' if ok is None else 'PASS' if ok else 'FAIL'} [{scope}] {name}"
-              + (f": {numbers}" if numbers else ""))
-    print(f"\nwrote {args.out}/recommend_realsize.md "
-          "(+ .png, cells.csv, summary.csv, comparisons.csv)")
+        print(
+            f"  {'n/a ' if ok is None else 'PASS' if ok else 'FAIL'} [{scope}] {name}"
+            + (f": {numbers}" if numbers else "")
+        )
+    print(
+        f"\nwrote {args.out}/recommend_realsize.md "
+        "(+ .png, cells.csv, summary.csv, comparisons.csv)"
+    )
     return 0
 
 

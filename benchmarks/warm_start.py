@@ -75,9 +75,12 @@ def pick_datasets(n: int, kb_names: set[str]) -> list[str]:
     from autometa.metamodel.evaluation import dataset_family
 
     manifest = pd.read_csv(CORPUS / "manifest.csv")
-    m = manifest[(manifest["task"] == "classification")
-                 & manifest["n_rows"].between(100, 5000) & (manifest["n_features"] <= 60)
-                 & manifest["name"].isin(kb_names)].copy()
+    m = manifest[
+        (manifest["task"] == "classification")
+        & manifest["n_rows"].between(100, 5000)
+        & (manifest["n_features"] <= 60)
+        & manifest["name"].isin(kb_names)
+    ].copy()
     m["family"] = m["name"].map(dataset_family)
     m["key"] = m["name"].map(lambda s: zlib.crc32(s.encode()))
     m = m.sort_values("key").drop_duplicates("family")
@@ -151,18 +154,28 @@ def run_one(method: str, dataset, seed: int, trials: int, *, kb, model, cache, t
     import autometa
     from autometa.tuning import make_sampler
 
-    kwargs = {"n_trials": trials, "cv": 3, "metric": METRIC, "random_state": 0,
-              "time_limit": time_limit, "kb": kb, "model": model, "cache": cache}
+    kwargs = {
+        "n_trials": trials,
+        "cv": 3,
+        "metric": METRIC,
+        "random_state": 0,
+        "time_limit": time_limit,
+        "kb": kb,
+        "model": model,
+        "cache": cache,
+    }
     if method == "random":
-        study = autometa.tune(dataset, warm_start=0,
-                              sampler=optuna.samplers.RandomSampler(seed=seed), **kwargs)
+        study = autometa.tune(
+            dataset, warm_start=0, sampler=optuna.samplers.RandomSampler(seed=seed), **kwargs
+        )
     elif method == "tpe":
         study = autometa.tune(dataset, warm_start=0, sampler=make_sampler(seed), **kwargs)
     elif method == "warm":
         study = autometa.tune(dataset, warm_start=WARM, sampler=make_sampler(seed), **kwargs)
     elif method == "transfer":
-        study = autometa.tune(dataset, warm_start=WARM, sampler=make_sampler(seed),
-                              narrow_space=NARROW, **kwargs)
+        study = autometa.tune(
+            dataset, warm_start=WARM, sampler=make_sampler(seed), narrow_space=NARROW, **kwargs
+        )
     else:
         raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")
     return study
@@ -181,8 +194,10 @@ def run(args) -> None:
         wanted = [n.strip() for n in args.names.split(",") if n.strip()]
         unknown = sorted(set(wanted) - set(names))
         if unknown:
-            raise SystemExit(f"--names: {unknown} are not among the {len(names)} selected "
-                             f"datasets: {sorted(names)}")
+            raise SystemExit(
+                f"--names: {unknown} are not among the {len(names)} selected "
+                f"datasets: {sorted(names)}"
+            )
         names = [n for n in names if n in wanted]
     shard, n_shards = (int(v) for v in args.shard.split("/"))
     rows = pd.read_csv(CORPUS / "manifest.csv").set_index("name")["n_rows"]
@@ -191,9 +206,12 @@ def run(args) -> None:
     csv = Path(args.out) / "warm_start_runs.csv"
     cache_dir = Path(args.cache_dir).expanduser()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    print(f"{len(names)} datasets (this shard: {len(mine)}), methods {methods}, "
-          f"{args.trials} trials, {args.seeds} seeds, rows <= {args.max_rows}, "
-          f"{args.time_limit:g} s per trial; runs -> {csv}", flush=True)
+    print(
+        f"{len(names)} datasets (this shard: {len(mine)}), methods {methods}, "
+        f"{args.trials} trials, {args.seeds} seeds, rows <= {args.max_rows}, "
+        f"{args.time_limit:g} s per trial; runs -> {csv}",
+        flush=True,
+    )
     for name in mine:
         done = done_runs(csv)
         todo = [(m, s) for s in range(args.seeds) for m in methods if (name, m, s) not in done]
@@ -204,20 +222,39 @@ def run(args) -> None:
         cache = DiskCache(cache_dir / f"{name}-{args.max_rows}-{args.time_limit:g}.jsonl")
         for method, seed in todo:
             start = time.time()
-            study = run_one(method, dataset, seed, args.trials, kb=kb, model=model, cache=cache,
-                            time_limit=args.time_limit)
-            rows = [{
-                "dataset": name, "method": method, "seed": seed, "trial": t.number + 1,
-                "value": t.value, "state": t.state.name,
-                "algorithm": t.user_attrs.get("config", {}).get("algorithm"),
-                "config_id": t.user_attrs.get("config_id"),
-                "warm_start_rank": t.user_attrs.get("warm_start_rank"),
-                "n_rows": len(dataset.y), "held_out_kb_datasets": n_out,
-            } for t in sorted(study.trials, key=lambda t: t.number)]
+            study = run_one(
+                method,
+                dataset,
+                seed,
+                args.trials,
+                kb=kb,
+                model=model,
+                cache=cache,
+                time_limit=args.time_limit,
+            )
+            rows = [
+                {
+                    "dataset": name,
+                    "method": method,
+                    "seed": seed,
+                    "trial": t.number + 1,
+                    "value": t.value,
+                    "state": t.state.name,
+                    "algorithm": t.user_attrs.get("config", {}).get("algorithm"),
+                    "config_id": t.user_attrs.get("config_id"),
+                    "warm_start_rank": t.user_attrs.get("warm_start_rank"),
+                    "n_rows": len(dataset.y),
+                    "held_out_kb_datasets": n_out,
+                }
+                for t in sorted(study.trials, key=lambda t: t.number)
+            ]
             append_rows(csv, rows)
             best = max((r["value"] for r in rows if r["value"] is not None), default=float("nan"))
-            print(f"{name:40s} {method:8s} seed {seed}: best {best:.4f} "
-                  f"({time.time() - start:.0f} s)", flush=True)
+            print(
+                f"{name:40s} {method:8s} seed {seed}: best {best:.4f} "
+                f"({time.time() - start:.0f} s)",
+                flush=True,
+            )
 
 
 # --------------------------------------------------------------------------------------
@@ -244,8 +281,14 @@ def regret_curves(runs: pd.DataFrame, trials: int) -> pd.DataFrame:
             values = np.concatenate([values, np.full(trials - len(values), np.nan)])
             bsf = np.fmax.accumulate(np.where(np.isnan(values), -np.inf, values))
             regret = np.clip((best - bsf) / span, 0.0, 1.0)
-            out.append({"dataset": name, "method": method, "seed": seed,
-                        **{t + 1: regret[t] for t in range(trials)}})
+            out.append(
+                {
+                    "dataset": name,
+                    "method": method,
+                    "seed": seed,
+                    **{t + 1: regret[t] for t in range(trials)},
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -256,8 +299,10 @@ def report(args) -> None:
     wanted = {m.strip() for m in args.methods.split(",")}
     methods = [m for m in METHODS if m in set(runs["method"]) and m in wanted]
     if "random" not in set(runs["method"]):
-        raise SystemExit(f"{csv} has no random-search runs, which the normalised regret is "
-                         "measured against: run --methods random first")
+        raise SystemExit(
+            f"{csv} has no random-search runs, which the normalised regret is "
+            "measured against: run --methods random first"
+        )
     needed = sorted(set(methods) | {"random"})  # random search sets every dataset's scale
     runs = runs[runs["method"].isin(needed)]
     # only datasets where every method finished every seed
@@ -280,44 +325,80 @@ def report(args) -> None:
 
     checks = []
     if {"warm", "tpe"} <= set(methods) and 5 in checkpoints:
-        text = (f"warm start @5 ({mean.loc['warm', 5]:.3f}) < cold TPE @{trials} "
-                f"({mean.loc['tpe', trials]:.3f})")
+        text = (
+            f"warm start @5 ({mean.loc['warm', 5]:.3f}) < cold TPE @{trials} "
+            f"({mean.loc['tpe', trials]:.3f})"
+        )
         checks.append((text, mean.loc["warm", 5] < mean.loc["tpe", trials]))
-        worse = [t for t in range(1, trials + 1) if mean.loc["warm", t] > mean.loc["tpe", t] + 1e-12]
-        checks.append(("warm start no worse than cold TPE at any trial count"
-                       + (f" (worse at t={worse})" if worse else ""), not worse))
+        worse = [
+            t for t in range(1, trials + 1) if mean.loc["warm", t] > mean.loc["tpe", t] + 1e-12
+        ]
+        checks.append(
+            (
+                "warm start no worse than cold TPE at any trial count"
+                + (f" (worse at t={worse})" if worse else ""),
+                not worse,
+            )
+        )
     notes = []
     if {"warm", "transfer"} <= set(methods):
         enqueued = runs[runs["warm_start_rank"].notna()].sort_values("trial")
-        same = sum(list(g.loc[g["method"] == "warm", "config_id"])
-                   == list(g.loc[g["method"] == "transfer", "config_id"])
-                   for _, g in enqueued[enqueued["seed"] == 0].groupby("dataset"))
-        notes.append(f"- warm and transfer enqueue the same top-{WARM} recommendations on {same} "
-                     f"of {len(complete)} datasets; where they differ the runs were made with "
-                     "different versions of the default meta-model, so differences up to trial "
-                     f"{WARM} come from the recommender, not from narrowing the space")
-        worse = [t for t in range(1, trials + 1)
-                 if mean.loc["transfer", t] > mean.loc["warm", t] + 1e-12]
-        checks.append(("(not a target) transfer no worse than warm start at any trial count"
-                       + (f" (worse at t={worse})" if worse else ""), not worse))
+        same = sum(
+            list(g.loc[g["method"] == "warm", "config_id"])
+            == list(g.loc[g["method"] == "transfer", "config_id"])
+            for _, g in enqueued[enqueued["seed"] == 0].groupby("dataset")
+        )
+        notes.append(
+            f"- warm and transfer enqueue the same top-{WARM} recommendations on {same} "
+            f"of {len(complete)} datasets; where they differ the runs were made with "
+            "different versions of the default meta-model, so differences up to trial "
+            f"{WARM} come from the recommender, not from narrowing the space"
+        )
+        worse = [
+            t for t in range(1, trials + 1) if mean.loc["transfer", t] > mean.loc["warm", t] + 1e-12
+        ]
+        checks.append(
+            (
+                "(not a target) transfer no worse than warm start at any trial count"
+                + (f" (worse at t={worse})" if worse else ""),
+                not worse,
+            )
+        )
 
     lines = [
         "# Warm-started Optuna vs cold TPE and random search",
         "",
-        (f"- datasets: {n_data} PMLB classification datasets (distinct families; grouped "
-         "hold-out: the meta-model is fitted without the dataset's family)"),
-        (f"- {trials} trials, {n_seeds} seeds, 3-fold CV, metric {METRIC}, rows subsampled to "
-         f"<= {args.max_rows} (stratified), {args.time_limit:g} s per trial, n_jobs=1"),
-        ("- normalised regret: (best any method found - best so far) / (best - median of the "
-         "random-search trials), clipped to [0, 1]; mean over seeds, then datasets"),
-        ("- cold TPE's first 10 trials are its random start-up trials; with the same seed they "
-         "are random search's first 10, so those two curves coincide up to trial 10"),
-        ("- evaluations are memoised per (dataset, config id) across methods and seeds "
-         "(identical config, identical folds)"),
-        *([(f"- transfer: warm start, then the sampler's trials up to trial {trials // 2} keep "
-            f"to the top {NARROW} algorithm families of the recommendations (in turn; TPE "
-            f"draws the rest), later trials the whole space (`tune(narrow_space={NARROW})`)")]
-          if "transfer" in methods else []),
+        (
+            f"- datasets: {n_data} PMLB classification datasets (distinct families; grouped "
+            "hold-out: the meta-model is fitted without the dataset's family)"
+        ),
+        (
+            f"- {trials} trials, {n_seeds} seeds, 3-fold CV, metric {METRIC}, rows subsampled to "
+            f"<= {args.max_rows} (stratified), {args.time_limit:g} s per trial, n_jobs=1"
+        ),
+        (
+            "- normalised regret: (best any method found - best so far) / (best - median of the "
+            "random-search trials), clipped to [0, 1]; mean over seeds, then datasets"
+        ),
+        (
+            "- cold TPE's first 10 trials are its random start-up trials; with the same seed they "
+            "are random search's first 10, so those two curves coincide up to trial 10"
+        ),
+        (
+            "- evaluations are memoised per (dataset, config id) across methods and seeds "
+            "(identical config, identical folds)"
+        ),
+        *(
+            [
+                (
+                    f"- transfer: warm start, then the sampler's trials up to trial {trials // 2} keep "
+                    f"to the top {NARROW} algorithm families of the recommendations (in turn; TPE "
+                    f"draws the rest), later trials the whole space (`tune(narrow_space={NARROW})`)"
+                )
+            ]
+            if "transfer" in methods
+            else []
+        ),
         *notes,
         "",
         "## Mean normalised regret (lower is better)",
@@ -345,8 +426,10 @@ def report(args) -> None:
 def _md(frame: pd.DataFrame) -> str:
     head = ["method", *map(str, frame.columns)]
     out = ["| " + " | ".join(head) + " |", "|---|" + "|".join(["---:"] * len(frame.columns)) + "|"]
-    out += ["| " + " | ".join([str(i), *(f"{v:.3f}" for v in row)]) + " |"
-            for i, row in zip(frame.index, frame.to_numpy())]
+    out += [
+        "| " + " | ".join([str(i), *(f"{v:.3f}" for v in row)]) + " |"
+        for i, row in zip(frame.index, frame.to_numpy())
+    ]
     return "\n".join(out)
 
 
@@ -356,8 +439,12 @@ def _plot(mean: pd.DataFrame, sem: pd.DataFrame, trials: int, n_data: int, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = {"random": "random search", "tpe": "cold TPE", "warm": f"warm start (top {WARM})",
-              "transfer": f"transfer (warm start + top {NARROW} families to half-way)"}
+    labels = {
+        "random": "random search",
+        "tpe": "cold TPE",
+        "warm": f"warm start (top {WARM})",
+        "transfer": f"transfer (warm start + top {NARROW} families to half-way)",
+    }
     fig, ax = plt.subplots(figsize=(7, 4.5))
     x = np.arange(1, trials + 1)
     for method in mean.index:
@@ -384,13 +471,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", type=int, default=24)
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help="methods to run, and to report with --report")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="methods to run, and to report with --report"
+    )
     parser.add_argument("--max-rows", type=int, default=500)
     parser.add_argument("--time-limit", type=float, default=20.0)
-    parser.add_argument("--names", default="",
-                        help="comma-separated dataset names: only these of the selection "
-                             "(e.g. to rerun some methods on the datasets of an earlier run)")
+    parser.add_argument(
+        "--names",
+        default="",
+        help="comma-separated dataset names: only these of the selection "
+        "(e.g. to rerun some methods on the datasets of an earlier run)",
+    )
     parser.add_argument("--shard", default="0/1", help="I/N: run every N-th dataset from I")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--cache-dir", default="~/.cache/autometa/warm_start_bench")

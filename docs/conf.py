@@ -51,8 +51,10 @@ myst_heading_anchors = 3
 
 html_theme = "alabaster"
 html_title = f"autometa {release}"
-html_theme_options = {"description": "Meta-learning recommendations for tabular machine "
-                                     "learning", "fixed_sidebar": True}
+html_theme_options = {
+    "description": "Meta-learning recommendations for tabular machine learning",
+    "fixed_sidebar": True,
+}
 html_static_path: list[str] = []
 
 

@@ -25,10 +25,13 @@ def sources_by_size(kb: KnowledgeBase, min_rows: int) -> list[str]:
     per_task = []
     for task in ("classification", "regression"):
         datasets = kb.datasets(task)
-        datasets = datasets[~datasets["dataset"].str.contains("~", regex=False)
-                            & (pd.to_numeric(datasets["n_rows"]) > min_rows)]
-        per_task.append(datasets.reset_index(drop=True)
-                        .sort_values(["n_rows", "dataset"])["source"].tolist())
+        datasets = datasets[
+            ~datasets["dataset"].str.contains("~", regex=False)
+            & (pd.to_numeric(datasets["n_rows"]) > min_rows)
+        ]
+        per_task.append(
+            datasets.reset_index(drop=True).sort_values(["n_rows", "dataset"])["source"].tolist()
+        )
     return [s for s in chain.from_iterable(zip_longest(*per_task)) if s is not None]
 
 
@@ -45,8 +48,16 @@ def main() -> None:
     args = parser.parse_args()
     sources = sources_by_size(KnowledgeBase.load(args.kb), args.base_rows)
     print(f"{len(sources)} datasets with more than {args.base_rows} rows", flush=True)
-    batch.run(sources, args.kb, configs=args.configs, cv=args.cv, max_rows=args.max_rows,
-              top_configs=args.top_configs, n_jobs=args.n_jobs, time_limit=args.time_limit)
+    batch.run(
+        sources,
+        args.kb,
+        configs=args.configs,
+        cv=args.cv,
+        max_rows=args.max_rows,
+        top_configs=args.top_configs,
+        n_jobs=args.n_jobs,
+        time_limit=args.time_limit,
+    )
 
 
 if __name__ == "__main__":

@@ -59,18 +59,31 @@ def main() -> None:
             data = load_dataset(path)
         mechanism = ("mcar", "mnar")[i % 2]
         rate = float(rng.choice(RATES))
-        X = inject_missing(data.X, mechanism=mechanism, cell_fraction=rate,
-                           column_fraction=float(rng.uniform(0.2, 0.6)),
-                           random_state=args.seed + i)
+        X = inject_missing(
+            data.X,
+            mechanism=mechanism,
+            cell_fraction=rate,
+            column_fraction=float(rng.uniform(0.2, 0.6)),
+            random_state=args.seed + i,
+        )
         name = f"{parent.name}~{mechanism}{round(rate * 100)}"
         out = args.out / parent.task
         out.mkdir(parents=True, exist_ok=True)
         table = pd.concat([X, pd.Series(data.y.to_numpy(), name="target")], axis=1)
         table.to_parquet(out / f"{name}.parquet", index=False)
-        rows.append({"name": name, "task": parent.task, "n_rows": len(X),
-                     "n_features": X.shape[1], "categorical": ";".join(map(str, data.categorical)),
-                     "parent": parent.name, "mechanism": mechanism, "cell_fraction": rate,
-                     "missing_fraction": round(float(X.isna().to_numpy().mean()), 4)})
+        rows.append(
+            {
+                "name": name,
+                "task": parent.task,
+                "n_rows": len(X),
+                "n_features": X.shape[1],
+                "categorical": ";".join(map(str, data.categorical)),
+                "parent": parent.name,
+                "mechanism": mechanism,
+                "cell_fraction": rate,
+                "missing_fraction": round(float(X.isna().to_numpy().mean()), 4),
+            }
+        )
     pd.DataFrame(rows).to_csv(args.out / "manifest.csv", index=False)
     print(f"{len(rows)} variants written to {args.out}")
 

@@ -45,17 +45,23 @@ def raw_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
     """A table as users have them: numbers with NaN, text categories with gaps, ISO date
     strings, a datetime column, a boolean, an identifier column and a text target."""
     rng = np.random.RandomState(seed)
-    frame = pd.DataFrame({
-        "amount": rng.gamma(2.0, 50.0, n),
-        "colour": rng.choice(["red", "green", "blue", None], n),
-        "signup": pd.date_range("2021-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "seen": pd.date_range("2022-06-01", periods=n, freq="h"),
-        "member": rng.rand(n) > 0.5,
-        "customer": [f"C{i:05d}" for i in range(n)],
-    })
+    frame = pd.DataFrame(
+        {
+            "amount": rng.gamma(2.0, 50.0, n),
+            "colour": rng.choice(["red", "green", "blue", None], n),
+            "signup": pd.date_range("2021-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "seen": pd.date_range("2022-06-01", periods=n, freq="h"),
+            "member": rng.rand(n) > 0.5,
+            "customer": [f"C{i:05d}" for i in range(n)],
+        }
+    )
     frame.loc[rng.rand(n) < 0.15, "amount"] = np.nan
-    score = (frame["amount"].fillna(100) / 100 + (frame["colour"] == "red") * 1.5
-             + frame["member"] * 0.5 + rng.normal(0, 0.3, n))
+    score = (
+        frame["amount"].fillna(100) / 100
+        + (frame["colour"] == "red") * 1.5
+        + frame["member"] * 0.5
+        + rng.normal(0, 0.3, n)
+    )
     frame["churn"] = np.where(score > 1.6, "yes", "no")
     return frame
 
@@ -122,8 +128,11 @@ def test_zero_shot_fits_raw_table_and_round_trips(table, tmp_path):
     new = raw_table(50, seed=1).drop(columns="churn")
     np.testing.assert_array_equal(loaded.predict(new), model.predict(new))
     np.testing.assert_allclose(loaded.predict_proba(new), model.predict_proba(new))
-    pd.testing.assert_frame_equal(loaded.leaderboard_.drop(columns="config"),
-                                  model.leaderboard_.drop(columns="config"), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        loaded.leaderboard_.drop(columns="config"),
+        model.leaderboard_.drop(columns="config"),
+        check_dtype=False,
+    )
     assert loaded.recommendations_[0].config_id == model.recommendations_[0].config_id
 
 
@@ -134,8 +143,9 @@ def test_budgeted_fit_save_load_predict(table, tmp_path):
         model = AutoClassifier(time_budget=8, k=3, cv=3, kb=KB).fit(X, y)
     board = model.leaderboard_
     assert set(board["source"].str.split().str[0]) <= {"recommendation", "tuning"}
-    assert {"algorithm", "status", "score", "rows", "folds", "fit_time", "weight",
-            "config"} <= set(board.columns)
+    assert {"algorithm", "status", "score", "rows", "folds", "fit_time", "weight", "config"} <= set(
+        board.columns
+    )
     assert board["weight"].sum() == pytest.approx(1.0)
     assert (board["weight"] > 0).iloc[0]  # the final model's members come first
     assert model.metric_ == "balanced_accuracy"
@@ -279,8 +289,12 @@ def test_trusted_types_cover_every_algorithm_of_the_space():
             config = dict(config, encoding="target", reduction="pca")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pipelines.append((config["algorithm"],
-                                  space.build(config, categorical=["b"], task=task).fit(X, y)))
+                pipelines.append(
+                    (
+                        config["algorithm"],
+                        space.build(config, categorical=["b"], task=task).fit(X, y),
+                    )
+                )
         ensemble = WeightedEnsemble(pipelines, [1 / len(pipelines)] * len(pipelines), task)
         found |= set(sio.get_untrusted_types(data=sio.dumps(ensemble)))
     assert found <= set(TRUSTED_TYPES), sorted(found - set(TRUSTED_TYPES))
@@ -303,14 +317,30 @@ def test_cli_fit_then_predict(table, tmp_path):
     model, predictions = tmp_path / "model.skops", tmp_path / "predictions.csv"
 
     runner = CliRunner()
-    result = runner.invoke(app, ["fit", str(data), "-t", "churn", "--time-budget", "4",
-                                 "-k", "2", "--cv", "3", "-o", str(model)])
+    result = runner.invoke(
+        app,
+        [
+            "fit",
+            str(data),
+            "-t",
+            "churn",
+            "--time-budget",
+            "4",
+            "-k",
+            "2",
+            "--cv",
+            "3",
+            "-o",
+            str(model),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "recommending" in result.output  # progress lines
     assert "saved to" in result.output and model.is_file()
 
-    result = runner.invoke(app, ["predict", str(model), str(new), "-o", str(predictions),
-                                 "--proba"])
+    result = runner.invoke(
+        app, ["predict", str(model), str(new), "-o", str(predictions), "--proba"]
+    )
     assert result.exit_code == 0, result.output
     out = pd.read_csv(predictions)
     assert list(out.columns) == ["churn", "proba_no", "proba_yes"] and len(out) == 30
@@ -323,9 +353,23 @@ def test_killed_fit_leaves_no_model_file(table, tmp_path):
     table.to_csv(data, index=False)
     model = tmp_path / "model.skops"
     process = subprocess.Popen(
-        [sys.executable, "-m", "autometa.cli", "fit", str(data), "-t", "churn",
-         "--time-budget", "120", "-o", str(model)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "autometa.cli",
+            "fit",
+            str(data),
+            "-t",
+            "churn",
+            "--time-budget",
+            "120",
+            "-o",
+            str(model),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in process.stderr:  # kill it in the middle of the race
             if "race level" in line:

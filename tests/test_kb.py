@@ -19,17 +19,22 @@ def _frames_kb() -> KnowledgeBase:
     mf = pd.DataFrame(
         {"rows": [100.0, 2000.0, 50.0], "ratio": [0.1, np.nan, 3.0]}, index=["a", "b", "c"]
     )
-    perf = pd.DataFrame(
-        {"rf": [0.9, 0.8, np.nan], "knn": [0.7, 0.85, 0.6]}, index=["a", "b", "c"]
-    )
+    perf = pd.DataFrame({"rf": [0.9, 0.8, np.nan], "knn": [0.7, 0.85, 0.6]}, index=["a", "b", "c"])
     return KnowledgeBase.from_frames(mf, perf, task=TASK, metric="balanced_accuracy")
 
 
 def _result(dataset, config_id, fold, status="ok", score=0.5, task=TASK):
     return {
-        "kind": "result", "dataset": dataset, "config_id": config_id, "task": task,
-        "fold": fold, "status": status, "error": "" if status == "ok" else "boom",
-        "fit_time": 1.0 + fold, "predict_time": 0.1, "accuracy": score,
+        "kind": "result",
+        "dataset": dataset,
+        "config_id": config_id,
+        "task": task,
+        "fold": fold,
+        "status": status,
+        "error": "" if status == "ok" else "boom",
+        "fit_time": 1.0 + fold,
+        "predict_time": 0.1,
+        "accuracy": score,
         "balanced_accuracy": score if status == "ok" else None,
     }
 
@@ -43,20 +48,38 @@ def _write_journal(root: Path, records: list[dict], name="w0.jsonl", tail: str =
 
 def _journal_records():
     ds = lambda name: {
-        "kind": "dataset", "dataset": name, "task": TASK, "source": f"pmlb:{name}",
-        "n_rows": 100, "n_features": 4, "n_classes": 2, "openml_dataset_id": None,
-        "openml_task_id": None, "n_rows_used": 100, "cv_folds": 2, "group": "g",
+        "kind": "dataset",
+        "dataset": name,
+        "task": TASK,
+        "source": f"pmlb:{name}",
+        "n_rows": 100,
+        "n_features": 4,
+        "n_classes": 2,
+        "openml_dataset_id": None,
+        "openml_task_id": None,
+        "n_rows_used": 100,
+        "cv_folds": 2,
+        "group": "g",
     }
     cfg = lambda cid: {
-        "kind": "config", "task": TASK, "config_id": cid, "config": {"algorithm": cid},
+        "kind": "config",
+        "task": TASK,
+        "config_id": cid,
+        "config": {"algorithm": cid},
     }
     return [
-        ds("d1"), ds("d2"), cfg("c1"), cfg("c2"),
+        ds("d1"),
+        ds("d2"),
+        cfg("c1"),
+        cfg("c2"),
         {"kind": "metafeatures", "dataset": "d1", "values": {"m1": 1.0, "m2": None}},
         {"kind": "metafeatures", "dataset": "d2", "values": {"m1": 2.0, "m2": 5.0}},
-        _result("d1", "c1", 0, score=0.6), _result("d1", "c1", 1, score=0.8),
-        _result("d1", "c2", 0, score=0.9), _result("d1", "c2", 1, status="timeout"),
-        _result("d2", "c1", 0, score=0.4), _result("d2", "c1", 1, score=0.4),
+        _result("d1", "c1", 0, score=0.6),
+        _result("d1", "c1", 1, score=0.8),
+        _result("d1", "c2", 0, score=0.9),
+        _result("d1", "c2", 1, status="timeout"),
+        _result("d2", "c1", 0, score=0.4),
+        _result("d2", "c1", 1, score=0.4),
     ]
 
 
@@ -66,13 +89,20 @@ def _journal_records():
 def test_round_trip_preserves_contents_and_fingerprint(tmp_path):
     kb = _frames_kb()
     kb.add_results(
-        "d", {"algorithm": "rf"}, [{"fold": 0, "balanced_accuracy": 0.5}, {"fold": 1,
-        "status": "timeout", "error": "60 s"}], task=TASK, metafeatures={"rows": 3.0},
+        "d",
+        {"algorithm": "rf"},
+        [{"fold": 0, "balanced_accuracy": 0.5}, {"fold": 1, "status": "timeout", "error": "60 s"}],
+        task=TASK,
+        metafeatures={"rows": 3.0},
         config_id="rf",
     )
     kb.save(tmp_path / "kb")
     assert sorted(p.name for p in (tmp_path / "kb").iterdir() if p.name != ".lock") == [
-        "configs.json", "datasets.parquet", "kb.json", "metafeatures.parquet", "results.parquet"
+        "configs.json",
+        "datasets.parquet",
+        "kb.json",
+        "metafeatures.parquet",
+        "results.parquet",
     ]
     assert json.loads((tmp_path / "kb" / "kb.json").read_text())["schema_version"] == SCHEMA_VERSION
     back = KnowledgeBase.load(tmp_path / "kb")
@@ -89,9 +119,14 @@ def test_round_trip_preserves_contents_and_fingerprint(tmp_path):
 
 def test_folds_without_recorded_cv_folds_are_one_repeat():
     kb = _frames_kb()
-    kb.add_results("new", {"algorithm": "rf"},
-                   [{"fold": f, "balanced_accuracy": 0.5} for f in range(4)], config_id="rf",
-                   task=TASK, metafeatures={"rows": 3.0})
+    kb.add_results(
+        "new",
+        {"algorithm": "rf"},
+        [{"fold": f, "balanced_accuracy": 0.5} for f in range(4)],
+        config_id="rf",
+        task=TASK,
+        metafeatures={"rows": 3.0},
+    )
     assert kb.folds_per_repeat(TASK)["new"] == 4
     results = kb.results(TASK)
     assert set(results.loc[results["dataset"] == "new", "repeat"]) == {0}
@@ -146,10 +181,14 @@ def test_journal_folding_and_truncated_last_line(tmp_path):
 def test_journal_later_records_win_over_parquet_and_earlier_lines(tmp_path):
     root = tmp_path / "kb"
     _frames_kb().save(root)
-    _write_journal(root, [
-        _result("a", "rf", 0, score=0.1),
-        {"kind": "metafeatures", "dataset": "a", "values": {"rows": 7.0}},
-    ], name="w0.jsonl")
+    _write_journal(
+        root,
+        [
+            _result("a", "rf", 0, score=0.1),
+            {"kind": "metafeatures", "dataset": "a", "values": {"rows": 7.0}},
+        ],
+        name="w0.jsonl",
+    )
     _write_journal(root, [_result("a", "rf", 0, score=0.2)], name="w1.jsonl")
     kb = KnowledgeBase.load(root)
     assert kb.performance(TASK, "balanced_accuracy").loc["a", "rf"] == pytest.approx(0.2)
@@ -241,8 +280,9 @@ def test_from_frames_opaque_configs_and_any_columns():
 def test_from_frames_custom_metric_and_validation():
     mf = pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"])
     perf = pd.DataFrame({"A": [3.0, 1.0]}, index=["a", "b"])
-    kb = KnowledgeBase.from_frames(mf, perf, task="regression", metric="cost",
-                                   greater_is_better=False)
+    kb = KnowledgeBase.from_frames(
+        mf, perf, task="regression", metric="cost", greater_is_better=False
+    )
     assert kb.greater_is_better("cost") is False
     assert kb.performance("regression", "cost").loc["b", "A"] == 1.0
     with pytest.raises(TaskMismatchError, match="accuracy"):
@@ -250,8 +290,9 @@ def test_from_frames_custom_metric_and_validation():
     with pytest.raises(KnowledgeBaseError, match="'x'"):
         KnowledgeBase.from_frames(mf.assign(x=["p", "q"]), perf, task="regression", metric="r2")
     with pytest.raises(KnowledgeBaseError, match="'zz'"):
-        KnowledgeBase.from_frames(mf, perf.rename(index={"b": "zz"}), task="regression",
-                                  metric="r2")
+        KnowledgeBase.from_frames(
+            mf, perf.rename(index={"b": "zz"}), task="regression", metric="r2"
+        )
 
 
 def test_merge_other_wins_and_tasks_must_agree():

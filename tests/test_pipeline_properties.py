@@ -22,8 +22,18 @@ from autometa import space
 from autometa._pipeline import BoundedPipeline
 from autometa.data._columns import ColumnTyper
 
-COLUMN_KINDS = ("float_nan", "int", "bool", "category", "text", "high_card", "iso_text",
-                "datetime", "all_nan", "numeric_coded")
+COLUMN_KINDS = (
+    "float_nan",
+    "int",
+    "bool",
+    "category",
+    "text",
+    "high_card",
+    "iso_text",
+    "datetime",
+    "all_nan",
+    "numeric_coded",
+)
 ALL_CONFIGS = [
     (task, name, encoding)
     for task in space.TASKS
@@ -85,8 +95,9 @@ def target(task: str, n: int, seed: int) -> pd.Series:
 
 
 def fit_predict(task, algorithm, encoding, X, y, seed):
-    config = dict(space.defaults(task)[list(space.ALGORITHMS[task]).index(algorithm)],
-                  encoding=encoding)
+    config = dict(
+        space.defaults(task)[list(space.ALGORITHMS[task]).index(algorithm)], encoding=encoding
+    )
     categorical = [c for c in X.columns if c.startswith("numeric_coded")]
     pipeline = space.build(config, categorical=categorical, task=task)
     with warnings.catch_warnings():
@@ -118,23 +129,25 @@ def test_random_raw_tables_fit_and_predict(config, kinds, n, seed):
     if all(kind == "all_nan" for kind in kinds):
         kinds = [*kinds, "float_nan"]
     task, algorithm, encoding = config
-    fit_predict(task, algorithm, encoding, make_table(kinds, n, seed), target(task, n, seed),
-                seed)
+    fit_predict(task, algorithm, encoding, make_table(kinds, n, seed), target(task, n, seed), seed)
 
 
 def test_timestamp_table_from_the_issue():
     """The reported failure: ISO timestamps reached the numeric imputer as strings."""
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"when": ["2012-01-01T06:16:41Z", "2012-01-02T07:00:00Z"] * 20,
-                      "x": rng.normal(size=40)})
+    X = pd.DataFrame(
+        {"when": ["2012-01-01T06:16:41Z", "2012-01-02T07:00:00Z"] * 20, "x": rng.normal(size=40)}
+    )
     y = pd.Series(rng.integers(0, 2, 40))
     for config in space.defaults("classification"):
         space.build(config).fit(X, y).predict(X)
 
 
 @settings(max_examples=30, deadline=None)
-@given(kinds=st.lists(st.sampled_from(COLUMN_KINDS), min_size=1, max_size=6),
-       seed=st.integers(0, 2**16))
+@given(
+    kinds=st.lists(st.sampled_from(COLUMN_KINDS), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
 def test_typer_agrees_with_load_dataset(kinds, seed):
     X = make_table([*kinds, "float_nan"], 40, seed)
     declared = [c for c in X.columns if c.startswith("numeric_coded")]
@@ -148,8 +161,9 @@ def test_typer_agrees_with_load_dataset(kinds, seed):
     typed = typer.transform(X)
     for column in kept:
         if column not in expected:  # numeric in both: the same values
-            np.testing.assert_allclose(typed[column].to_numpy(float),
-                                       dataset.X[column].to_numpy(float), equal_nan=True)
+            np.testing.assert_allclose(
+                typed[column].to_numpy(float), dataset.X[column].to_numpy(float), equal_nan=True
+            )
 
 
 def test_pipeline_bounds_blas_threads(monkeypatch):

@@ -26,8 +26,9 @@ def _private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def space_kb():
     """A classification KB whose configs are real search-space configs."""
-    return synthetic_space_kb(n_datasets=30, seed=1, fit_time=5.0,
-                              fast=("logistic_regression", "decision_tree"))
+    return synthetic_space_kb(
+        n_datasets=30, seed=1, fit_time=5.0, fast=("logistic_regression", "decision_tree")
+    )
 
 
 @pytest.fixture
@@ -120,10 +121,15 @@ def test_user_results_extend_the_kb(frame):
     own = autometa.load_dataset(frame, target="y", name="mine")
     import metafeatures
 
-    mf = metafeatures.extract(own.X, own.y, task="classification", groups=["general"],
-                              categorical=own.categorical)
-    kb.add_results(own, {"algorithm": "my_secret_model"},
-                   [{"fold": f, "balanced_accuracy": 0.99} for f in range(3)], metafeatures=mf)
+    mf = metafeatures.extract(
+        own.X, own.y, task="classification", groups=["general"], categorical=own.categorical
+    )
+    kb.add_results(
+        own,
+        {"algorithm": "my_secret_model"},
+        [{"fold": f, "balanced_accuracy": 0.99} for f in range(3)],
+        metafeatures=mf,
+    )
     kb.add_results(own, {"algorithm": "lin_0"}, {"balanced_accuracy": 0.6}, config_id="lin_0")
     assert "mine" in kb.datasets("classification").index
     assert "my_secret_model" in {c["algorithm"] for c in kb.configs("classification").values()}
@@ -163,33 +169,78 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
     space_kb.save(tmp_path / "kb")
     frame.to_csv(tmp_path / "data.csv", index=False)
     monkeypatch.setenv("AUTOMETA_KB", str(tmp_path / "kb"))
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "data.csv"), "--target", "y",
-                                      "-k", "2", "--model", FAST_DEFAULT, "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(tmp_path / "data.csv"),
+            "--target",
+            "y",
+            "-k",
+            "2",
+            "--model",
+            FAST_DEFAULT,
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert len(payload["recommendations"]) == 2 and payload["task"] == "classification"
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "data.csv"), "--target", "y",
-                                      "--model", FAST_DEFAULT])
+    result = CliRunner().invoke(
+        app, ["recommend", str(tmp_path / "data.csv"), "--target", "y", "--model", FAST_DEFAULT]
+    )
     assert result.exit_code == 0 and "predicted" in result.output
-    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
-                                      "sbs,knn", "--ks", "1,3", "--n-folds", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "classification",
+            "--models",
+            "sbs,knn",
+            "--ks",
+            "1,3",
+            "--n-folds",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "gap_closed" in result.output and "knn" in result.output
-    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
-                                      "sbs,knn", "--ks", "1", "--n-folds", "3",
-                                      "--weighting", "fold", "--checkpoint",
-                                      str(tmp_path / "eval.jsonl")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "classification",
+            "--models",
+            "sbs,knn",
+            "--ks",
+            "1",
+            "--n-folds",
+            "3",
+            "--weighting",
+            "fold",
+            "--checkpoint",
+            str(tmp_path / "eval.jsonl"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "eval.jsonl").read_text().splitlines()) == 1 + 3
     assert "fold" in result.stdout.splitlines()[-1].split()  # the table; its legend: stderr
-    result = CliRunner().invoke(app, ["evaluate", "--task", "classification", "--models",
-                                      "sbs", "--weighting", "families"])
+    result = CliRunner().invoke(
+        app, ["evaluate", "--task", "classification", "--models", "sbs", "--weighting", "families"]
+    )
     assert result.exit_code != 0 and "'families'" in str(result.exception)
 
 
-@pytest.mark.parametrize("loader, task", [("load_breast_cancer", "classification"),
-                                          ("load_wine", "classification"),
-                                          ("load_diabetes", "regression")])
+@pytest.mark.parametrize(
+    "loader, task",
+    [
+        ("load_breast_cancer", "classification"),
+        ("load_wine", "classification"),
+        ("load_diabetes", "regression"),
+    ],
+)
 def test_shipped_kb_end_to_end(loader, task):
     """The committed knowledge base (data/kb) recommends for scikit-learn's tables, and
     the first pick builds a pipeline that fits the raw frame."""
@@ -259,8 +310,13 @@ def test_scaler_ignores_constant_and_clips_outlying_metafeatures():
     from autometa.metamodel._base import FeatureScaler
 
     rng = np.random.default_rng(0)
-    train = pd.DataFrame({"constant": np.zeros(50), "x": rng.normal(size=50),
-                          "heavy": np.r_[rng.normal(size=49), 1e6]})
+    train = pd.DataFrame(
+        {
+            "constant": np.zeros(50),
+            "x": rng.normal(size=50),
+            "heavy": np.r_[rng.normal(size=49), 1e6],
+        }
+    )
     scaler = FeatureScaler().fit(train)
     assert "constant" not in scaler.columns_
     far = scaler.transform(pd.Series({"constant": 1e9, "x": 1e9, "heavy": -1e9}))

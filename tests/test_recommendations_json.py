@@ -43,8 +43,10 @@ def test_json_round_trip(kb, frame, tmp_path):
     assert recs.autometa_version == autometa.__version__
     text = recs.to_json(tmp_path / "recs.json")
     json.loads(text, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
-    for back in (Recommendations.from_json(text),
-                 Recommendations.from_json(tmp_path / "recs.json")):
+    for back in (
+        Recommendations.from_json(text),
+        Recommendations.from_json(tmp_path / "recs.json"),
+    ):
         assert back.to_dict() == recs.to_dict()
         assert back.kb_fingerprint == kb.fingerprint()
         assert [r.config for r in back] == [r.config for r in recs]

@@ -24,8 +24,13 @@ matplotlib.use("Agg")
 
 #: Headless browsers tried, first found wins (Debian: ``apt-get install chromium`` or the
 #: smaller ``chromium-headless-shell``).
-BROWSERS = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome",
-            "google-chrome-stable")
+BROWSERS = (
+    "chromium",
+    "chromium-browser",
+    "chromium-headless-shell",
+    "google-chrome",
+    "google-chrome-stable",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,13 +59,19 @@ def recs(kb, frame):
 
 def test_reference_is_the_single_best_configuration(recs, kb):
     ref = recs.reference
-    assert ref is not None and set(ref) == {"config_id", "algorithm", "predicted_score",
-                                            "predicted_std", "rank"}
+    assert ref is not None and set(ref) == {
+        "config_id",
+        "algorithm",
+        "predicted_score",
+        "predicted_std",
+        "rank",
+    }
     perf = kb.performance("classification", "balanced_accuracy")
     assert ref["config_id"] in perf.columns and np.isfinite(ref["predicted_score"])
     picked = [r.config_id for r in recs]
-    assert ref["rank"] == (picked.index(ref["config_id"]) + 1
-                           if ref["config_id"] in picked else None)
+    assert ref["rank"] == (
+        picked.index(ref["config_id"]) + 1 if ref["config_id"] in picked else None
+    )
 
 
 def test_plot_draws_each_pick_and_the_reference(recs):
@@ -69,10 +80,12 @@ def test_plot_draws_each_pick_and_the_reference(recs):
         line = ax.containers[0].lines[0]  # the errorbar's markers
         np.testing.assert_allclose(line.get_ydata(), [r.predicted_score for r in recs])
         assert [t.get_text() for t in ax.get_xticklabels()] == [
-            f"{r.rank}. {r.algorithm}" for r in recs]
+            f"{r.rank}. {r.algorithm}" for r in recs
+        ]
         horizontal = [ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1]
         assert horizontal and horizontal[0].get_ydata()[0] == pytest.approx(
-            recs.reference["predicted_score"])
+            recs.reference["predicted_score"]
+        )
         assert any("single best config" in t.get_text() for t in ax.get_legend().get_texts())
         assert recs.metric in ax.get_ylabel()
     finally:
@@ -85,7 +98,8 @@ def test_plot_draws_each_pick_and_the_reference(recs):
     bare = Recommendations.from_dict({**recs.to_dict(), "reference": None})
     ax = bare.plot(ax=Figure().add_subplot())
     assert len(ax.containers) == 1 and not [
-        ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1]
+        ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1
+    ]
 
 
 def test_explain_names_the_nearest_datasets_and_metafeatures(recs):
@@ -94,8 +108,9 @@ def test_explain_names_the_nearest_datasets_and_metafeatures(recs):
     evidence = recs[0].evidence
     assert list(exp.neighbours.index) == list(evidence["dataset"])
     for r in recs:
-        np.testing.assert_allclose(exp.neighbours[f"score_{r.rank}"],
-                                   r.evidence["score"].to_numpy(dtype=float))
+        np.testing.assert_allclose(
+            exp.neighbours[f"score_{r.rank}"], r.evidence["score"].to_numpy(dtype=float)
+        )
     mf = exp.metafeatures
     assert len(mf) == 3
     full = recs.explain(n_features=None).metafeatures
@@ -104,8 +119,9 @@ def test_explain_names_the_nearest_datasets_and_metafeatures(recs):
     assert not known[::-1].cummax()[::-1][~known].any()  # imputed ones last
     assert full["closeness"][known].is_monotonic_decreasing
     np.testing.assert_allclose(mf["closeness"], mf["gap_kb"] - mf["gap_neighbours"])
-    pd.testing.assert_series_equal(mf["query"], recs.metafeatures.reindex(mf.index),
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        mf["query"], recs.metafeatures.reindex(mf.index), check_names=False
+    )
     assert set(evidence["dataset"]) <= set(mf.columns)
     assert "similarity view" in repr(exp) and str(evidence["dataset"][0]) in repr(exp)
     with pytest.raises(InvalidParameterError, match="n_features"):
@@ -118,8 +134,9 @@ def test_explain_names_the_nearest_datasets_and_metafeatures(recs):
 def test_json_keeps_reference_and_neighbour_metafeatures(recs):
     back = Recommendations.from_json(recs.to_json())
     assert back.reference == recs.reference
-    pd.testing.assert_frame_equal(back.neighbour_metafeatures, recs.neighbour_metafeatures,
-                                  check_names=False)
+    pd.testing.assert_frame_equal(
+        back.neighbour_metafeatures, recs.neighbour_metafeatures, check_names=False
+    )
     pd.testing.assert_frame_equal(back.explain().metafeatures, recs.explain().metafeatures)
 
 
@@ -151,16 +168,41 @@ def test_cli_report(kb, frame, tmp_path, monkeypatch, capsys):
     kb.save(tmp_path / "kb")
     frame.to_csv(tmp_path / "data.csv", index=False)
     report = tmp_path / "report.html"
-    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "data.csv"), "-t", "y",
-                                      "-k", "3", "--model", "knn", "--kb", str(tmp_path / "kb"),
-                                      "--json", "--report", str(report)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(tmp_path / "data.csv"),
+            "-t",
+            "y",
+            "-k",
+            "3",
+            "--model",
+            "knn",
+            "--kb",
+            str(tmp_path / "kb"),
+            "--json",
+            "--report",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["recommendations"]) == 3  # stdout stays JSON
     assert "report written to" in result.stderr
     assert "<table" in report.read_text(encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
-        run(["recommend", str(tmp_path / "data.csv"), "-t", "y", "--kb", str(tmp_path / "kb"),
-             "--report", str(tmp_path / "missing" / "r.html")])
+        run(
+            [
+                "recommend",
+                str(tmp_path / "data.csv"),
+                "-t",
+                "y",
+                "--kb",
+                str(tmp_path / "kb"),
+                "--report",
+                str(tmp_path / "missing" / "r.html"),
+            ]
+        )
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: --report")
 
@@ -170,16 +212,24 @@ def _browser() -> str | None:
 
 
 def _run_browser(browser: str, *args: str) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-             "--hide-scrollbars"]
+    flags = [
+        "--headless",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    return subprocess.run([browser, *flags, *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [browser, *flags, *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium installed "
-                    "(apt-get install chromium-headless-shell)")
+@pytest.mark.skipif(
+    _browser() is None,
+    reason="no headless Chromium installed (apt-get install chromium-headless-shell)",
+)
 def test_report_renders_in_headless_chromium(recs, tmp_path):
     """The page as a real browser sees it: the DOM holds the table (so the HTML parses as
     intended) and the screenshot shows the plot's blue markers (so the embedded PNG
@@ -196,8 +246,13 @@ def test_report_renders_in_headless_chromium(recs, tmp_path):
     assert str(recs[0].evidence["dataset"][0]) in dom.stdout
 
     shot = tmp_path / "report.png"
-    done = _run_browser(browser, f"--user-data-dir={tmp_path / 'profile2'}",
-                        "--window-size=1200,2400", f"--screenshot={shot}", url)
+    done = _run_browser(
+        browser,
+        f"--user-data-dir={tmp_path / 'profile2'}",
+        "--window-size=1200,2400",
+        f"--screenshot={shot}",
+        url,
+    )
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     from matplotlib.image import imread
 

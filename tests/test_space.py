@@ -17,12 +17,14 @@ from autometa.errors import ConfigError, InvalidParameterError
 def mixed_frame():
     rng = np.random.default_rng(0)
     n = 60
-    X = pd.DataFrame({
-        "num": rng.normal(size=n),
-        "int": rng.integers(0, 5, n).astype(float),
-        "colour": rng.choice(["red", "green", "blue", None], n),
-        "flag": rng.choice([True, False], n),
-    })
+    X = pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "int": rng.integers(0, 5, n).astype(float),
+            "colour": rng.choice(["red", "green", "blue", None], n),
+            "flag": rng.choice([True, False], n),
+        }
+    )
     X.loc[::5, "num"] = np.nan
     X.loc[::7, "int"] = np.nan
     y_class = pd.Series(rng.choice(["a", "b", "c"], n))
@@ -90,8 +92,7 @@ def test_suggest_and_to_trial_params_round_trip_through_optuna():
     for config in configs:
         study.enqueue_trial(space.to_trial_params(config))
     seen = []
-    study.optimize(lambda t: (seen.append(space.suggest(t, "classification")), 0.0)[1],
-                   n_trials=5)
+    study.optimize(lambda t: (seen.append(space.suggest(t, "classification")), 0.0)[1], n_trials=5)
     assert seen[:3] == configs
     assert all(space.validate(c) for c in seen)
 

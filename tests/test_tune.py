@@ -75,7 +75,8 @@ def test_warm_start_enqueues_top_recommendations_first(data):
     assert best.user_attrs["config_id"] == space.config_id(best.user_attrs["config"])
     assert len(best.user_attrs["folds"]) == 2
     assert best.value == pytest.approx(
-        np.mean([f["balanced_accuracy"] for f in best.user_attrs["folds"]]))
+        np.mean([f["balanced_accuracy"] for f in best.user_attrs["folds"]])
+    )
     assert study.user_attrs["autometa"]["metric"] == "balanced_accuracy"
 
 
@@ -112,20 +113,28 @@ def test_metric_sets_direction(data, fast_space):
     assert all(t.user_attrs["metric"] == "log_loss" for t in study.trials)
 
 
-
 def test_narrow_space_searches_top_families_in_the_first_half(data, fast_space, monkeypatch):
     tuning = importlib.import_module("autometa.tuning")
     by_name = {c["algorithm"]: c for c in space.defaults("classification")}
     ranked = [by_name[a] for a in ("lda", "lda", "gaussian_nb", "knn", "decision_tree")]
     monkeypatch.setattr(tuning, "_recommended_configs", lambda dataset, n, **kw: ranked[:n])
-    study = autometa.tune(data, n_trials=8, warm_start=1, cv=2, narrow_space=2,
-                          sampler=optuna.samplers.RandomSampler(seed=0))
+    study = autometa.tune(
+        data,
+        n_trials=8,
+        warm_start=1,
+        cv=2,
+        narrow_space=2,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
     trials = sorted(study.trials, key=lambda t: t.number)
     assert trials[0].user_attrs["warm_start_rank"] == 1
     assert trials[0].user_attrs["config"] == ranked[0]
     # sampled trials numbered below n_trials // 2: the top 2 families only, in turn
     assert [t.user_attrs["config"]["algorithm"] for t in trials[1:4]] == [
-        "lda", "gaussian_nb", "lda"]
+        "lda",
+        "gaussian_nb",
+        "lda",
+    ]
     assert len({space.config_id(t.user_attrs["config"]) for t in trials[:4]}) == 4
     assert all(t.distributions["algorithm"].choices == tuple(FAST) for t in trials)
     assert all(t.state == State.COMPLETE for t in trials)
@@ -134,6 +143,7 @@ def test_narrow_space_searches_top_families_in_the_first_half(data, fast_space, 
     assert fixed[4:] == [{}] * 4  # then the whole space
     with pytest.raises(InvalidParameterError, match="narrow_space"):
         autometa.tune(data, n_trials=1, narrow_space=0)
+
 
 def test_warm_start_into_user_study(data, frame):
     study = optuna.create_study(direction="maximize")
@@ -164,7 +174,10 @@ def test_pipeline_from_trial_and_fit_best(data, frame, fast_space):
     pipe = autometa.pipeline_from_trial(study.best_trial)
     with pytest.raises(NotFittedError):
         check_is_fitted(pipe)
-    assert type(pipe[-1]).__name__ == type(space.build(study.best_trial.user_attrs["config"])[-1]).__name__
+    assert (
+        type(pipe[-1]).__name__
+        == type(space.build(study.best_trial.user_attrs["config"])[-1]).__name__
+    )
     model = autometa.fit_best(study, frame, target="target")
     check_is_fitted(model)
     assert model.predict(frame.drop(columns="target")).shape == (len(frame),)
@@ -264,9 +277,21 @@ def _worker(tmp_path, frame, storage, name, n_trials, delay=0.0, seed=0):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, str(script), str(csv), storage, name,
-                             str(n_trials), str(delay), str(seed)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            str(csv),
+            storage,
+            name,
+            str(n_trials),
+            str(delay),
+            str(seed),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_two_processes_on_one_sqlite_study_finish_exactly(tmp_path, frame):
@@ -300,20 +325,23 @@ def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, f
     worker.kill()
     worker.wait()
     assert 2 <= len(done) < 8
-    before = {t.number: (t.value, t.datetime_complete) for t in
-              optuna.load_study(study_name="resume", storage=url).get_trials(
-                  states=(State.COMPLETE,))}
+    before = {
+        t.number: (t.value, t.datetime_complete)
+        for t in optuna.load_study(study_name="resume", storage=url).get_trials(
+            states=(State.COMPLETE,)
+        )
+    }
     # past the 2 s grace period by a margin: SQLite timestamps have 1 s resolution
     time.sleep(4.0)
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
-    study = autometa.tune(frame, target="target", n_trials=8, warm_start=0, cv=2,
-                          storage=storage, study_name="resume")
+    study = autometa.tune(
+        frame, target="target", n_trials=8, warm_start=0, cv=2, storage=storage, study_name="resume"
+    )
     trials = study.trials
     assert all(t.state.is_finished() for t in trials), [(t.number, t.state.name) for t in trials]
     # exactly the budget is evaluated; the interrupted trial (if any) is failed and retried
     assert len(study.get_trials(states=(State.COMPLETE,))) == 8
-    after = {t.number: (t.value, t.datetime_complete) for t in trials
-             if t.number in before}
+    after = {t.number: (t.value, t.datetime_complete) for t in trials if t.number in before}
     assert after == before  # finished trials are kept, not re-run
     fails = [t for t in trials if t.state == State.FAIL]
     assert len(fails) <= 1, [(t.number, t.user_attrs, t.system_attrs) for t in fails]
@@ -331,8 +359,9 @@ def test_journal_storage_and_resume_of_wrong_problem(tmp_path, data, fast_space)
     assert study.study_name == "autometa-cancer120"
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    loaded = optuna.load_study(study_name="autometa-cancer120",
-                               storage=JournalStorage(JournalFileBackend(str(path))))
+    loaded = optuna.load_study(
+        study_name="autometa-cancer120", storage=JournalStorage(JournalFileBackend(str(path)))
+    )
     assert len(loaded.trials) == 2
     # resuming with a larger budget adds only the missing trials
     study = autometa.tune(data, n_trials=3, warm_start=0, cv=2, storage=f"journal:{path}")
@@ -363,9 +392,25 @@ def test_cli_tune(tmp_path, frame):
     csv = tmp_path / "data.csv"
     frame.to_csv(csv, index=False)
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    result = CliRunner().invoke(app, ["tune", str(csv), "--target", "target", "--trials", "3",
-                                      "--warm-start", "1", "--cv", "2", "--storage", url,
-                                      "--study-name", "cli"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tune",
+            str(csv),
+            "--target",
+            "target",
+            "--trials",
+            "3",
+            "--warm-start",
+            "1",
+            "--cv",
+            "2",
+            "--storage",
+            url,
+            "--study-name",
+            "cli",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "trial 3/3" in result.output
     assert "best balanced_accuracy" in result.output

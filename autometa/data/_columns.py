@@ -53,8 +53,9 @@ def _as_numeric(col: pd.Series, kind: str) -> pd.Series:
     if kind == "date_text":
         col = pd.to_datetime(col, errors="coerce", format="ISO8601")
     if kind in ("datetime", "date_text"):
-        if not (pd.api.types.is_datetime64_any_dtype(col)
-                or pd.api.types.is_timedelta64_dtype(col)):
+        if not (
+            pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col)
+        ):
             col = pd.to_datetime(col, errors="coerce", format="ISO8601")
         return _to_numeric_time(col)
     if pd.api.types.is_bool_dtype(col):
@@ -107,13 +108,15 @@ class ColumnTyper(TransformerMixin, BaseEstimator):
         if missing:
             raise DataValidationError(
                 f"the table lacks columns the pipeline was fitted on: {missing[:10]}"
-                f"{' ...' if len(missing) > 10 else ''}")
+                f"{' ...' if len(missing) > 10 else ''}"
+            )
         columns = {}
         for name in self._columns:
             kind = self.kinds_[name]
             col = X[name]
-            columns[name] = (_as_category_strings(col) if kind == "categorical"
-                             else _as_numeric(col, kind))
+            columns[name] = (
+                _as_category_strings(col) if kind == "categorical" else _as_numeric(col, kind)
+            )
         return pd.DataFrame(columns, index=X.index)
 
     def get_feature_names_out(self, input_features=None):
@@ -126,7 +129,8 @@ class ColumnTyper(TransformerMixin, BaseEstimator):
         array = np.asarray(X)
         if array.ndim != 2:
             raise DataValidationError(
-                f"X must be a 2-D table, got an array with {array.ndim} dimension(s)")
+                f"X must be a 2-D table, got an array with {array.ndim} dimension(s)"
+            )
         return pd.DataFrame(array)
 
     def __sklearn_tags__(self):

@@ -48,8 +48,10 @@ def inject_missing(
     """
     if mechanism not in MECHANISMS:
         raise InvalidParameterError(f"mechanism must be one of {MECHANISMS}, got {mechanism!r}")
-    for name, value, high in (("cell_fraction", cell_fraction, 0.9),
-                              ("column_fraction", column_fraction, 1.0)):
+    for name, value, high in (
+        ("cell_fraction", cell_fraction, 0.9),
+        ("column_fraction", column_fraction, 1.0),
+    ):
         if not 0 < value <= high:
             raise InvalidParameterError(f"{name} must be in (0, {high}], got {value!r}")
     rng = np.random.default_rng(random_state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ class KnowledgeBase(TableQueries):
         self.info: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "autometa_version": autometa_version(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "notes": "",
         }
         self.info.update(dict(info or {}))

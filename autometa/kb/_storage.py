@@ -16,7 +16,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,7 @@ def write_directory(
     info = dict(info)
     info["schema_version"] = SCHEMA_VERSION
     info.setdefault("autometa_version", autometa_version())
-    info["saved"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    info["saved"] = datetime.now(UTC).isoformat(timespec="seconds")
     mf = metafeatures.reset_index()
     mf.columns = ["dataset", *map(str, metafeatures.columns)]
     tables = {

@@ -63,7 +63,20 @@ def get_model(name: str | MetaModel, **params: Any) -> MetaModel:
 
 
 __all__ = [
-    "MODELS", "DefaultModel", "FlamlNearestModel", "ForestModel", "KNNModel", "MetaModel", "PortfolioModel",
-    "RandomModel", "RankerModel", "SingleBestModel", "TrainingData", "encode_configs",
-    "get_model", "greedy_portfolio", "load_or_fit", "normalised_scores",
+    "MODELS",
+    "DefaultModel",
+    "FlamlNearestModel",
+    "ForestModel",
+    "KNNModel",
+    "MetaModel",
+    "PortfolioModel",
+    "RandomModel",
+    "RankerModel",
+    "SingleBestModel",
+    "TrainingData",
+    "encode_configs",
+    "get_model",
+    "greedy_portfolio",
+    "load_or_fit",
+    "normalised_scores",
 ]

@@ -61,8 +61,11 @@ def find_feature(columns: Sequence[str], kind: str) -> str | None:
 
 
 def normalised_scores(
-    scores: np.ndarray, greater_is_better: bool, failed: np.ndarray | None = None,
-    *, floor: float = 0.0,
+    scores: np.ndarray,
+    greater_is_better: bool,
+    failed: np.ndarray | None = None,
+    *,
+    floor: float = 0.0,
 ) -> np.ndarray:
     """Per-dataset normalised scores: 1 = best config, 0 = median config, clipped to
     ``[floor, 1]``; failed cells get ``floor``, unknown cells stay NaN.
@@ -96,7 +99,9 @@ def normalised_scores(
         # Where half the portfolio ties with the best, any ok config is as good as the best.
         span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(best)), span, np.nan)
         u = (s - med[:, None]) / span[:, None]
-        u = np.where(np.isnan(span)[:, None] & ok, np.where(s >= best[:, None] - 1e-12, 1.0, 0.0), u)
+        u = np.where(
+            np.isnan(span)[:, None] & ok, np.where(s >= best[:, None] - 1e-12, 1.0, 0.0), u
+        )
         u = np.clip(u, floor, 1.0)
     u = np.where(ok, u, np.nan)
     if failed is not None:
@@ -181,11 +186,18 @@ class TrainingData:
         """The same data restricted to the datasets at positions ``rows``."""
         rows = np.asarray(rows, dtype=int)
         return TrainingData(
-            task=self.task, metric=self.metric, greater_is_better=self.greater_is_better,
-            datasets=[self.datasets[i] for i in rows], config_ids=list(self.config_ids),
-            configs=self.configs, scores=self.scores[rows], failed=self.failed[rows],
-            metafeatures=self.metafeatures.iloc[rows], fit_times=self.fit_times[rows],
-            n_rows=self.n_rows[rows], n_features=self.n_features[rows],
+            task=self.task,
+            metric=self.metric,
+            greater_is_better=self.greater_is_better,
+            datasets=[self.datasets[i] for i in rows],
+            config_ids=list(self.config_ids),
+            configs=self.configs,
+            scores=self.scores[rows],
+            failed=self.failed[rows],
+            metafeatures=self.metafeatures.iloc[rows],
+            fit_times=self.fit_times[rows],
+            n_rows=self.n_rows[rows],
+            n_features=self.n_features[rows],
             kb_metafeature_columns=self.kb_metafeature_columns,
             score_se=None if self.score_se is None else self.score_se[rows],
         )
@@ -209,7 +221,7 @@ class TrainingData:
 
     def usable(self) -> np.ndarray:
         """Datasets with at least two ok configs (the others teach nothing about ranking)."""
-        return (np.isfinite(self.scores).sum(axis=1) >= 2)
+        return np.isfinite(self.scores).sum(axis=1) >= 2
 
 
 # --------------------------------------------------------------------------------------
@@ -255,8 +267,15 @@ class FeatureScaler:
         self.span_ = np.where(robust, q95 - q05, high - low)
         keep &= np.nan_to_num(self.span_, nan=0.0) > 1e-12  # constant columns: no information
         self.columns_ = [c for c, k in zip(frame.columns, keep) if k]
-        self.log_, self.min_, self.span_, T = self.log_[keep], self.min_[keep], self.span_[keep], T[:, keep]
-        self.median_ = np.nan_to_num(np.nanmedian(T, axis=0), nan=0.0) if len(T) else np.zeros(T.shape[1])
+        self.log_, self.min_, self.span_, T = (
+            self.log_[keep],
+            self.min_[keep],
+            self.span_[keep],
+            T[:, keep],
+        )
+        self.median_ = (
+            np.nan_to_num(np.nanmedian(T, axis=0), nan=0.0) if len(T) else np.zeros(T.shape[1])
+        )
         return self
 
     def _compress(self, X: np.ndarray) -> np.ndarray:
@@ -280,8 +299,11 @@ class FeatureScaler:
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "columns": list(self.columns_), "log": self.log_.tolist(),
-            "median": self.median_.tolist(), "min": self.min_.tolist(), "span": self.span_.tolist(),
+            "columns": list(self.columns_),
+            "log": self.log_.tolist(),
+            "median": self.median_.tolist(),
+            "min": self.min_.tolist(),
+            "span": self.span_.tolist(),
         }
 
     @classmethod
@@ -302,7 +324,8 @@ def as_query(metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame) -> pd
         if len(metafeatures) != 1:
             raise InvalidParameterError(
                 f"meta-features of one dataset expected, got a DataFrame of "
-                f"{len(metafeatures)} rows; call once per row (e.g. frame.iloc[i])")
+                f"{len(metafeatures)} rows; call once per row (e.g. frame.iloc[i])"
+            )
         return metafeatures.astype(float)
     s = pd.Series(metafeatures, dtype=float)
     return s.to_frame().T
@@ -311,16 +334,19 @@ def as_query(metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame) -> pd
 def _arr(x: Any) -> Any:
     """JSON-friendly copy of arrays (NaN -> None so the file stays strict JSON)."""
     if isinstance(x, np.ndarray):
-        return [_arr(row) for row in x] if x.ndim > 1 else [
-            None if (isinstance(v, float) and not np.isfinite(v)) else v for v in x.tolist()
-        ]
+        return (
+            [_arr(row) for row in x]
+            if x.ndim > 1
+            else [None if (isinstance(v, float) and not np.isfinite(v)) else v for v in x.tolist()]
+        )
     return x
 
 
 def _unarr(x: Any) -> np.ndarray:
     return np.asarray(
         [[np.nan if v is None else v for v in row] for row in x]
-        if x and isinstance(x[0], list) else [np.nan if v is None else v for v in x],
+        if x and isinstance(x[0], list)
+        else [np.nan if v is None else v for v in x],
         dtype=float,
     )
 
@@ -370,8 +396,9 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         self.fit_data(TrainingData.from_kb(kb, task, metric))
         if getattr(METRICS.get(metric), "bounded", False):
             pairs = size_pairs(kb, task, metric, self.greater_is_better_)
-            self.size_model_ = fit_slopes(pairs, {c: str(cfg.get("algorithm", c))
-                                                  for c, cfg in self.configs_.items()})
+            self.size_model_ = fit_slopes(
+                pairs, {c: str(cfg.get("algorithm", c)) for c, cfg in self.configs_.items()}
+            )
         return self
 
     def fit_data(self, data: TrainingData) -> MetaModel:
@@ -422,16 +449,21 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Scores and std of every config for one query (scaled ``x``, unscaled ``raw``)."""
 
-    def _query(self, metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame,
-               ) -> tuple[np.ndarray, pd.Series]:
+    def _query(
+        self,
+        metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame,
+    ) -> tuple[np.ndarray, pd.Series]:
         """A fitted model's view of one query: scaled and as given."""
         check_is_fitted(self, "config_ids_")
         frame = as_query(metafeatures)
         return self.scaler_.transform(frame)[0], frame.iloc[0]
 
     def select(
-        self, metafeatures: pd.Series | Mapping[str, float], k: int,
-        *, allowed: np.ndarray | None = None,
+        self,
+        metafeatures: pd.Series | Mapping[str, float],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Indices into ``config_ids_`` of the ``k`` configs to try, best first.
 
@@ -446,7 +478,9 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         return _top_k(scores, k, allowed)
 
     # -------------------------------------------------------------- shared helpers
-    def neighbours(self, metafeatures: pd.Series | Mapping[str, float], n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    def neighbours(
+        self, metafeatures: pd.Series | Mapping[str, float], n: int = 5
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Positions (into ``datasets_``) and L1 distances of the ``n`` training datasets
         nearest to the query in scaled meta-feature space."""
         x, _ = self._query(metafeatures)
@@ -459,8 +493,18 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         the pooled slopes (a few dozen points per config would otherwise give wild
         extrapolations)."""
         t = data.fit_times
-        logn = np.log1p(np.nan_to_num(data.n_rows, nan=np.nanmedian(data.n_rows) if np.isfinite(data.n_rows).any() else 1000.0))
-        logp = np.log1p(np.nan_to_num(data.n_features, nan=np.nanmedian(data.n_features) if np.isfinite(data.n_features).any() else 10.0))
+        logn = np.log1p(
+            np.nan_to_num(
+                data.n_rows,
+                nan=np.nanmedian(data.n_rows) if np.isfinite(data.n_rows).any() else 1000.0,
+            )
+        )
+        logp = np.log1p(
+            np.nan_to_num(
+                data.n_features,
+                nan=np.nanmedian(data.n_features) if np.isfinite(data.n_features).any() else 10.0,
+            )
+        )
         n_c = t.shape[1]
         self.time_coef_ = np.full((n_c, 3), np.nan)
         ok = np.isfinite(t) & (t > 0)
@@ -486,18 +530,29 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
             if not m.any():
                 continue
             xc = Xs[m] - means_x[c]
-            slope = np.linalg.solve(xc.T @ xc + lam * np.eye(2), xc.T @ (y_all[m] - means_y[c]) + lam * pooled)
+            slope = np.linalg.solve(
+                xc.T @ xc + lam * np.eye(2), xc.T @ (y_all[m] - means_y[c]) + lam * pooled
+            )
             self.time_coef_[c] = [means_y[c] - means_x[c] @ slope, *slope]
 
     def predict_fit_time(self, n_rows: float, n_features: float) -> np.ndarray:
         """Expected fit time (seconds, per CV fold as stored in the KB) of each config;
         NaN where the knowledge base has no fit times."""
-        x = np.array([1.0, np.log1p(max(float(n_rows), 1.0)), np.log1p(max(float(n_features), 1.0))])
+        x = np.array(
+            [1.0, np.log1p(max(float(n_rows), 1.0)), np.log1p(max(float(n_features), 1.0))]
+        )
         with np.errstate(all="ignore"):
             return np.exp(self.time_coef_ @ x)
 
-    def to_raw(self, scores: np.ndarray, std: np.ndarray, metafeatures: pd.Series | Mapping[str, float], n: int = 5,
-               *, n_rows: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def to_raw(
+        self,
+        scores: np.ndarray,
+        std: np.ndarray,
+        metafeatures: pd.Series | Mapping[str, float],
+        n: int = 5,
+        *,
+        n_rows: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Translate normalised scores into the metric's units, using the best and median
         scores of the nearest training datasets as the query's likely scale, then apply the
         model's calibration (``calibration_``: a shift and a scale of the standard
@@ -507,8 +562,9 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         from autometa.metamodel._size import gains
 
         x, _ = self._query(metafeatures)
-        raw, raw_std = raw_prediction(self.X_, self.best_raw_, self.median_raw_, x,
-                                      np.asarray(scores), np.asarray(std), n)
+        raw, raw_std = raw_prediction(
+            self.X_, self.best_raw_, self.median_raw_, x, np.asarray(scores), np.asarray(std), n
+        )
         calibration = getattr(self, "calibration_", None) or {}
         raw = raw + calibration.get("shift", 0.0) * raw_std
         raw_std = raw_std * calibration.get("scale", 1.0)
@@ -526,12 +582,19 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
             "state_version": STATE_VERSION,
             "model": self.name,
             "params": self.get_params(),
-            "task": self.task_, "metric": self.metric_, "greater_is_better": self.greater_is_better_,
-            "config_ids": self.config_ids_, "configs": self.configs_, "datasets": self.datasets_,
-            "scaler": self.scaler_.get_state(), "X": _arr(self.X_),
+            "task": self.task_,
+            "metric": self.metric_,
+            "greater_is_better": self.greater_is_better_,
+            "config_ids": self.config_ids_,
+            "configs": self.configs_,
+            "datasets": self.datasets_,
+            "scaler": self.scaler_.get_state(),
+            "X": _arr(self.X_),
             "metafeature_columns": self.metafeature_columns_,
-            "best_raw": _arr(self.best_raw_), "median_raw": _arr(self.median_raw_),
-            "sbs": _arr(self.sbs_), "time_coef": _arr(self.time_coef_),
+            "best_raw": _arr(self.best_raw_),
+            "median_raw": _arr(self.median_raw_),
+            "sbs": _arr(self.sbs_),
+            "time_coef": _arr(self.time_coef_),
             "size_model": getattr(self, "size_model_", {}),
             "model_state": self._get_state(),
         }
@@ -565,8 +628,15 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         return f"{type(self).__name__}({params})"
 
 
-def raw_prediction(X: np.ndarray, best_raw: np.ndarray, median_raw: np.ndarray, x: np.ndarray,
-                   scores: np.ndarray, std: np.ndarray, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def raw_prediction(
+    X: np.ndarray,
+    best_raw: np.ndarray,
+    median_raw: np.ndarray,
+    x: np.ndarray,
+    scores: np.ndarray,
+    std: np.ndarray,
+    n: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalised predictions (``scores`` ± ``std``) in the metric's units (greater is
     better): the query's best and median are taken from its ``n`` nearest training datasets
     (L1 in scaled meta-features ``X``), whose disagreement adds to the standard deviation."""

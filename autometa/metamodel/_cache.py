@@ -33,16 +33,28 @@ def cache_dir() -> Path:
 
 def cache_key(model: MetaModel, kb: Any, task: str, metric: str) -> str:
     payload = json.dumps(
-        {"model": model.name, "params": model.get_params(), "task": task, "metric": metric,
-         "kb": kb.fingerprint(), "state_version": STATE_VERSION},
-        sort_keys=True, default=str,
+        {
+            "model": model.name,
+            "params": model.get_params(),
+            "task": task,
+            "metric": metric,
+            "kb": kb.fingerprint(),
+            "state_version": STATE_VERSION,
+        },
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def load_or_fit(
-    model: MetaModel, kb: Any, task: str, metric: str, *,
-    directory: str | os.PathLike | None = None, use_cache: bool = True,
+    model: MetaModel,
+    kb: Any,
+    task: str,
+    metric: str,
+    *,
+    directory: str | os.PathLike | None = None,
+    use_cache: bool = True,
 ) -> MetaModel:
     """``model`` fitted on ``kb``: read from the cache when a model of the same kind,
     parameters, task, metric and knowledge-base contents was saved before, else fitted

@@ -21,10 +21,10 @@ __all__ = ["FAMILY_ALIASES", "FAMILY_PATTERNS", "dataset_family", "make_folds"]
 #: Regular expressions (matched against the name without a leading ``123_`` OpenML id)
 #: whose datasets are generated from one source and held out together.
 FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"^GAMETES_", "GAMETES"),          # simulated epistasis data, one generator
+    (r"^GAMETES_", "GAMETES"),  # simulated epistasis data, one generator
     (r"^fri_c\d|^fried$", "friedman"),  # Friedman functions (564_fried, 5xx_fri_c*)
-    (r"BNG_|^pwLinear$", "BNG"),        # Bayesian-network generated copies (and a source)
-    (r"^mfeat-", "mfeat"),              # six feature sets of the same digits
+    (r"BNG_|^pwLinear$", "BNG"),  # Bayesian-network generated copies (and a source)
+    (r"^mfeat-", "mfeat"),  # six feature sets of the same digits
     (r"^Hill_Valley", "Hill_Valley"),
     (r"^waveform-", "waveform"),
     (r"^led\d+$", "led"),
@@ -38,10 +38,10 @@ FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
     # One book or collection, several small tables that share collection and preprocessing
     # (conservative: they are held out together although the data differ).
     (r"^analcatdata_", "analcatdata"),  # Simonoff, Analyzing Categorical Data
-    (r"^sleuth_", "sleuth"),            # Ramsey & Schafer, The Statistical Sleuth
+    (r"^sleuth_", "sleuth"),  # Ramsey & Schafer, The Statistical Sleuth
     (r"^visualizing_", "visualizing"),  # Cleveland, Visualizing Data
     (r"^(ESL|SWD|LEV|ERA)$", "ordinal_ben_david"),  # Ben-David's four ordinal tables
-    (r"^(pm10|no2)$", "norway_air"),    # Aldrin's two Norwegian road-air-pollution tables
+    (r"^(pm10|no2)$", "norway_air"),  # Aldrin's two Norwegian road-air-pollution tables
     (r"^prnn_(crabs|synth)$", "prnn"),  # Ripley, Pattern Recognition and Neural Networks
     # Boolean concepts over binary attributes from the MLC++ collection
     (r"^(mofn-3-7-10|mux6|threeOf9|corral|xd6|parity5(\+5)?)$", "boolean_concepts"),
@@ -50,8 +50,18 @@ FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
 #: Exact dataset names of one source under different names (PMLB keeps several copies).
 FAMILY_ALIASES: dict[str, str] = {
     **dict.fromkeys(["breast-cancer-wisconsin", "breast-w", "wdbc", "breast"], "breast_wisconsin"),
-    **dict.fromkeys(["cleve", "cleveland", "cleveland-nominal", "heart-c", "heart-h",
-                     "heart-statlog", "hungarian"], "heart"),
+    **dict.fromkeys(
+        [
+            "cleve",
+            "cleveland",
+            "cleveland-nominal",
+            "heart-c",
+            "heart-h",
+            "heart-statlog",
+            "hungarian",
+        ],
+        "heart",
+    ),
     **dict.fromkeys(["credit-a", "crx", "buggyCrx", "australian"], "credit_approval"),
     **dict.fromkeys(["credit-g", "german"], "german_credit"),
     **dict.fromkeys(["car", "car-evaluation"], "car"),
@@ -118,8 +128,16 @@ def make_folds(
     sizes = pd.Series(fam).value_counts()
     fill = [0] * n_folds
     where: dict[str, int] = {}
-    tie = ({f: i for i, f in enumerate(np.random.default_rng(random_state).permutation(sorted(sizes.index)))}
-           if random_state is not None else {f: f for f in sizes.index})
+    tie = (
+        {
+            f: i
+            for i, f in enumerate(
+                np.random.default_rng(random_state).permutation(sorted(sizes.index))
+            )
+        }
+        if random_state is not None
+        else {f: f for f in sizes.index}
+    )
     for family in sorted(sizes.index, key=lambda f: (-sizes[f], tie[f])):
         i = int(np.argmin(fill))
         where[family] = i

@@ -29,16 +29,20 @@ def size_pairs(kb: Any, task: str, metric: str, greater_is_better: bool) -> pd.D
     results = kb.results(task, fidelity="all")
     if "n_rows_used" not in results or metric not in results:
         return pd.DataFrame(columns=columns)
-    ok = results[(results["status"] == "ok") & results[metric].notna()
-                 & results["n_rows_used"].notna()]
+    ok = results[
+        (results["status"] == "ok") & results[metric].notna() & results["n_rows_used"].notna()
+    ]
     cells = ok.groupby(["dataset", "config_id", "n_rows_used"], as_index=False)[metric].mean()
     sizes = cells.groupby("dataset")["n_rows_used"]
     cells["n_base"] = sizes.transform("min")
     cells["n_large"] = sizes.transform("max")
     base = cells[cells["n_rows_used"] == cells["n_base"]]
     large = cells[(cells["n_rows_used"] == cells["n_large"]) & (cells["n_large"] > cells["n_base"])]
-    pairs = large.merge(base[["dataset", "config_id", metric]], on=["dataset", "config_id"],
-                        suffixes=("_large", "_base"))
+    pairs = large.merge(
+        base[["dataset", "config_id", metric]],
+        on=["dataset", "config_id"],
+        suffixes=("_large", "_base"),
+    )
     gain = pairs[f"{metric}_large"] - pairs[f"{metric}_base"]
     pairs["gain"] = gain if greater_is_better else -gain
     return pairs[columns].reset_index(drop=True)
@@ -59,11 +63,15 @@ def fit_slopes(pairs: pd.DataFrame, algorithm_of: Mapping[str, str]) -> dict[str
     slopes = {}
     for algorithm in np.unique(algorithms):
         mine = algorithms == algorithm
-        slopes[str(algorithm)] = float((x[mine] @ y[mine] + SHRINK * pooled)
-                                       / (x[mine] @ x[mine] + SHRINK))
-    return {"slopes": slopes, "pooled": pooled,
-            "base_rows": float(pairs["n_base"].median()),
-            "max_rows": float(pairs["n_large"].max())}
+        slopes[str(algorithm)] = float(
+            (x[mine] @ y[mine] + SHRINK * pooled) / (x[mine] @ x[mine] + SHRINK)
+        )
+    return {
+        "slopes": slopes,
+        "pooled": pooled,
+        "base_rows": float(pairs["n_base"].median()),
+        "max_rows": float(pairs["n_large"].max()),
+    }
 
 
 def gains(model: Mapping[str, Any], algorithms: list[str], n_rows: float) -> np.ndarray:

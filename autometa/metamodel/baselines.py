@@ -76,7 +76,9 @@ class FlamlNearestModel(MetaModel):
 
     def _fit(self, data: TrainingData) -> None:
         cols = list(data.metafeatures.columns)
-        chosen = [find_feature(cols, k) for k in ("n_instances", "n_features", "n_classes", "pct_numeric")]
+        chosen = [
+            find_feature(cols, k) for k in ("n_instances", "n_features", "n_classes", "pct_numeric")
+        ]
         chosen = [c for c in chosen if c is not None]
         self.features_ = chosen if chosen else cols
         self.small_scaler_ = FeatureScaler().fit(data.metafeatures[self.features_])
@@ -93,8 +95,13 @@ class FlamlNearestModel(MetaModel):
         return self.U_[nearest] + 1e-6 * self.sbs_, self.std_.copy()
 
     def _get_state(self) -> dict[str, Any]:
-        return {"features": self.features_, "scaler": self.small_scaler_.get_state(),
-                "Xs": _arr(self.Xs_), "U": _arr(self.U_), "std": _arr(self.std_)}
+        return {
+            "features": self.features_,
+            "scaler": self.small_scaler_.get_state(),
+            "Xs": _arr(self.Xs_),
+            "U": _arr(self.U_),
+            "std": _arr(self.std_),
+        }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         self.features_ = list(state["features"])

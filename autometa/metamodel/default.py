@@ -53,8 +53,9 @@ COVERAGE_1SD, COVERAGE_2SD = 0.65, 0.92
 SE_GROUPS: tuple[str, ...] = ("dataset", "family")
 
 
-def _one_se_choice(scores: list[np.ndarray], n_se: float = 1.0,
-                   groups: Sequence[str] | None = None) -> int:
+def _one_se_choice(
+    scores: list[np.ndarray], n_se: float = 1.0, groups: Sequence[str] | None = None
+) -> int:
     """Index of the first (most conservative) candidate whose per-dataset scores are within
     ``n_se`` standard errors of the best candidate's (paired differences): the
     one-standard-error rule, so that a candidate that only wins by noise on the inner folds
@@ -104,8 +105,14 @@ def denoised_scores(U: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, float
     return mean + keep * (U - mean), share
 
 
-def calibration(data: TrainingData, raw: np.ndarray, std: np.ndarray, predicted: np.ndarray,
-                rows: np.ndarray, top: int = CALIBRATION_TOP) -> dict[str, float]:
+def calibration(
+    data: TrainingData,
+    raw: np.ndarray,
+    std: np.ndarray,
+    predicted: np.ndarray,
+    rows: np.ndarray,
+    top: int = CALIBRATION_TOP,
+) -> dict[str, float]:
     """Shift and scale that make held-out predictions of the ``top`` predicted configs of
     each dataset honest: ``shift`` is the median standardised residual (the winner's curse
     of picking the highest predictions), ``scale`` the smallest factor of the predicted
@@ -127,7 +134,9 @@ def calibration(data: TrainingData, raw: np.ndarray, std: np.ndarray, predicted:
     z = np.asarray(z)
     shift = float(np.median(z))
     spread = np.abs(z - shift)
-    scale = max(float(np.quantile(spread, COVERAGE_1SD)), float(np.quantile(spread, COVERAGE_2SD)) / 2)
+    scale = max(
+        float(np.quantile(spread, COVERAGE_1SD)), float(np.quantile(spread, COVERAGE_2SD)) / 2
+    )
     return {"shift": shift, "scale": max(scale, 1e-6), "n": float(len(z))}
 
 
@@ -222,15 +231,34 @@ class DefaultModel(ForestModel):
 
     name = "default"
 
-    def __init__(self, a: float = 1.0, bonus: float = 0.0, uniform: float = 0.0,
-                 n_estimators: int = 300, min_samples_leaf: int = 2, max_features: float = 0.3,
-                 tune: bool = True, inner_folds: int = 5, inner_repeats: int = 3,
-                 min_tune_datasets: int = 20, se_groups: str = "family",
-                 denoise: bool = True, first_pick_se: float | str = "noise", n_probes: int = 4,
-                 n_jobs: int = 1, random_state: int = 0) -> None:
-        super().__init__(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-                         max_features=max_features, uniform=uniform, n_probes=n_probes,
-                         n_jobs=n_jobs, random_state=random_state)
+    def __init__(
+        self,
+        a: float = 1.0,
+        bonus: float = 0.0,
+        uniform: float = 0.0,
+        n_estimators: int = 300,
+        min_samples_leaf: int = 2,
+        max_features: float = 0.3,
+        tune: bool = True,
+        inner_folds: int = 5,
+        inner_repeats: int = 3,
+        min_tune_datasets: int = 20,
+        se_groups: str = "family",
+        denoise: bool = True,
+        first_pick_se: float | str = "noise",
+        n_probes: int = 4,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators,
+            min_samples_leaf=min_samples_leaf,
+            max_features=max_features,
+            uniform=uniform,
+            n_probes=n_probes,
+            n_jobs=n_jobs,
+            random_state=random_state,
+        )
         self.a = a
         self.bonus = bonus
         self.tune = tune
@@ -240,7 +268,6 @@ class DefaultModel(ForestModel):
         self.se_groups = se_groups
         self.denoise = denoise
         self.first_pick_se = first_pick_se
-
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -256,13 +283,17 @@ class DefaultModel(ForestModel):
     def _fit(self, data: TrainingData) -> None:
         if self.se_groups not in SE_GROUPS:
             raise InvalidParameterError(
-                f"DefaultModel: se_groups={self.se_groups!r}; use one of {list(SE_GROUPS)}")
-        fixed = isinstance(self.first_pick_se, (int, float)) and not isinstance(
-            self.first_pick_se, bool) and self.first_pick_se >= 0
+                f"DefaultModel: se_groups={self.se_groups!r}; use one of {list(SE_GROUPS)}"
+            )
+        fixed = (
+            isinstance(self.first_pick_se, (int, float))
+            and not isinstance(self.first_pick_se, bool)
+            and self.first_pick_se >= 0
+        )
         if not (fixed or self.first_pick_se == "noise"):
             raise InvalidParameterError(
-                f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or "
-                "'noise'")
+                f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or 'noise'"
+            )
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -285,8 +316,11 @@ class DefaultModel(ForestModel):
         rows = np.ones(n_d, bool)
         for r in range(max(1, self.inner_repeats)):
             # the first split deals families by name; further ones in seeded random orders
-            labels = make_folds(data.datasets, n_folds=int(min(self.inner_folds, n_d)),
-                                random_state=None if r == 0 else self.random_state + r)
+            labels = make_folds(
+                data.datasets,
+                n_folds=int(min(self.inner_folds, n_d)),
+                random_state=None if r == 0 else self.random_state + r,
+            )
             fold = np.array([labels[d] for d in data.datasets])
             forest, sbs = np.zeros(U.shape), np.zeros(U.shape)
             predicted = np.zeros(n_d, bool)
@@ -307,19 +341,26 @@ class DefaultModel(ForestModel):
                     if r == 0:
                         held_out_w[i, tr], in_train[i, tr] = w, True
                         held_out_raw[i], held_out_std[i] = raw_prediction(
-                            Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i],
-                            np.sqrt(w @ (U[tr] - forest[i]) ** 2))
+                            Xtr,
+                            self.best_raw_[tr],
+                            self.median_raw_[tr],
+                            Xte[j],
+                            forest[i],
+                            np.sqrt(w @ (U[tr] - forest[i]) ** 2),
+                        )
                 predicted[te] = True
             repeats.append((forest, sbs))
             rows &= predicted
         rows = np.flatnonzero(rows)
         if len(rows) < 3:
             return self._given()
-        self.calibration_ = calibration(data, held_out_raw[rows], held_out_std[rows],
-                                        repeats[0][0][rows], rows)
+        self.calibration_ = calibration(
+            data, held_out_raw[rows], held_out_std[rows], repeats[0][0][rows], rows
+        )
         if self.probe_plan_ is not None:
-            self.probe_trust_ = tune_trust(held_out_w, in_train, self.probe_profiles_, U,
-                                           rows, self.probe_plan_)
+            self.probe_trust_ = tune_trust(
+                held_out_w, in_train, self.probe_profiles_, U, rows, self.probe_plan_
+            )
         table: dict[str, float] = {}
         scores, cands = [], []
         for bonus in BONUSES:
@@ -327,8 +368,13 @@ class DefaultModel(ForestModel):
                 if a == 0.0 and bonus != BONUSES[0]:
                     continue  # the single best whatever the bonus
                 # each dataset's first-pick score, averaged over the inner splits
-                hits = np.mean([[U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))]
-                                 for i in rows] for forest, sbs in repeats], axis=0)
+                hits = np.mean(
+                    [
+                        [U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))] for i in rows]
+                        for forest, sbs in repeats
+                    ],
+                    axis=0,
+                )
                 table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
                 scores.append(hits)
                 cands.append((a, bonus))
@@ -337,8 +383,10 @@ class DefaultModel(ForestModel):
         a, bonus = cands[_one_se_choice(scores, self._n_se(), groups)]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
-            np.column_stack(scores), index=names,
-            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]))
+            np.column_stack(scores),
+            index=names,
+            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]),
+        )
         return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
     def _given(self) -> dict[str, float]:
@@ -356,11 +404,14 @@ class DefaultModel(ForestModel):
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
-        return {**super()._get_state(), "chosen": dict(self.chosen_),
-                "calibration": {k: float(v) for k, v in self.calibration_.items()},
-                "probe_trust": {k: float(v) for k, v in self.probe_trust_.items()},
-                "tuning": {k: float(v) for k, v in self.tuning_.items()},
-                "noise_share": float(self.noise_share_)}
+        return {
+            **super()._get_state(),
+            "chosen": dict(self.chosen_),
+            "calibration": {k: float(v) for k, v in self.calibration_.items()},
+            "probe_trust": {k: float(v) for k, v in self.probe_trust_.items()},
+            "tuning": {k: float(v) for k, v in self.tuning_.items()},
+            "noise_share": float(self.noise_share_),
+        }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         super()._set_state(state)
@@ -372,5 +423,11 @@ class DefaultModel(ForestModel):
         self.inner_scores_ = pd.DataFrame()
 
 
-__all__: Sequence[str] = ["BONUSES", "FIRST_PICK_SE", "SE_GROUPS", "SHRINKAGE", "DefaultModel",
-                          "denoised_scores"]
+__all__: Sequence[str] = [
+    "BONUSES",
+    "FIRST_PICK_SE",
+    "SE_GROUPS",
+    "SHRINKAGE",
+    "DefaultModel",
+    "denoised_scores",
+]

@@ -49,16 +49,30 @@ from autometa.metamodel._families import (
     make_folds,
 )
 
-__all__ = ["FAMILY_ALIASES", "FAMILY_PATTERNS", "dataset_family", "evaluate_recommender",
-           "holdout_selection", "make_folds"]
+__all__ = [
+    "FAMILY_ALIASES",
+    "FAMILY_PATTERNS",
+    "dataset_family",
+    "evaluate_recommender",
+    "holdout_selection",
+    "make_folds",
+]
 
-def _fit(name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]) -> MetaModel:
+
+def _fit(
+    name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]
+) -> MetaModel:
     model = get_model(name, **dict(params.get(name, {})))
     return model.fit_data(data)
 
 
-def _fold_bootstrap(fold_labels: np.ndarray, sbs_scores: np.ndarray, n_bootstrap: int,
-                    random_state: int, weights: np.ndarray | None = None) -> Any:
+def _fold_bootstrap(
+    fold_labels: np.ndarray,
+    sbs_scores: np.ndarray,
+    n_bootstrap: int,
+    random_state: int,
+    weights: np.ndarray | None = None,
+) -> Any:
     """A function mapping per-dataset best-of-k scores to ``n_bootstrap`` resampled
     gap-closed values (weighted means with the datasets' ``weights``), resampling whole
     held-out folds (the same resamples every call, so differences between models are
@@ -102,7 +116,8 @@ class _FoldJournal:
                 raise KnowledgeBaseError(
                     f"checkpoint {self.path} was written for another evaluation (knowledge "
                     "base, task, metric, models, parameters, folds or k differ); remove it "
-                    "or pass another path")
+                    "or pass another path"
+                )
             kept = lines[:1]
             for line in lines[1:]:
                 try:
@@ -118,9 +133,14 @@ class _FoldJournal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(header) + "\n")
 
-    def restore(self, label: Any, picks: dict[str, list[list[int]]], datasets: Sequence[str],
-                config_ids: Sequence[str],
-                residuals: dict[str, list[float]] | None = None) -> bool:
+    def restore(
+        self,
+        label: Any,
+        picks: dict[str, list[list[int]]],
+        datasets: Sequence[str],
+        config_ids: Sequence[str],
+        residuals: dict[str, list[float]] | None = None,
+    ) -> bool:
         entry = self.done.get(str(label))
         if entry is None:
             return False
@@ -134,13 +154,19 @@ class _FoldJournal:
                 picks[model][row[dataset]] = [column[c] for c in chosen]
         return True
 
-    def record(self, label: Any, entry: dict[str, dict[str, list[str]]],
-               residuals: dict[str, list[float]] | None = None) -> None:
+    def record(
+        self,
+        label: Any,
+        entry: dict[str, dict[str, list[str]]],
+        residuals: dict[str, list[float]] | None = None,
+    ) -> None:
         if self.path is None:
             return
         with self.path.open("a") as handle:
-            handle.write(json.dumps({"fold": str(label), "picks": entry,
-                                     "residuals": residuals or {}}) + "\n")
+            handle.write(
+                json.dumps({"fold": str(label), "picks": entry, "residuals": residuals or {}})
+                + "\n"
+            )
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -150,15 +176,22 @@ class _Outcome:
     """The picks of every model on every held-out dataset, and what they scored."""
 
     picks: dict[str, list[list[int]]]
-    idx: np.ndarray        # evaluated datasets
-    held_out: np.ndarray   # their fold labels
-    U: np.ndarray          # normalised scores (n_datasets, n_configs)
-    raw: np.ndarray        # raw scores, greater is better, failures at the worst
-    ranks: np.ndarray      # 1 = best
+    idx: np.ndarray  # evaluated datasets
+    held_out: np.ndarray  # their fold labels
+    U: np.ndarray  # normalised scores (n_datasets, n_configs)
+    raw: np.ndarray  # raw scores, greater is better, failures at the worst
+    ranks: np.ndarray  # 1 = best
     failed: np.ndarray
 
-    def score(self, models: Sequence[str], ks: Sequence[int], weighting: str,
-              reference: str | None, n_bootstrap: int, random_state: int) -> pd.DataFrame:
+    def score(
+        self,
+        models: Sequence[str],
+        ks: Sequence[int],
+        weighting: str,
+        reference: str | None,
+        n_bootstrap: int,
+        random_state: int,
+    ) -> pd.DataFrame:
         idx, U, raw = self.idx, self.U, self.raw
         if weighting == "fold":
             sizes = pd.Series(self.held_out).value_counts()
@@ -181,31 +214,47 @@ class _Outcome:
                 best_u = np.array([U[i, p].max() for i, p in zip(idx, chosen)])
                 best_raw = [raw[i, p].max() for i, p in zip(idx, chosen)]
                 resampled[name, k] = gap_of(best_u)
-                rows.append({
-                    "model": name, "k": k,
-                    "gap_closed": (mean(best_u) - mean(sbs_u)) / max(1.0 - mean(sbs_u), 1e-12),
-                    "gap_closed_se": _se(resampled[name, k]),
-                    "gap_closed_raw": ((mean(best_raw) - mean(sbs_raw))
-                                       / max(mean(vbs_raw) - mean(sbs_raw), 1e-12)),
-                    "normalised_regret": mean(1.0 - best_u),
-                    "mean_rank": mean([self.ranks[i, p].min() for i, p in zip(idx, chosen)]),
-                    "failed_pick_rate": mean([np.mean(self.failed[i, p]) for i, p in zip(idx, chosen)]),
-                    "n_datasets": len(idx), "n_folds": len(set(self.held_out)),
-                    "weighting": weighting,
-                })
+                rows.append(
+                    {
+                        "model": name,
+                        "k": k,
+                        "gap_closed": (mean(best_u) - mean(sbs_u)) / max(1.0 - mean(sbs_u), 1e-12),
+                        "gap_closed_se": _se(resampled[name, k]),
+                        "gap_closed_raw": (
+                            (mean(best_raw) - mean(sbs_raw))
+                            / max(mean(vbs_raw) - mean(sbs_raw), 1e-12)
+                        ),
+                        "normalised_regret": mean(1.0 - best_u),
+                        "mean_rank": mean([self.ranks[i, p].min() for i, p in zip(idx, chosen)]),
+                        "failed_pick_rate": mean(
+                            [np.mean(self.failed[i, p]) for i, p in zip(idx, chosen)]
+                        ),
+                        "n_datasets": len(idx),
+                        "n_folds": len(set(self.held_out)),
+                        "weighting": weighting,
+                    }
+                )
         table = pd.DataFrame(rows)
         if reference in models:
             ref = table.set_index(["model", "k"])["gap_closed"]
-            table["reference_minus_model"] = [ref[reference, k] - g
-                                              for k, g in zip(table["k"], table["gap_closed"])]
-            table["reference_minus_model_se"] = [_se(resampled[reference, k] - resampled[m, k])
-                                                 for m, k in zip(table["model"], table["k"])]
+            table["reference_minus_model"] = [
+                ref[reference, k] - g for k, g in zip(table["k"], table["gap_closed"])
+            ]
+            table["reference_minus_model_se"] = [
+                _se(resampled[reference, k] - resampled[m, k])
+                for m, k in zip(table["model"], table["k"])
+            ]
         return table
 
 
-def _standardised_residuals(model: MetaModel, data: TrainingData, i: int, picks: Sequence[int],
-                            probes: Mapping[str, float] | None = None,
-                            top: int = 5) -> list[float]:
+def _standardised_residuals(
+    model: MetaModel,
+    data: TrainingData,
+    i: int,
+    picks: Sequence[int],
+    probes: Mapping[str, float] | None = None,
+    top: int = 5,
+) -> list[float]:
     """(outcome - predicted score) / predicted std of the ``top`` picks on held-out dataset
     ``i``, in the metric's units, as ``recommend`` shows them (novelty inflation aside)."""
     mf = data.metafeatures.iloc[i]
@@ -220,8 +269,11 @@ def _standardised_residuals(model: MetaModel, data: TrainingData, i: int, picks:
 def _kb_probes(model: MetaModel, data: TrainingData, i: int) -> dict[str, float]:
     """What probing dataset ``i`` would measure: its own scores of the model's probes."""
     position = {c: j for j, c in enumerate(data.config_ids)}
-    return {c: float(data.scores[i, position[c]]) for c in model.probe_configs_
-            if c in position and np.isfinite(data.scores[i, position[c]])}
+    return {
+        c: float(data.scores[i, position[c]])
+        for c in model.probe_configs_
+        if c in position and np.isfinite(data.scores[i, position[c]])
+    }
 
 
 def evaluate_recommender(
@@ -229,7 +281,16 @@ def evaluate_recommender(
     *,
     task: str,
     metric: str | None = None,
-    models: Sequence[str] = ("default", "forest", "knn", "portfolio", "ranker", "sbs", "random", "flaml"),
+    models: Sequence[str] = (
+        "default",
+        "forest",
+        "knn",
+        "portfolio",
+        "ranker",
+        "sbs",
+        "random",
+        "flaml",
+    ),
     ks: Sequence[int] = (1, 3, 5, 10),
     folds: Mapping[str, Any] | None = None,
     n_folds: int | None = None,
@@ -317,7 +378,9 @@ def evaluate_recommender(
     data = data.subset(np.flatnonzero(usable))
     n_d = len(data.datasets)
     if n_d < 3:
-        raise KnowledgeBaseError(f"need at least 3 {task} datasets with results to evaluate, have {n_d}")
+        raise KnowledgeBaseError(
+            f"need at least 3 {task} datasets with results to evaluate, have {n_d}"
+        )
     assignment = make_folds(data.datasets, folds, n_folds)
     labels = pd.Series([assignment[d] for d in data.datasets])
     U = normalised_scores(data.scores, data.greater_is_better, data.failed, floor=0.0)
@@ -326,8 +389,11 @@ def evaluate_recommender(
     worst = np.nanmin(np.where(np.isfinite(raw), raw, np.nan), axis=1)
     raw = np.where(np.isfinite(raw), raw, worst[:, None])
     # rank 1 = best; failed / missing configs rank after all successful ones
-    ranks = pd.DataFrame(np.where(np.isfinite(data.scores), raw, -np.inf)).rank(
-        axis=1, ascending=False, method="min").to_numpy()
+    ranks = (
+        pd.DataFrame(np.where(np.isfinite(data.scores), raw, -np.inf))
+        .rank(axis=1, ascending=False, method="min")
+        .to_numpy()
+    )
     kmax = max(ks)
     order = list(models)
     if "sbs" not in order:
@@ -341,13 +407,21 @@ def evaluate_recommender(
     residuals: dict[str, list[float]] = {m: [] for m in order + probed}
     from tqdm.auto import tqdm
 
-    journal = _FoldJournal(checkpoint, {
-        "kb": kb.fingerprint() if hasattr(kb, "fingerprint") else None, "task": task,
-        "metric": metric, "models": order + probed, "params": params, "kmax": kmax,
-        "folds": {d: str(assignment[d]) for d in data.datasets},
-    })
-    for label in tqdm(pd.unique(labels), desc=f"held-out folds ({task})", unit="fold",
-                      disable=not progress):
+    journal = _FoldJournal(
+        checkpoint,
+        {
+            "kb": kb.fingerprint() if hasattr(kb, "fingerprint") else None,
+            "task": task,
+            "metric": metric,
+            "models": order + probed,
+            "params": params,
+            "kmax": kmax,
+            "folds": {d: str(assignment[d]) for d in data.datasets},
+        },
+    )
+    for label in tqdm(
+        pd.unique(labels), desc=f"held-out folds ({task})", unit="fold", disable=not progress
+    ):
         test = np.flatnonzero((labels == label).to_numpy())
         if journal.restore(label, picks, data.datasets, data.config_ids, residuals):
             continue
@@ -371,36 +445,66 @@ def evaluate_recommender(
                     with_probes = f"{name}+probe"
                     picks[with_probes][i] = model.select(mf, kmax, probes=probes)
                     residuals[with_probes] += _standardised_residuals(
-                        model, data, i, picks[with_probes][i], probes)
-        journal.record(label, {m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]]
-                                   for i in test} for m in order + probed},
-                       {m: [float(v) for v in z[before[m]:]] for m, z in residuals.items()})
+                        model, data, i, picks[with_probes][i], probes
+                    )
+        journal.record(
+            label,
+            {
+                m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]] for i in test}
+                for m in order + probed
+            },
+            {m: [float(v) for v in z[before[m] :]] for m, z in residuals.items()},
+        )
     evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
     idx = np.flatnonzero(evaluated)
-    outcome = _Outcome(picks=picks, idx=idx, held_out=labels.to_numpy()[idx], U=U, raw=raw,
-                       ranks=ranks, failed=data.failed)
-    table = pd.concat([outcome.score(models, ks, w, reference, n_bootstrap, random_state)
-                       for w in weightings], ignore_index=True)
+    outcome = _Outcome(
+        picks=picks,
+        idx=idx,
+        held_out=labels.to_numpy()[idx],
+        U=U,
+        raw=raw,
+        ranks=ranks,
+        failed=data.failed,
+    )
+    table = pd.concat(
+        [outcome.score(models, ks, w, reference, n_bootstrap, random_state) for w in weightings],
+        ignore_index=True,
+    )
     for label, width in (("coverage_1sd", 1.0), ("coverage_2sd", 2.0)):
         table[label] = table["model"].map(
-            {m: float(np.mean(np.abs(z) <= width)) if len(z) else np.nan
-             for m, z in residuals.items()})
+            {
+                m: float(np.mean(np.abs(z) <= width)) if len(z) else np.nan
+                for m, z in residuals.items()
+            }
+        )
     table["n_coverage"] = table["model"].map({m: len(z) for m, z in residuals.items()})
-    table.attrs.update(task=task, metric=metric,
-                       reference=reference if reference in models else None)
+    table.attrs.update(
+        task=task, metric=metric, reference=reference if reference in models else None
+    )
     if not return_picks:
         return table
-    detail = pd.DataFrame([
-        {"dataset": data.datasets[i], "fold": labels[i], "model": m,
-         "picks": [data.config_ids[c] for c in picks[m][i]],
-         **{f"best_of_{k}": float(U[i, picks[m][i][:k]].max()) for k in ks}}
-        for m in models for i in idx
-    ])
+    detail = pd.DataFrame(
+        [
+            {
+                "dataset": data.datasets[i],
+                "fold": labels[i],
+                "model": m,
+                "picks": [data.config_ids[c] for c in picks[m][i]],
+                **{f"best_of_{k}": float(U[i, picks[m][i][:k]].max()) for k in ks},
+            }
+            for m in models
+            for i in idx
+        ]
+    )
     return table, detail
 
 
 def holdout_selection(
-    kb: Any, *, task: str, metric: str | None = None, ks: Sequence[int] = (1, 3, 5, 10),
+    kb: Any,
+    *,
+    task: str,
+    metric: str | None = None,
+    ks: Sequence[int] = (1, 3, 5, 10),
 ) -> pd.DataFrame:
     """A yardstick for the noise in a knowledge base: the gap closed by choosing configs
     *on the dataset itself*, by cross-validation, instead of from meta-features.
@@ -455,20 +559,30 @@ def holdout_selection(
             ok = np.isfinite(rest).all(axis=0)  # a config that failed on a fold is not chosen
             with np.errstate(all="ignore"):
                 chooser = np.where(ok, sign * rest.mean(axis=0), -np.inf)
-            fold_u = normalised_scores(F[f][None, :], data.greater_is_better, data.failed[i][None, :])[0]
+            fold_u = normalised_scores(
+                F[f][None, :], data.greater_is_better, data.failed[i][None, :]
+            )[0]
             fold_u = np.nan_to_num(fold_u, nan=0.0)
             order = np.argsort(-chooser, kind="stable")
             for k in ks:
                 best[k].append(float(fold_u[order[:k]].max()))
             sbs_scores.append(float(fold_u[sbs]))
     if not sbs_scores:
-        raise KnowledgeBaseError(f"the knowledge base has no per-fold {task} results for {metric!r}")
+        raise KnowledgeBaseError(
+            f"the knowledge base has no per-fold {task} results for {metric!r}"
+        )
     s = float(np.mean(sbs_scores))
-    table = pd.DataFrame([
-        {"k": k, "gap_closed": (np.mean(best[k]) - s) / max(1.0 - s, 1e-12),
-         "normalised_regret": float(np.mean(1.0 - np.asarray(best[k]))),
-         "n_datasets": n_datasets, "n_folds": len(sbs_scores)}
-        for k in ks
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                "k": k,
+                "gap_closed": (np.mean(best[k]) - s) / max(1.0 - s, 1e-12),
+                "normalised_regret": float(np.mean(1.0 - np.asarray(best[k]))),
+                "n_datasets": n_datasets,
+                "n_folds": len(sbs_scores),
+            }
+            for k in ks
+        ]
+    )
     table.attrs.update(task=task, metric=metric)
     return table

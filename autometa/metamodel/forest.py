@@ -34,8 +34,9 @@ from autometa.metamodel.probing import (
 )
 
 
-def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
-                 allowed: np.ndarray | None = None) -> list[int]:
+def hedged_picks(
+    mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[int]:
     """First the best ``mu``; then greedily the config that most raises the weighted mean
     over training datasets of the best score among the picks (ties by ``mu``).
 
@@ -61,15 +62,22 @@ def hedged_picks(mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int,
     pool = np.ones(len(mu), bool) if allowed is None else np.asarray(allowed, bool)
     first = int(np.argmax(np.where(pool if pool.any() else True, mu, -np.inf)))
     # greedy_portfolio scales its tie-break by 1e-9: ties go to the higher mu
-    return [first] + greedy_portfolio(U, k - 1, weights=w, allowed=allowed,
-                                      tie_break=1e3 * np.asarray(mu, float), taken=[first])
+    return [first] + greedy_portfolio(
+        U, k - 1, weights=w, allowed=allowed, tie_break=1e3 * np.asarray(mu, float), taken=[first]
+    )
 
 
 class _Trees:
     """A fitted scikit-learn forest flattened into one node table, routed with numpy."""
 
-    def __init__(self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray,
-                 right: np.ndarray, roots: np.ndarray) -> None:
+    def __init__(
+        self,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        roots: np.ndarray,
+    ) -> None:
         self.feature = np.asarray(feature, dtype=np.int64)
         self.threshold = np.asarray(threshold, dtype=float)
         self.left = np.asarray(left, dtype=np.int64)
@@ -91,8 +99,13 @@ class _Trees:
             lefts.append(np.where(leaf, own, t.children_left + offset))
             rights.append(np.where(leaf, own, t.children_right + offset))
             offset += t.node_count
-        return cls(np.concatenate(feats), np.concatenate(thrs), np.concatenate(lefts),
-                   np.concatenate(rights), np.asarray(roots))
+        return cls(
+            np.concatenate(feats),
+            np.concatenate(thrs),
+            np.concatenate(lefts),
+            np.concatenate(rights),
+            np.asarray(roots),
+        )
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """Leaf (global node id) of each row in each tree, shape ``(n_rows, n_trees)``."""
@@ -101,31 +114,51 @@ class _Trees:
         node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
         rows = np.arange(X.shape[0])[:, None]
         while True:
-            nxt = np.where(X[rows, self.feature[node]] <= self.threshold[node],
-                           self.left[node], self.right[node])
+            nxt = np.where(
+                X[rows, self.feature[node]] <= self.threshold[node],
+                self.left[node],
+                self.right[node],
+            )
             if np.array_equal(nxt, node):
                 return node
             node = nxt
 
     def get_state(self) -> dict[str, Any]:
-        return {"feature": self.feature.tolist(), "threshold": self.threshold.tolist(),
-                "left": self.left.tolist(), "right": self.right.tolist(),
-                "roots": self.roots.tolist()}
+        return {
+            "feature": self.feature.tolist(),
+            "threshold": self.threshold.tolist(),
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "roots": self.roots.tolist(),
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> _Trees:
-        return cls(state["feature"], state["threshold"], state["left"], state["right"], state["roots"])
+        return cls(
+            state["feature"], state["threshold"], state["left"], state["right"], state["roots"]
+        )
 
 
-def grow_forest(X: np.ndarray, U: np.ndarray, *, n_estimators: int, min_samples_leaf: int,
-                max_features: float, random_state: int, n_jobs: int = 1) -> _Trees:
+def grow_forest(
+    X: np.ndarray,
+    U: np.ndarray,
+    *,
+    n_estimators: int,
+    min_samples_leaf: int,
+    max_features: float,
+    random_state: int,
+    n_jobs: int = 1,
+) -> _Trees:
     """Extra-trees predicting the score matrix ``U`` (n_datasets, n_configs) from the
     scaled meta-features ``X`` (n_datasets, n_features), as routable arrays."""
     from sklearn.ensemble import ExtraTreesRegressor
 
     forest = ExtraTreesRegressor(
-        n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-        max_features=max_features, random_state=random_state, n_jobs=n_jobs,
+        n_estimators=n_estimators,
+        min_samples_leaf=min_samples_leaf,
+        max_features=max_features,
+        random_state=random_state,
+        n_jobs=n_jobs,
     ).fit(_with_a_column(X), U)
     return _Trees.from_sklearn(forest)
 
@@ -184,9 +217,16 @@ class ForestModel(MetaModel):
 
     name = "forest"
 
-    def __init__(self, n_estimators: int = 300, min_samples_leaf: int = 2,
-                 max_features: float = 0.3, uniform: float = 0.0, n_probes: int = 4,
-                 n_jobs: int = 1, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        min_samples_leaf: int = 2,
+        max_features: float = 0.3,
+        uniform: float = 0.0,
+        n_probes: int = 4,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
         super().__init__(random_state)
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
@@ -195,12 +235,16 @@ class ForestModel(MetaModel):
         self.n_probes = n_probes
         self.n_jobs = n_jobs
 
-
     def _grow(self, X: np.ndarray, U: np.ndarray) -> _Trees:
-        return grow_forest(X, U, n_estimators=self.n_estimators,
-                           min_samples_leaf=self.min_samples_leaf,
-                           max_features=self.max_features, random_state=self.random_state,
-                           n_jobs=self.n_jobs)
+        return grow_forest(
+            X,
+            U,
+            n_estimators=self.n_estimators,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
 
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
         """What the trees learn to predict (subclasses denoise it); the leaves they make
@@ -219,9 +263,14 @@ class ForestModel(MetaModel):
         self.probe_profiles_ = np.zeros((len(data.datasets), 0))
         raw = data.scores if data.greater_is_better else -data.scores
         bounded = _bounded(data.metric)
-        plan = choose_probes(raw, self.U_, data.fit_times,
-                             [dataset_family(d) for d in data.datasets], int(self.n_probes),
-                             bounded)
+        plan = choose_probes(
+            raw,
+            self.U_,
+            data.fit_times,
+            [dataset_family(d) for d in data.datasets],
+            int(self.n_probes),
+            bounded,
+        )
         if plan is not None:
             self.probe_plan_ = plan
             self.probe_profiles_ = profiles(raw[:, list(plan.configs)], bounded)
@@ -238,8 +287,11 @@ class ForestModel(MetaModel):
         if not probes or plan is None:
             return {}
         position = {c: i for i, c in enumerate(self.config_ids_)}
-        return {position[c]: float(v) for c, v in probes.items()
-                if c in position and position[c] in plan.configs and np.isfinite(v)}
+        return {
+            position[c]: float(v)
+            for c, v in probes.items()
+            if c in position and position[c] in plan.configs and np.isfinite(v)
+        }
 
     def weights(self, x: np.ndarray, probes: Mapping[str, float] | None = None) -> np.ndarray:
         """Proximity of each training dataset to the query with scaled meta-features ``x``,
@@ -249,10 +301,16 @@ class ForestModel(MetaModel):
         if not measured:
             return w
         trust = getattr(self, "probe_trust_", None) or {}
-        return probe_weights(w, self.probe_profiles_, measured, self.probe_plan_,
-                             _bounded(self.metric_), self.greater_is_better_,
-                             sigma=trust.get("sigma"),
-                             prior_uniform=trust.get("prior_uniform", PRIOR_UNIFORM))
+        return probe_weights(
+            w,
+            self.probe_profiles_,
+            measured,
+            self.probe_plan_,
+            _bounded(self.metric_),
+            self.greater_is_better_,
+            sigma=trust.get("sigma"),
+            prior_uniform=trust.get("prior_uniform", PRIOR_UNIFORM),
+        )
 
     def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
         """Scores that decide the first pick, from the forest's prediction (subclasses
@@ -262,8 +320,11 @@ class ForestModel(MetaModel):
     def _hedge_uniform(self) -> float:
         return float(self.uniform)
 
-    def _predict(self, x: np.ndarray, probes: Mapping[str, float] | None = None,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _predict(
+        self,
+        x: np.ndarray,
+        probes: Mapping[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-pick scores, the proximity-weighted spread and the proximity weights."""
         w = self.weights(x, probes)
         forest = w @ self.U_
@@ -275,17 +336,25 @@ class ForestModel(MetaModel):
         mu, std, _ = self._predict(x)
         return mu, std
 
-    def rank(self, metafeatures: pd.Series | Mapping[str, float],
-             probes: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def rank(
+        self,
+        metafeatures: pd.Series | Mapping[str, float],
+        probes: Mapping[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`MetaModel.rank`; ``probes`` (config id -> raw score measured on the
         query, see ``probe_configs_``) update which training datasets count as alike."""
         x, _ = self._query(metafeatures)
         mu, std, _ = self._predict(x, probes)
         return mu, std
 
-    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *,
-               allowed: np.ndarray | None = None,
-               probes: Mapping[str, float] | None = None) -> list[int]:
+    def select(
+        self,
+        metafeatures: pd.Series | Mapping[str, float],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+        probes: Mapping[str, float] | None = None,
+    ) -> list[int]:
         x, _ = self._query(metafeatures)
         mu, _, w = self._predict(x, probes)
         uniform = self._hedge_uniform()
@@ -293,22 +362,39 @@ class ForestModel(MetaModel):
 
     def _get_state(self) -> dict[str, Any]:
         plan = self.probe_plan_
-        return {"U": _arr(self.U_), "trees": self.trees_.get_state(),
-                "leaves": self.leaves_.tolist(),
-                "probes": None if plan is None else {
-                    "configs": list(plan.configs), "sigma": plan.sigma,
-                    "inner_score": plan.inner_score, "profiles": _arr(self.probe_profiles_)}}
+        return {
+            "U": _arr(self.U_),
+            "trees": self.trees_.get_state(),
+            "leaves": self.leaves_.tolist(),
+            "probes": None
+            if plan is None
+            else {
+                "configs": list(plan.configs),
+                "sigma": plan.sigma,
+                "inner_score": plan.inner_score,
+                "profiles": _arr(self.probe_profiles_),
+            },
+        }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
         self.trees_ = _Trees.from_state(state["trees"])
         self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
         probes = state.get("probes")
-        self.probe_plan_ = None if probes is None else ProbePlan(
-            tuple(int(c) for c in probes["configs"]), float(probes["sigma"]),
-            float(probes["inner_score"]))
-        self.probe_profiles_ = (np.zeros((len(self.datasets_), 0)) if probes is None else
-                                _unarr(probes["profiles"]).reshape(len(self.datasets_), -1))
+        self.probe_plan_ = (
+            None
+            if probes is None
+            else ProbePlan(
+                tuple(int(c) for c in probes["configs"]),
+                float(probes["sigma"]),
+                float(probes["inner_score"]),
+            )
+        )
+        self.probe_profiles_ = (
+            np.zeros((len(self.datasets_), 0))
+            if probes is None
+            else _unarr(probes["profiles"]).reshape(len(self.datasets_), -1)
+        )
 
 
 def _bounded(metric: str) -> bool:

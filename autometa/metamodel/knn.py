@@ -37,7 +37,6 @@ class KNNModel(MetaModel):
         super().__init__(random_state)
         self.n_neighbors = n_neighbors
 
-
     def _fit(self, data: TrainingData) -> None:
         u = data.utility(0.0)
         self.U_ = np.where(np.isnan(u), -1.0, u)
@@ -55,7 +54,13 @@ class KNNModel(MetaModel):
         std = np.sqrt(w @ (U - mean) ** 2)
         return mean + 1e-6 * self.sbs_, std
 
-    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *, allowed: np.ndarray | None = None) -> list[int]:
+    def select(
+        self,
+        metafeatures: pd.Series | Mapping[str, float],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+    ) -> list[int]:
         x, _ = self._query(metafeatures)
         order = np.argsort(self._distances(x), kind="stable")
         n_c = len(self.config_ids_)

@@ -12,10 +12,16 @@ import pandas as pd
 from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
 
 
-def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
-                     allowed: np.ndarray | None = None, tie_break: np.ndarray | None = None,
-                     start: np.ndarray | None = None, virtual: tuple[float, np.ndarray] | None = None,
-                     taken: Sequence[int] = ()) -> list[int]:
+def greedy_portfolio(
+    U: np.ndarray,
+    k: int,
+    weights: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    tie_break: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    virtual: tuple[float, np.ndarray] | None = None,
+    taken: Sequence[int] = (),
+) -> list[int]:
     """Greedy maximisation of the (weighted) mean over datasets of the best normalised
     score within the chosen set -- i.e. minimal mean regret of the best of the set.
 
@@ -45,7 +51,11 @@ def greedy_portfolio(U: np.ndarray, k: int, weights: np.ndarray | None = None,
         cur = np.asarray(start, float).copy()
     else:
         cur = U[:, taken].max(axis=1) if taken else np.zeros(n_d)
-    vw, vs = (0.0, np.zeros(n_c)) if virtual is None else (float(virtual[0]), np.asarray(virtual[1], float))
+    vw, vs = (
+        (0.0, np.zeros(n_c))
+        if virtual is None
+        else (float(virtual[0]), np.asarray(virtual[1], float))
+    )
     vcur = -np.inf
     chosen: list[int] = []
     avail = np.ones(n_c, bool)
@@ -86,7 +96,13 @@ class PortfolioModel(MetaModel):
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return self.sbs_.copy(), self.std_.copy()
 
-    def select(self, metafeatures: pd.Series | Mapping[str, float], k: int, *, allowed: np.ndarray | None = None) -> list[int]:
+    def select(
+        self,
+        metafeatures: pd.Series | Mapping[str, float],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+    ) -> list[int]:
         if allowed is None or np.all(allowed):
             return list(self.order_[:k])
         return greedy_portfolio(self.U_, k, allowed=allowed, tie_break=self.sbs_)

@@ -89,8 +89,7 @@ class ProbePlan:
     inner_score: float
 
 
-def _first_pick_score(P: np.ndarray, U: np.ndarray, sigma: float,
-                      same_family: np.ndarray) -> float:
+def _first_pick_score(P: np.ndarray, U: np.ndarray, sigma: float, same_family: np.ndarray) -> float:
     """Mean normalised score of the first pick when every dataset is the query in turn,
     weighted by its probes' likelihood under the datasets of other families."""
     loglik = log_likelihood(P, P, sigma)  # (query, training dataset)
@@ -99,8 +98,14 @@ def _first_pick_score(P: np.ndarray, U: np.ndarray, sigma: float,
     return float(U[np.arange(len(U)), picks].mean())
 
 
-def choose_probes(raw: np.ndarray, U: np.ndarray, fit_times: np.ndarray,
-                  families: Sequence[str], n_probes: int, bounded: bool) -> ProbePlan | None:
+def choose_probes(
+    raw: np.ndarray,
+    U: np.ndarray,
+    fit_times: np.ndarray,
+    families: Sequence[str],
+    n_probes: int,
+    bounded: bool,
+) -> ProbePlan | None:
     """Greedy forward choice of up to ``n_probes`` cheap configurations and a bandwidth
     (fewer when one more does not improve the held-out first pick by :data:`MIN_GAIN`).
 
@@ -153,10 +158,17 @@ def choose_probes(raw: np.ndarray, U: np.ndarray, fit_times: np.ndarray,
     return ProbePlan(configs=tuple(chosen), sigma=float(best[1]), inner_score=float(best[0]))
 
 
-def probe_weights(prior: np.ndarray, train_profiles: np.ndarray,
-                  probes: Mapping[int, float], plan: ProbePlan, bounded: bool,
-                  greater_is_better: bool, *, sigma: float | None = None,
-                  prior_uniform: float = PRIOR_UNIFORM) -> np.ndarray:
+def probe_weights(
+    prior: np.ndarray,
+    train_profiles: np.ndarray,
+    probes: Mapping[int, float],
+    plan: ProbePlan,
+    bounded: bool,
+    greater_is_better: bool,
+    *,
+    sigma: float | None = None,
+    prior_uniform: float = PRIOR_UNIFORM,
+) -> np.ndarray:
     """The prior weights of the training datasets updated by the measured ``probes``
     (config position -> raw score on the query; configs outside the plan are ignored),
     with bandwidth ``sigma`` (default: the plan's) after mixing ``prior_uniform`` of
@@ -172,8 +184,14 @@ def probe_weights(prior: np.ndarray, train_profiles: np.ndarray,
     return posterior(mixed, log_likelihood(train_profiles, query, sigma or plan.sigma))
 
 
-def tune_trust(prior: np.ndarray, in_train: np.ndarray, train_profiles: np.ndarray,
-               U: np.ndarray, rows: np.ndarray, plan: ProbePlan) -> dict[str, float]:
+def tune_trust(
+    prior: np.ndarray,
+    in_train: np.ndarray,
+    train_profiles: np.ndarray,
+    U: np.ndarray,
+    rows: np.ndarray,
+    plan: ProbePlan,
+) -> dict[str, float]:
     """How far to trust the probes next to the meta-features: the bandwidth (a multiple of
     the plan's, :data:`SIGMA_FACTORS`) and the uniform share of the prior
     (:data:`PRIOR_UNIFORMS`) whose probe-updated first pick scores best on held-out folds.
@@ -196,5 +214,13 @@ def tune_trust(prior: np.ndarray, in_train: np.ndarray, train_profiles: np.ndarr
     return best
 
 
-__all__: Sequence[str] = ["BANDWIDTHS", "ProbePlan", "choose_probes", "log_likelihood",
-                          "posterior", "probe_weights", "profiles", "tune_trust"]
+__all__: Sequence[str] = [
+    "BANDWIDTHS",
+    "ProbePlan",
+    "choose_probes",
+    "log_likelihood",
+    "posterior",
+    "probe_weights",
+    "profiles",
+    "tune_trust",
+]

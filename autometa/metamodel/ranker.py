@@ -36,7 +36,9 @@ def encode_configs(configs: Mapping[str, Mapping[str, Any]], task: str) -> pd.Da
         enc.index = ids
         return enc.astype(float)
     algos = [str(configs[c].get("algorithm", c)) for c in ids]
-    frame = pd.get_dummies(pd.Series(algos, index=ids), prefix="algorithm", prefix_sep="=").astype(float)
+    frame = pd.get_dummies(pd.Series(algos, index=ids), prefix="algorithm", prefix_sep="=").astype(
+        float
+    )
     params: dict[str, dict[str, float]] = {}
     for c in ids:
         for k, v in dict(configs[c].get("params", {}) or {}).items():
@@ -45,7 +47,9 @@ def encode_configs(configs: Mapping[str, Mapping[str, Any]], task: str) -> pd.Da
     for col, vals in params.items():
         frame[col] = pd.Series(vals, dtype=float).reindex(ids)
     if len(set(algos)) < len(ids):
-        frame = frame.join(pd.get_dummies(pd.Series(ids, index=ids), prefix="config", prefix_sep="=").astype(float))
+        frame = frame.join(
+            pd.get_dummies(pd.Series(ids, index=ids), prefix="config", prefix_sep="=").astype(float)
+        )
     return frame
 
 
@@ -87,10 +91,18 @@ class RankerModel(MetaModel):
 
     name = "ranker"
 
-    def __init__(self, n_estimators: int = 150, max_depth: int = 5, learning_rate: float = 0.08,
-                 n_bags: int = 1, objective: str = "regression", n_jobs: int = 1,
-                 target: str = "score", features: Any = None,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        n_estimators: int = 150,
+        max_depth: int = 5,
+        learning_rate: float = 0.08,
+        n_bags: int = 1,
+        objective: str = "regression",
+        n_jobs: int = 1,
+        target: str = "score",
+        features: Any = None,
+        random_state: int = 0,
+    ) -> None:
         super().__init__(random_state)
         self.target = target
         self.features = None if features is None else [str(f) for f in features]
@@ -100,7 +112,6 @@ class RankerModel(MetaModel):
         self.n_bags = n_bags
         self.objective = objective
         self.n_jobs = n_jobs
-
 
     def _feature_index(self) -> np.ndarray:
         cols = list(self.scaler_.columns_)
@@ -122,8 +133,12 @@ class RankerModel(MetaModel):
         from autometa.errors import ConfigError
 
         if self.target not in ("score", "residual", "floor-1"):
-            raise ConfigError(f"target must be 'score', 'residual' or 'floor-1', got {self.target!r}")
-        self.E_ = encode_configs({c: self.configs_[c] for c in self.config_ids_}, self.task_).to_numpy(float)
+            raise ConfigError(
+                f"target must be 'score', 'residual' or 'floor-1', got {self.target!r}"
+            )
+        self.E_ = encode_configs(
+            {c: self.configs_[c] for c in self.config_ids_}, self.task_
+        ).to_numpy(float)
         self.fidx_ = self._feature_index()
         U = data.utility(TRAIN_FLOOR if self.target == "floor-1" else 0.0)
         if self.target == "residual":
@@ -134,23 +149,39 @@ class RankerModel(MetaModel):
         qid = np.repeat(np.arange(U.shape[0]), U.shape[1])
         self.boosters_: list[Any] = []
         params = {
-            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": 0.8,
-            "colsample_bytree": 0.6, "min_child_weight": 5.0, "nthread": self.n_jobs,
-            "tree_method": "hist", "max_bin": 64, "verbosity": 0,
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": 0.8,
+            "colsample_bytree": 0.6,
+            "min_child_weight": 5.0,
+            "nthread": self.n_jobs,
+            "tree_method": "hist",
+            "max_bin": 64,
+            "verbosity": 0,
         }
         if self.objective == "pairwise":
-            params.update(objective="rank:pairwise", lambdarank_pair_method="topk",
-                          lambdarank_num_pair_per_sample=8)
+            params.update(
+                objective="rank:pairwise",
+                lambdarank_pair_method="topk",
+                lambdarank_num_pair_per_sample=8,
+            )
         elif self.objective == "regression":
             params["objective"] = "reg:squarederror"
         else:
             from autometa.errors import ConfigError
 
-            raise ConfigError(f"objective must be 'regression' or 'pairwise', got {self.objective!r}")
+            raise ConfigError(
+                f"objective must be 'regression' or 'pairwise', got {self.objective!r}"
+            )
         for b in range(self.n_bags):
-            dtrain = xgb.DMatrix(X[keep], label=y[keep], qid=qid[keep] if self.objective == "pairwise" else None)
-            booster = xgb.train({**params, "seed": self.random_state * 1000 + b}, dtrain,
-                                num_boost_round=self.n_estimators)
+            dtrain = xgb.DMatrix(
+                X[keep], label=y[keep], qid=qid[keep] if self.objective == "pairwise" else None
+            )
+            booster = xgb.train(
+                {**params, "seed": self.random_state * 1000 + b},
+                dtrain,
+                num_boost_round=self.n_estimators,
+            )
             self.boosters_.append(booster)
         # Rescale ranking scores to the training range of normalised scores.
         self.scale_ = (1.0, 0.0)  # identity: a * p + b
@@ -182,7 +213,9 @@ class RankerModel(MetaModel):
 
     def _get_state(self) -> dict[str, Any]:
         return {
-            "E": _arr(self.E_), "scale": list(self.scale_), "spread": _arr(self.spread_),
+            "E": _arr(self.E_),
+            "scale": list(self.scale_),
+            "spread": _arr(self.spread_),
             "features": [int(i) for i in self.fidx_],
             # xgboost's own JSON model format: portable across versions, never pickle
             "boosters": [bytes(b.save_raw("json")).decode() for b in self.boosters_],

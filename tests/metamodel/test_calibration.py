@@ -14,8 +14,9 @@ from metamodel._synthetic import synthetic_kb
 @pytest.fixture(scope="module")
 def fitted():
     kb = synthetic_kb(n_datasets=60, seed=3)
-    return kb, DefaultModel(n_estimators=50, inner_repeats=1).fit(kb, "classification",
-                                                                  "balanced_accuracy")
+    return kb, DefaultModel(n_estimators=50, inner_repeats=1).fit(
+        kb, "classification", "balanced_accuracy"
+    )
 
 
 def test_default_model_is_calibrated_on_its_inner_folds(fitted):

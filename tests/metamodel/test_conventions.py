@@ -50,7 +50,8 @@ def test_knn_n_neighbors_decides_which_datasets_select_visits(kb):
     one = KNNModel(n_neighbors=1).fit(kb, "classification", "balanced_accuracy")
     many = KNNModel(n_neighbors=30).fit(kb, "classification", "balanced_accuracy")
     nearest = one.neighbours(query, 1)[0][0]
-    best_of_nearest = list(pd.Series(one.U_[nearest]).sort_values(ascending=False,
-                                                                     kind="stable").index[:3])
+    best_of_nearest = list(
+        pd.Series(one.U_[nearest]).sort_values(ascending=False, kind="stable").index[:3]
+    )
     assert one.select(query, 3) == best_of_nearest  # the nearest dataset's three best
     assert many.select(query, 3) != one.select(query, 3)  # the three nearest datasets' best

@@ -10,22 +10,42 @@ from autometa.errors import KnowledgeBaseError
 from autometa.metamodel.evaluation import dataset_family, evaluate_recommender, make_folds
 from metamodel._synthetic import synthetic_kb
 
-FAST = {"ranker": {"n_estimators": 40}, "default": {"n_estimators": 60}, "forest": {"n_estimators": 60}}
+FAST = {
+    "ranker": {"n_estimators": 40},
+    "default": {"n_estimators": 60},
+    "forest": {"n_estimators": 60},
+}
 
 
-@pytest.mark.parametrize("name, family", [
-    ("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1", "GAMETES"),
-    ("GAMETES_Heterogeneity_20atts_1600_Het_0.4_0.2_50_EDM-2_001", "GAMETES"),
-    ("583_fri_c1_1000_50", "friedman"), ("564_fried", "friedman"),
-    ("1201_BNG_breastTumor", "BNG"), ("229_pwLinear", "BNG"),
-    ("mfeat-pixel", "mfeat"), ("Hill_Valley_with_noise", "Hill_Valley"),
-    ("breast-w", "breast_wisconsin"), ("wdbc", "breast_wisconsin"),
-    ("heart-statlog", "heart"), ("crx", "credit_approval"), ("197_cpu_act", "cpu"),
-    ("iris", "iris"), ("1027_ESL", "ordinal_ben_david"), ("1030_ERA", "ordinal_ben_david"),
-    ("556_analcatdata_apnea2", "analcatdata"), ("analcatdata_boxing1", "analcatdata"),
-    ("659_sleuth_ex1714", "sleuth"), ("cmc", "contraceptive"), ("dna", "splice"),
-    ("parity5+5", "boolean_concepts"), ("mux6", "boolean_concepts"), ("1089_USCrime", "USCrime"),
-])
+@pytest.mark.parametrize(
+    "name, family",
+    [
+        ("GAMETES_Epistasis_2-Way_20atts_0.1H_EDM-1_1", "GAMETES"),
+        ("GAMETES_Heterogeneity_20atts_1600_Het_0.4_0.2_50_EDM-2_001", "GAMETES"),
+        ("583_fri_c1_1000_50", "friedman"),
+        ("564_fried", "friedman"),
+        ("1201_BNG_breastTumor", "BNG"),
+        ("229_pwLinear", "BNG"),
+        ("mfeat-pixel", "mfeat"),
+        ("Hill_Valley_with_noise", "Hill_Valley"),
+        ("breast-w", "breast_wisconsin"),
+        ("wdbc", "breast_wisconsin"),
+        ("heart-statlog", "heart"),
+        ("crx", "credit_approval"),
+        ("197_cpu_act", "cpu"),
+        ("iris", "iris"),
+        ("1027_ESL", "ordinal_ben_david"),
+        ("1030_ERA", "ordinal_ben_david"),
+        ("556_analcatdata_apnea2", "analcatdata"),
+        ("analcatdata_boxing1", "analcatdata"),
+        ("659_sleuth_ex1714", "sleuth"),
+        ("cmc", "contraceptive"),
+        ("dna", "splice"),
+        ("parity5+5", "boolean_concepts"),
+        ("mux6", "boolean_concepts"),
+        ("1089_USCrime", "USCrime"),
+    ],
+)
 def test_families(name, family):
     assert dataset_family(name) == family
 
@@ -45,10 +65,24 @@ def test_make_folds_keeps_families_together():
 def test_harness_table_and_ordering():
     kb = synthetic_kb(n_datasets=40, n_variants=3)
     table, picks = evaluate_recommender(
-        kb, task="classification", ks=(1, 3), n_folds=4, model_params=FAST, return_picks=True,
+        kb,
+        task="classification",
+        ks=(1, 3),
+        n_folds=4,
+        model_params=FAST,
+        return_picks=True,
     )
-    assert set(table.columns) >= {"model", "k", "gap_closed", "gap_closed_raw", "normalised_regret",
-                                  "mean_rank", "failed_pick_rate", "n_datasets", "n_folds"}
+    assert set(table.columns) >= {
+        "model",
+        "k",
+        "gap_closed",
+        "gap_closed_raw",
+        "normalised_regret",
+        "mean_rank",
+        "failed_pick_rate",
+        "n_datasets",
+        "n_folds",
+    }
     t = table.set_index(["model", "k"])
     assert t.loc[("sbs", 1), "gap_closed"] == pytest.approx(0.0)
     assert t.loc[("ranker", 1), "gap_closed"] > 0.5
@@ -57,7 +91,10 @@ def test_harness_table_and_ordering():
     assert (t.xs(3, level="k")["mean_rank"] <= t.xs(1, level="k")["mean_rank"] + 1e-9).all()
     assert t["n_folds"].eq(4).all() and t["n_datasets"].eq(40).all()
     # the held-out dataset never informs its own picks: picks differ across folds
-    assert picks.groupby("model")["picks"].apply(lambda s: len({tuple(p) for p in s})).loc["default"] > 1
+    assert (
+        picks.groupby("model")["picks"].apply(lambda s: len({tuple(p) for p in s})).loc["default"]
+        > 1
+    )
 
 
 def test_failed_picks_are_counted():
@@ -67,12 +104,17 @@ def test_failed_picks_are_counted():
 
     names = [f"d{i}" for i in range(6)]
     mf = pd.DataFrame({"x": np.arange(6.0)}, index=names)
-    perf = pd.DataFrame({"good": 0.9, "bad": 0.5, "flaky": [0.95, 0.95, 0.95, 0.95, 0.95, 0.95]}, index=names)
+    perf = pd.DataFrame(
+        {"good": 0.9, "bad": 0.5, "flaky": [0.95, 0.95, 0.95, 0.95, 0.95, 0.95]}, index=names
+    )
     kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="accuracy")
     for d in names[:4]:  # "flaky" timed out on most datasets
-        kb.add_results(d, {"algorithm": "flaky"}, {"status": "timeout", "error": "60 s"}, config_id="flaky")
-    table = evaluate_recommender(kb, task="classification", metric="accuracy",
-                                 models=("sbs", "random"), ks=(1, 3))
+        kb.add_results(
+            d, {"algorithm": "flaky"}, {"status": "timeout", "error": "60 s"}, config_id="flaky"
+        )
+    table = evaluate_recommender(
+        kb, task="classification", metric="accuracy", models=("sbs", "random"), ks=(1, 3)
+    )
     t = table.set_index(["model", "k"])
     # "good" has the best mean normalised score, so the SBS never picks the flaky config
     assert t.loc[("sbs", 1), "failed_pick_rate"] == 0.0
@@ -92,8 +134,10 @@ def _kb_with_folds(fold_noise: float, n_datasets: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
     for d in perf.index:
         for c in perf.columns:
-            folds = [{"fold": f, "balanced_accuracy": float(perf.loc[d, c] + rng.normal(0, fold_noise))}
-                     for f in range(3)]
+            folds = [
+                {"fold": f, "balanced_accuracy": float(perf.loc[d, c] + rng.normal(0, fold_noise))}
+                for f in range(3)
+            ]
             kb.add_results(d, {"algorithm": c}, folds, config_id=c)
     return kb
 
@@ -104,9 +148,13 @@ def test_fold_performance_and_holdout_selection_measure_noise():
     clean = _kb_with_folds(0.0)
     folds = clean.fold_performance("classification", "balanced_accuracy")
     assert folds.shape == (16 * 3, 6) and list(folds.index.names) == ["dataset", "fold"]
-    np.testing.assert_allclose(folds.groupby(level=0).mean().reindex(clean.performance(
-        "classification", "balanced_accuracy").index).to_numpy(),
-        clean.performance("classification", "balanced_accuracy").to_numpy())
+    np.testing.assert_allclose(
+        folds.groupby(level=0)
+        .mean()
+        .reindex(clean.performance("classification", "balanced_accuracy").index)
+        .to_numpy(),
+        clean.performance("classification", "balanced_accuracy").to_numpy(),
+    )
     # identical folds: the in-dataset choice is the best config, the whole gap is closed
     ref = holdout_selection(clean, task="classification", ks=(1, 3)).set_index("k")
     assert ref.loc[1, "gap_closed"] == pytest.approx(1.0)
@@ -121,15 +169,21 @@ def test_standard_errors_resample_whole_folds_and_are_paired():
     from autometa.metamodel.evaluation import _fold_bootstrap
 
     kb = synthetic_kb(n_datasets=40, n_variants=3)
-    kwargs = {"task": "classification", "ks": (1, 3), "n_folds": 8, "model_params": FAST,
-              "models": ("default", "sbs", "random")}
+    kwargs = {
+        "task": "classification",
+        "ks": (1, 3),
+        "n_folds": 8,
+        "model_params": FAST,
+        "models": ("default", "sbs", "random"),
+    }
     table = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
     assert table.loc[("sbs", 1), "gap_closed_se"] == pytest.approx(0.0)  # 0 in every resample
     assert table.loc[("random", 3), "gap_closed_se"] > 0
     assert table.loc[("default", 3), "reference_minus_model"] == 0
     assert table.loc[("default", 3), "reference_minus_model_se"] == 0
     assert table.loc[("random", 1), "reference_minus_model"] == pytest.approx(
-        table.loc[("default", 1), "gap_closed"] - table.loc[("random", 1), "gap_closed"])
+        table.loc[("default", 1), "gap_closed"] - table.loc[("random", 1), "gap_closed"]
+    )
     again = evaluate_recommender(kb, **kwargs).set_index(["model", "k"])
     pd.testing.assert_frame_equal(table, again)
     bare = evaluate_recommender(kb, **{**kwargs, "models": ("sbs", "random")}, n_bootstrap=0)
@@ -149,8 +203,13 @@ def test_fold_weighting_gives_each_held_out_fold_one_vote():
     kb = synthetic_kb(n_datasets=30, n_variants=3)
     names = list(kb.datasets("classification").index)
     folds = {n: (0 if i < 20 else 1 + i % 3) for i, n in enumerate(names)}  # one big fold
-    kwargs = {"task": "classification", "ks": (1, 3), "folds": folds, "model_params": FAST,
-              "models": ("default", "sbs")}
+    kwargs = {
+        "task": "classification",
+        "ks": (1, 3),
+        "folds": folds,
+        "model_params": FAST,
+        "models": ("default", "sbs"),
+    }
     table, detail = evaluate_recommender(kb, weighting="fold", return_picks=True, **kwargs)
     sizes = detail["fold"].map(detail.drop_duplicates("dataset")["fold"].value_counts())
     detail = detail.assign(w=1.0 / sizes)
@@ -171,8 +230,9 @@ def test_fold_weighting_gives_each_held_out_fold_one_vote():
 
 def test_progress_bar_over_held_out_folds(capsys):
     kb = synthetic_kb(n_datasets=12)
-    evaluate_recommender(kb, task="classification", ks=(1,), n_folds=3, models=("sbs",),
-                         progress=True)
+    evaluate_recommender(
+        kb, task="classification", ks=(1,), n_folds=3, models=("sbs",), progress=True
+    )
     assert "held-out folds (classification)" in capsys.readouterr().err
     evaluate_recommender(kb, task="classification", ks=(1,), n_folds=3, models=("sbs",))
     assert "held-out folds" not in capsys.readouterr().err
@@ -182,8 +242,13 @@ def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
     from autometa.metamodel import evaluation
 
     kb = synthetic_kb(n_datasets=24)
-    kwargs = {"task": "classification", "ks": (1, 3), "n_folds": 4, "model_params": FAST,
-              "models": ("default", "knn", "sbs")}
+    kwargs = {
+        "task": "classification",
+        "ks": (1, 3),
+        "n_folds": 4,
+        "model_params": FAST,
+        "models": ("default", "knn", "sbs"),
+    }
     path = tmp_path / "lodo.jsonl"
     full = evaluate_recommender(kb, checkpoint=path, **kwargs)
     lines = path.read_text().splitlines()
@@ -192,7 +257,9 @@ def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
     path.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])
     fits = []
     real_fit = evaluation._fit
-    monkeypatch.setattr(evaluation, "_fit", lambda name, *a: fits.append(name) or real_fit(name, *a))
+    monkeypatch.setattr(
+        evaluation, "_fit", lambda name, *a: fits.append(name) or real_fit(name, *a)
+    )
     resumed = evaluate_recommender(kb, checkpoint=path, **kwargs)
     pd.testing.assert_frame_equal(full, resumed)
     assert len(fits) == 2 * 3  # two folds refitted, three models each
@@ -213,17 +280,24 @@ def test_holdout_selection_chooses_within_a_repeat():
     from autometa.metamodel.evaluation import holdout_selection
 
     names = [f"d{i}" for i in range(4)]
-    kb = KnowledgeBase.from_frames(pd.DataFrame({"x": np.arange(4.0)}, index=names),
-                                   pd.DataFrame({"a": 0.5, "b": 0.5}, index=names),
-                                   task="classification", metric="accuracy")
+    kb = KnowledgeBase.from_frames(
+        pd.DataFrame({"x": np.arange(4.0)}, index=names),
+        pd.DataFrame({"a": 0.5, "b": 0.5}, index=names),
+        task="classification",
+        metric="accuracy",
+    )
     kb._datasets["cv_folds"] = 2  # two repeats of 2-fold CV: folds 0-1 and 2-3
     kb._cache.clear()
     # "a" wins the folds of repeat 0, "b" those of repeat 1: a chooser that mixed repeats
     # would see a tie; within a repeat it always picks the fold's winner
     for d in names:
         for c, scores in (("a", [0.9, 0.9, 0.6, 0.6]), ("b", [0.6, 0.6, 0.9, 0.9])):
-            kb.add_results(d, {"algorithm": c}, [{"fold": f, "accuracy": s} for f, s in enumerate(scores)],
-                           config_id=c)
+            kb.add_results(
+                d,
+                {"algorithm": c},
+                [{"fold": f, "accuracy": s} for f, s in enumerate(scores)],
+                config_id=c,
+            )
     table = holdout_selection(kb, task="classification", metric="accuracy", ks=(1,)).set_index("k")
     assert table.loc[1, "n_folds"] == 16
     assert table.loc[1, "normalised_regret"] == pytest.approx(0.0)

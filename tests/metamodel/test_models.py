@@ -21,7 +21,11 @@ from autometa.metamodel._base import TrainingData
 from metamodel._synthetic import synthetic_kb
 
 TASK, METRIC = "classification", "balanced_accuracy"
-FAST = {"ranker": {"n_estimators": 40}, "default": {"n_estimators": 60}, "forest": {"n_estimators": 60}}
+FAST = {
+    "ranker": {"n_estimators": 40},
+    "default": {"n_estimators": 60},
+    "forest": {"n_estimators": 60},
+}
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +138,14 @@ def test_encode_configs_space_and_opaque():
     cfgs = {space.config_id(c): c for c in space.defaults("regression")[:3]}
     enc = encode_configs(cfgs, "regression")
     assert list(enc.index) == list(cfgs) and "algorithm=ridge" in enc.columns
-    opaque = encode_configs({"a": {"algorithm": "X", "params": {"depth": 3}},
-                             "b": {"algorithm": "X", "params": {"depth": 5}},
-                             "c": {"algorithm": "Y"}}, "regression")
+    opaque = encode_configs(
+        {
+            "a": {"algorithm": "X", "params": {"depth": 3}},
+            "b": {"algorithm": "X", "params": {"depth": 5}},
+            "c": {"algorithm": "Y"},
+        },
+        "regression",
+    )
     assert opaque.loc["a", "algorithm=X"] == 1.0 and opaque.loc["b", "param=depth"] == 5.0
     assert opaque.loc["c", "config=c"] == 1.0  # shared algorithm names -> config one-hot
 
@@ -187,12 +196,18 @@ def test_default_cache_retrains_on_kb_change(tmp_path):
     load_or_fit(get_model("default", **params), kb, TASK, METRIC, directory=tmp_path)
     (second,) = tmp_path.glob("default-*.json")
     assert second != first
-    assert "pickle" not in second.read_text()[:200] and json.loads(second.read_text())["model"] == "default"
+    assert (
+        "pickle" not in second.read_text()[:200]
+        and json.loads(second.read_text())["model"] == "default"
+    )
 
 
 def test_ranker_targets_and_feature_groups(kb):
-    for params in ({"target": "residual"}, {"target": "floor-1"},
-                   {"target": "score", "features": ["no_such_group"]}):
+    for params in (
+        {"target": "residual"},
+        {"target": "floor-1"},
+        {"target": "score", "features": ["no_such_group"]},
+    ):
         model = get_model("ranker", n_estimators=10, **params).fit(kb, TASK, METRIC)
         scores, std = model.rank(kb.metafeatures(TASK).iloc[0])
         assert np.all(np.isfinite(scores)) and np.all(std >= 0)
@@ -214,9 +229,9 @@ def test_forest_routing_matches_scikit_learn():
     # the forest's prediction is the proximity-weighted mean of the training targets
     leaves = trees.apply(X)
     for j in range(3):
-        w = proximity(leaves, trees.apply(Xq[j:j + 1])[0])
+        w = proximity(leaves, trees.apply(Xq[j : j + 1])[0])
         assert w.sum() == pytest.approx(1.0) and np.all(w >= 0)
-        np.testing.assert_allclose(w @ Y, forest.predict(Xq[j:j + 1])[0], rtol=1e-9)
+        np.testing.assert_allclose(w @ Y, forest.predict(Xq[j : j + 1])[0], rtol=1e-9)
 
 
 def test_hedged_picks_cover_other_scenarios():
@@ -235,7 +250,9 @@ def test_default_inner_repeats_average_several_splits(kb, fitted):
 
     names = list(kb.datasets(TASK).index)
     base = make_folds(names, n_folds=5)
-    assert make_folds(names, n_folds=5, random_state=3) == make_folds(names, n_folds=5, random_state=3)
+    assert make_folds(names, n_folds=5, random_state=3) == make_folds(
+        names, n_folds=5, random_state=3
+    )
     other = make_folds(names, n_folds=5, random_state=1)
     assert other != base
     assert sorted(pd.Series(other).value_counts()) == sorted(pd.Series(base).value_counts())
@@ -271,8 +288,12 @@ def test_flaml_baseline_follows_the_nearest_dataset_by_size_only(kb, fitted):
     """The FLAML-style baseline reads only the four size meta-features: a query with a
     training dataset's sizes gets that dataset's best config, whatever its other features."""
     model = fitted["flaml"]
-    assert sorted(model.features_) == ["general.n_classes", "general.n_features",
-                                       "general.n_instances", "general.pct_numeric"]
+    assert sorted(model.features_) == [
+        "general.n_classes",
+        "general.n_features",
+        "general.n_instances",
+        "general.pct_numeric",
+    ]
     mf = kb.metafeatures(TASK)
     perf = kb.performance(TASK, METRIC)
     for name in mf.index[[3, 17, 29]]:

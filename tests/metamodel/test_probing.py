@@ -21,17 +21,28 @@ def _two_kinds_kb(n: int = 60, seed: int = 0) -> KnowledgeBase:
     rng = np.random.default_rng(seed)
     names = [f"d{i}" for i in range(n)]
     kind_a = np.arange(n) % 2 == 0
-    base = {"fast_a": (0.80, 0.60), "fast_b": (0.60, 0.80), "slow_a": (0.92, 0.70),
-            "slow_b": (0.70, 0.92), "other_1": (0.75, 0.75), "other_2": (0.74, 0.74)}
-    perf = pd.DataFrame({c: np.where(kind_a, a, b) + rng.normal(0, 0.01, n)
-                         for c, (a, b) in base.items()}, index=names)
+    base = {
+        "fast_a": (0.80, 0.60),
+        "fast_b": (0.60, 0.80),
+        "slow_a": (0.92, 0.70),
+        "slow_b": (0.70, 0.92),
+        "other_1": (0.75, 0.75),
+        "other_2": (0.74, 0.74),
+    }
+    perf = pd.DataFrame(
+        {c: np.where(kind_a, a, b) + rng.normal(0, 0.01, n) for c, (a, b) in base.items()},
+        index=names,
+    )
     mf = pd.DataFrame(rng.normal(size=(n, 3)), index=names, columns=["m1", "m2", "m3"])
-    times = pd.DataFrame({c: (0.01 if c.startswith("fast") else 5.0) for c in CONFIGS},
-                         index=names)
-    return KnowledgeBase.from_frames(mf, perf, task="classification",
-                                     metric="balanced_accuracy",
-                                     configs={c: {"algorithm": c} for c in CONFIGS},
-                                     fit_times=times)
+    times = pd.DataFrame({c: (0.01 if c.startswith("fast") else 5.0) for c in CONFIGS}, index=names)
+    return KnowledgeBase.from_frames(
+        mf,
+        perf,
+        task="classification",
+        metric="balanced_accuracy",
+        configs={c: {"algorithm": c} for c in CONFIGS},
+        fit_times=times,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +52,16 @@ def two_kinds():
 
 @pytest.mark.parametrize("model_class", [DefaultModel, ForestModel])
 def test_probes_are_cheap_and_pick_the_kind_meta_features_cannot_see(two_kinds, model_class):
-    model = model_class(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
-                                                         "balanced_accuracy")
+    model = model_class(n_probes=2, n_estimators=50).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
     assert set(model.probe_configs_) <= {"fast_a", "fast_b"}
     query = pd.Series({"m1": 0.0, "m2": 0.0, "m3": 0.0})
     pick = {}
-    for kind, probes in (("a", {"fast_a": 0.81, "fast_b": 0.59}),
-                         ("b", {"fast_a": 0.61, "fast_b": 0.79})):
+    for kind, probes in (
+        ("a", {"fast_a": 0.81, "fast_b": 0.59}),
+        ("b", {"fast_a": 0.61, "fast_b": 0.79}),
+    ):
         first = model.select(query, 2, probes=probes)[0]
         pick[kind] = model.config_ids_[first]
         mu, _ = model.rank(query, probes=probes)
@@ -56,27 +70,31 @@ def test_probes_are_cheap_and_pick_the_kind_meta_features_cannot_see(two_kinds, 
 
 
 def test_no_probes_means_the_plain_ranking(two_kinds):
-    model = DefaultModel(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
-                                                          "balanced_accuracy")
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
     query = pd.Series({"m1": 0.0, "m2": 0.0, "m3": 0.0})
     assert model.select(query, 3, probes={}) == model.select(query, 3)
     assert model.select(query, 3, probes={"not_a_probe": 0.5}) == model.select(query, 3)
 
 
 def test_probe_plan_survives_a_state_round_trip(two_kinds):
-    model = DefaultModel(n_probes=2, n_estimators=50).fit(two_kinds, "classification",
-                                                          "balanced_accuracy")
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
     back = DefaultModel().set_state(model.get_state())
     assert back.probe_configs_ == model.probe_configs_
     query = pd.Series({"m1": 0.1, "m2": -0.2, "m3": 0.0})
     probes = {"fast_a": 0.61, "fast_b": 0.79}
-    np.testing.assert_allclose(back.rank(query, probes=probes)[0],
-                               model.rank(query, probes=probes)[0])
+    np.testing.assert_allclose(
+        back.rank(query, probes=probes)[0], model.rank(query, probes=probes)[0]
+    )
 
 
 def test_zero_probes_choose_nothing(two_kinds):
-    model = ForestModel(n_probes=0, n_estimators=20).fit(two_kinds, "classification",
-                                                         "balanced_accuracy")
+    model = ForestModel(n_probes=0, n_estimators=20).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
     assert model.probe_configs_ == []
 
 
@@ -100,15 +118,17 @@ def test_choose_probes_needs_enough_datasets():
 
 
 def test_a_lower_is_better_metric_is_turned_around(two_kinds):
-    model = DefaultModel(n_probes=2, n_estimators=30).fit(two_kinds, "classification",
-                                                          "balanced_accuracy")
+    model = DefaultModel(n_probes=2, n_estimators=30).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
     plan = model.probe_plan_
     prior = np.full(len(model.datasets_), 1 / len(model.datasets_))
     position = {c: i for i, c in enumerate(model.config_ids_)}
     probes = {position["fast_a"]: 0.81, position["fast_b"]: 0.59}
     up = probe_weights(prior, model.probe_profiles_, probes, plan, True, True)
-    flipped = probe_weights(prior, model.probe_profiles_,
-                            {c: -v for c, v in probes.items()}, plan, True, False)
+    flipped = probe_weights(
+        prior, model.probe_profiles_, {c: -v for c, v in probes.items()}, plan, True, False
+    )
     np.testing.assert_allclose(up, flipped)
 
 
@@ -133,22 +153,38 @@ def space_two_kinds(monkeypatch, tmp_path):
 
     monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path / "cache"))
     configs = {c["algorithm"]: c for c in space.defaults("classification")}
-    mapping = dict(zip(CONFIGS, ["logistic_regression", "gaussian_nb", "random_forest",
-                                 "hist_gradient_boosting", "knn", "lda"]))
+    mapping = dict(
+        zip(
+            CONFIGS,
+            [
+                "logistic_regression",
+                "gaussian_nb",
+                "random_forest",
+                "hist_gradient_boosting",
+                "knn",
+                "lda",
+            ],
+        )
+    )
     kb = _two_kinds_kb()
     mf = kb.metafeatures("classification")
     perf = kb.performance("classification", "balanced_accuracy").rename(columns=mapping)
     times = kb.fit_times("classification").rename(columns=mapping)
     ids = {a: space.config_id(configs[a]) for a in mapping.values()}
-    return KnowledgeBase.from_frames(mf, perf.rename(columns=ids), task="classification",
-                                     metric="balanced_accuracy",
-                                     configs={ids[a]: configs[a] for a in mapping.values()},
-                                     fit_times=times.rename(columns=ids))
+    return KnowledgeBase.from_frames(
+        mf,
+        perf.rename(columns=ids),
+        task="classification",
+        metric="balanced_accuracy",
+        configs={ids[a]: configs[a] for a in mapping.values()},
+        fit_times=times.rename(columns=ids),
+    )
 
 
 def test_recommend_with_probes_measures_them_within_the_budget(frame, space_two_kinds):
-    recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, probe=True,
-                              probe_budget=20)
+    recs = autometa.recommend(
+        frame, target="y", k=3, kb=space_two_kinds, probe=True, probe_budget=20
+    )
     table = recs.probes
     assert list(table.columns) == ["config_id", "algorithm", "score", "status", "seconds"]
     assert 1 <= len(table) <= 2 and (table["status"] == "ok").all()
@@ -161,8 +197,7 @@ def test_recommend_with_probes_measures_them_within_the_budget(frame, space_two_
 def test_recommend_probe_budget_is_checked_and_honoured(frame, space_two_kinds):
     with pytest.raises(InvalidParameterError, match="probe_budget must be a positive"):
         autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True, probe_budget=0)
-    recs = autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True,
-                              probe_budget=0.5)
+    recs = autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True, probe_budget=0.5)
     assert (recs.probes["status"] == "skipped").all()
     assert any("no probe finished" in w for w in recs.warnings)
     assert recs.timings["probes"] <= 0.5 * 1.1
@@ -180,20 +215,38 @@ def test_probes_survive_the_json_round_trip(frame, space_two_kinds):
     recs = autometa.recommend(frame, target="y", k=2, kb=space_two_kinds, probe=True)
     back = Recommendations.from_json(recs.to_json())
     pd.testing.assert_frame_equal(back.probes, recs.probes, check_dtype=False)
-    assert Recommendations.from_json(
-        autometa.recommend(frame, target="y", k=2, kb=space_two_kinds).to_json()).probes is None
+    assert (
+        Recommendations.from_json(
+            autometa.recommend(frame, target="y", k=2, kb=space_two_kinds).to_json()
+        ).probes
+        is None
+    )
 
 
 def test_the_benchmark_scores_probed_picks(two_kinds):
     from autometa.metamodel.evaluation import evaluate_recommender
 
-    table = evaluate_recommender(two_kinds, task="classification", models=("default", "sbs"),
-                                 probe_models=("default",), ks=(1,), n_folds=3, n_bootstrap=0,
-                                 model_params={"default": {"n_estimators": 30, "n_probes": 2}})
+    table = evaluate_recommender(
+        two_kinds,
+        task="classification",
+        models=("default", "sbs"),
+        probe_models=("default",),
+        ks=(1,),
+        n_folds=3,
+        n_bootstrap=0,
+        model_params={"default": {"n_estimators": 30, "n_probes": 2}},
+    )
     gap = table.set_index("model")["gap_closed"]
     assert set(gap.index) == {"default", "default+probe", "sbs"}
     assert gap["default+probe"] > gap["default"]  # the kinds only probes can tell apart
     assert table["coverage_2sd"].between(0, 1).all()
     with pytest.raises(Exception, match="probe_models"):
-        evaluate_recommender(two_kinds, task="classification", models=("sbs",),
-                             probe_models=("forest",), ks=(1,), n_folds=3, n_bootstrap=0)
+        evaluate_recommender(
+            two_kinds,
+            task="classification",
+            models=("sbs",),
+            probe_models=("forest",),
+            ks=(1,),
+            n_folds=3,
+            n_bootstrap=0,
+        )

@@ -28,15 +28,46 @@ def _results(slope_of: dict[str, float], n_datasets: int = 6) -> pd.DataFrame:
         for config, slope in slope_of.items():
             base = 0.7 + rng.normal(0, 0.02)
             for fold in range(3):
-                rows.append({"dataset": f"d{d}", "config_id": config, "fold": fold,
-                             "status": "ok", "n_rows_used": 500, "r2": base})
-                rows.append({"dataset": f"d{d}", "config_id": config, "fold": fold + 3,
-                             "status": "ok", "n_rows_used": large,
-                             "r2": base + slope * np.log(large / 500)})
-    rows.append({"dataset": "small", "config_id": "trees", "fold": 0, "status": "ok",
-                 "n_rows_used": 120, "r2": 0.5})  # one size only: no pair
-    rows.append({"dataset": "d0", "config_id": "trees", "fold": 9, "status": "timeout",
-                 "n_rows_used": 2000, "r2": np.nan})
+                rows.append(
+                    {
+                        "dataset": f"d{d}",
+                        "config_id": config,
+                        "fold": fold,
+                        "status": "ok",
+                        "n_rows_used": 500,
+                        "r2": base,
+                    }
+                )
+                rows.append(
+                    {
+                        "dataset": f"d{d}",
+                        "config_id": config,
+                        "fold": fold + 3,
+                        "status": "ok",
+                        "n_rows_used": large,
+                        "r2": base + slope * np.log(large / 500),
+                    }
+                )
+    rows.append(
+        {
+            "dataset": "small",
+            "config_id": "trees",
+            "fold": 0,
+            "status": "ok",
+            "n_rows_used": 120,
+            "r2": 0.5,
+        }
+    )  # one size only: no pair
+    rows.append(
+        {
+            "dataset": "d0",
+            "config_id": "trees",
+            "fold": 9,
+            "status": "timeout",
+            "n_rows_used": 2000,
+            "r2": np.nan,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -56,8 +87,9 @@ def test_slopes_recover_each_algorithms_gain():
 
 
 def test_no_gain_below_the_base_size_and_none_beyond_the_largest():
-    model = fit_slopes(size_pairs(_FidelityKB(_results({"trees": 0.05})), "regression", "r2",
-                                  True), {})
+    model = fit_slopes(
+        size_pairs(_FidelityKB(_results({"trees": 0.05})), "regression", "r2", True), {}
+    )
     assert gains(model, ["trees"], 300).tolist() == [0.0]
     assert gains(model, ["trees"], 10**7) == pytest.approx(gains(model, ["trees"], 12000))
     assert gains({}, ["trees"], 5000).tolist() == [0.0]

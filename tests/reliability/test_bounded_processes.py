@@ -57,8 +57,7 @@ def test_a_timeout_stops_the_processes_the_fit_started(tmp_path):
     frame = pd.DataFrame({"a": np.arange(40.0), "target": [0, 1] * 20})
     data = autometa.load_dataset(frame, target="target")
     pid_file = tmp_path / "pid"
-    result = evaluate(None, data, cv=2, time_limit=3,
-                      estimator=SpawningClassifier(str(pid_file)))
+    result = evaluate(None, data, cv=2, time_limit=3, estimator=SpawningClassifier(str(pid_file)))
     assert result.status == "timeout"
     pid = int(pid_file.read_text())
     assert not _wait_gone([pid], 5), "a process started by the fit outlived the timeout"
@@ -96,8 +95,7 @@ def test_describe_runs_under_the_evaluation_limits(tmp_path, monkeypatch):
     suite = _write_suite(tmp_path / "suite")
     source = str(min(suite.rglob("*.csv")))
     start = time.monotonic()
-    output = batch._describe(source, None, 0, "default", 2, time_limit=2,
-                             memory_limit_mb=512)
+    output = batch._describe(source, None, 0, "default", 2, time_limit=2, memory_limit_mb=512)
     assert time.monotonic() - start < 30
     assert output["metafeatures"] is None
     assert "TimeoutError: time limit of 2 s exceeded" in output["error"]
@@ -120,10 +118,13 @@ def test_a_killed_batch_leaves_no_worker_behind(tmp_path):
     suite = _write_suite(tmp_path / "suite")
     script = tmp_path / "batch.py"
     script.write_text(_BATCH)
-    runner = subprocess.Popen([sys.executable, str(script), str(suite), str(tmp_path / "kb")],
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    runner = subprocess.Popen(
+        [sys.executable, str(script), str(suite), str(tmp_path / "kb")],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 120
         evaluations = []

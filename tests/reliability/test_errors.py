@@ -24,14 +24,17 @@ def frame():
     return X.assign(y=(X["a"] > 0).astype(int))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"time_budget": "10"}, "time_budget must be a positive number.*'10'"),
-    ({"time_budget": -1}, "time_budget.*-1"),
-    ({"time_budget": float("nan")}, "time_budget.*nan"),
-    ({"k": True}, "k must be a positive integer, got True"),
-    ({"k": 0}, "k must be a positive integer, got 0"),
-    ({"metafeature_budget": 0}, "metafeature_budget.*0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"time_budget": "10"}, "time_budget must be a positive number.*'10'"),
+        ({"time_budget": -1}, "time_budget.*-1"),
+        ({"time_budget": float("nan")}, "time_budget.*nan"),
+        ({"k": True}, "k must be a positive integer, got True"),
+        ({"k": 0}, "k must be a positive integer, got 0"),
+        ({"metafeature_budget": 0}, "metafeature_budget.*0"),
+    ],
+)
 def test_recommend_arguments_are_checked_at_the_boundary(frame, kwargs, match):
     with pytest.raises(InvalidParameterError, match=match):
         autometa.recommend(frame, target="y", **kwargs)
@@ -49,9 +52,12 @@ def test_params_that_are_not_a_dict():
 
 
 def test_a_config_that_is_not_a_dict_names_the_file(tmp_path):
-    kb = KnowledgeBase.from_frames(pd.DataFrame({"r": [1.0, 2.0]}, index=["a", "b"]),
-                                   pd.DataFrame({"rf": [0.5, 0.6]}, index=["a", "b"]),
-                                   task="classification", metric="accuracy")
+    kb = KnowledgeBase.from_frames(
+        pd.DataFrame({"r": [1.0, 2.0]}, index=["a", "b"]),
+        pd.DataFrame({"rf": [0.5, 0.6]}, index=["a", "b"]),
+        task="classification",
+        metric="accuracy",
+    )
     kb.save(tmp_path / "kb")
     info = json.loads((tmp_path / "kb" / "kb.json").read_text())
     info.pop("checksums")
@@ -62,9 +68,13 @@ def test_a_config_that_is_not_a_dict_names_the_file(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "autometa.cli", *args], check=False,
-                          capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "autometa.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_prints_one_error_line_and_debug_shows_the_traceback(tmp_path):

@@ -29,7 +29,9 @@ def _kb_with(tmp_path, name="base"):
     kb = KnowledgeBase.from_frames(
         __import__("pandas").DataFrame({"rows": [1.0, 2.0]}, index=["a", "b"]),
         __import__("pandas").DataFrame({"rf": [0.9, 0.8]}, index=["a", "b"]),
-        task=TASK, metric="balanced_accuracy")
+        task=TASK,
+        metric="balanced_accuracy",
+    )
     kb.save(root)
     return root
 
@@ -98,9 +100,15 @@ def test_a_partial_cell_is_finished_on_resume(tmp_path):
     lines = journal.read_text().splitlines()
     cells = [i for i, line in enumerate(lines) if json.loads(line)["kind"] == "evaluation"]
     victim = json.loads(lines[cells[0]])
-    lines[cells[0]] = json.dumps({"kind": "result", "dataset": victim["dataset"],
-                                  "config_id": victim["config_id"], "task": victim["task"],
-                                  **victim["folds"][0]})  # fold 1 never written
+    lines[cells[0]] = json.dumps(
+        {
+            "kind": "result",
+            "dataset": victim["dataset"],
+            "config_id": victim["config_id"],
+            "task": victim["task"],
+            **victim["folds"][0],
+        }
+    )  # fold 1 never written
     journal.write_text("\n".join(lines) + "\n")
     kb = KnowledgeBase.load(kb_dir)
     assert kb.summary(kb.tasks[0])["missing_fraction"] > 0
@@ -144,7 +152,7 @@ def test_a_corrupted_data_file_is_refused_by_name(tmp_path):
     path = root / "results.parquet"
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 300] = bytes(300)[: len(data) - middle]
+    data[middle : middle + 300] = bytes(300)[: len(data) - middle]
     path.write_bytes(bytes(data[: len(path.read_bytes())]))
     with pytest.raises(KnowledgeBaseError, match=r"results\.parquet is corrupted"):
         KnowledgeBase.load(root)

@@ -43,8 +43,11 @@ def frame() -> pd.DataFrame:
 @pytest.fixture
 def fast_space(monkeypatch):
     original = space.suggest
-    monkeypatch.setattr(space, "suggest",
-                        lambda trial, task, algorithms=None: original(trial, task, algorithms=FAST))
+    monkeypatch.setattr(
+        space,
+        "suggest",
+        lambda trial, task, algorithms=None: original(trial, task, algorithms=FAST),
+    )
 
 
 @pytest.fixture
@@ -66,14 +69,24 @@ def evaluations(monkeypatch):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("time_limit", 0), ("time_limit", -1), ("time_limit", float("nan")),
-    ("time_limit", float("inf")), ("time_limit", "10"), ("time_limit", True),
-    ("timeout", 0), ("timeout", float("nan")), ("timeout", "5"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("time_limit", 0),
+        ("time_limit", -1),
+        ("time_limit", float("nan")),
+        ("time_limit", float("inf")),
+        ("time_limit", "10"),
+        ("time_limit", True),
+        ("timeout", 0),
+        ("timeout", float("nan")),
+        ("timeout", "5"),
+    ],
+)
 def test_time_arguments_are_refused_naming_the_value(frame, name, value):
-    with pytest.raises(InvalidParameterError,
-                       match=rf"{name} must be a positive number.*{re.escape(repr(value))}"):
+    with pytest.raises(
+        InvalidParameterError, match=rf"{name} must be a positive number.*{re.escape(repr(value))}"
+    ):
         autometa.tune(frame, target="target", n_trials=1, warm_start=0, cv=2, **{name: value})
 
 
@@ -86,8 +99,11 @@ def test_a_storage_without_a_file_is_an_error(url):
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_missing_directory_is_an_error_and_is_not_created(tmp_path, frame, kind):
     missing = tmp_path / "no" / "such"
-    url = (f"sqlite:///{missing / 'tune.db'}" if kind == "sqlite"
-           else f"journal:{missing / 'tune.log'}")
+    url = (
+        f"sqlite:///{missing / 'tune.db'}"
+        if kind == "sqlite"
+        else f"journal:{missing / 'tune.log'}"
+    )
     with pytest.raises(ConfigError, match="does not exist"):
         make_storage(url)
     with pytest.raises(ConfigError, match="does not exist"):
@@ -102,8 +118,7 @@ def test_a_missing_directory_is_an_error_and_is_not_created(tmp_path, frame, kin
 # --------------------------------------------------------------------------------------
 
 
-def test_a_repeated_config_reuses_the_earlier_result(frame, fast_space, evaluations,
-                                                     monkeypatch):
+def test_a_repeated_config_reuses_the_earlier_result(frame, fast_space, evaluations, monkeypatch):
     config = next(c for c in space.defaults("classification") if c["algorithm"] == "lda")
     monkeypatch.setattr(tuning, "_recommended_configs", lambda dataset, n, **kw: [config] * n)
     study = autometa.tune(frame, target="target", n_trials=3, warm_start=2, cv=2)
@@ -116,21 +131,27 @@ def test_a_repeated_config_reuses_the_earlier_result(frame, fast_space, evaluati
     assert len(evaluations) == 2
 
 
-def test_a_resumed_study_draws_with_a_seed_of_its_own(tmp_path, frame, fast_space, evaluations,
-                                                      monkeypatch):
+def test_a_resumed_study_draws_with_a_seed_of_its_own(
+    tmp_path, frame, fast_space, evaluations, monkeypatch
+):
     seeds = []
     real = tuning.make_sampler
     monkeypatch.setattr(tuning, "make_sampler", lambda seed=0: seeds.append(seed) or real(seed))
     url = f"sqlite:///{tmp_path / 'tune.db'}"
-    autometa.tune(frame, target="target", n_trials=3, warm_start=0, cv=2, storage=url,
-                  random_state=7)
-    study = autometa.tune(frame, target="target", n_trials=6, warm_start=0, cv=2,
-                          storage=url, random_state=7)
+    autometa.tune(
+        frame, target="target", n_trials=3, warm_start=0, cv=2, storage=url, random_state=7
+    )
+    study = autometa.tune(
+        frame, target="target", n_trials=6, warm_start=0, cv=2, storage=url, random_state=7
+    )
     assert seeds[0] == 7 and seeds[-1] != 7  # a fresh study keeps the seed; a resume does not
     assert len(study.get_trials(states=(State.COMPLETE,))) == 6
     _assert_nothing_evaluated_twice(study)
-    assert len(evaluations) == len(set(evaluations)) == 6 - sum(
-        DUPLICATE_ATTR in t.user_attrs for t in study.trials)
+    assert (
+        len(evaluations)
+        == len(set(evaluations))
+        == 6 - sum(DUPLICATE_ATTR in t.user_attrs for t in study.trials)
+    )
 
 
 def test_an_interrupted_trial_is_retried_on_the_next_call(frame, fast_space, monkeypatch):
@@ -146,10 +167,12 @@ def test_an_interrupted_trial_is_retried_on_the_next_call(frame, fast_space, mon
     monkeypatch.setattr(evaluate_module, "evaluate", interrupted_once)
     storage = optuna.storages.InMemoryStorage()
     with pytest.raises(KeyboardInterrupt):
-        autometa.tune(frame, target="target", n_trials=3, warm_start=0, cv=2, storage=storage,
-                      study_name="s")
-    study = autometa.tune(frame, target="target", n_trials=3, warm_start=0, cv=2,
-                          storage=storage, study_name="s")
+        autometa.tune(
+            frame, target="target", n_trials=3, warm_start=0, cv=2, storage=storage, study_name="s"
+        )
+    study = autometa.tune(
+        frame, target="target", n_trials=3, warm_start=0, cv=2, storage=storage, study_name="s"
+    )
     lost = [t for t in study.trials if t.state == State.FAIL]
     assert len(lost) == 1 and "status" not in lost[0].user_attrs
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == lost[0].number]
@@ -192,16 +215,20 @@ def _start(tmp_path, frame, url, n_trials, delay):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, str(script), str(csv), url, "s", str(n_trials),
-                             str(delay)], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(csv), url, "s", str(n_trials), str(delay)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _reader(url):
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        return JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        return JournalStorage(JournalFileBackend(url[len("journal:") :]))
     return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
 
 
@@ -236,8 +263,7 @@ def _kill_mid_evaluation(worker, storage, min_complete, timeout=60.0):
     while time.monotonic() < deadline:
         assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
         complete = sum(t.state == State.COMPLETE for t in _trials(storage))
-        children = [c for c in psutil.Process(worker.pid).children(recursive=True)
-                    if _alive(c.pid)]
+        children = [c for c in psutil.Process(worker.pid).children(recursive=True) if _alive(c.pid)]
         if complete >= min_complete and children:
             _kill_and_expect_orphans_gone(worker, children, 5, "an evaluation outlived its parent")
             return
@@ -247,23 +273,37 @@ def _kill_mid_evaluation(worker, storage, min_complete, timeout=60.0):
 
 def _assert_nothing_evaluated_twice(study_or_trials):
     trials = getattr(study_or_trials, "trials", study_or_trials)
-    evaluated = [t.user_attrs["config_id"] for t in trials
-                 if tuning._evaluated(t) and DUPLICATE_ATTR not in t.user_attrs]
+    evaluated = [
+        t.user_attrs["config_id"]
+        for t in trials
+        if tuning._evaluated(t) and DUPLICATE_ATTR not in t.user_attrs
+    ]
     assert len(evaluated) == len(set(evaluated)), Counter(evaluated).most_common(3)
     by_number = {t.number: t for t in trials}
     for t in trials:
         if DUPLICATE_ATTR in t.user_attrs:
-            assert by_number[t.user_attrs[DUPLICATE_ATTR]].user_attrs["config_id"] == \
-                t.user_attrs["config_id"]
+            assert (
+                by_number[t.user_attrs[DUPLICATE_ATTR]].user_attrs["config_id"]
+                == t.user_attrs["config_id"]
+            )
 
 
 def _assert_exact_budget(trials, n_trials, n_lost):
     """``n_trials`` evaluated trials (COMPLETE, or PRUNED/FAIL with a status: a config may
     legitimately fail), one per slot; ``n_lost`` lost ones (FAIL without status); nothing
     left running or waiting; no configuration evaluated twice."""
-    table = "\n".join(str((t.number, t.state.name, t.system_attrs.get(SLOT_ATTR),
-                                t.user_attrs.get("status"), t.user_attrs.get("error")))
-                       for t in trials)
+    table = "\n".join(
+        str(
+            (
+                t.number,
+                t.state.name,
+                t.system_attrs.get(SLOT_ATTR),
+                t.user_attrs.get("status"),
+                t.user_attrs.get("error"),
+            )
+        )
+        for t in trials
+    )
     evaluated = [t for t in trials if tuning._evaluated(t)]
     lost = [t for t in trials if t.state == State.FAIL and not tuning._evaluated(t)]
     assert len(evaluated) == n_trials, table
@@ -299,9 +339,13 @@ def test_the_evaluation_dies_with_a_killed_tune_even_without_time_limit(tmp_path
     frame.to_csv(csv, index=False)
     script = tmp_path / "hang.py"
     script.write_text(_HANGING)
-    worker = subprocess.Popen([sys.executable, str(script), str(csv)], start_new_session=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(csv)],
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         children = []
@@ -320,8 +364,11 @@ def test_the_evaluation_dies_with_a_killed_tune_even_without_time_limit(tmp_path
 
 @pytest.fixture(params=["sqlite", "journal"])
 def url(request, tmp_path):
-    return (f"sqlite:///{tmp_path / 'tune.db'}" if request.param == "sqlite"
-            else f"journal:{tmp_path / 'tune.log'}")
+    return (
+        f"sqlite:///{tmp_path / 'tune.db'}"
+        if request.param == "sqlite"
+        else f"journal:{tmp_path / 'tune.log'}"
+    )
 
 
 def test_killed_twice_then_resumed_ends_with_exactly_n_trials(tmp_path, frame, url):
