@@ -282,12 +282,7 @@ def _child(
     connection, estimator, dataset, splits, metrics, memory_limit_mb, parent_pid=None
 ) -> None:
     """Worker process body: evaluate folds one by one, sending each record as it finishes."""
-    import faulthandler
-
-    faulthandler.disable()  # a crash here is recorded by the parent, not dumped on the console
-    _own_group()
-    _exit_with_parent(parent_pid)
-    _limit_memory(memory_limit_mb)
+    _enter_child(memory_limit_mb, parent_pid)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -307,14 +302,30 @@ def _child(
     connection.close()
 
 
-def _call_child(connection, fn, args, memory_limit_mb, parent_pid) -> None:
-    """Worker process body of :func:`call_with_limits`."""
+def _enter_child(memory_limit_mb: float | None, parent_pid: int | None) -> None:
+    """First steps of every limited child process: its own process group, death with its
+    parent, the memory limit."""
     import faulthandler
 
-    faulthandler.disable()
+    faulthandler.disable()  # a crash here is recorded by the parent, not dumped on the console
     _own_group()
     _exit_with_parent(parent_pid)
     _limit_memory(memory_limit_mb)
+
+
+def _start_in_own_group(process) -> None:
+    """Start a child made by :func:`_enter_child` and register its process group."""
+    process.start()
+    try:  # also here: the group must exist before the first kill, whichever runs first
+        os.setpgid(process.pid, process.pid)
+    except (AttributeError, OSError):  # not POSIX, or the child has already exec'd/ended
+        pass
+    _ACTIVE_GROUPS.add(process.pid)
+
+
+def _call_child(connection, fn, args, memory_limit_mb, parent_pid) -> None:
+    """Worker process body of :func:`call_with_limits`."""
+    _enter_child(memory_limit_mb, parent_pid)
     try:
         outcome = ("ok", fn(*args))
     except MemoryError:
@@ -338,8 +349,7 @@ def call_with_limits(fn, *args, time_limit: float | None, memory_limit_mb: float
     process = context.Process(
         target=_call_child, daemon=True, args=(sender, fn, args, memory_limit_mb, os.getpid())
     )
-    process.start()
-    _ACTIVE_GROUPS.add(process.pid)
+    _start_in_own_group(process)
     sender.close()
     try:
         try:
@@ -425,12 +435,7 @@ def evaluate(
         args=(sender, estimator, dataset, splits, metrics, memory_limit_mb, os.getpid()),
         daemon=True,
     )
-    process.start()
-    try:  # also here: the group must exist before the first kill, whichever runs first
-        os.setpgid(process.pid, process.pid)
-    except (AttributeError, OSError):  # not POSIX, or the child has already exec'd/ended
-        pass
-    _ACTIVE_GROUPS.add(process.pid)
+    _start_in_own_group(process)
     sender.close()
     deadline = None if time_limit is None else time.monotonic() + time_limit
     while len(result.folds) < len(splits):

@@ -48,3 +48,8 @@ def get_metric(name: str, task: str | None = None) -> Metric:
             f"metric {name!r} is for {metric.task}, not {task}; use one of {metrics_for(task)}"
         )
     return metric
+
+
+def is_bounded(name: str) -> bool:
+    """Whether scores of metric ``name`` share units across datasets (unknown names: no)."""
+    return name in METRICS and METRICS[name].bounded

@@ -391,10 +391,10 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         """Learn from the knowledge base ``kb`` (one task, one metric), and from its
         results at several sizes how each algorithm's score grows with rows."""
         from autometa.metamodel._size import fit_slopes, size_pairs
-        from autometa.metrics import METRICS
+        from autometa.metrics import is_bounded
 
         self.fit_data(TrainingData.from_kb(kb, task, metric))
-        if getattr(METRICS.get(metric), "bounded", False):
+        if is_bounded(metric):
             pairs = size_pairs(kb, task, metric, self.greater_is_better_)
             self.size_model_ = fit_slopes(
                 pairs, {c: str(cfg.get("algorithm", c)) for c, cfg in self.configs_.items()}

@@ -32,6 +32,7 @@ from autometa.metamodel.probing import (
     probe_weights,
     profiles,
 )
+from autometa.metrics import is_bounded
 
 
 def hedged_picks(
@@ -262,7 +263,7 @@ class ForestModel(MetaModel):
         self.probe_plan_: ProbePlan | None = None
         self.probe_profiles_ = np.zeros((len(data.datasets), 0))
         raw = data.scores if data.greater_is_better else -data.scores
-        bounded = _bounded(data.metric)
+        bounded = is_bounded(data.metric)
         plan = choose_probes(
             raw,
             self.U_,
@@ -306,7 +307,7 @@ class ForestModel(MetaModel):
             self.probe_profiles_,
             measured,
             self.probe_plan_,
-            _bounded(self.metric_),
+            is_bounded(self.metric_),
             self.greater_is_better_,
             sigma=trust.get("sigma"),
             prior_uniform=trust.get("prior_uniform", PRIOR_UNIFORM),
@@ -395,10 +396,3 @@ class ForestModel(MetaModel):
             if probes is None
             else _unarr(probes["profiles"]).reshape(len(self.datasets_), -1)
         )
-
-
-def _bounded(metric: str) -> bool:
-    """Whether scores of ``metric`` share units across datasets (unknown metrics: no)."""
-    from autometa.metrics import METRICS
-
-    return bool(getattr(METRICS.get(metric), "bounded", False))
