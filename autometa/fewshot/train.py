@@ -45,8 +45,35 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+#: Curriculum: episode caps start here and grow (log-linearly) to the run's maxima over the
+#: first ``CURRICULUM_FRACTION`` of the budget.
+CURRICULUM_START = {"max_features": 8, "max_classes": 3, "max_k": 5}
+CURRICULUM_FRACTION = 0.5
+
+
+def curriculum_caps(
+    frac: float, max_features: int, max_classes: int, max_k: int
+) -> tuple[int, int, int]:
+    """Episode caps (features, classes, rows per class) at ``frac`` of the budget.
+
+    Small tables first: a CPU step on small episodes is cheap, so the model sees many
+    simple tasks early and the large ones once it has learnt the basics.
+    """
+    t = min(1.0, max(0.0, frac) / CURRICULUM_FRACTION)
+
+    def grow(start: int, end: int) -> int:
+        start = min(start, end)
+        return round(math.exp(math.log(start) + t * (math.log(end) - math.log(start))))
+
+    return (
+        grow(CURRICULUM_START["max_features"], max_features),
+        max(2, grow(CURRICULUM_START["max_classes"], max_classes)),
+        grow(CURRICULUM_START["max_k"], max_k),
+    )
+
+
 def _episode_shape(rng: np.random.Generator, max_features: int, max_classes: int, max_k: int):
-    C = 2 if rng.random() < 0.5 else int(rng.integers(3, max_classes + 1))
+    C = 2 if rng.random() < 0.5 or max_classes < 3 else int(rng.integers(3, max_classes + 1))
     k = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_k)))), 1, max_k))
     n_ctx = max(C, round(k * C * rng.uniform(0.7, 1.3)))
     Fd = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_features)))), 1, max_features))
@@ -83,6 +110,9 @@ def train(
     packed: str | Path | None = None,
     split_file: str | Path | None = None,
     init: str | Path | None = None,
+    curriculum: bool = True,
+    finetune_frac: float = 0.0,
+    snapshot_minutes: float | None = None,
     checkpoint_every: int = 200,
     log_every: int = 10,
     amp: bool = True,
@@ -118,6 +148,15 @@ def train(
         Where the real tables come from (corpus directory or packed ``.npz``) and the split.
     init : path, optional
         Weights file to start from (fine-tuning the shipped model).
+    curriculum : bool
+        Grow the episode caps from small tables to ``max_features`` / ``max_classes`` /
+        ``max_k`` over the first half of the budget (:func:`curriculum_caps`).
+    finetune_frac : float
+        The last fraction of the budget trains on real meta-train episodes only
+        (``p_real = 1``): prior pre-training, then fine-tuning, in one resumable run.
+    snapshot_minutes : float, optional
+        Also write the weights every this many minutes of training to
+        ``{out}/snapshots/{name}_{minutes}min.pt`` (for the quality-per-CPU-minute curve).
     checkpoint_every : int
         Steps between checkpoints (also written at the end).
     amp : bool
@@ -137,6 +176,10 @@ def train(
     """
     if minutes is None and max_steps is None:
         raise ValueError("set minutes, max_steps or both")
+    if not 0.0 <= finetune_frac <= 1.0:
+        raise ValueError(f"finetune_frac={finetune_frac!r} must be between 0 and 1")
+    if finetune_frac > 0 and p_real <= 0:
+        raise ValueError("finetune_frac > 0 needs real tables: set p_real > 0")
     dev = resolve_device(device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -214,33 +257,46 @@ def train(
             ]
         )
     t0 = time.time()
+    next_snapshot = (
+        (math.floor(elapsed0 / 60.0 / snapshot_minutes) + 1) * snapshot_minutes
+        if snapshot_minutes
+        else math.inf
+    )
     ema = None
     losses: list[float] = []
     while True:
         elapsed = elapsed0 + time.time() - t0
         if frac_done(elapsed) >= 1.0:
             break
-        lr_now = _lr_at(frac_done(elapsed), lr)
+        frac = frac_done(elapsed)
+        lr_now = _lr_at(frac, lr)
         for g in opt.param_groups:
             g["lr"] = lr_now
-        source = "real" if tables and rng.random() < p_real else "prior"
+        caps = (
+            curriculum_caps(frac, max_features, max_classes, max_k)
+            if curriculum
+            else (max_features, max_classes, max_k)
+        )
+        cap_features, cap_classes, cap_k = caps
+        p_real_now = 1.0 if frac >= 1.0 - finetune_frac else p_real
+        source = "real" if tables and rng.random() < p_real_now else "prior"
         if source == "real":
             batch = None
             for _ in range(10):
                 b = max(
                     2,
                     min(
-                        batch_size, tokens_per_batch // ((n_query + 100) * (max_features // 2 + 1))
+                        batch_size, tokens_per_batch // ((n_query + 100) * (cap_features // 2 + 1))
                     ),
                 )
                 batch = real_batch(
                     tables,
                     rng,
                     b,
-                    max_features=max_features,
-                    max_classes=max_classes,
+                    max_features=cap_features,
+                    max_classes=cap_classes,
                     n_query=n_query,
-                    max_k=max_k,
+                    max_k=cap_k,
                 )
                 if batch is not None:
                     break
@@ -250,7 +306,7 @@ def train(
             x = torch.from_numpy(xb).to(dev)
             y = torch.from_numpy(yb).to(dev)
         else:
-            C, n_ctx, Fd = _episode_shape(rng, max_features, max_classes, max_k)
+            C, n_ctx, Fd = _episode_shape(rng, cap_features, cap_classes, cap_k)
             N = n_ctx + n_query
             b = int(max(2, min(batch_size, tokens_per_batch // (N * (Fd + 1)))))
             x, y = sample_prior_batch(
@@ -297,6 +353,15 @@ def train(
             )
         if step % checkpoint_every == 0:
             checkpoint(elapsed)
+        if snapshot_minutes and elapsed >= next_snapshot * 60.0:
+            model.eval()
+            save_weights(
+                model,
+                out / "snapshots" / f"{name}_{round(next_snapshot):04d}min.pt",
+                {"snapshot": {"step": step, "elapsed_s": round(elapsed, 1), "name": name}},
+            )
+            model.train()
+            next_snapshot += snapshot_minutes
     elapsed = elapsed0 + time.time() - t0
     checkpoint(elapsed)
     log_fh.close()
@@ -326,6 +391,9 @@ def train(
         "max_classes": max_classes,
         "max_k": max_k,
         "init": str(init) if init else None,
+        "curriculum": curriculum,
+        "finetune_frac": finetune_frac,
+        "threads": torch.get_num_threads(),
         "split": "data/fewshot/split.json (train)",
     }
     weights = save_weights(model, out / f"{name}.pt", {"train": record})
@@ -359,6 +427,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--packed", default=None, help="packed .npz of the meta-train tables")
     p.add_argument("--split-file", default=None)
     p.add_argument("--init", default=None, help="weights file to fine-tune from")
+    p.add_argument("--no-curriculum", action="store_true", help="full-size episodes from step 1")
+    p.add_argument(
+        "--finetune-frac",
+        type=float,
+        default=0.0,
+        help="last fraction of the budget on real meta-train episodes only",
+    )
+    p.add_argument(
+        "--snapshot-minutes", type=float, default=None, help="weights snapshot every N minutes"
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-resume", action="store_true")
@@ -388,6 +466,9 @@ def main(argv: list[str] | None = None) -> None:
         packed=a.packed,
         split_file=a.split_file,
         init=a.init,
+        curriculum=not a.no_curriculum,
+        finetune_frac=a.finetune_frac,
+        snapshot_minutes=a.snapshot_minutes,
         checkpoint_every=a.checkpoint_every,
         amp=not a.no_amp,
         seed=a.seed,
