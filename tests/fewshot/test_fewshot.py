@@ -13,6 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import itertools
+
 from autometa.fewshot import FewShotClassifier, FewShotWeightsError, load_weights, save_weights
 from autometa.fewshot._weights import build_model, size_config
 from autometa.fewshot.classifier import FewShotFallbackWarning
@@ -321,3 +323,56 @@ def test_train_and_resume(tmp_path):
     assert lines[0].startswith("step,") and len(lines) == 6
     _model, meta = load_weights(tmp_path / "maml_tiny.pt", "maml")
     assert meta["train"]["steps"] == 2
+
+
+def test_curriculum_grows_from_small_episodes_to_the_maxima():
+    from autometa.fewshot.train import CURRICULUM_FRACTION, CURRICULUM_START, curriculum_caps
+
+    caps = [curriculum_caps(f, 64, 10, 50) for f in np.linspace(0, 1, 11)]
+    start = (
+        CURRICULUM_START["max_features"],
+        CURRICULUM_START["max_classes"],
+        CURRICULUM_START["max_k"],
+    )
+    assert caps[0] == start
+    assert curriculum_caps(CURRICULUM_FRACTION, 64, 10, 50) == (64, 10, 50) == caps[-1]
+    for earlier, later in itertools.pairwise(caps):
+        assert all(a <= b for a, b in zip(earlier, later))
+    # maxima below the start are respected, and never fewer than two classes
+    assert curriculum_caps(0.0, 4, 2, 3) == (4, 2, 3)
+
+
+def test_finetune_phase_uses_real_episodes_and_snapshots(tmp_path, monkeypatch):
+    from autometa.fewshot import train as train_module
+    from autometa.fewshot.episodes import Table
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30).astype(np.int64)
+    table = Table("t", (rng.normal(size=(90, 4)) + y[:, None]).astype(np.float32), y)
+    monkeypatch.setattr(train_module, "load_tables", lambda *a, **k: {"t": table})
+    rec = train_module.train(
+        "protonet",
+        "tiny",
+        out=tmp_path,
+        device="cpu",
+        minutes=None,
+        max_steps=8,
+        batch_size=2,
+        tokens_per_batch=4000,
+        n_query=8,
+        p_real=0.01,
+        finetune_frac=0.5,
+        snapshot_minutes=1e-6,
+        log_every=1,
+        verbose=False,
+    )
+    log = (tmp_path / "protonet_tiny_loss.csv").read_text().splitlines()[1:]
+    sources = [line.split(",")[4] for line in log]
+    assert rec["finetune_frac"] == 0.5 and rec["curriculum"] is True
+    assert set(sources[4:]) == {"real"}  # the last half of the steps: real episodes only
+    snapshots = sorted((tmp_path / "snapshots").glob("protonet_tiny_*min.pt"))
+    assert snapshots, "no snapshot written"
+    _model, meta = load_weights(snapshots[-1], "protonet")
+    assert meta["snapshot"]["name"] == "protonet_tiny"
+    with pytest.raises(ValueError, match="finetune_frac"):
+        train_module.train("protonet", "tiny", out=tmp_path, max_steps=1, finetune_frac=2.0)

@@ -1,0 +1,165 @@
+"""Few-shot quality per CPU-minute: meta-validation ROC AUC of training snapshots.
+
+``python -m autometa.fewshot.train --snapshot-minutes 10`` writes the weights every ten
+minutes of training to ``{out}/snapshots/{name}_{minutes}min.pt``. This script scores every
+snapshot on meta-validation episodes (``benchmarks/fewshot.py``, same episodes for every
+snapshot and for logistic regression) and writes, per run and training minute, the mean
+ROC AUC at each k and its difference from logistic regression: the curve that decides which
+model size buys the most quality per CPU-minute.
+
+    python benchmarks/fewshot_curve.py --snapshots .fewshot_runs/stretch1/snapshots \
+        --k 1,2,5,20 --episodes 5 --max-datasets 36 --n-jobs 2
+
+Writes ``benchmarks/results/fewshot_curve.{csv,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SNAPSHOT = re.compile(r"^(?P<run>.+)_(?P<minutes>\d{4})min$")
+
+
+def _fewshot_benchmark():
+    spec = importlib.util.spec_from_file_location("fewshot_bench", ROOT / "benchmarks/fewshot.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fewshot_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def snapshot_names(folder: Path, runs: list[str] | None) -> list[str]:
+    """Snapshot names (file stems) in ``folder``, optionally only of the given runs."""
+    names = []
+    for path in sorted(folder.glob("*.pt")):
+        match = SNAPSHOT.match(path.stem)
+        if match and (not runs or match["run"] in runs):
+            names.append(path.stem)
+    if not names:
+        raise SystemExit(f"no snapshots (NAME_0010min.pt) in {folder}")
+    return names
+
+
+def curve_table(summary: dict, names: list[str]) -> pd.DataFrame:
+    """One row per snapshot and k: ROC AUC, logistic regression's, and the difference."""
+    rows = []
+    for key, block in summary.items():
+        variant, k = key.split("/k=")
+        if variant != "balanced":
+            continue
+        learners = block["learners"]
+        for name in names:
+            if name not in learners:
+                continue
+            match = SNAPSHOT.match(name)
+            rows.append(
+                {
+                    "run": match["run"],
+                    "minutes": int(match["minutes"]),
+                    "k": int(k),
+                    "roc_auc": learners[name]["roc_auc"],
+                    "logreg_roc_auc": learners["logreg"]["roc_auc"],
+                    "diff_vs_logreg": learners[name]["roc_auc"] - learners["logreg"]["roc_auc"],
+                    "n_datasets": block["n_datasets"],
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["run", "minutes", "k"], ignore_index=True)
+
+
+def _markdown_rows(wide: pd.DataFrame) -> list[str]:
+    head = ["run", "minutes", *wide.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (run, minutes), row in wide.iterrows():
+        cells = [f"{v:+.4f}" for v in row]
+        lines.append(f"| {run} | {minutes} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = sorted(table["k"].unique())
+    fig, axes = plt.subplots(1, len(ks), figsize=(4 * len(ks), 3.4), sharey=True, squeeze=False)
+    for ax, k in zip(axes[0], ks):
+        part = table[table["k"] == k]
+        for run, g in part.groupby("run"):
+            ax.plot(g["minutes"], g["diff_vs_logreg"], marker="o", label=run)
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.axhline(-0.005, color="red", lw=0.8, ls="--")
+        ax.set_title(f"k = {k}")
+        ax.set_xlabel("CPU minutes of training (1 thread)")
+    axes[0][0].set_ylabel("ROC AUC minus logistic regression")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--snapshots", type=Path, required=True)
+    p.add_argument("--runs", default="", help="comma list of run names (default: all)")
+    p.add_argument("--k", default="1,2,5,20")
+    p.add_argument("--episodes", type=int, default=5)
+    p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--out", type=Path, default=RESULTS / "fewshot_curve")
+    args = p.parse_args(argv)
+
+    names = snapshot_names(args.snapshots, [r for r in args.runs.split(",") if r])
+    bench = _fewshot_benchmark()
+    argv_bench = [
+        "--split",
+        "val",
+        "--weights",
+        str(args.snapshots),
+        "--models",
+        ",".join(names),
+        "--baselines",
+        "logreg",
+        "--k",
+        args.k,
+        "--episodes",
+        str(args.episodes),
+        "--n-jobs",
+        str(args.n_jobs),
+        "--out",
+        str(args.out.with_name(args.out.name + "_bench.json")),
+    ]
+    if args.max_datasets:
+        argv_bench += ["--max-datasets", str(args.max_datasets)]
+    result = bench.main(argv_bench)
+    table = curve_table(result["summary"], names)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4f")
+    wide = table.pivot_table(index=["run", "minutes"], columns="k", values="diff_vs_logreg")
+    wide.columns = [f"k={k}" for k in wide.columns]
+    md = [
+        "# Few-shot: meta-validation ROC AUC minus logistic regression, by training minutes",
+        "",
+        (
+            f"{args.episodes} episodes per dataset and k, {int(table['n_datasets'].max())} "
+            "meta-val datasets, balanced support. The gate at k <= 5 is >= -0.005."
+        ),
+        "",
+        *_markdown_rows(wide),
+        "",
+    ]
+    args.out.with_suffix(".md").write_text("\n".join(md))
+    plot(table, args.out.with_suffix(".png"))
+    print("\n".join(md))
+    return table
+
+
+if __name__ == "__main__":
+    main()
