@@ -3,8 +3,8 @@
 Each step draws one batch of episodes, from the synthetic prior (:mod:`.prior`) with
 probability ``1 - p_real`` and otherwise real k-shot / predict-a-column episodes from the
 meta-train split (:mod:`.episodes`), and takes one AdamW step on the query cross-entropy
-(MAML: through the inner loop; Reptile: see :mod:`._maml`).  Bounded by wall-clock minutes
-and/or steps; bf16 autocast on CUDA; a checkpoint every ``checkpoint_every`` steps from
+(MAML: through the inner loop; Reptile: see :mod:`._maml`).  Bounded by minutes (CPU time
+on the CPU, wall time on a GPU) and/or steps; bf16 autocast on CUDA; a checkpoint every ``checkpoint_every`` steps from
 which a rerun with the same ``out`` resumes; a CSV loss log; final weights written with
 :func:`autometa.fewshot._weights.save_weights`.
 
@@ -113,6 +113,7 @@ def train(
     curriculum: bool = True,
     finetune_frac: float = 0.0,
     snapshot_minutes: float | None = None,
+    clock: str = "auto",
     checkpoint_every: int = 200,
     log_every: int = 10,
     amp: bool = True,
@@ -157,6 +158,11 @@ def train(
     snapshot_minutes : float, optional
         Also write the weights every this many minutes of training to
         ``{out}/snapshots/{name}_{minutes}min.pt`` (for the quality-per-CPU-minute curve).
+    clock : {"auto", "cpu", "wall"}
+        What ``minutes`` (and snapshots, and the log's ``elapsed_s``) count: ``"cpu"`` the
+        process's CPU time (all its threads: CPU-minutes, the same whatever else runs on a
+        shared machine), ``"wall"`` wall-clock time; ``"auto"``: CPU time on the CPU, wall
+        time on a GPU.
     checkpoint_every : int
         Steps between checkpoints (also written at the end).
     amp : bool
@@ -176,6 +182,8 @@ def train(
     """
     if minutes is None and max_steps is None:
         raise ValueError("set minutes, max_steps or both")
+    if clock not in ("auto", "cpu", "wall"):
+        raise ValueError(f"clock={clock!r}: use 'auto', 'cpu' or 'wall'")
     if not 0.0 <= finetune_frac <= 1.0:
         raise ValueError(f"finetune_frac={finetune_frac!r} must be between 0 and 1")
     if finetune_frac > 0 and p_real <= 0:
@@ -256,7 +264,10 @@ def train(
                 "n_classes",
             ]
         )
-    t0 = time.time()
+    if clock == "auto":
+        clock = "cpu" if dev.type == "cpu" else "wall"
+    now = time.process_time if clock == "cpu" else time.time
+    t0, wall0 = now(), time.time()
     next_snapshot = (
         (math.floor(elapsed0 / 60.0 / snapshot_minutes) + 1) * snapshot_minutes
         if snapshot_minutes
@@ -265,7 +276,7 @@ def train(
     ema = None
     losses: list[float] = []
     while True:
-        elapsed = elapsed0 + time.time() - t0
+        elapsed = elapsed0 + now() - t0
         if frac_done(elapsed) >= 1.0:
             break
         frac = frac_done(elapsed)
@@ -362,7 +373,7 @@ def train(
             )
             model.train()
             next_snapshot += snapshot_minutes
-    elapsed = elapsed0 + time.time() - t0
+    elapsed = elapsed0 + now() - t0
     checkpoint(elapsed)
     log_fh.close()
     model.eval()
@@ -374,6 +385,8 @@ def train(
         "n_parameters": model.n_parameters,
         "steps": step,
         "elapsed_s": round(elapsed, 1),
+        "clock": clock,
+        "wall_s_this_session": round(time.time() - wall0, 1),
         "final_loss_ema": ema,
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
@@ -437,6 +450,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--snapshot-minutes", type=float, default=None, help="weights snapshot every N minutes"
     )
+    p.add_argument(
+        "--clock",
+        default="auto",
+        choices=["auto", "cpu", "wall"],
+        help="what --minutes counts (auto: CPU time on the CPU, wall time on a GPU)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-resume", action="store_true")
@@ -469,6 +488,7 @@ def main(argv: list[str] | None = None) -> None:
         curriculum=not a.no_curriculum,
         finetune_frac=a.finetune_frac,
         snapshot_minutes=a.snapshot_minutes,
+        clock=a.clock,
         checkpoint_every=a.checkpoint_every,
         amp=not a.no_amp,
         seed=a.seed,
