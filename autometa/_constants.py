@@ -13,16 +13,21 @@ from typing import Any
 
 from autometa.errors import InvalidParameterError
 
-__all__ = ["METAFEATURE_MAX_ROWS", "STATUSES", "TASKS", "check_task"]
+__all__ = ["METAFEATURE_MAX_ROWS", "NOT_APPLICABLE", "STATUSES", "TASKS", "check_task"]
 
 #: The learning tasks autometa knows, in the order tables and listings show them.
 TASKS: tuple[str, ...] = ("classification", "regression")
+
+#: The status of every fold of a configuration that does not apply to the dataset (an
+#: algorithm for small tables on a large one, see ``autometa.space.not_applicable``): it
+#: was not run. Not a failure: meta-models treat such a cell as unknown.
+NOT_APPLICABLE = "not_applicable"
 
 #: How one cross-validation fold of an evaluation can end: what ``evaluate`` records and
 #: the knowledge base's ``status`` column holds. Ordered from best to worst: a dataset x
 #: configuration cell whose folds ended differently shows the worst (see
 #: ``KnowledgeBase.status_matrix``).
-STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "memory")
+STATUSES: tuple[str, ...] = ("ok", NOT_APPLICABLE, "error", "timeout", "memory")
 
 #: Rows the meta-feature extractor may use for its sampled (quadratic, landmarking)
 #: measures when autometa describes a dataset -- for the knowledge base (``batch``) and for

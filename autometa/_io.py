@@ -20,7 +20,9 @@ import numpy as np
 __all__ = ["finite_or_none", "json_default", "json_safe", "write_atomic"]
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
+def write_atomic(
+    path: str | os.PathLike, write: Callable[[str], Any], *, fsync: bool = False
+) -> None:
     """Write ``path`` through a temporary file in the same directory, then rename it over
     ``path``, so that a reader (or a crash) never sees half a file.
 
@@ -30,6 +32,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
         The file to (over)write; its directory must exist.
     write : callable
         ``write(tmp)`` writes the whole contents to the file named ``tmp`` (a ``str``).
+    fsync : bool, default=False
+        Also make the write durable: the temporary file is flushed to disk before the
+        rename, and the directory after it (where the platform allows), so that the new
+        contents survive a power cut, not only a killed process.
 
     Notes
     -----
@@ -50,11 +56,27 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        if fsync:
+            _fsync(tmp, os.O_RDWR)  # writable: Windows' fsync needs it
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if fsync:
+        try:  # the rename itself survives a power cut once the directory is synced
+            _fsync(path.parent, os.O_RDONLY)
+        except OSError:  # not supported (e.g. Windows): the rename is still atomic
+            pass
+
+
+def _fsync(path: str | os.PathLike, flags: int) -> None:
+    """Flush what the system holds of ``path`` (a file or a directory) to disk."""
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def json_default(value: Any) -> Any:

@@ -14,8 +14,9 @@ slot of its budget, from several processes sharing one storage. ``Study.ask()`` 
 create a new trial when no queued one is left, so the queue is popped here the way
 ``Study.ask`` pops it, but only the trial chosen; heartbeats and stale-trial failure write
 to the storage (a public ``BaseStorage`` interface) by trial id. Everything else in
-:mod:`autometa.tuning` uses Optuna's public API (``study.get_trials``, ``study.tell``,
-``study.add_trial``, ``optuna.storages.fail_stale_trials``).
+:mod:`autometa.tuning` and its private modules (``autometa._tune_*``) uses Optuna's public
+API (``study.get_trials``, ``study.tell``, ``study.add_trial``,
+``optuna.storages.fail_stale_trials``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from io import StringIO
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autometa._io import write_atomic
 from autometa.errors import ModelFileError
 
 __all__ = ["TRUSTED_TYPES", "load", "save"]
@@ -146,24 +146,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
             f"cannot save the model to {str(path)!r}: directory {str(path.parent)!r} does not exist"
         )
     data = sio.dumps(_portable(model), compression=zipfile.ZIP_DEFLATED)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # the rename itself survives a power cut once the directory is synced
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError:  # not supported (e.g. Windows): the rename is still atomic
-        pass
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data), fsync=True)
     return path
 
 

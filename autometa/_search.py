@@ -593,13 +593,16 @@ def as_suggested(config: dict, task: str) -> dict | None:
     from autometa import space
     from autometa.errors import ConfigError
 
+    # Optional algorithms (the few-shot learner) are raced like any other recommendation;
+    # tune's own trials do not draw them.
+    names = space.algorithm_names(task, include_optional=True)
     try:
-        params = space.to_trial_params(dict(config, task=task))
+        params = space.to_trial_params(dict(config, task=task), algorithms=names)
     except ConfigError:
         return None
     study = optuna.create_study()
     study.enqueue_trial(params)
-    return space.suggest(study.ask(), task)
+    return space.suggest(study.ask(), task, algorithms=names)
 
 
 def leaderboard(cands: list, metric: str) -> pd.DataFrame:

@@ -20,13 +20,11 @@ Example
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +32,26 @@ import numpy as np
 import pandas as pd
 
 from autometa import space
-from autometa._constants import METAFEATURE_MAX_ROWS, TASKS
-from autometa.evaluate import call_with_limits, evaluate, kill_evaluations_with_parent, make_splits
+from autometa._batch_workers import (
+    Executor,
+    current_openml_settings,
+    describe,
+    evaluate_job,
+    subsample,
+)
+from autometa._constants import NOT_APPLICABLE, TASKS
 from autometa.kb import (
     JOURNAL_DIR,
     Journal,
     config_record,
     dataset_record,
     error_record,
-    evaluation_record,
-    metafeatures_record,
     write_header,
     writer_lock,
 )
 from autometa.metrics import DEFAULT_METRIC
+
+__all__ = ["KB_METAFEATURE_GROUPS", "BatchSummary", "run", "subsample"]
 
 #: Meta-feature groups stored in a knowledge base (a superset of what recommend() extracts).
 KB_METAFEATURE_GROUPS = "all"
@@ -62,6 +66,9 @@ class BatchSummary:
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
     failed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     dataset_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: per dataset, configurations recorded as not applicable (not run; e.g. the few-shot
+    #: learner on a large table)
+    not_applicable: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -73,52 +80,30 @@ class BatchSummary:
         from rich.table import Table
 
         table = Table(title=f"batch into {self.kb_dir}")
-        for column in ("dataset", "evaluated now", "already in KB", "failed", "reason"):
+        columns = ["dataset", "evaluated now", "already in KB", "failed", "reason"]
+        if self.not_applicable:  # only runs with optional algorithms have the column
+            columns.insert(3, "not applicable")
+        for column in columns:
             table.add_column(column)
-        names = sorted(set(self.done) | set(self.skipped) | set(self.dataset_errors))
+        names = sorted(
+            set(self.done) | set(self.skipped) | set(self.dataset_errors) | set(self.not_applicable)
+        )
         for name in names:
             reasons = self.failed.get(name, [])
             reason = self.dataset_errors.get(name) or (
                 reasons[0].splitlines()[0] if reasons else ""
             )
-            table.add_row(
+            row = [
                 name,
                 str(self.done.get(name, 0)),
                 str(self.skipped.get(name, 0)),
                 str(len(reasons) + (name in self.dataset_errors)),
                 reason[:80],
-            )
+            ]
+            if self.not_applicable:
+                row.insert(3, str(self.not_applicable.get(name, 0)))
+            table.add_row(*row)
         return table
-
-
-def subsample(dataset: Any, max_rows: int | None, random_state: int = 0) -> Any:
-    """A deterministic row subsample of ``dataset`` (stratified for classification).
-
-    Returns the dataset itself when it is small enough. Subsampling drops the dataset's own
-    splits (they index the full table); the number of rows used is recorded by the caller.
-    """
-    n = len(dataset.y)
-    if max_rows is None or n <= max_rows:
-        return dataset
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(n)
-    stratify = dataset.y if dataset.task == "classification" else None
-    if stratify is not None and dataset.y.value_counts().min() < 2:
-        stratify = None
-    try:
-        keep, _ = train_test_split(
-            index, train_size=max_rows, stratify=stratify, random_state=random_state
-        )
-    except ValueError:  # more classes than max_rows, or similar: plain random rows
-        keep, _ = train_test_split(index, train_size=max_rows, random_state=random_state)
-    keep = np.sort(keep)
-    return dataclasses.replace(
-        dataset,
-        X=dataset.X.iloc[keep].reset_index(drop=True),
-        y=dataset.y.iloc[keep].reset_index(drop=True),
-        splits=None,
-    )
 
 
 def _interleave(lists: list[list[str]]) -> list[str]:
@@ -129,223 +114,6 @@ def _interleave(lists: list[list[str]]) -> list[str]:
             if i < len(items):
                 merged.setdefault(items[i], None)
     return list(merged)
-
-
-def _openml_settings() -> tuple | None:
-    """The caller's ``openml.config`` (cache directory, server, retries) as a hashable
-    tuple, for worker processes.
-
-    Workers are fresh processes: without this, a cache the user pointed ``openml.config``
-    at (e.g. a populated offline cache) would be ignored where the datasets are loaded.
-    """
-    import sys
-
-    if "openml" not in sys.modules:
-        return None
-    config = sys.modules["openml"].config.get_config_as_dict()
-    return tuple((key, config[key]) for key in ("cachedir", "server", "connection_n_retries"))
-
-
-def _apply_openml_settings(settings: tuple | None) -> None:
-    if not settings:
-        return
-    import openml
-
-    settings = dict(settings)
-    openml.config.set_root_cache_directory(settings["cachedir"])
-    openml.config.server = settings["server"]
-    openml.config.connection_n_retries = settings["connection_n_retries"]
-
-
-@lru_cache(maxsize=4)
-def _load(
-    source: str,
-    max_rows: int | None,
-    random_state: int,
-    openml_settings: tuple | None = None,
-    target: str | None = None,
-) -> Any:
-    """Load (and subsample) a dataset once per worker process."""
-    import warnings
-
-    from autometa.data import load_dataset
-
-    _apply_openml_settings(openml_settings)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the loader's notes were seen when the suite was made
-        return subsample(load_dataset(source, target=target), max_rows, random_state)
-
-
-def _describe(
-    source: str,
-    max_rows: int | None,
-    random_state: int,
-    groups: Any,
-    cv: int,
-    openml_settings: tuple | None = None,
-    time_limit: float | None = None,
-    memory_limit_mb: float | None = None,
-    target: str | None = None,
-) -> dict:
-    """Worker job: the dataset record and its meta-features, computed under the time and
-    memory limits of an evaluation (the extractor also gets most of the time as its budget,
-    so it returns what it has instead of being stopped)."""
-    import warnings
-
-    full = _load(source, None, random_state, openml_settings, target)
-    data = _load(source, max_rows, random_state, openml_settings, target)
-    y = data.y
-    meta = getattr(full, "metadata", {}) or {}
-    record = dataset_record(
-        dataset=data.name,
-        task=data.task,
-        source=source,
-        n_rows=len(full.y),
-        n_features=int(full.X.shape[1]),
-        n_classes=int(y.nunique()) if data.task == "classification" else None,
-        openml_dataset_id=meta.get("openml_dataset_id"),
-        openml_task_id=meta.get("openml_task_id"),
-        n_rows_used=len(y),
-        # as evaluated: the dataset's own splits, or fewer folds where a class is rare
-        cv_folds=len(make_splits(data, cv, random_state)),
-        group="",
-    )
-    try:
-        import metafeatures
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # Described in full (the extractor samples rows itself where a measure is
-            # quadratic), as recommend() describes a new dataset.
-            extract = partial(
-                metafeatures.extract,
-                task=full.task,
-                categorical=list(full.categorical),
-                groups=groups,
-                random_state=random_state,
-                max_rows=METAFEATURE_MAX_ROWS,
-                time_budget=None if time_limit is None else 0.8 * time_limit,
-            )
-            values = call_with_limits(
-                extract, full.X, full.y, time_limit=time_limit, memory_limit_mb=memory_limit_mb
-            )
-    except Exception as exc:  # noqa: BLE001 - evaluations go on; a later run retries
-        return {
-            "dataset": record,
-            "metafeatures": None,
-            "error": f"meta-features failed: {type(exc).__name__}: {exc}",
-        }
-    return {"dataset": record, "metafeatures": metafeatures_record(data.name, values)}
-
-
-def _evaluate_job(
-    source: str,
-    config_id: str,
-    config: dict,
-    cv: int,
-    max_rows: int | None,
-    time_limit: float,
-    memory_limit_mb: float,
-    random_state: int,
-    openml_settings: tuple | None = None,
-    repeat: int = 0,
-    target: str | None = None,
-) -> dict:
-    """Worker job: cross-validate one configuration; one journal record with every fold.
-
-    Repeat ``r`` deals the folds (and seeds the estimator) with ``random_state + r`` on the
-    same subsample, and numbers its folds after those of the earlier repeats.
-    """
-    data = _load(source, max_rows, random_state, openml_settings, target)
-    evaluation = evaluate(
-        config,
-        data,
-        cv=cv,
-        time_limit=time_limit,
-        memory_limit_mb=memory_limit_mb,
-        random_state=random_state + repeat,
-    )
-    offset = repeat * len(make_splits(data, cv, random_state)) if repeat else 0
-    # All folds in one journal line, so that a kill or a full disk cannot leave a cell
-    # half recorded; n_rows_used per result: a dataset can hold several fidelities.
-    return evaluation_record(
-        data.name,
-        config_id,
-        data.task,
-        [
-            {**fold, "fold": fold["fold"] + offset, "n_rows_used": len(data.y)}
-            for fold in evaluation.folds
-        ],
-    )
-
-
-class _Executor:
-    """The two places work can run, behind one submit/wait interface."""
-
-    def __init__(self, n_jobs: int, scheduler: str | None) -> None:
-        self.client = None
-        if scheduler:
-            try:
-                from distributed import Client
-            except ImportError as exc:  # an optional extra
-                raise ImportError(
-                    "a dask scheduler needs dask.distributed; install it with: "
-                    'pip install "autometa[distributed]"'
-                ) from exc
-
-            self.client = Client(scheduler) if isinstance(scheduler, str) else scheduler
-            self._owns_client = isinstance(scheduler, str)
-            self.n_workers = max(1, sum(self.client.nthreads().values()))
-            self._check_workers_can_fork()
-        else:
-            from joblib.externals.loky import get_reusable_executor
-
-            self.n_workers = max(1, n_jobs if n_jobs > 0 else os.cpu_count() or 1)
-            # Workers (and the evaluations they run) end with this process, even on kill -9.
-            self.pool = get_reusable_executor(
-                max_workers=self.n_workers,
-                timeout=60,
-                initializer=kill_evaluations_with_parent,
-                initargs=(os.getpid(),),
-            )
-
-    def _check_workers_can_fork(self) -> None:
-        """Each evaluation runs in a child process of the worker (for its limits), which
-        daemonic processes (dask's default for nanny-managed workers) may not start."""
-        import multiprocessing
-
-        daemonic = self.client.run(lambda: multiprocessing.current_process().daemon)
-        if any(daemonic.values()):
-            from autometa.errors import InvalidParameterError
-
-            if self._owns_client:
-                self.client.close()
-            raise InvalidParameterError(
-                f"dask workers {sorted(a for a, d in daemonic.items() if d)} are daemonic "
-                "processes and cannot start the isolated process each evaluation runs in; "
-                "start them with DASK_DISTRIBUTED__WORKER__DAEMON=False (e.g. "
-                "`DASK_DISTRIBUTED__WORKER__DAEMON=False dask worker ADDRESS`), or call "
-                "dask.config.set({'distributed.worker.daemon': False}) before LocalCluster()"
-            )
-
-    def submit(self, fn, *args):
-        if self.client is not None:
-            return self.client.submit(fn, *args, pure=False)
-        return self.pool.submit(fn, *args)
-
-    def wait_first(self, pending: set) -> tuple[set, set]:
-        if self.client is not None:
-            from distributed import wait
-
-            done, not_done = wait(list(pending), return_when="FIRST_COMPLETED")
-            return set(done), set(not_done)
-        return concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-
-    def close(self) -> None:
-        # A client we created is closed; a pool stays reusable for the next run.
-        if self.client is not None and self._owns_client:
-            self.client.close()
 
 
 @dataclasses.dataclass
@@ -420,6 +188,7 @@ def run(
     tasks: Iterable[str] = TASKS,
     top_configs: int | None = None,
     target: str | None = None,
+    include_optional: bool = False,
     progress: bool = True,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
@@ -451,6 +220,12 @@ def run(
     target : the target column of every dataset of the suite, passed to
         :func:`autometa.load_dataset` (default: what it finds -- a corpus manifest's, or a
         column named ``target``).
+    include_optional : also evaluate the default configuration of each optional algorithm
+        of the space (the few-shot learner ``fewshot``, where PyTorch is installed), after
+        the ``configs`` of the portfolio, which stay the same. On a dataset it does not
+        apply to (more than 1,000 training rows or 100 features after preprocessing) its
+        folds are recorded as ``not_applicable`` without running it. Pass it again when
+        resuming or extending such a knowledge base.
 
     Returns
     -------
@@ -478,24 +253,28 @@ def run(
         ]
     )
     kb_dir.mkdir(parents=True, exist_ok=True)
+    settings = _Settings(
+        cv=cv,
+        repeats=repeats,
+        max_rows=max_rows,
+        time_limit=time_limit,
+        memory_limit_mb=memory_limit_mb,
+        random_state=random_state,
+        top_configs=top_configs,
+        target=target,
+        include_optional=include_optional,
+    )
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
         return _run_locked(
             sources,
             kb_dir,
+            settings,
             configs=configs,
-            cv=cv,
-            repeats=repeats,
-            max_rows=max_rows,
             n_jobs=n_jobs,
             scheduler=scheduler,
-            time_limit=time_limit,
-            memory_limit_mb=memory_limit_mb,
-            random_state=random_state,
             tasks=tuple(tasks),
             progress=progress,
             start=start,
-            top_configs=top_configs,
-            target=target,
         )
 
 
@@ -506,162 +285,265 @@ def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int, task: 
     return [c for c in portfolio if space.config_id(c) in best | defaults]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """What :func:`run` was asked for, as its jobs need it."""
+
+    cv: int
+    repeats: int
+    max_rows: int | None
+    time_limit: float
+    memory_limit_mb: float
+    random_state: int
+    top_configs: int | None
+    target: str | None
+    include_optional: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _DescribeJob:
+    """Load a dataset of the suite and record it with its meta-features."""
+
+    source: str
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _EvaluateJob:
+    """Cross-validate one configuration (one repeat) on a dataset of the suite."""
+
+    source: str
+    config_id: str
+    config: dict
+    repeat: int
+
+
 def _run_locked(
-    sources,
-    kb_dir,
+    sources: list[str],
+    kb_dir: Path,
+    settings: _Settings,
     *,
-    configs,
-    cv,
-    repeats,
-    max_rows,
-    n_jobs,
-    scheduler,
-    time_limit,
-    memory_limit_mb,
-    random_state,
-    tasks,
-    progress,
-    start,
-    top_configs,
-    target=None,
-):
+    configs: int,
+    n_jobs: int,
+    scheduler: Any,
+    tasks: tuple[str, ...],
+    progress: bool,
+    start: float,
+) -> BatchSummary:
     """:func:`run` once it holds the directory's writer lock."""
     from rich.console import Console
-    from tqdm.auto import tqdm
 
-    state = _kb_state(kb_dir, with_scores=top_configs is not None)
+    state = _kb_state(kb_dir, with_scores=settings.top_configs is not None)
     journal = Journal(kb_dir)
     write_header(kb_dir, notes="built by autometa.batch.run")
     for record in state.completed_records:
         journal.write(record)
-    portfolios = {task: space.portfolio(task, configs, random_state) for task in tasks}
+    portfolios = {
+        task: space.portfolio(
+            task, configs, settings.random_state, include_optional=settings.include_optional
+        )
+        for task in tasks
+    }
     for task, portfolio in portfolios.items():
         for config in portfolio:
             journal.write(config_record(task, space.config_id(config), config))
 
     summary = BatchSummary(kb_dir)
-    openml_settings = _openml_settings()
-    executor = _Executor(n_jobs, scheduler)
-    work: deque = deque(("describe", source) for source in sources)
-    pending: dict[Any, tuple] = {}
-    limit = 4 * executor.n_workers  # few jobs in flight: a kill loses little
-    # the total grows as datasets are described and their evaluations queued
-    bar = tqdm(total=0, desc="evaluations", unit="eval", disable=not progress, smoothing=0.05)
-
-    def evaluations_for(source: str, name: str, task: str, own_splits: bool, n_rows: Any) -> None:
-        if task not in portfolios:
-            return
-        chosen = portfolios[task]
-        size = int(n_rows) if max_rows is None or pd.isna(n_rows) else min(int(n_rows), max_rows)
-        if top_configs is not None:
-            if name not in state.base_scores.get(task, pd.DataFrame()).index:
-                summary.dataset_errors[name] = (
-                    "no results at a smaller size to choose the top configurations from; "
-                    "run the portfolio first (without --top-configs)"
-                )
-                return
-            if size <= state.base_size.get(name, size):
-                return  # the portfolio already ran on this many rows
-            chosen = _top_and_defaults(
-                portfolios[task], state.base_scores[task].loc[name], top_configs, task
-            )
-        # A dataset's own splits (an OpenML task's) are the same in every repeat.
-        dataset_repeats = 1 if own_splits else repeats
-        queued = 0
-        for config in chosen:
-            cid = space.config_id(config)
-            for repeat in range(dataset_repeats):
-                if (name, cid, repeat, size) in state.evaluated:
-                    summary.skipped[name] = summary.skipped.get(name, 0) + 1
-                else:
-                    work.append(("evaluate", source, cid, config, repeat))
-                    queued += 1
-        bar.total += queued
-        bar.refresh()
-
+    runner = _Runner(
+        state, journal, portfolios, summary, settings, Executor(n_jobs, scheduler), progress
+    )
     try:
-        while work or pending:
-            while work and len(pending) < limit:
-                job = work.popleft()
-                if job[0] == "describe" and job[1] in state.described:
-                    name, task = state.described[job[1]]
-                    evaluations_for(
-                        job[1], name, task, name in state.own_splits, state.n_rows.get(name)
-                    )
-                    if name in state.with_metafeatures:
-                        continue  # else describe again: its meta-features are missing
-                if job[0] == "describe":
-                    future = executor.submit(
-                        _describe,
-                        job[1],
-                        max_rows,
-                        random_state,
-                        KB_METAFEATURE_GROUPS,
-                        cv,
-                        openml_settings,
-                        time_limit,
-                        memory_limit_mb,
-                        target,
-                    )
-                else:
-                    future = executor.submit(
-                        _evaluate_job,
-                        job[1],
-                        job[2],
-                        job[3],
-                        cv,
-                        max_rows,
-                        time_limit,
-                        memory_limit_mb,
-                        random_state,
-                        openml_settings,
-                        job[4],
-                        target,
-                    )
-                pending[future] = job
-            if not pending:
-                continue
-            finished, _ = executor.wait_first(set(pending))
-            for future in finished:
-                job = pending.pop(future)
-                source = job[1]
-                try:
-                    output = future.result()
-                except Exception as exc:  # noqa: BLE001 - a dataset that cannot load is recorded
-                    name = Path(source).name.split(".")[0] if job[0] == "describe" else source
-                    summary.dataset_errors[name] = f"{type(exc).__name__}: {exc}"
-                    journal.write(error_record(source, job[0], summary.dataset_errors[name]))
-                    continue
-                if job[0] == "describe":
-                    record = output["dataset"]
-                    journal.write(record)
-                    if output["metafeatures"] is not None:
-                        journal.write(output["metafeatures"])
-                    else:
-                        summary.dataset_errors[record["dataset"]] = output["error"]
-                    if source not in state.described:  # else its evaluations are queued
-                        evaluations_for(
-                            source,
-                            record["dataset"],
-                            record["task"],
-                            record["openml_task_id"] is not None,
-                            record["n_rows"],
-                        )
-                else:
-                    journal.write(output)
-                    name = output["dataset"]
-                    summary.done[name] = summary.done.get(name, 0) + 1
-                    failed = [r for r in output["folds"] if r["status"] != "ok"]
-                    if failed:
-                        summary.failed.setdefault(name, []).append(
-                            f"{job[2]}: {failed[0]['status']}: {failed[0]['error']}"
-                        )
-                    bar.update(1)
+        runner.run(sources)
     finally:
-        bar.close()
+        runner.bar.close()
         journal.close()
-        executor.close()
+        runner.executor.close()
     summary.seconds = time.perf_counter() - start
     if progress:
         Console().print(summary.table())
     return summary
+
+
+class _Runner:
+    """The work of one :func:`run`: describe every source, queue the evaluations each
+    dataset still needs, and journal every result the moment it arrives.
+
+    Few jobs are in flight at a time (four per worker), so that a kill loses little.
+    """
+
+    def __init__(
+        self,
+        state: _KBState,
+        journal: Journal,
+        portfolios: dict[str, list[dict]],
+        summary: BatchSummary,
+        settings: _Settings,
+        executor: Executor,
+        progress: bool,
+    ) -> None:
+        from tqdm.auto import tqdm
+
+        self.state = state
+        self.journal = journal
+        self.portfolios = portfolios
+        self.summary = summary
+        self.settings = settings
+        self.openml_settings = current_openml_settings()
+        self.executor = executor
+        self.work: deque[_DescribeJob | _EvaluateJob] = deque()
+        self.pending: dict[Any, _DescribeJob | _EvaluateJob] = {}
+        self.limit = 4 * executor.n_workers
+        # the total grows as datasets are described and their evaluations queued
+        self.bar = tqdm(
+            total=0, desc="evaluations", unit="eval", disable=not progress, smoothing=0.05
+        )
+
+    def run(self, sources: Sequence[str]) -> None:
+        """Describe every source and run the evaluations that follow, until none is left."""
+        self.work.extend(_DescribeJob(source) for source in sources)
+        while self.work or self.pending:
+            while self.work and len(self.pending) < self.limit:
+                job = self.work.popleft()
+                if isinstance(job, _DescribeJob) and not self._needs_describing(job.source):
+                    continue
+                self.pending[self._submit(job)] = job
+            if not self.pending:
+                continue
+            finished, _ = self.executor.wait_first(set(self.pending))
+            for future in finished:
+                self._finish(self.pending.pop(future), future)
+
+    def _needs_describing(self, source: str) -> bool:
+        """Whether ``source`` must be described; a source the KB already describes has its
+        evaluations queued now (and is described again only without meta-features)."""
+        state = self.state
+        if source not in state.described:
+            return True
+        name, task = state.described[source]
+        self._queue_evaluations(
+            source, name, task, name in state.own_splits, state.n_rows.get(name)
+        )
+        return name not in state.with_metafeatures
+
+    def _submit(self, job: _DescribeJob | _EvaluateJob) -> Any:
+        s = self.settings
+        if isinstance(job, _DescribeJob):
+            return self.executor.submit(
+                describe,
+                job.source,
+                s.max_rows,
+                s.random_state,
+                KB_METAFEATURE_GROUPS,
+                s.cv,
+                self.openml_settings,
+                s.time_limit,
+                s.memory_limit_mb,
+                s.target,
+            )
+        return self.executor.submit(
+            evaluate_job,
+            job.source,
+            job.config_id,
+            job.config,
+            s.cv,
+            s.max_rows,
+            s.time_limit,
+            s.memory_limit_mb,
+            s.random_state,
+            self.openml_settings,
+            job.repeat,
+            s.target,
+        )
+
+    def _finish(self, job: _DescribeJob | _EvaluateJob, future: Any) -> None:
+        """Journal what a job returned (or the error it raised)."""
+        summary = self.summary
+        try:
+            output = future.result()
+        except Exception as exc:  # noqa: BLE001 - a dataset that cannot load is recorded
+            kind = "describe" if isinstance(job, _DescribeJob) else "evaluate"
+            name = Path(job.source).name.split(".")[0] if kind == "describe" else job.source
+            summary.dataset_errors[name] = f"{type(exc).__name__}: {exc}"
+            self.journal.write(error_record(job.source, kind, summary.dataset_errors[name]))
+            return
+        if isinstance(job, _DescribeJob):
+            self._described(job.source, output)
+            return
+        self.journal.write(output)
+        name = output["dataset"]
+        if all(r["status"] == NOT_APPLICABLE for r in output["folds"]):
+            # recorded (a resumed run skips it), but nothing was run
+            summary.not_applicable[name] = summary.not_applicable.get(name, 0) + 1
+        else:
+            summary.done[name] = summary.done.get(name, 0) + 1
+        failed = [r for r in output["folds"] if r["status"] not in ("ok", NOT_APPLICABLE)]
+        if failed:
+            summary.failed.setdefault(name, []).append(
+                f"{job.config_id}: {failed[0]['status']}: {failed[0]['error']}"
+            )
+        self.bar.update(1)
+
+    def _described(self, source: str, output: dict) -> None:
+        """Journal a described dataset and queue its evaluations."""
+        record = output["dataset"]
+        self.journal.write(record)
+        if output["metafeatures"] is not None:
+            self.journal.write(output["metafeatures"])
+        else:
+            self.summary.dataset_errors[record["dataset"]] = output["error"]
+        if source not in self.state.described:  # else its evaluations are queued
+            self._queue_evaluations(
+                source,
+                record["dataset"],
+                record["task"],
+                record["openml_task_id"] is not None,
+                record["n_rows"],
+            )
+
+    def _queue_evaluations(
+        self, source: str, name: str, task: str, own_splits: bool, n_rows: Any
+    ) -> None:
+        """Queue the evaluations of dataset ``name`` that the KB does not hold yet."""
+        chosen = self._chosen_configs(name, task, n_rows)
+        if chosen is None:
+            return
+        size = self._size(n_rows)
+        # A dataset's own splits (an OpenML task's) are the same in every repeat.
+        dataset_repeats = 1 if own_splits else self.settings.repeats
+        queued = 0
+        for config in chosen:
+            cid = space.config_id(config)
+            for repeat in range(dataset_repeats):
+                if (name, cid, repeat, size) in self.state.evaluated:
+                    self.summary.skipped[name] = self.summary.skipped.get(name, 0) + 1
+                else:
+                    self.work.append(_EvaluateJob(source, cid, config, repeat))
+                    queued += 1
+        self.bar.total += queued
+        self.bar.refresh()
+
+    def _size(self, n_rows: Any) -> int:
+        """The rows a dataset of ``n_rows`` is evaluated on."""
+        max_rows = self.settings.max_rows
+        return int(n_rows) if max_rows is None or pd.isna(n_rows) else min(int(n_rows), max_rows)
+
+    def _chosen_configs(self, name: str, task: str, n_rows: Any) -> list[dict] | None:
+        """The configurations to run on dataset ``name``: the task's portfolio, or with
+        ``top_configs`` its best ones and the defaults (None: none to run)."""
+        if task not in self.portfolios:
+            return None
+        top_configs = self.settings.top_configs
+        if top_configs is None:
+            return self.portfolios[task]
+        state = self.state
+        if name not in state.base_scores.get(task, pd.DataFrame()).index:
+            self.summary.dataset_errors[name] = (
+                "no results at a smaller size to choose the top configurations from; "
+                "run the portfolio first (without --top-configs)"
+            )
+            return None
+        size = self._size(n_rows)
+        if size <= state.base_size.get(name, size):
+            return None  # the portfolio already ran on this many rows
+        return _top_and_defaults(
+            self.portfolios[task], state.base_scores[task].loc[name], top_configs, task
+        )

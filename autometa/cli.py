@@ -204,6 +204,12 @@ def batch(
         help="Target column of every table of the suite (default: the corpus manifest's, "
         "or a column named 'target').",
     ),
+    include_optional: bool = typer.Option(
+        False,
+        "--include-optional",
+        help="Also evaluate the default of each optional algorithm (the few-shot learner, "
+        "where torch is installed) on the datasets it applies to; pass it again to resume.",
+    ),
 ) -> None:
     """Evaluate the configuration portfolio on every dataset of a suite into a knowledge base.
 
@@ -225,6 +231,7 @@ def batch(
         random_state=seed,
         top_configs=top_configs,
         target=target,
+        include_optional=include_optional,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 
@@ -427,10 +434,10 @@ def tune_command(
     line = Text(f"tuning {dataset.name}: waiting for the first trial")
 
     def progress(study, trial) -> None:
-        from autometa.tuning import _evaluated
+        from autometa._tune_budget import evaluated
 
         # evaluated trials, not finished ones: a trial lost with its process is re-run
-        done = sum(_evaluated(t) for t in study.get_trials(deepcopy=False))
+        done = sum(evaluated(t) for t in study.get_trials(deepcopy=False))
         try:
             best = study.best_trial
             best_text = (

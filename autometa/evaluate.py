@@ -3,7 +3,10 @@
 Each evaluation runs in a child process with a wall-clock and a memory limit, so a
 configuration that hangs, crashes or eats memory is stopped and *recorded* (status
 ``timeout``, ``memory`` or ``error`` with the message) instead of taking the caller down.
-Folds that finished before a limit struck are kept.
+Folds that finished before a limit struck are kept. A configuration that does not apply to
+the dataset (an algorithm for small tables, such as ``fewshot``, on a larger one; see
+:func:`autometa.space.not_applicable`) is not run: every fold is recorded as
+``not_applicable`` with the reason.
 
 Example
 -------
@@ -31,7 +34,10 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from autometa import space
-from autometa._constants import STATUSES  # noqa: F401 - re-exported: the statuses of a fold
+from autometa._constants import (  # STATUSES re-exported: the statuses of a fold
+    NOT_APPLICABLE,
+    STATUSES,  # noqa: F401
+)
 from autometa.metrics import metrics_for
 
 
@@ -410,9 +416,13 @@ def evaluate(
     Returns
     -------
     Evaluation
+        Every fold ``not_applicable`` (not run) when ``config`` does not apply to the
+        dataset (:func:`autometa.space.not_applicable`, judged on its largest training
+        fold).
     """
     metrics = list(metrics or metrics_for(dataset.task))
-    if estimator is None:
+    from_config = estimator is None
+    if from_config:
         estimator = space.build(
             config, categorical=dataset.categorical, task=dataset.task, random_state=random_state
         )
@@ -422,6 +432,12 @@ def evaluate(
         splits = make_splits(dataset, cv, random_state)
     except ValueError as exc:
         result.folds = [_failed_fold(0, "error", f"cannot split: {exc}", metrics)]
+        return result
+    reason = _not_applicable(config, dataset, splits) if from_config else None
+    if reason is not None:
+        result.folds = [
+            _failed_fold(f, NOT_APPLICABLE, reason, metrics) for f in range(len(splits))
+        ]
         return result
     if not isolate:
         for fold, (train, test) in enumerate(splits):
@@ -470,6 +486,21 @@ def evaluate(
     _stop(process)
     receiver.close()
     return result
+
+
+def _not_applicable(config: dict[str, Any] | None, dataset: Any, splits: list) -> str | None:
+    """Why ``config`` does not apply to ``dataset`` as cross-validated by ``splits`` (its
+    largest training fold), or None."""
+    if config is None:
+        return None
+    return space.not_applicable(
+        config,
+        dataset.X,
+        dataset.y,
+        dataset.categorical,
+        n_rows=max((len(train) for train, _ in splits), default=0),
+        task=dataset.task,
+    )
 
 
 def _died_status(process) -> str:

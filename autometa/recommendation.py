@@ -395,6 +395,48 @@ def _neighbour_metafeatures(
     return frame
 
 
+def _applicable(fitted: Any, configs: dict, dataset: Any) -> tuple[np.ndarray, list[str]]:
+    """Which of the meta-model's configurations may be recommended for ``dataset``, and
+    notes on the others: not one of an optional algorithm this installation lacks (the
+    few-shot learner without PyTorch), nor one that does not apply to the table
+    (:func:`autometa.space.not_applicable`: the few-shot learner beyond 1,000 rows or 100
+    features after preprocessing). Every other configuration (opaque ones of a
+    ``from_frames`` knowledge base included) is allowed, without any work."""
+    from autometa import space
+    from autometa.errors import ConfigError
+
+    task = dataset.task
+    mask = np.ones(len(fitted.config_ids_), dtype=bool)
+    reasons: dict[str, str] = {}
+    for c, cid in enumerate(fitted.config_ids_):
+        config = configs.get(cid, fitted.configs_.get(cid))
+        name = config.get("algorithm") if isinstance(config, dict) else None
+        if not isinstance(name, str):
+            continue
+        algorithm = space.ALGORITHMS[task].get(name)
+        if algorithm is None:
+            why = space.unavailable(task, name)
+            if why is not None:
+                mask[c] = False
+                reasons.setdefault(name, why)
+            continue
+        if not algorithm.limited:
+            continue
+        try:
+            why = space.not_applicable(
+                dict(config, task=task), dataset.X, dataset.y, dataset.categorical
+            )
+        except ConfigError:  # not a valid configuration: make_pipeline says so
+            continue
+        if why is not None:
+            mask[c] = False
+            reasons.setdefault(name, why)
+    notes = [
+        f"configurations of {name!r} are not recommended: {why}" for name, why in reasons.items()
+    ]
+    return mask, notes
+
+
 # --------------------------------------------------------------------------------------
 # recommend
 # --------------------------------------------------------------------------------------
@@ -533,30 +575,41 @@ def recommend(
     scores, std = fitted.rank(mf, **with_probes)
     std = std * factor
     fit_time = fitted.predict_fit_time(len(dataset.X), dataset.X.shape[1]) * FULL_FIT_FACTOR
-    allowed = None
+    configs = kb.configs(task)
+    applicable, applicable_notes = _applicable(fitted, configs, dataset)
+    notes += applicable_notes
+    n_applicable = int(applicable.sum())
+    allowed = None if applicable.all() else applicable
     if time_budget is not None:
-        allowed = ~(fit_time > time_budget)  # unknown (NaN) times are allowed
+        allowed = ~(fit_time > time_budget) & applicable  # unknown (NaN) times are allowed
         if not allowed.any():
             notes.append(
                 f"no configuration is expected to fit within time_budget={time_budget:g}s; "
                 "the fastest are ranked first"
             )
             order = np.argsort(np.nan_to_num(fit_time, nan=np.inf), kind="stable")
+            order = order[applicable[order]]
             allowed = np.zeros(len(fit_time), bool)
             allowed[order[: max(k, 1)]] = True
-    if k > len(fitted.config_ids_):
+    if k > n_applicable:
         notes.append(
-            f"k={k} is more than the knowledge base's {len(fitted.config_ids_)} "
-            f"{task} configurations; all of them are returned"
+            f"k={k} is more than the knowledge base's {n_applicable} "
+            f"{task} configurations{'' if applicable.all() else ' that apply here'}; "
+            "all of them are returned"
         )
-    picks = fitted.select(mf, min(k, len(fitted.config_ids_)), allowed=allowed, **with_probes)
+    picks = (
+        fitted.select(mf, min(k, n_applicable), allowed=allowed, **with_probes)
+        if n_applicable
+        else []
+    )
+    # allowed= ranks the others last; a configuration that cannot be used here never comes
+    picks = [c for c in picks if applicable[c]]
     raw, raw_std = fitted.to_raw(scores, std, mf, n_rows=len(dataset.y))
     idx, dist = fitted.neighbours(mf, 5)
     neighbour_names = [fitted.datasets_[i] for i in idx]
     perf = kb.performance(task, metric).reindex(index=neighbour_names)
     gib = kb.greater_is_better(metric)
     perf_rank = perf.rank(axis=1, ascending=not gib, method="min")
-    configs = kb.configs(task)
     items = []
     for r, c in enumerate(picks, start=1):
         cid = fitted.config_ids_[c]

@@ -11,6 +11,15 @@ The portfolio, the batch runner, the meta-models (through :func:`encode`) and Op
 Turning a configuration into an estimator goes through the explicit allowlist
 :data:`ALGORITHMS`: no dotted path read from a file is ever imported.
 
+*Optional* algorithms (``Algorithm.optional``; the few-shot learner ``"fewshot"``, present
+only where PyTorch is installed) are left out of :func:`defaults`, :func:`sample`,
+:func:`portfolio` and :func:`suggest` unless asked for, so that adding one changes no
+seeded draw and no stored configuration. An algorithm may also apply to small tables only
+(``Algorithm.max_rows``/``max_features``): :func:`not_applicable` says why a configuration
+does not apply to a table; :func:`autometa.evaluate.evaluate` records such a configuration
+as ``not_applicable`` instead of running it, and :func:`autometa.recommend` never
+recommends it there.
+
 Examples
 --------
 >>> from autometa import space
@@ -47,7 +56,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from autometa._constants import TASKS, check_task  # noqa: F401 - TASKS re-exported
+from autometa._constants import TASKS, check_task
 from autometa.errors import ConfigError, InvalidParameterError
 
 #: Preprocessing choices, shared by every algorithm; the first entry is the default.
@@ -91,6 +100,8 @@ class Param:
             raise ConfigError(f"{where} must be a number in [{self.low}, {self.high}]")
         if not (self.low <= value <= self.high):
             raise ConfigError(f"{where} is outside its range [{self.low}, {self.high}]")
+        if self.integer and not float(value).is_integer():
+            raise ConfigError(f"{where} must be an integer in [{self.low:g}, {self.high:g}]")
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,61 @@ class Algorithm:
     params: tuple[Param, ...]
     scaling: str = "none"  # the scaling its default configuration uses
     fixed: tuple[tuple[str, Any], ...] = ()  # constructor arguments never tuned
+    #: Left out of :func:`defaults`, :func:`sample`, :func:`portfolio` and :func:`suggest`
+    #: unless asked for (``include_optional=True``, ``algorithms=[...]``).
+    optional: bool = False
+    #: Training rows the algorithm applies to at most (``None``: any number).
+    max_rows: int | None = None
+    #: Features after the configuration's preprocessing (encoding, reduction) it applies
+    #: to at most (``None``: any number).
+    max_features: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        """Whether the algorithm applies to small tables only."""
+        return self.max_rows is not None or self.max_features is not None
+
+    def not_applicable(self, n_rows: int, n_features: int | None = None) -> str | None:
+        """Why the algorithm does not apply to ``n_rows`` training rows of ``n_features``
+        preprocessed features (``None``: not checked), or ``None`` where it applies.
+
+        Examples
+        --------
+        >>> algorithm = Algorithm("tiny", "classification", dict, (), max_rows=1000)
+        >>> algorithm.not_applicable(1200)
+        'tiny applies to at most 1,000 training rows; this table has 1,200'
+        >>> algorithm.not_applicable(800) is None
+        True
+        """
+        if self.max_rows is not None and n_rows > self.max_rows:
+            return (
+                f"{self.name} applies to at most {self.max_rows:,} training rows; "
+                f"this table has {int(n_rows):,}"
+            )
+        if (
+            n_features is not None
+            and self.max_features is not None
+            and n_features > self.max_features
+        ):
+            return (
+                f"{self.name} applies to at most {self.max_features:,} features after "
+                f"preprocessing; this table has {int(n_features):,}"
+            )
+        return None
+
+    def applies(self, n_rows: int, n_features: int | None = None) -> bool:
+        """Whether the algorithm applies to ``n_rows`` training rows of ``n_features``
+        preprocessed features (see :meth:`not_applicable`)."""
+        return self.not_applicable(n_rows, n_features) is None
 
     def make(self, params: dict[str, Any], random_state: int | None) -> BaseEstimator:
         kwargs = dict(self.fixed)
-        kwargs.update(params)
+        integer = {p.name for p in self.params if p.integer}
+        kwargs.update(
+            {  # 4.0 read back from JSON is 4 (estimators insist on int)
+                k: int(v) if k in integer and isinstance(v, float) else v for k, v in params.items()
+            }
+        )
         if random_state is not None and "random_state" in self.factory().get_params():
             kwargs["random_state"] = random_state
         return self.factory(**kwargs)
@@ -183,6 +245,22 @@ def _mlp_factory(kind: str) -> Callable[..., BaseEstimator]:
     return make
 
 
+def _fewshot(**kwargs) -> BaseEstimator:
+    """:class:`autometa.fewshot.FewShotClassifier` (imports torch: only when built)."""
+    from autometa.fewshot.classifier import FewShotClassifier
+
+    return FewShotClassifier(**kwargs)
+
+
+def _torch_available() -> bool:
+    """Whether torch can be imported (found, not imported: ``import autometa`` stays light)."""
+    import importlib.util  # noqa: F401 - torch_available() uses it
+
+    from autometa.fewshot import torch_available
+
+    return torch_available()
+
+
 def _p(name, default, low=None, high=None, log=False, integer=False, choices=None) -> Param:
     return Param(
         name, default, low, high, log, integer, None if choices is None else tuple(choices)
@@ -221,6 +299,16 @@ _MLP = (
     _p("n_layers", 1, 1, 3, integer=True),
     _p("alpha", 1e-4, 1e-7, 1e-1, log=True),
     _p("learning_rate_init", 1e-3, 1e-4, 1e-1, log=True),
+)
+#: The few-shot learner applies to classification tables with at most this many training
+#: rows and features after preprocessing (it is meta-trained for small tables).
+FEWSHOT_MAX_ROWS = 1000
+FEWSHOT_MAX_FEATURES = 100
+#: Its methods (``None``: the shipped default, ``data/fewshot/weights/default.json``); a
+#: method without shipped weights falls back to logistic regression, with a warning.
+_FEWSHOT = (
+    _p("method", None, choices=(None, "pfn", "protonet", "maml", "reptile")),
+    _p("n_ensemble", 4, 1, 8, integer=True),
 )
 _XGB_FIXED = (("n_jobs", 1), ("tree_method", "hist"), ("verbosity", 0))
 _FOREST_FIXED = (("n_jobs", 1),)
@@ -361,11 +449,38 @@ def _algorithms() -> dict[str, dict[str, Algorithm]]:
         Algorithm("xgboost", R, _xgb_regressor, _XGB, fixed=_XGB_FIXED),
         Algorithm("mlp", R, _mlp_factory("regressor"), _MLP, scaling="standard", fixed=_MLP_FIXED),
     ]
+    # Optional algorithms come last: the order of the others (and so every seeded draw) is
+    # the same with or without them.
+    if _torch_available():
+        clf.append(
+            Algorithm(
+                "fewshot",
+                C,
+                _fewshot,
+                _FEWSHOT,
+                fixed=(("device", "cpu"),),
+                optional=True,
+                max_rows=FEWSHOT_MAX_ROWS,
+                max_features=FEWSHOT_MAX_FEATURES,
+            )
+        )
     return {C: {a.name: a for a in clf}, R: {a.name: a for a in reg}}
 
 
+#: What each optional algorithm needs: (task, name) -> how to get it (for messages).
+_REQUIREMENTS: dict[tuple[str, str], str] = {
+    ("classification", "fewshot"): 'it needs PyTorch: pip install "autometa[torch]"',
+}
+
 #: The allowlist: task -> algorithm name -> :class:`Algorithm`. Nothing else is ever built.
+#: ``"fewshot"`` (classification) is in it only where PyTorch can be imported.
 ALGORITHMS: dict[str, dict[str, Algorithm]] = _algorithms()
+
+#: Optional algorithms this installation lacks: task -> name -> why.
+_UNAVAILABLE: dict[str, dict[str, str]] = {
+    task: {n: why for (t, n), why in _REQUIREMENTS.items() if t == task and n not in ALGORITHMS[t]}
+    for task in TASKS
+}
 
 
 def _config_task(task: Any) -> str:
@@ -382,8 +497,40 @@ def get_algorithm(task: str, name: str) -> Algorithm:
     algorithm is unknown."""
     algorithms = ALGORITHMS[check_task(task)]
     if name not in algorithms:
+        if isinstance(name, str) and name in _UNAVAILABLE[task]:
+            raise ConfigError(
+                f"{task} algorithm {name!r} is not available here: {_UNAVAILABLE[task][name]}"
+            )
         raise ConfigError(f"unknown {task} algorithm {name!r}; allowed: {sorted(algorithms)}")
     return algorithms[name]
+
+
+def unavailable(task: str, name: str) -> str | None:
+    """Why the optional algorithm ``name`` is not in this installation's allowlist (e.g.
+    ``"fewshot"`` without PyTorch), or ``None`` (available, or not an algorithm of autometa).
+
+    Examples
+    --------
+    >>> unavailable("classification", "random_forest") is None
+    True
+    """
+    return _UNAVAILABLE[check_task(task)].get(name) if isinstance(name, str) else None
+
+
+def algorithm_names(task: str, include_optional: bool = False) -> list[str]:
+    """The names of the task's algorithms, in the allowlist's order; the optional ones
+    (e.g. ``"fewshot"``) only with ``include_optional``.
+
+    Examples
+    --------
+    >>> algorithm_names("regression")[:2]
+    ['ridge', 'elastic_net']
+    """
+    return [
+        name
+        for name, algorithm in ALGORITHMS[check_task(task)].items()
+        if include_optional or not algorithm.optional
+    ]
 
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
@@ -428,8 +575,15 @@ def _config(task: str, algorithm: Algorithm, params: dict[str, Any], **steps: st
     return config
 
 
-def defaults(task: str) -> list[dict[str, Any]]:
+def defaults(task: str, include_optional: bool = False) -> list[dict[str, Any]]:
     """One configuration per algorithm with its default hyperparameters and preprocessing.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    include_optional : bool, default=False
+        Also the optional algorithms (e.g. ``"fewshot"`` where PyTorch is installed),
+        after the others.
 
     Examples
     --------
@@ -439,6 +593,7 @@ def defaults(task: str) -> list[dict[str, Any]]:
     return [
         _config(task, a, {p.name: p.default for p in a.params}, scaling=a.scaling)
         for a in ALGORITHMS[check_task(task)].values()
+        if include_optional or not a.optional
     ]
 
 
@@ -454,7 +609,9 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     ----------
     trial : optuna.trial.Trial
     task : {"classification", "regression"}
-    algorithms : restrict the search to these algorithm names (default: all of the task).
+    algorithms : restrict the search to these algorithm names (default: all of the task
+        but the optional ones, :func:`algorithm_names`). Optuna needs one list per study:
+        pass the same one to every trial of a study (and to :func:`to_trial_params`).
 
     Examples
     --------
@@ -464,7 +621,7 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     ...     config = suggest(trial, "classification")
     ...     return 0.0
     """
-    names = list(ALGORITHMS[check_task(task)]) if algorithms is None else list(algorithms)
+    names = algorithm_names(task) if algorithms is None else list(algorithms)
     name = trial.suggest_categorical("algorithm", names)
     algorithm = get_algorithm(task, name)
     steps = {step: trial.suggest_categorical(step, list(ch)) for step, ch in PREPROCESSING.items()}
@@ -472,9 +629,23 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     return _config(task, algorithm, params, **steps)
 
 
-def to_trial_params(config: dict[str, Any]) -> dict[str, Any]:
-    """The Optuna parameters that make :func:`suggest` return ``config`` (for ``enqueue_trial``)."""
+def to_trial_params(
+    config: dict[str, Any], algorithms: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The Optuna parameters that make :func:`suggest` return ``config`` (for ``enqueue_trial``).
+
+    ``algorithms`` is the list :func:`suggest` draws from (default: its default, which
+    leaves out the optional algorithms); a config of an algorithm outside it is a
+    :class:`ConfigError`, since no trial of such a study can draw it.
+    """
     validate(config)
+    names = algorithm_names(config["task"]) if algorithms is None else list(algorithms)
+    if config["algorithm"] not in names:
+        raise ConfigError(
+            f"algorithm {config['algorithm']!r} is not among the algorithms suggest() draws "
+            f"from ({names}); optional algorithms are drawn only when named: pass the same "
+            "algorithms=[...] to suggest() and to_trial_params()"
+        )
     trial_params = {"algorithm": config["algorithm"]}
     trial_params.update({step: config.get(step, ch[0]) for step, ch in PREPROCESSING.items()})
     trial_params.update(
@@ -497,15 +668,29 @@ def sample(task: str, n: int, random_state: int = 0) -> list[dict[str, Any]]:
     return configs
 
 
-def portfolio(task: str, n: int, random_state: int = 0) -> list[dict[str, Any]]:
-    """The batch portfolio: all algorithm defaults, then seeded samples, ``n`` distinct configs."""
+def portfolio(
+    task: str, n: int, random_state: int = 0, include_optional: bool = False
+) -> list[dict[str, Any]]:
+    """The batch portfolio: all algorithm defaults, then seeded samples, ``n`` distinct configs.
+
+    With ``include_optional``, the defaults of the optional algorithms (e.g. ``"fewshot"``
+    where PyTorch is installed) follow the ``n`` configs, which stay the same.
+    """
     configs = {config_id(c): c for c in defaults(task)}
     extra = sample(task, 2 * n, random_state=random_state)
     for config in extra:
         if len(configs) >= n:
             break
         configs.setdefault(config_id(config), config)
-    return list(configs.values())[:n]
+    chosen = list(configs.values())[:n]
+    if include_optional:
+        chosen += [c for c in defaults(task, include_optional=True) if _is_optional(c)]
+    return chosen
+
+
+def _is_optional(config: dict[str, Any]) -> bool:
+    algorithm = ALGORITHMS[config["task"]].get(config["algorithm"])
+    return algorithm is not None and algorithm.optional
 
 
 def config_id(config: dict[str, Any]) -> str:
@@ -520,16 +705,24 @@ def encode(configs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     Returns an ``(n_configs, n_columns)`` frame with one-hot algorithm and preprocessing
     choices, hyperparameters on their natural (log10 where log-scaled) axis, choice-valued
     hyperparameters as their index, and NaN for hyperparameters of other algorithms. The
-    columns depend only on the space, so encodings of different config lists line up.
+    columns depend only on the space, so encodings of different config lists line up --
+    except for the optional algorithms (e.g. ``"fewshot"``), whose columns come last and
+    only where ``configs`` holds one of them (a knowledge base without them encodes as
+    before they existed).
     """
     tasks = {c.get("task", "classification") for c in configs} or {"classification"}
+    used = {(c.get("task", "classification"), c.get("algorithm")) for c in configs}
     columns: list[str] = []
+    optional: list[str] = []
     for task in sorted(tasks):
         for algorithm in ALGORITHMS[_config_task(task)].values():
-            columns.append(f"algorithm={algorithm.name}")
-            columns += [param_key(algorithm.name, p.name) for p in algorithm.params]
+            if algorithm.optional and (task, algorithm.name) not in used:
+                continue
+            own = [f"algorithm={algorithm.name}"]
+            own += [param_key(algorithm.name, p.name) for p in algorithm.params]
+            (optional if algorithm.optional else columns).extend(own)
     columns += [f"{step}={choice}" for step, ch in PREPROCESSING.items() for choice in ch]
-    columns = list(dict.fromkeys(columns))
+    columns = list(dict.fromkeys(columns + optional))
     rows = []
     for config in configs:
         row = dict.fromkeys(columns, np.nan)
@@ -620,6 +813,90 @@ def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str)
     )
 
 
+def _complete(config: dict[str, Any], task: str | None) -> tuple[dict[str, Any], Algorithm]:
+    """``config`` validated, with every step and hyperparameter (defaults where absent)."""
+    config = dict(config)
+    if task is not None:
+        config["task"] = task
+    validate(config)
+    task = config["task"]
+    algorithm = get_algorithm(task, config["algorithm"])
+    full = _config(task, algorithm, {p.name: p.default for p in algorithm.params})
+    full.update({k: v for k, v in config.items() if k != "params"})
+    full["params"] = {**full["params"], **config.get("params", {})}
+    return full, algorithm
+
+
+def preprocessed_width(
+    config: dict[str, Any],
+    X: pd.DataFrame,
+    y: Any,
+    categorical: Sequence[str] = (),
+    *,
+    task: str | None = None,
+) -> int:
+    """The number of features ``config``'s preprocessing (typing, imputation, encoding,
+    reduction) hands its estimator when fitted on ``(X, y)``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "colour": ["r", "g", "b", "r"]})
+    >>> preprocessed_width(defaults("classification")[0], X, [0, 1, 0, 1], ["colour"])
+    4
+    """
+    full, _ = _complete(config, task)
+    with quiet_fit_warnings():
+        out = _preprocessor(full, categorical, full["task"]).fit_transform(X, y)
+    return int(out.shape[1])
+
+
+def not_applicable(
+    config: dict[str, Any],
+    X: pd.DataFrame,
+    y: Any,
+    categorical: Sequence[str] = (),
+    *,
+    n_rows: int | None = None,
+    task: str | None = None,
+) -> str | None:
+    """Why ``config`` does not apply to training on the table ``(X, y)``, or ``None``.
+
+    Only algorithms with limits (``Algorithm.max_rows``/``max_features``; the few-shot
+    learner: 1,000 training rows, 100 features) can refuse a table; for the others this
+    returns ``None`` at once. Features are counted after the configuration's
+    preprocessing (:func:`preprocessed_width`), which is fitted only when the rows are
+    within the limit. A table whose preprocessing fails counts as applicable: the
+    evaluation records the error.
+
+    Parameters
+    ----------
+    config : a configuration (validated).
+    X, y : the raw table (``y`` for target encoding).
+    categorical : names of its categorical columns.
+    n_rows : training rows (default ``len(X)``; for cross-validation, the largest
+        training fold).
+    task : overrides ``config["task"]``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"x": range(2000)})
+    >>> not_applicable(defaults("classification")[0], X, [0, 1] * 1000) is None
+    True
+    """
+    full, algorithm = _complete(config, task)
+    if not algorithm.limited:
+        return None
+    n_rows = len(X) if n_rows is None else int(n_rows)
+    reason = algorithm.not_applicable(n_rows)
+    if reason is not None or algorithm.max_features is None:
+        return reason
+    try:
+        width = preprocessed_width(full, X, y, categorical)
+    except Exception:  # noqa: BLE001 - the evaluation or the fit reports it
+        return None
+    return algorithm.not_applicable(n_rows, width)
+
+
 def build(
     config: dict[str, Any],
     categorical: Sequence[str] = (),
@@ -641,15 +918,8 @@ def build(
     task : overrides ``config["task"]``.
     random_state : seed of the estimator where it has one.
     """
-    config = dict(config)
-    if task is not None:
-        config["task"] = task
-    validate(config)
-    task = config["task"]
-    algorithm = get_algorithm(task, config["algorithm"])
-    full = _config(task, algorithm, {p.name: p.default for p in algorithm.params})
-    full.update({k: v for k, v in config.items() if k != "params"})
-    full["params"] = {**full["params"], **config.get("params", {})}
+    full, algorithm = _complete(config, task)
+    task = full["task"]
     estimator = algorithm.make(full["params"], random_state)
     if task == "regression":
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())

@@ -192,25 +192,12 @@ def select_datasets(corpus: Path, task: str, n: int, min_rows: int, seed: int) -
     return chosen[keep].reset_index(drop=True)
 
 
-def kb_without_family(kb: Any, family: str) -> tuple[Any, list[str]]:
-    """A copy of ``kb`` without the datasets of ``family`` (and their variants), built from
-    the public tables; returns it and the dropped dataset names."""
-    from autometa.kb import KnowledgeBase
+def family_members(kb: Any, family: str) -> list[str]:
+    """The datasets of ``kb`` in ``family`` (its variants included), sorted: what
+    ``kb.without`` leaves out for a table of that family."""
     from autometa.metamodel._families import dataset_family
 
-    datasets = kb.datasets()
-    dropped = sorted(d for d in datasets.index if dataset_family(d) == family)
-    results = pd.concat([kb.results(t, fidelity="all") for t in kb.tasks], ignore_index=True)
-    results = results[~results["dataset"].isin(dropped)].drop(columns="repeat")
-    mf = kb.metafeatures()
-    kept = KnowledgeBase(
-        datasets[~datasets["dataset"].isin(dropped)].reset_index(drop=True),
-        mf[~mf.index.isin(dropped)],
-        results,
-        {t: kb.configs(t) for t in kb.tasks},
-        {k: v for k, v in kb.info.items() if k != "checksums"},
-    )
-    return kept, dropped
+    return sorted(d for d in kb.datasets().index if dataset_family(d) == family)
 
 
 def make_folds(y: pd.Series, task: str, n_folds: int, seed: int) -> list[tuple[Any, Any]]:
@@ -1120,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             if any(m in OURS for _, m in pending):
                 bar.set_description(f"{row.name}: meta-models")
-                ctx["kb"], _ = kb_without_family(kb, row.family)
+                ctx["kb"] = kb.without(family_members(kb, row.family))
                 cache = args.checkpoints / "recommend_realsize_models"
                 ctx["models"] = {
                     name: load_or_fit(

@@ -163,21 +163,21 @@ def test_selection_one_per_family_both_corpora_no_variants(bench, tmp_path):
     assert list(again["name"]) == list(chosen["name"][:2])  # seeded, and a prefix
 
 
-def test_kb_without_family_drops_the_family_and_its_variants(bench):
+def test_the_held_out_kb_drops_the_family_and_its_variants(bench):
     from autometa.kb import KnowledgeBase
 
     names = ["iris", "iris~mcar20", "1028_SWD", "1027_ESL", "adult"]
     mf = pd.DataFrame({"rows": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=names)
     perf = pd.DataFrame({"A": [0.1, 0.2, 0.3, 0.4, 0.5], "B": 0.5}, index=names)
     kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy")
-    kept, dropped = bench.kb_without_family(kb, "iris")
+    dropped = bench.family_members(kb, "iris")
     assert dropped == ["iris", "iris~mcar20"]
+    kept = kb.without(dropped)
     p = kept.performance("classification", "balanced_accuracy")
     assert sorted(p.index) == ["1027_ESL", "1028_SWD", "adult"]
     assert p.loc["adult", "A"] == pytest.approx(0.5)
     assert "iris" not in kept.metafeatures().index
-    _, dropped = bench.kb_without_family(kb, "ordinal_ben_david")
-    assert dropped == ["1027_ESL", "1028_SWD"]
+    assert bench.family_members(kb, "ordinal_ben_david") == ["1027_ESL", "1028_SWD"]
 
 
 def test_report_files(bench, tmp_path):

@@ -318,3 +318,38 @@ def test_add_results_checks_task():
         kb.add_results("a", {"algorithm": "rf"}, {"r2": 0.1}, task="regression")
     with pytest.raises(KnowledgeBaseError, match="task="):
         kb.add_results("new", {"algorithm": "rf"}, {"accuracy": 0.1})
+
+
+def test_without_leaves_the_datasets_out_of_every_table(tmp_path):
+    kb = _frames_kb()
+    kb.add_results("d", {"algorithm": "only_d"}, [{"fold": 0, "balanced_accuracy": 0.4}], task=TASK)
+    kb.save(tmp_path / "kb")
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    before = kb.fingerprint()
+    kept = kb.without(["a", "d"])
+    assert kept is not kb and kept.path is None
+    assert list(kept.datasets().index) == ["b", "c"]
+    assert list(kept.metafeatures().index) == ["b", "c"]
+    assert set(kept.results(TASK, fidelity="all")["dataset"]) == {"b", "c"}
+    p = kept.performance(TASK, "balanced_accuracy")
+    assert sorted(p.index) == ["b", "c"] and p.loc["b", "rf"] == 0.8
+    # the portfolio stays, also a configuration only a left-out dataset evaluated
+    assert kept.configs(TASK) == kb.configs(TASK)
+    assert "checksums" in kb.info and "checksums" not in kept.info
+    assert kept.info["notes"] == kb.info["notes"]
+    assert kb.fingerprint() == before and len(kb) == 4  # unchanged
+    # one name as a string; nothing left out is an equal copy
+    assert list(kb.without("b").datasets().index) == ["a", "c", "d"]
+    assert kb.without([]).fingerprint() == before
+    # the same contents as a knowledge base built without those datasets
+    mf = pd.DataFrame({"rows": [2000.0, 50.0], "ratio": [np.nan, 3.0]}, index=["b", "c"])
+    perf = pd.DataFrame({"rf": [0.8, np.nan], "knn": [0.85, 0.6]}, index=["b", "c"])
+    built = KnowledgeBase.from_frames(mf, perf, task=TASK, metric="balanced_accuracy")
+    assert _frames_kb().without("a").fingerprint() == built.fingerprint()
+
+
+def test_without_refuses_unknown_datasets():
+    kb = _frames_kb()
+    with pytest.raises(KnowledgeBaseError, match=r"\['nope'\]"):
+        kb.without(["a", "nope"])
+    assert len(kb) == 3

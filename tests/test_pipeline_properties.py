@@ -96,9 +96,13 @@ def target(task: str, n: int, seed: int) -> pd.Series:
 
 def fit_predict(task, algorithm, encoding, X, y, seed):
     config = dict(
-        space.defaults(task)[list(space.ALGORITHMS[task]).index(algorithm)], encoding=encoding
+        space.defaults(task, include_optional=True)[list(space.ALGORITHMS[task]).index(algorithm)],
+        encoding=encoding,
     )
     categorical = [c for c in X.columns if c.startswith("numeric_coded")]
+    # An algorithm for small tables (the few-shot learner) is checked where it applies.
+    if space.not_applicable(config, X, y, categorical, task=task) is not None:
+        return None
     pipeline = space.build(config, categorical=categorical, task=task)
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)

@@ -52,8 +52,10 @@ def test_every_sampled_config_builds_and_fits_on_mixed_data_with_nan(task, mixed
 
 def test_defaults_cover_every_algorithm_once():
     for task in space.TASKS:
-        algorithms = [c["algorithm"] for c in space.defaults(task)]
-        assert sorted(algorithms) == sorted(space.ALGORITHMS[task])
+        algorithms = [c["algorithm"] for c in space.defaults(task, include_optional=True)]
+        assert algorithms == list(space.ALGORITHMS[task])
+        required = [n for n, a in space.ALGORITHMS[task].items() if not a.optional]
+        assert [c["algorithm"] for c in space.defaults(task)] == required
     assert "gaussian_nb" in space.ALGORITHMS["classification"]
     assert "elastic_net" in space.ALGORITHMS["regression"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -481,6 +481,68 @@ class KnowledgeBase(TableQueries):
             pd.concat([self._results, other._results], ignore_index=True),
             configs,
             info,
+        )
+
+    def without(self, datasets: str | Iterable[str]) -> KnowledgeBase:
+        """A new knowledge base without ``datasets``: their dataset records, meta-features
+        and results are left out, everything else is kept as it is.
+
+        This is how a dataset is held out of what a meta-model learns from (leave one
+        dataset, or one family of near-duplicates, out). The configurations stay, also
+        those that only the left-out datasets evaluated: they are the portfolio, not a
+        property of a dataset, so a meta-model fitted on the result ranks the same
+        candidates. ``self`` is not changed.
+
+        Parameters
+        ----------
+        datasets : str or iterable of str
+            Names of datasets in the knowledge base (a dataset record, a meta-features row
+            or a result). An empty iterable gives an equal copy.
+
+        Returns
+        -------
+        KnowledgeBase
+            In memory (``path`` is None); ``info`` is this one's without the file
+            ``checksums``.
+
+        Raises
+        ------
+        KnowledgeBaseError
+            A name is not in the knowledge base (the message names the first ones).
+
+        See Also
+        --------
+        merge : the records of two knowledge bases in one.
+
+        Examples
+        --------
+        >>> mf = pd.DataFrame({"rows": [100.0, 2000.0, 500.0]}, index=["a", "b", "c"])
+        >>> perf = pd.DataFrame({"rf": [0.9, 0.8, 0.7]}, index=mf.index)
+        >>> kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="accuracy")
+        >>> list(kb.without(["b"]).metafeatures().index)
+        ['a', 'c']
+        >>> len(kb.without("a")), len(kb)
+        (2, 3)
+        """
+        names = {datasets} if isinstance(datasets, str) else {str(d) for d in datasets}
+        known = (
+            set(self._datasets["dataset"])
+            | set(self._metafeatures.index)
+            | set(self._results["dataset"])
+        )
+        unknown = sorted(names - known)
+        if unknown:
+            raise KnowledgeBaseError(
+                f"without: datasets {unknown[:5]} are not in the knowledge base "
+                f"({len(unknown)} unknown of {len(names)})"
+            )
+        d, r = self._datasets, self._results
+        return KnowledgeBase(
+            d[~d["dataset"].isin(names)],
+            self._metafeatures[~self._metafeatures.index.isin(names)],
+            r[~r["dataset"].isin(names)],
+            self._configs,
+            {k: v for k, v in self.info.items() if k != "checksums"},
         )
 
     # ---------------------------------------------------------------- identity

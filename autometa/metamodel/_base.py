@@ -33,6 +33,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from autometa._constants import NOT_APPLICABLE
 from autometa.errors import InvalidParameterError, KnowledgeBaseError
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
@@ -137,6 +138,9 @@ class TrainingData:
     kb_metafeature_columns: list[str] = field(default_factory=list)
     # standard error of each cell's mean over its folds (raw metric), NaN where unknown
     score_se: np.ndarray | None = None
+    # bool, recorded as not applicable (not run: an algorithm for small tables on a larger
+    # one); None where the knowledge base has no such cell
+    not_applicable: np.ndarray | None = None
 
     @classmethod
     def from_kb(cls, kb: Any, task: str, metric: str) -> TrainingData:
@@ -148,7 +152,9 @@ class TrainingData:
                 f"({perf.shape[0]} datasets x {perf.shape[1]} configs)"
             )
         status = kb.status_matrix(task).reindex(index=perf.index, columns=perf.columns)
-        failed = (status.notna() & (status != "ok")).to_numpy()
+        # A configuration that does not apply to a dataset was not run there: unknown.
+        failed = (status.notna() & ~status.isin(["ok", NOT_APPLICABLE])).to_numpy()
+        not_applicable = (status == NOT_APPLICABLE).to_numpy()
         # An ok run without a value for this metric (e.g. roc_auc not computed) is unknown.
         mf = kb.metafeatures(task).reindex(perf.index)
         ft = kb.fit_times(task).reindex(index=perf.index, columns=perf.columns)
@@ -180,6 +186,7 @@ class TrainingData:
             n_features=n_feat,
             kb_metafeature_columns=list(mf.columns),
             score_se=score_se.to_numpy(dtype=float),
+            not_applicable=not_applicable if not_applicable.any() else None,
         )
 
     def subset(self, rows: Sequence[int] | np.ndarray) -> TrainingData:
@@ -200,6 +207,7 @@ class TrainingData:
             n_features=self.n_features[rows],
             kb_metafeature_columns=self.kb_metafeature_columns,
             score_se=None if self.score_se is None else self.score_se[rows],
+            not_applicable=None if self.not_applicable is None else self.not_applicable[rows],
         )
 
     def utility(self, floor: float = 0.0) -> np.ndarray:

@@ -266,6 +266,15 @@ def _standardised_residuals(
     return list(((actual - raw[chosen]) / raw_std[chosen])[ok])
 
 
+def _applicable(data: TrainingData, i: int) -> dict[str, np.ndarray]:
+    """``select``'s ``allowed=`` for held-out dataset ``i``: the configurations that apply to
+    it (none is passed where all do, so knowledge bases without optional algorithms are
+    evaluated exactly as before)."""
+    if data.not_applicable is None or not data.not_applicable[i].any():
+        return {}
+    return {"allowed": ~data.not_applicable[i]}
+
+
 def _kb_probes(model: MetaModel, data: TrainingData, i: int) -> dict[str, float]:
     """What probing dataset ``i`` would measure: its own scores of the model's probes."""
     position = {c: j for j, c in enumerate(data.config_ids)}
@@ -438,12 +447,14 @@ def evaluate_recommender(
             fitted[name] = model
             for i in test:
                 mf = data.metafeatures.iloc[i]
-                picks[name][i] = model.select(mf, kmax)
+                # as recommend(): never a configuration that does not apply to the dataset
+                allowed = _applicable(data, i)
+                picks[name][i] = model.select(mf, kmax, **allowed)
                 residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
                 if name in probe_models:
                     probes = _kb_probes(model, data, i)
                     with_probes = f"{name}+probe"
-                    picks[with_probes][i] = model.select(mf, kmax, probes=probes)
+                    picks[with_probes][i] = model.select(mf, kmax, probes=probes, **allowed)
                     residuals[with_probes] += _standardised_residuals(
                         model, data, i, picks[with_probes][i], probes
                     )

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from test_batch import _write_suite
 
 import autometa
-from autometa import batch
+from autometa import _batch_workers
 from autometa.evaluate import call_with_limits, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,9 @@ def test_describe_runs_under_the_evaluation_limits(tmp_path, monkeypatch):
     suite = _write_suite(tmp_path / "suite")
     source = str(min(suite.rglob("*.csv")))
     start = time.monotonic()
-    output = batch._describe(source, None, 0, "default", 2, time_limit=2, memory_limit_mb=512)
+    output = _batch_workers.describe(
+        source, None, 0, "default", 2, time_limit=2, memory_limit_mb=512
+    )
     assert time.monotonic() - start < 30
     assert output["metafeatures"] is None
     assert "TimeoutError: time limit of 2 s exceeded" in output["error"]
