@@ -60,6 +60,7 @@ def _importable_autometa() -> None:
 
 _importable_autometa()
 
+from autometa._io import write_atomic
 from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables, sample_episode
 from autometa.fewshot.split import load_split
 
@@ -324,6 +325,36 @@ def gate_record(summary: dict, model: str) -> dict:
     return rec
 
 
+def choose_default(summary: dict, gates: dict, names: list[str]) -> dict | None:
+    """``default.json``'s contents: the model with the best mean meta-val ROC AUC over k
+    (balanced support) among those passing the k <= 5 gate, or ``None`` when none passes
+    (a default that always falls back would ship nothing)."""
+
+    def overall(m: str) -> float:
+        return float(
+            np.mean(
+                [
+                    s["learners"][m]["roc_auc"]
+                    for key, s in summary.items()
+                    if key.startswith("balanced/") and m in s["learners"]
+                ]
+            )
+        )
+
+    eligible = [m for m in names if gates.get(m, {}).get("k_le_5", {}).get("passed")]
+    if not eligible:
+        return None
+    method, size = max(eligible, key=overall).rsplit("_", 1)
+    return {
+        "method": method,
+        "size": size,
+        "chosen_by": "mean meta-val ROC AUC over k (balanced), among the models passing "
+        "the k <= 5 gate",
+        "scores": {m: overall(m) for m in names},
+        "passed_k_le_5": eligible,
+    }
+
+
 def markdown(summary: dict, tgt: dict, header: str) -> str:
     lines = [f"# {header}", ""]
     for key, s in summary.items():
@@ -447,34 +478,16 @@ def main(argv: list[str] | None = None) -> dict:
                 payload["meta"]["gate_source"] = (
                     f"benchmarks/fewshot.py --split val, {args.episodes} episodes"
                 )
-                torch.save(payload, path)
+                write_atomic(path, lambda tmp, payload=payload: torch.save(payload, tmp))
         if args.choose_default:
-
-            def overall(m: str) -> float:
-                return float(
-                    np.mean(
-                        [
-                            s["learners"][m]["roc_auc"]
-                            for key, s in summary.items()
-                            if key.startswith("balanced/") and m in s["learners"]
-                        ]
-                    )
+            choice = choose_default(summary, result["gate"], names)
+            if choice is None:
+                print("no model passes the k <= 5 gate: default.json not written", file=sys.stderr)
+            else:
+                text = json.dumps(choice, indent=1) + "\n"
+                write_atomic(
+                    Path(args.weights) / "default.json", lambda tmp: Path(tmp).write_text(text)
                 )
-
-            best = max(names, key=overall)
-            method, size = best.rsplit("_", 1)
-            (Path(args.weights) / "default.json").write_text(
-                json.dumps(
-                    {
-                        "method": method,
-                        "size": size,
-                        "chosen_by": "mean meta-val ROC AUC over k (balanced)",
-                        "scores": {m: overall(m) for m in names},
-                    },
-                    indent=1,
-                )
-                + "\n"
-            )
     out = (
         Path(args.out)
         if args.out

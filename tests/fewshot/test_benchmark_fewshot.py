@@ -1,0 +1,58 @@
+"""The few-shot benchmark's choices that decide what ships (gate and default)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "fewshot.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("fewshot_benchmark", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(aucs: dict[int, dict[str, float]]) -> dict:
+    return {
+        f"balanced/k={k}": {"learners": {m: {"roc_auc": v} for m, v in row.items()}}
+        for k, row in aucs.items()
+    }
+
+
+def test_gate_is_per_regime_and_per_k(bench):
+    summary = _summary(
+        {
+            1: {"pfn_S": 0.70, "protonet_S": 0.66, "logreg": 0.66},
+            5: {"pfn_S": 0.80, "protonet_S": 0.77, "logreg": 0.78},
+            20: {"pfn_S": 0.84, "protonet_S": 0.88, "logreg": 0.85},
+        }
+    )
+    gate = bench.gate_record(summary, "protonet_S")
+    assert gate["k_le_5"]["passed"] is False  # k=5 is 0.01 below logistic regression
+    assert gate["k_gt_5"]["passed"] is True
+    assert bench.gate_record(summary, "pfn_S")["k_le_5"]["passed"] is True
+
+
+def test_default_is_chosen_among_models_passing_the_small_k_gate(bench):
+    summary = _summary(
+        {
+            1: {"pfn_S": 0.60, "protonet_S": 0.70, "logreg": 0.65},
+            5: {"pfn_S": 0.76, "protonet_S": 0.80, "logreg": 0.78},
+            20: {"pfn_S": 0.95, "protonet_S": 0.86, "logreg": 0.85},
+        }
+    )
+    names = ["pfn_S", "protonet_S"]
+    gates = {m: bench.gate_record(summary, m) for m in names}
+    choice = bench.choose_default(summary, gates, names)
+    # pfn_S has the best mean but fails k <= 5: it cannot be the default
+    assert (choice["method"], choice["size"]) == ("protonet", "S")
+    assert choice["passed_k_le_5"] == ["protonet_S"]
+    failing = {m: {"k_le_5": {"passed": False}} for m in names}
+    assert bench.choose_default(summary, failing, names) is None
