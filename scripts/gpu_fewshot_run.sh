@@ -24,6 +24,10 @@ TRAIN_MIN=${TRAIN_MIN:-4.5}
 SMALL_MIN=$(python3 -c "print(round($TRAIN_MIN / 3, 2))")
 L="python3 scripts/fewshot_launch.py"
 COMMON="--device cuda --packed $PACK --out $W --seed 0 --checkpoint-every 500"
+# Continue from the CPU-trained weights where they exist (fine-tuning with a fresh
+# optimiser): INIT_DIR=data/fewshot/weights (the default); INIT_DIR= starts from scratch.
+INIT_DIR=${INIT_DIR-data/fewshot/weights}
+init() { [ -n "$INIT_DIR" ] && [ -f "$INIT_DIR/$1.pt" ] && echo "--init $INIT_DIR/$1.pt"; }
 
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$LOGS/gpu.txt"
 python3 -c "import torch, sklearn; print('torch', torch.__version__, 'sklearn', sklearn.__version__)" | tee -a "$LOGS/gpu.txt"
@@ -33,15 +37,15 @@ test -f "$PACK" || { echo "missing $PACK: pack the corpus first (see header)"; e
 timeout 60 $L -m pytest -q -x tests/fewshot -p no:cacheprovider > "$LOGS/pytest_cuda.log" 2>&1
 tail -3 "$LOGS/pytest_cuda.log"
 
-$L -m autometa.fewshot.train $COMMON --minutes "$TRAIN_MIN" --method pfn --size M \
+$L -m autometa.fewshot.train $COMMON --minutes "$TRAIN_MIN" --method pfn --size M $(init pfn_M) \
     --batch-size 64 --tokens-per-batch 1500000 --n-query 128 --lr 3e-4 > "$LOGS/train_pfn_M.log" 2>&1 &
 P1=$!
-$L -m autometa.fewshot.train $COMMON --minutes "$TRAIN_MIN" --method pfn --size S \
+$L -m autometa.fewshot.train $COMMON --minutes "$TRAIN_MIN" --method pfn --size S $(init pfn_S) \
     --batch-size 64 --tokens-per-batch 1500000 --n-query 128 --lr 5e-4 > "$LOGS/train_pfn_S.log" 2>&1 &
 P2=$!
 (
   for m in protonet maml reptile; do
-    $L -m autometa.fewshot.train $COMMON --minutes "$SMALL_MIN" --method $m --size S \
+    $L -m autometa.fewshot.train $COMMON --minutes "$SMALL_MIN" --method $m --size S $(init ${m}_S) \
         --batch-size 64 --tokens-per-batch 600000 --n-query 128 --lr 1e-3 > "$LOGS/train_${m}_S.log" 2>&1
   done
 ) &
