@@ -105,6 +105,37 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def plot_losses(folder: Path, path: Path, window: int = 50) -> list[str]:
+    """Training loss of every ``*_loss.csv`` in ``folder`` against training minutes, as a
+    share of chance (cross-entropy / ln(classes), so that the curriculum's growing class
+    counts do not read as a rising loss), rolling mean over ``window`` logged steps;
+    returns the runs drawn."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    runs = []
+    for csv_path in sorted(folder.glob("*_loss.csv")):
+        log = pd.read_csv(csv_path)
+        if log.empty:
+            continue
+        run = csv_path.stem.removesuffix("_loss")
+        relative = log["loss"] / np.log(log["n_classes"].clip(lower=2))
+        smooth = relative.rolling(window, min_periods=1).mean()
+        ax.plot(log["elapsed_s"] / 60.0, smooth, label=run)
+        runs.append(run)
+    ax.set_xlabel("training minutes")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylabel(f"cross-entropy / ln(classes), rolling mean of {window}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--snapshots", type=Path, required=True)
@@ -114,7 +145,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--max-datasets", type=int, default=None)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--out", type=Path, default=RESULTS / "fewshot_curve")
+    p.add_argument(
+        "--loss-plot",
+        action="store_true",
+        help="also plot the loss logs (*_loss.csv) of the snapshots' run folder",
+    )
     args = p.parse_args(argv)
+    if args.loss_plot:
+        plot_losses(args.snapshots.parent, args.out.with_name("fewshot_loss.png"))
 
     names = snapshot_names(args.snapshots, [r for r in args.runs.split(",") if r])
     bench = _fewshot_benchmark()

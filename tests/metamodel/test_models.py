@@ -301,3 +301,26 @@ def test_flaml_baseline_follows_the_nearest_dataset_by_size_only(kb, fitted):
         query[["stat.signal", "stat.noise1", "stat.noise2"]] = [9.0, -9.0, 9.0]
         best = perf.loc[name].idxmax()
         assert model.config_ids_[model.select(query, 1)[0]] == best
+
+
+def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
+    """With an infinitely strict rule nothing can earn its place: the prior is the pick."""
+    from autometa.errors import InvalidParameterError
+
+    common = {"n_estimators": 10, "inner_repeats": 1, "first_pick_se": 1e9}
+    model = get_model("default", first_pick_prior="model", **common).fit(kb, TASK, METRIC)
+    assert model.chosen_["a"] == 1.0 and model.chosen_["bonus"] == 0.0
+    sbs = get_model("default", first_pick_prior="sbs", **common).fit(kb, TASK, METRIC)
+    assert sbs.chosen_["a"] == 0.0
+    # with no strictness at all both orders end on the same (best) candidate
+    loose = {**common, "first_pick_se": 0.0}
+    picks = [
+        get_model("default", first_pick_prior=p, **loose).fit(kb, TASK, METRIC).chosen_
+        for p in ("model", "sbs")
+    ]
+    best = max(model.tuning_.values())
+    for chosen in picks:
+        key = f"first pick: a={chosen['a']} bonus={chosen['bonus']}"
+        assert model.tuning_[key] == pytest.approx(best)
+    with pytest.raises(InvalidParameterError, match="first_pick_prior='forest'"):
+        get_model("default", first_pick_prior="forest", **common).fit(kb, TASK, METRIC)
