@@ -72,6 +72,21 @@ def curriculum_caps(
     )
 
 
+#: Default bound on ``episodes x (features + 1) x rows^2`` per step: the rows-attention maps
+#: a step keeps for the backward pass grow with the square of the episode's rows. Without
+#: it, a batch of large real episodes (500 context rows, 64 features) took a 2-core
+#: machine's 24 GB (an out-of-memory kill of the first CPU stretch's pfn S run).
+MAX_ATTENTION_CELLS = 20_000_000
+
+
+def episodes_within(batch: int, n_rows: int, n_features: int, max_cells: int | None) -> int:
+    """How many of ``batch`` episodes of ``n_rows`` x ``n_features`` fit in ``max_cells``
+    (0: not even one; ``max_cells=None``: no bound)."""
+    if max_cells is None:
+        return batch
+    return min(batch, max_cells // ((n_features + 1) * n_rows * n_rows))
+
+
 def _episode_shape(rng: np.random.Generator, max_features: int, max_classes: int, max_k: int):
     C = 2 if rng.random() < 0.5 or max_classes < 3 else int(rng.integers(3, max_classes + 1))
     k = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_k)))), 1, max_k))
@@ -114,6 +129,7 @@ def train(
     finetune_frac: float = 0.0,
     snapshot_minutes: float | None = None,
     clock: str = "auto",
+    max_attention_cells: int | None = MAX_ATTENTION_CELLS,
     checkpoint_every: int = 200,
     log_every: int = 10,
     amp: bool = True,
@@ -158,6 +174,10 @@ def train(
     snapshot_minutes : float, optional
         Also write the weights every this many minutes of training to
         ``{out}/snapshots/{name}_{minutes}min.pt`` (for the quality-per-CPU-minute curve).
+    max_attention_cells : int or None
+        Bound on ``episodes x (features + 1) x rows^2`` per step (memory of the rows
+        attention): a batch over it keeps fewer episodes, an episode over it alone is
+        drawn again (:data:`MAX_ATTENTION_CELLS`; ``None``: no bound).
     clock : {"auto", "cpu", "wall"}
         What ``minutes`` (and snapshots, and the log's ``elapsed_s``) count: ``"cpu"`` the
         process's CPU time (all its threads: CPU-minutes, the same whatever else runs on a
@@ -314,12 +334,19 @@ def train(
             if batch is None:
                 continue
             xb, yb, n_ctx, C = batch
+            keep = episodes_within(len(xb), xb.shape[1], xb.shape[2], max_attention_cells)
+            if keep < 1:
+                continue
+            xb, yb = xb[:keep], yb[:keep]
             x = torch.from_numpy(xb).to(dev)
             y = torch.from_numpy(yb).to(dev)
         else:
             C, n_ctx, Fd = _episode_shape(rng, cap_features, cap_classes, cap_k)
             N = n_ctx + n_query
             b = int(max(2, min(batch_size, tokens_per_batch // (N * (Fd + 1)))))
+            b = episodes_within(b, N, Fd, max_attention_cells)
+            if b < 1:
+                continue
             x, y = sample_prior_batch(
                 b, N, n_ctx, Fd, C, device=dev, weights=prior_weights or PRIOR_WEIGHTS
             )
@@ -407,6 +434,7 @@ def train(
         "curriculum": curriculum,
         "finetune_frac": finetune_frac,
         "threads": torch.get_num_threads(),
+        "max_attention_cells": max_attention_cells,
         "split": "data/fewshot/split.json (train)",
     }
     weights = save_weights(model, out / f"{name}.pt", {"train": record})
@@ -456,6 +484,12 @@ def main(argv: list[str] | None = None) -> None:
         choices=["auto", "cpu", "wall"],
         help="what --minutes counts (auto: CPU time on the CPU, wall time on a GPU)",
     )
+    p.add_argument(
+        "--max-attention-cells",
+        type=int,
+        default=MAX_ATTENTION_CELLS,
+        help="bound on episodes x (features+1) x rows^2 per step (0: none)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-resume", action="store_true")
@@ -489,6 +523,7 @@ def main(argv: list[str] | None = None) -> None:
         finetune_frac=a.finetune_frac,
         snapshot_minutes=a.snapshot_minutes,
         clock=a.clock,
+        max_attention_cells=a.max_attention_cells or None,
         checkpoint_every=a.checkpoint_every,
         amp=not a.no_amp,
         seed=a.seed,

@@ -376,3 +376,11 @@ def test_finetune_phase_uses_real_episodes_and_snapshots(tmp_path, monkeypatch):
     assert meta["snapshot"]["name"] == "protonet_tiny"
     with pytest.raises(ValueError, match="finetune_frac"):
         train_module.train("protonet", "tiny", out=tmp_path, max_steps=1, finetune_frac=2.0)
+
+
+def test_attention_bound_trims_batches_of_large_episodes():
+    from autometa.fewshot.train import episodes_within
+
+    assert episodes_within(16, 100, 9, None) == 16
+    assert episodes_within(16, 100, 9, 10 * 100 * 100 * 4) == 4
+    assert episodes_within(16, 600, 63, 20_000_000) == 0  # one episode alone is too big
