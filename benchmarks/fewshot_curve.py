@@ -16,8 +16,9 @@ Writes ``benchmarks/results/fewshot_curve.{csv,md,png}``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,12 +29,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 SNAPSHOT = re.compile(r"^(?P<run>.+)_(?P<minutes>\d{4})min$")
 
 
-def _fewshot_benchmark():
-    spec = importlib.util.spec_from_file_location("fewshot_bench", ROOT / "benchmarks/fewshot.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fewshot_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+def run_benchmark(argv: list[str], out: Path) -> dict:
+    """Run ``benchmarks/fewshot.py`` in its own process (its joblib workers import it by
+    path) and read back the JSON it writes to ``out``."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "fewshot.py"), *argv, "--out", str(out)]
+    subprocess.run(command, check=True)
+    return json.loads(out.read_text())
 
 
 def snapshot_names(folder: Path, runs: list[str] | None) -> list[str]:
@@ -155,7 +156,6 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         plot_losses(args.snapshots.parent, args.out.with_name("fewshot_loss.png"))
 
     names = snapshot_names(args.snapshots, [r for r in args.runs.split(",") if r])
-    bench = _fewshot_benchmark()
     argv_bench = [
         "--split",
         "val",
@@ -171,14 +171,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         str(args.episodes),
         "--n-jobs",
         str(args.n_jobs),
-        "--out",
-        str(args.out.with_name(args.out.name + "_bench.json")),
     ]
     if args.max_datasets:
         argv_bench += ["--max-datasets", str(args.max_datasets)]
-    result = bench.main(argv_bench)
-    table = curve_table(result["summary"], names)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = run_benchmark(argv_bench, args.out.with_name(args.out.name + "_bench.json"))
+    table = curve_table(result["summary"], names)
     table.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4f")
     wide = table.pivot_table(index=["run", "minutes"], columns="k", values="diff_vs_logreg")
     wide.columns = [f"k={k}" for k in wide.columns]
