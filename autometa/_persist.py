@@ -6,6 +6,11 @@ which skops trusts, plus :data:`TRUSTED_TYPES`, the classes autometa's pipelines
 of -- and refuses a file holding anything else, so opening a model file never runs code
 from it (unlike ``pickle``/``joblib``).
 
+A fitted few-shot learner (:class:`autometa.fewshot.FewShotClassifier`) is saved without
+its torch network: the file names the weights file (and its SHA-256) and the first
+prediction after loading reads it again; its logistic-regression fallback is an ordinary
+scikit-learn pipeline. Loading such a model needs PyTorch installed.
+
 Some things are not stored as Python objects: ``leaderboard_`` and ``recommendations_``
 travel as JSON text and are rebuilt on load; ``study_`` (an Optuna study, which skops
 cannot describe) is left out; a ``kb`` or ``model`` parameter given as an object is stored
@@ -47,6 +52,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "autometa.auto.AutoClassifier",
     "autometa.auto.AutoRegressor",
     "autometa.data._columns.ColumnTyper",
+    # the few-shot learner: its saved state holds no torch object (the network is read
+    # again from the weights file it names, the device is stored as its name)
+    "autometa.fewshot.classifier.FewShotClassifier",
     "autometa.space._LabelEncodedClassifier",
     # the column selector's dtype (a type reference, nothing is called)
     "numpy.dtype",

@@ -594,7 +594,7 @@ def as_suggested(config: dict, task: str) -> dict | None:
     from autometa.errors import ConfigError
 
     # Optional algorithms (the few-shot learner) are raced like any other recommendation;
-    # tune's own trials do not draw them.
+    # tune draws them where its recommendations hold one that applies to the table.
     names = space.algorithm_names(task, include_optional=True)
     try:
         params = space.to_trial_params(dict(config, task=task), algorithms=names)

@@ -24,6 +24,7 @@ __all__ = [
     "QueuePlan",
     "claim_trial",
     "evaluated",
+    "narrow_pool",
     "top_up",
 ]
 
@@ -39,14 +40,19 @@ NARROW_POOL = 50
 @dataclass(frozen=True)
 class QueuePlan:
     """What :func:`top_up` queues: ``n_trials`` slots, the first ``warm`` of a new study
-    for the top recommendations (``recommended(k)``: the top ``k`` configurations), and
-    with ``narrow`` the sampler's trials below ``n_trials // 2`` within the top ``narrow``
-    algorithm families."""
+    for the top recommendations (``recommended(k)``: the top ``k`` configurations, each
+    one the study's ``algorithms`` can draw), and with ``narrow`` the sampler's trials
+    below ``n_trials // 2`` within the top ``narrow`` algorithm families.
+
+    ``algorithms`` is the study's list of algorithm names (``space.suggest``'s
+    ``algorithms``, user attribute ``space.STUDY_ALGORITHMS_ATTR``); ``None``: suggest's
+    default."""
 
     n_trials: int
     warm: int
     narrow: int | None
     recommended: Callable[[int], list[dict[str, Any]]]
+    algorithms: tuple[str, ...] | None = None
 
 
 def evaluated(trial: Any) -> bool:
@@ -130,6 +136,11 @@ def claim_trial(study: Any, n_trials: int) -> Any | None:
     return None
 
 
+def narrow_pool(warm: int) -> int:
+    """How many recommendations :func:`top_up` looks at for the ``narrow_space`` families."""
+    return max(NARROW_POOL, warm)
+
+
 def _top_families(configs: Sequence[dict[str, Any]], n: int) -> list[str]:
     """The first ``n`` distinct algorithms of ``configs`` (in rank order)."""
     families: list[str] = []
@@ -192,10 +203,14 @@ def _new_trials(plan: QueuePlan, new: list[int], *, fresh: bool) -> dict[int, _Q
     open_slots = new[len(warm_configs) :]
     families: list[str] = []
     if plan.narrow is not None and any(slot < n_trials // 2 for slot in open_slots):
-        families = _top_families(plan.recommended(max(NARROW_POOL, plan.warm)), plan.narrow)
+        pool = plan.recommended(narrow_pool(plan.warm))
+        if plan.algorithms is not None:  # fixed below: it must be one of the study's choices
+            pool = [c for c in pool if c["algorithm"] in plan.algorithms]
+        families = _top_families(pool, plan.narrow)
     planned: dict[int, _Queued] = {}
     for rank, (slot, config) in enumerate(zip(new, warm_configs), start=1):
-        planned[slot] = _Queued(space.to_trial_params(config), {WARM_START_ATTR: rank})
+        params = space.to_trial_params(config, algorithms=plan.algorithms)
+        planned[slot] = _Queued(params, {WARM_START_ATTR: rank})
     for index, slot in enumerate(open_slots):
         # Optuna allows one set of choices per parameter in a study, so the narrowed trials
         # fix "algorithm" (in turn over the families) and the sampler draws the rest.

@@ -4,8 +4,10 @@
 it with :func:`autometa.evaluate.evaluate` (an isolated worker with time and memory
 limits), records the trial's ``user_attrs`` (``config``, ``config_id``, ``folds``,
 ``status``, ``error``, ``metric``, ``categorical``) and returns the state and value to
-tell. A configuration that a finished trial of the study already evaluated is not
-evaluated again (:data:`DUPLICATE_ATTR`).
+tell: ``COMPLETE``; ``PRUNED`` for a timeout, running out of memory or a configuration
+that does not apply to the table (``not_applicable``, not run); ``FAIL`` for an error.
+A configuration that a finished trial of the study already evaluated is not evaluated
+again (:data:`DUPLICATE_ATTR`).
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from autometa import space
+from autometa._constants import NOT_APPLICABLE
 from autometa._io import json_safe
 from autometa._tune_budget import evaluated
 
-__all__ = ["DUPLICATE_ATTR", "MAX_ERROR_CHARS", "Objective"]
+__all__ = ["DUPLICATE_ATTR", "MAX_ERROR_CHARS", "PRUNED_STATUSES", "Objective"]
 
 #: Trial user attribute of a trial whose configuration an earlier trial of the study had
 #: already evaluated: that trial's number (its result is reused, nothing is evaluated).
 DUPLICATE_ATTR = "duplicate_of"
 #: Characters of an error message a trial keeps (the last ones).
 MAX_ERROR_CHARS = 1000
+#: Evaluation statuses that end a trial PRUNED rather than FAIL: stopped at a resource
+#: limit, or not run because the configuration does not apply to the table.
+PRUNED_STATUSES = ("timeout", "memory", NOT_APPLICABLE)
 
 
 def _jsonable_folds(folds: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -73,6 +79,7 @@ class Objective:
         memory_limit_mb: float | None,
         random_state: int,
         cache: MutableMapping[str, Any] | None,
+        algorithms: Sequence[str] | None = None,
     ) -> None:
         from autometa.metrics import metrics_for
 
@@ -85,6 +92,8 @@ class Objective:
         self.random_state = random_state
         self.cache = cache
         self.categorical = list(dataset.categorical)
+        #: The study's algorithm names (``space.suggest``'s ``algorithms``; None: its default).
+        self.algorithms = None if algorithms is None else list(algorithms)
 
     def __call__(self, trial: Any) -> tuple[Any, float | None]:
         import optuna
@@ -92,7 +101,7 @@ class Objective:
         from autometa.evaluate import evaluate
 
         State = optuna.trial.TrialState
-        config = space.suggest(trial, self.dataset.task)
+        config = space.suggest(trial, self.dataset.task, algorithms=self.algorithms)
         cid = space.config_id(config)
         trial.set_user_attr("config", config)
         trial.set_user_attr("config_id", cid)
@@ -131,5 +140,7 @@ class Objective:
         trial.set_user_attr("status", status)  # last: a trial with a status has a result
         if status == "ok":
             return State.COMPLETE, value
-        # Resource limits prune (the sampler learns they are bad); exceptions fail.
-        return (State.PRUNED if status in ("timeout", "memory") else State.FAIL), None
+        # Resource limits prune (the sampler learns they are bad), and so does a
+        # configuration that does not apply to the table (the few-shot learner beyond its
+        # feature limit after the drawn preprocessing: not run); exceptions fail.
+        return (State.PRUNED if status in PRUNED_STATUSES else State.FAIL), None

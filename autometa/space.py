@@ -597,6 +597,31 @@ def defaults(task: str, include_optional: bool = False) -> list[dict[str, Any]]:
     ]
 
 
+#: Optuna study user attribute: the algorithm names the study's trials draw from
+#: (:func:`suggest`'s ``algorithms``), set once when :func:`autometa.tune` or
+#: :func:`autometa.warm_start` starts the study. Optuna allows one set of choices per
+#: parameter in a study, so every process working on the study reads the same list.
+STUDY_ALGORITHMS_ATTR = "autometa_algorithms"
+
+
+def study_algorithms(study: Any, task: str) -> list[str]:
+    """The algorithm names :func:`suggest` draws from in ``study``: the list stored with it
+    (user attribute :data:`STUDY_ALGORITHMS_ATTR`, e.g. with the few-shot learner where
+    the recommendations hold it), else the default :func:`algorithm_names` ``(task)``.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> study_algorithms(optuna.create_study(), "regression")[:2]
+    ['ridge', 'elastic_net']
+    """
+    attrs = getattr(study, "user_attrs", None) if study is not None else None
+    stored = attrs.get(STUDY_ALGORITHMS_ATTR) if isinstance(attrs, dict) else None
+    if isinstance(stored, list) and stored and all(isinstance(n, str) for n in stored):
+        return list(stored)
+    return algorithm_names(task)
+
+
 def param_key(algorithm: str, param: str) -> str:
     """The Optuna parameter name of an algorithm's hyperparameter (names differ per algorithm)."""
     return f"{algorithm}.{param}"
@@ -609,9 +634,11 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     ----------
     trial : optuna.trial.Trial
     task : {"classification", "regression"}
-    algorithms : restrict the search to these algorithm names (default: all of the task
-        but the optional ones, :func:`algorithm_names`). Optuna needs one list per study:
-        pass the same one to every trial of a study (and to :func:`to_trial_params`).
+    algorithms : restrict the search to these algorithm names (default: the list stored
+        with the trial's study by :func:`autometa.tune` / :func:`autometa.warm_start`,
+        :func:`study_algorithms`; for any other study all of the task but the optional
+        ones, :func:`algorithm_names`). Optuna needs one list per study: pass the same one
+        to every trial of a study (and to :func:`to_trial_params`).
 
     Examples
     --------
@@ -621,7 +648,10 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     ...     config = suggest(trial, "classification")
     ...     return 0.0
     """
-    names = algorithm_names(task) if algorithms is None else list(algorithms)
+    if algorithms is None:
+        names = study_algorithms(getattr(trial, "study", None), task)
+    else:
+        names = list(algorithms)
     name = trial.suggest_categorical("algorithm", names)
     algorithm = get_algorithm(task, name)
     steps = {step: trial.suggest_categorical(step, list(ch)) for step, ch in PREPROCESSING.items()}

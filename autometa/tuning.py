@@ -26,13 +26,24 @@ done. A process that joins or resumes a study draws with a sampler seed of its o
 configuration an earlier trial evaluated is never evaluated again (the trial reuses its
 result and records ``duplicate_of``). The evaluation's worker process ends with its parent.
 
+Algorithms
+----------
+Each study draws from one list of algorithms, fixed when it starts and stored with it
+(user attribute ``autometa_algorithms``, :data:`ALGORITHMS_ATTR`): the default ones, plus
+an optional algorithm (the few-shot learner, where PyTorch is installed) when the
+recommendations the study starts with hold a configuration of it that applies to the
+table (at most 1,000 rows and 100 features). Resumed and parallel workers read the stored
+list, since Optuna refuses other choices for a parameter within one study; a study without
+it (started by an older version) keeps the default list.
+
 Every trial keeps ``user_attrs``: ``config`` (the configuration, as
 :func:`autometa.recommendation.learn_from` expects), ``config_id``, ``folds`` (per-fold records),
-``status`` (``ok``/``timeout``/``memory``/``error``), ``error``, ``metric``, ``categorical``,
-``warm_start_rank`` for enqueued recommendations and ``duplicate_of`` for a reused result.
-A configuration that times out or runs out of memory ends ``PRUNED``; one that raises ends
-``FAIL`` (with ``status`` ``error``); neither stops the study. A ``FAIL`` without a
-``status`` is a lost trial (its process died) that was run again in another trial.
+``status`` (``ok``/``timeout``/``memory``/``not_applicable``/``error``), ``error``,
+``metric``, ``categorical``, ``warm_start_rank`` for enqueued recommendations and
+``duplicate_of`` for a reused result. A configuration that times out or runs out of memory
+ends ``PRUNED``, and so does one that does not apply to the table (not run); one that
+raises ends ``FAIL`` (with ``status`` ``error``); none stops the study. A ``FAIL`` without
+a ``status`` is a lost trial (its process died) that was run again in another trial.
 
 Example
 -------
@@ -97,6 +108,9 @@ HEARTBEAT_INTERVAL = 30
 GRACE_PERIOD = 120
 #: Study user attribute holding what the study tunes (dataset, task, metric, cv).
 STUDY_ATTR = "autometa"
+#: Study user attribute holding the algorithm names its trials draw from (fixed when the
+#: study starts; see :func:`_study_algorithms`).
+ALGORITHMS_ATTR = space.STUDY_ALGORITHMS_ATTR  # "autometa_algorithms"
 # Defined with the code that uses them, read here too:
 DUPLICATE_ATTR = _tune_objective.DUPLICATE_ATTR  # "duplicate_of"
 SLOT_ATTR = _tune_budget.SLOT_ATTR  # "autometa_slot"
@@ -228,13 +242,17 @@ def _load(data: Any, target: str | None) -> Any:
 def _recommended_configs(
     dataset: Any, n: int, *, metric: str | None, kb: Any, model: Any, random_state: int
 ) -> list[dict[str, Any]]:
+    """The top ``n`` recommendations' configurations that this installation's search space
+    holds (optional algorithms included; :func:`_enqueueable` checks them against a
+    study's own list)."""
     from autometa.recommendation import recommend
 
     recs = recommend(dataset, k=n, metric=metric, kb=kb, model=model, random_state=random_state)
+    names = space.algorithm_names(dataset.task, include_optional=True)
     configs = []
     for rec in recs:
         try:
-            space.to_trial_params(rec.config)
+            space.to_trial_params(rec.config, algorithms=names)
         except ConfigError as exc:
             warnings.warn(
                 f"recommendation {rec.config_id!r} is not in the search space and is "
@@ -245,6 +263,108 @@ def _recommended_configs(
             continue
         configs.append(dict(rec.config))
     return configs
+
+
+def _not_enqueueable(config: dict[str, Any], algorithms: Sequence[str], dataset: Any) -> str | None:
+    """Why ``config`` cannot be a trial of a study that draws from ``algorithms`` on
+    ``dataset`` (its algorithm is not one of them, or it does not apply to the table:
+    :func:`autometa.space.not_applicable`), or ``None``."""
+    name = config.get("algorithm")
+    try:
+        why = space.not_applicable(config, dataset.X, dataset.y, dataset.categorical)
+    except ConfigError as exc:  # e.g. an algorithm this installation lacks
+        why = (space.unavailable(dataset.task, name) if isinstance(name, str) else None) or str(exc)
+    if why is None and name not in algorithms:
+        why = (
+            f"this study's trials draw from the algorithms {list(algorithms)} (fixed when "
+            "the study started)"
+        )
+    return why
+
+
+def _enqueueable(
+    configs: Sequence[dict[str, Any]],
+    algorithms: Sequence[str],
+    dataset: Any,
+    warned: set[str] | None = None,
+) -> list[dict[str, Any]]:
+    """``configs`` that a study drawing from ``algorithms`` can run on ``dataset``, in
+    order; a UserWarning for each other one (once per config id in ``warned``)."""
+    kept = []
+    for config in configs:
+        why = _not_enqueueable(config, algorithms, dataset)
+        if why is None:
+            kept.append(config)
+            continue
+        cid = space.config_id(config)
+        if warned is None or cid not in warned:
+            if warned is not None:
+                warned.add(cid)
+            warnings.warn(
+                f"recommendation {cid!r} is not enqueued: {why}", UserWarning, stacklevel=4
+            )
+    return kept
+
+
+def _optional_applies(config: dict[str, Any], dataset: Any) -> bool:
+    """Whether ``config`` is of an optional algorithm (the few-shot learner) that this
+    installation has and that applies to the table."""
+    algorithm = space.ALGORITHMS[dataset.task].get(config.get("algorithm"))
+    if algorithm is None or not algorithm.optional:
+        return False
+    try:
+        return space.not_applicable(config, dataset.X, dataset.y, dataset.categorical) is None
+    except ConfigError:
+        return False
+
+
+def _study_algorithms(
+    study: Any, dataset: Any, candidates: Callable[[], Sequence[dict[str, Any]]]
+) -> list[str]:
+    """The algorithm names the trials of ``study`` draw from, decided once per study.
+
+    The list stored with the study (:data:`ALGORITHMS_ATTR`) when it has one; for a study
+    that has trials but no list (started by an older autometa, or by your own objective)
+    suggest's default (no optional algorithm). A new study draws from the default list
+    plus every optional algorithm (the few-shot learner) of which ``candidates()`` (the
+    recommendations the study starts with) hold a configuration that applies to the table;
+    the list is stored with it, so resumed and parallel workers draw from the same one
+    (Optuna refuses other choices for a parameter within one study).
+
+    Raises
+    ------
+    ConfigError
+        The study's list names an algorithm this installation lacks (the few-shot learner
+        without PyTorch).
+    """
+    task = dataset.task
+    stored = study.user_attrs.get(ALGORITHMS_ATTR)
+    if stored is not None:
+        names = space.study_algorithms(study, task)
+        if names != stored:
+            raise ConfigError(
+                f"study {study.study_name!r} holds a malformed {ALGORITHMS_ATTR!r} user "
+                f"attribute: {stored!r}"
+            )
+        missing = [n for n in names if n not in space.ALGORITHMS[task]]
+        if missing:
+            why = "; ".join(
+                f"{n!r}: {space.unavailable(task, n) or 'unknown algorithm'}" for n in missing
+            )
+            raise ConfigError(
+                f"study {study.study_name!r} draws from algorithms this installation "
+                f"lacks ({why}); run it where they are installed, or use another study"
+            )
+        return names
+    default = space.algorithm_names(task)
+    if study.get_trials(deepcopy=False):
+        return default
+    wanted = {c["algorithm"] for c in candidates() if _optional_applies(c, dataset)}
+    names = [
+        n for n in space.algorithm_names(task, include_optional=True) if n in default or n in wanted
+    ]
+    study.set_user_attr(ALGORITHMS_ATTR, names)
+    return names
 
 
 def warm_start(
@@ -263,6 +383,15 @@ def warm_start(
     The study's objective must draw its configuration with
     ``autometa.space.suggest(trial, task)``: the enqueued parameters then make ``suggest``
     return exactly the recommended configurations, in rank order, as the next trials.
+
+    On a study without trials, the algorithms ``suggest`` draws from are fixed here (as
+    :func:`tune` does): the default ones, plus the few-shot learner where a recommendation
+    of it applies to the table (PyTorch installed, at most 1,000 rows and 100 features).
+    The list is stored with the study (user attribute ``autometa_algorithms``), and
+    ``space.suggest(trial, task)`` reads it from there: pass ``algorithms=`` to ``suggest``
+    only with that same list (:func:`autometa.space.study_algorithms`). A study that
+    already has trials keeps the default list; a recommendation it cannot draw is not
+    enqueued (with a warning).
 
     Parameters
     ----------
@@ -291,9 +420,11 @@ def warm_start(
     configs = _recommended_configs(
         dataset, n, metric=metric, kb=kb, model=model, random_state=random_state
     )
+    algorithms = _study_algorithms(study, dataset, lambda: configs)
+    configs = _enqueueable(configs, algorithms, dataset)
     for rank, config in enumerate(configs, start=1):
         study.enqueue_trial(
-            space.to_trial_params(config),
+            space.to_trial_params(config, algorithms=algorithms),
             user_attrs={WARM_START_ATTR: rank, "config": config},
             skip_if_exists=True,
         )
@@ -498,19 +629,29 @@ def tune(
         raise InvalidParameterError(
             f"show_progress_bar must be True or False, got {show_progress_bar!r}"
         )
-    plan = QueuePlan(
-        n_trials,
-        warm_start,
-        narrow_space,
-        recommended=lambda k: _recommended_configs(
+    recommended = _memoized(
+        lambda k: _recommended_configs(
             dataset, k, metric=metric, kb=kb, model=model, random_state=random_state
-        ),
+        )
     )
 
     # One process at a time sets up a study on a local file (creating the SQLite tables,
     # queueing the trials); the trials themselves run concurrently.
     with _tune_storage.file_lock(lock_path):
         study = _open_study(storage, study_name, sampler, direction, info, random_state)
+        algorithms = _study_algorithms(
+            study,
+            dataset,
+            lambda: _first_recommendations(recommended, n_trials, warm_start, narrow_space),
+        )
+        warned: set[str] = set()
+        plan = QueuePlan(
+            n_trials,
+            warm_start,
+            narrow_space,
+            recommended=lambda k: _enqueueable(recommended(k), algorithms, dataset, warned),
+            algorithms=tuple(algorithms),
+        )
         storage_ = _optuna_compat.storage_of(study)
         live = liveness(storage_, HEARTBEAT_INTERVAL, GRACE_PERIOD)
         recover(study, plan, live)
@@ -523,12 +664,46 @@ def tune(
         memory_limit_mb=memory_limit_mb,
         random_state=random_state,
         cache=cache,
+        # None is suggest's default list, the same thing (and what a patched suggest sees)
+        algorithms=None if algorithms == space.algorithm_names(dataset.task) else algorithms,
     )
     workers = Workers(
         study, objective, plan, live, lock_path=lock_path, timeout=timeout, callbacks=callbacks
     )
     workers.run(n_jobs, show_progress_bar=show_progress_bar)
     return study
+
+
+def _memoized(
+    recommended: Callable[[int], list[dict[str, Any]]],
+) -> Callable[[int], list[dict[str, Any]]]:
+    """``recommended(k)`` computed once per ``k`` (choosing the study's algorithms and
+    queueing its trials look at the same recommendations)."""
+    done: dict[int, list[dict[str, Any]]] = {}
+
+    def get(k: int) -> list[dict[str, Any]]:
+        if k not in done:
+            done[k] = recommended(k)
+        return list(done[k])
+
+    return get
+
+
+def _first_recommendations(
+    recommended: Callable[[int], list[dict[str, Any]]],
+    n_trials: int,
+    warm: int,
+    narrow: int | None,
+) -> list[dict[str, Any]]:
+    """The recommendations a new study's trials are queued from: the warm start's and,
+    with ``narrow_space``, the pool of its families (none on a cold start)."""
+    configs: list[dict[str, Any]] = []
+    k_warm = min(warm, n_trials)
+    if k_warm > 0:
+        configs += recommended(k_warm)
+    if narrow is not None and k_warm < n_trials // 2:
+        configs += recommended(_tune_budget.narrow_pool(warm))
+    return configs
 
 
 def _open_study(

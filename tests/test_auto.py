@@ -272,7 +272,8 @@ def test_save_is_atomic(small_model, tmp_path, monkeypatch):
 
 
 def test_trusted_types_cover_every_algorithm_of_the_space():
-    """Every algorithm of the space, fitted, saves to types on the trusted list."""
+    """Every algorithm of the space, fitted, saves to types on the trusted list -- the
+    optional ones too (the few-shot learner, where torch is installed)."""
     import skops.io as sio
 
     from autometa import space
@@ -285,7 +286,7 @@ def test_trusted_types_cover_every_algorithm_of_the_space():
     found: set[str] = set()
     for task, y in targets.items():
         pipelines = []
-        for config in space.defaults(task):
+        for config in space.defaults(task, include_optional=True):
             config = dict(config, encoding="target", reduction="pca")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -295,9 +296,13 @@ def test_trusted_types_cover_every_algorithm_of_the_space():
                         space.build(config, categorical=["b"], task=task).fit(X, y),
                     )
                 )
+        assert [name for name, _ in pipelines] == space.algorithm_names(task, True)
         ensemble = WeightedEnsemble(pipelines, [1 / len(pipelines)] * len(pipelines), task)
         found |= set(sio.get_untrusted_types(data=sio.dumps(ensemble)))
     assert found <= set(TRUSTED_TYPES), sorted(found - set(TRUSTED_TYPES))
+    if "fewshot" in space.ALGORITHMS["classification"]:
+        assert "autometa.fewshot.classifier.FewShotClassifier" in found
+        assert not any(name.startswith("torch") for name in found)
 
 
 # --------------------------------------------------------------------------------------

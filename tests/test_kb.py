@@ -178,6 +178,40 @@ def test_journal_folding_and_truncated_last_line(tmp_path):
     assert kb.summary(TASK)["missing_fraction"] == pytest.approx(2 / 4)
 
 
+def test_not_applicable_cells_are_not_failures(tmp_path):
+    """A configuration that does not apply to a dataset (not run) is counted under its own
+    status, never listed among the failures."""
+    root = tmp_path / "kb"
+    records = _journal_records() + [
+        _result("d2", "c2", 0, status="not_applicable"),
+        _result("d2", "c2", 1, status="not_applicable"),
+    ]
+    _write_journal(root, records)
+    kb = KnowledgeBase.load(root)
+    fails = kb.failures(TASK)
+    assert fails[["dataset", "config_id", "fold", "status"]].values.tolist() == [
+        ["d1", "c2", 1, "timeout"]
+    ]
+    assert list(fails.columns) == [
+        "dataset",
+        "config_id",
+        "algorithm",
+        "fold",
+        "status",
+        "error",
+        "fit_time",
+    ]
+    summary = kb.summary(TASK)
+    assert summary["status_counts"] == {"ok": 5, "not_applicable": 2, "timeout": 1}
+    assert kb.status_matrix(TASK).loc["d2", "c2"] == "not_applicable"
+    assert np.isnan(kb.performance(TASK, "balanced_accuracy").loc["d2", "c2"])
+    # only not-applicable cells: no failures at all, still the same columns
+    only = _journal_records()[:6] + [_result("d1", "c1", f, "not_applicable") for f in (0, 1)]
+    _write_journal(tmp_path / "only", only)
+    fails = KnowledgeBase.load(tmp_path / "only").failures(TASK)
+    assert fails.empty and "algorithm" in fails.columns
+
+
 def test_journal_later_records_win_over_parquet_and_earlier_lines(tmp_path):
     root = tmp_path / "kb"
     _frames_kb().save(root)

@@ -449,3 +449,142 @@ def test_recommend_leaves_it_out_where_torch_is_missing(fewshot_kb, monkeypatch)
     recs = autometa.recommend(small, target="target", k=3, kb=fewshot_kb, model="sbs")
     assert "fewshot" not in [r.algorithm for r in recs] and len(recs) == 3
     assert any("it needs PyTorch" in w for w in recs.warnings)
+
+
+# --------------------------------------------------------------------------------------
+# persistence: skops files that run no code on load
+# --------------------------------------------------------------------------------------
+
+
+def _round_trip(obj):
+    """``obj`` saved with skops and loaded back, allowing only autometa's trusted types."""
+    import skops.io as sio
+
+    from autometa._persist import TRUSTED_TYPES
+
+    data = sio.dumps(obj)
+    found = set(sio.get_untrusted_types(data=data))
+    assert found <= set(TRUSTED_TYPES), sorted(found - set(TRUSTED_TYPES))
+    assert not any(name.startswith("torch") for name in found), sorted(found)
+    return sio.loads(data, trusted=sorted(found))
+
+
+@pytest.fixture
+def tiny_weights(tmp_path, monkeypatch):
+    """Shipped weights of a tiny random PFN whose gate passes (the network, not the
+    fallback, answers)."""
+    import torch
+
+    from autometa.fewshot import save_weights
+    from autometa.fewshot._weights import build_model, size_config
+
+    folder = tmp_path / "weights"
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(folder))
+    torch.manual_seed(0)
+    gate = {r: {"passed": True, "auc": 0.9, "baseline_auc": 0.8} for r in ("k_le_5", "k_gt_5")}
+    model = build_model("pfn", size_config("pfn", "tiny")).eval()
+    return save_weights(model, folder / "pfn_S.pt", {"gate": gate})
+
+
+@needs_torch
+def test_fitted_fallback_pipeline_saves_and_loads(tmp_path, monkeypatch):
+    """No weights shipped: the logistic-regression fallback is saved as plain sklearn."""
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(tmp_path))  # empty: the fallback
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X, y = X.iloc[::3].reset_index(drop=True), y.iloc[::3].reset_index(drop=True)
+    pipeline = quiet_fit(space.build(fewshot_config()), X, y)
+    assert pipeline.named_steps["model"].fallback_ is not None
+    loaded = _round_trip(pipeline)
+    model = loaded.named_steps["model"]
+    assert model.fallback_ == pipeline.named_steps["model"].fallback_
+    assert model.weights_ is None and model.model_ is None
+    assert str(model.device_) == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), pipeline.predict(X))
+
+
+@needs_torch
+def test_fitted_network_is_saved_as_a_reference_to_its_weights(tiny_weights):
+    import pickle
+
+    import torch
+
+    from autometa.fewshot import FewShotWeightsError, FewShotWeightsNotFoundError
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X, y = X.iloc[::5].reset_index(drop=True), y.iloc[::5].reset_index(drop=True)
+    pipeline = quiet_fit(space.build(fewshot_config(n_ensemble=2)), X, y)
+    fitted = pipeline.named_steps["model"]
+    assert fitted.fallback_ is None and isinstance(fitted.model_, torch.nn.Module)
+    assert fitted.weights_["file"] == "pfn_S.pt" and fitted.weights_["shipped"]
+    state = fitted.__getstate__()
+    assert state["model_"] is None and state["device_"] == "cpu"
+    assert fitted.model_ is not None  # saving leaves the fitted object as it was
+    expected = pipeline.predict_proba(X)
+
+    loaded = _round_trip(pipeline)
+    model = loaded.named_steps["model"]
+    assert model.model_ is None and model.device_ == torch.device("cpu")
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-6)
+    assert isinstance(model.model_, torch.nn.Module)  # read again on the first prediction
+    again = pickle.loads(pickle.dumps(pipeline))  # joblib/pickle take the same route
+    np.testing.assert_allclose(again.predict_proba(X), expected, atol=1e-6)
+
+    # the weights it names changed or went missing: said, never other predictions
+    from autometa.fewshot import save_weights
+    from autometa.fewshot._weights import build_model, size_config
+
+    torch.manual_seed(1)
+    other = build_model("pfn", size_config("pfn", "tiny")).eval()
+    save_weights(other, tiny_weights, {"gate": fitted.meta_["gate"]})
+    with pytest.raises(FewShotWeightsError, match="other weights"):
+        _round_trip(pipeline).predict(X)
+    tiny_weights.unlink()
+    with pytest.raises(FewShotWeightsNotFoundError, match="fit the model again"):
+        _round_trip(pipeline).predict(X)
+
+
+@needs_torch
+def test_a_classifier_saved_on_a_gpu_loads_on_the_cpu(tiny_weights, monkeypatch):
+    """device="auto" fitted on CUDA predicts on the CPU where CUDA is missing; an explicit
+    device="cuda" says that CUDA is missing."""
+    import torch
+
+    from autometa.fewshot import FewShotClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::5], y[::5]
+    clf = FewShotClassifier(device="cpu", n_ensemble=2).fit(X, y)
+    expected = clf.predict_proba(X)
+    state = {**clf.__getstate__(), "device_": "cuda"}  # as a GPU machine saves it
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("auto", "cuda"):
+        loaded = FewShotClassifier.__new__(FewShotClassifier)
+        loaded.__setstate__({**state, "device": device})
+        assert loaded.model_ is None and loaded.device_ == torch.device("cuda")
+        if device == "auto":
+            np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-6)
+            assert loaded.device_ == torch.device("cpu")
+        else:
+            with pytest.raises(ValueError, match="CUDA is not available"):
+                loaded.predict(X)
+
+
+@needs_torch
+def test_auto_classifier_with_the_fewshot_learner_saves_and_loads(
+    fewshot_kb, tmp_path, monkeypatch
+):
+    from autometa.fewshot import FewShotClassifier
+
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(tmp_path))  # the fallback
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X, y = X.iloc[::2].reset_index(drop=True), y.iloc[::2].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = autometa.AutoClassifier(kb=fewshot_kb, model="sbs").fit(X, y)
+    assert isinstance(model.model_.named_steps["model"], FewShotClassifier)
+    path = model.save(tmp_path / "model.skops")
+    loaded = autometa.load_model(path)
+    assert isinstance(loaded.model_.named_steps["model"], FewShotClassifier)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))

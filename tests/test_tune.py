@@ -428,3 +428,173 @@ def test_show_progress_bar(data, fast_space, capsys):
     autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=30, show_progress_bar=True)
     err = capsys.readouterr().err
     assert "2/2" in err and "best 0." in err
+
+
+# --------------------------------------------------------------------------------------
+# optional algorithms (the few-shot learner): one algorithm list per study
+# --------------------------------------------------------------------------------------
+
+needs_torch = pytest.mark.skipif(
+    "fewshot" not in space.ALGORITHMS["classification"], reason="torch is not installed"
+)
+ALGORITHMS_ATTR = "autometa_algorithms"
+
+
+def _fewshot(**steps) -> dict:
+    config = next(
+        c
+        for c in space.defaults("classification", include_optional=True)
+        if c["algorithm"] == "fewshot"
+    )
+    return {**config, **steps}
+
+
+def _default(name: str) -> dict:
+    return next(c for c in space.defaults("classification") if c["algorithm"] == name)
+
+
+def _recommending(monkeypatch, configs):
+    tuning = importlib.import_module("autometa.tuning")
+    monkeypatch.setattr(tuning, "_recommended_configs", lambda dataset, n, **kw: configs[:n])
+
+
+def _quiet_tune(*args, **kwargs):
+    """tune, returning the study and the UserWarnings it gave."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = autometa.tune(*args, **kwargs)
+    return study, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+@needs_torch
+def test_fewshot_recommendation_is_enqueued_and_its_list_kept_on_resume(
+    tmp_path, data, monkeypatch
+):
+    names = space.algorithm_names("classification", include_optional=True)
+    assert names[-1] == "fewshot"
+    _recommending(monkeypatch, [_fewshot(), _default("lda")])
+    url = f"sqlite:///{tmp_path / 'fewshot.db'}"
+    run = {"warm_start": 2, "cv": 2, "storage": url, "study_name": "few", "time_limit": 60}
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study, said = _quiet_tune(data, n_trials=3, sampler=sampler, **run)
+    assert not [w for w in said if "not enqueued" in w or "search space" in w], said
+    assert study.user_attrs[ALGORITHMS_ATTR] == names  # fixed once, with the study
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert trials[0].user_attrs["config"] == _fewshot()
+    assert trials[0].user_attrs["warm_start_rank"] == 1
+    assert trials[0].state == State.COMPLETE and trials[0].user_attrs["status"] == "ok"
+    assert trials[1].user_attrs["config"] == _default("lda")
+    assert all(t.distributions["algorithm"].choices == tuple(names) for t in trials)
+
+    # resumed (or joined) without the recommendation: the stored list still holds, so
+    # Optuna sees the same choices for "algorithm" in every trial of the study
+    _recommending(monkeypatch, [_default("lda")])
+    for seed in (1, 2):
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+        study, _ = _quiet_tune(data, n_trials=3 + seed, sampler=sampler, **run)
+    study = optuna.load_study(study_name="few", storage=url)
+    assert study.user_attrs[ALGORITHMS_ATTR] == names
+    assert len(study.trials) == 5 and all(t.state.is_finished() for t in study.trials)
+    assert all(t.distributions["algorithm"].choices == tuple(names) for t in study.trials)
+    assert all(t.user_attrs.get("status") for t in study.trials)  # all evaluated
+
+
+def test_a_study_without_a_list_keeps_the_default_one(tmp_path, data, fast_space, monkeypatch):
+    """A study an older autometa started (trials, no stored list) draws as before."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = optuna.create_study(storage=url, study_name="old", direction="maximize")
+    old.optimize(lambda trial: (space.suggest(trial, "classification"), 0.5)[1], n_trials=1)
+    assert ALGORITHMS_ATTR not in old.user_attrs
+    has_fewshot = "fewshot" in space.ALGORITHMS["classification"]
+    _recommending(monkeypatch, ([_fewshot()] if has_fewshot else []) + [_default("lda")])
+    study = autometa.tune(data, n_trials=3, warm_start=2, cv=2, storage=url, study_name="old")
+    assert ALGORITHMS_ATTR not in study.user_attrs
+    assert len(study.trials) == 3
+    assert all(t.state == State.COMPLETE for t in study.trials)
+    assert "fewshot" not in [t.user_attrs.get("config", {}).get("algorithm") for t in study.trials]
+    # a new study with nothing optional recommended stores the default list
+    _recommending(monkeypatch, [_default("lda")])
+    study = autometa.tune(data, n_trials=1, warm_start=1, cv=2)
+    assert study.user_attrs[ALGORITHMS_ATTR] == space.algorithm_names("classification")
+
+
+@needs_torch
+def test_fewshot_is_neither_enqueued_nor_drawn_where_it_does_not_apply(fast_space, monkeypatch):
+    rng = np.random.default_rng(0)
+    large = pd.DataFrame(rng.normal(size=(1100, 3)), columns=list("abc"))
+    large["y"] = (large["a"] > 0).astype(int)
+    dataset = autometa.load_dataset(large, target="y", name="large")
+    _recommending(monkeypatch, [_fewshot(), _default("lda")])
+    study, said = _quiet_tune(dataset, n_trials=2, warm_start=2, cv=2)
+    assert any("not enqueued" in w and "1,000 training rows" in w for w in said), said
+    assert study.user_attrs[ALGORITHMS_ATTR] == space.algorithm_names("classification")
+    configs = _configs(study)
+    assert configs[0] == _default("lda") and "warm_start_rank" in study.trials[0].user_attrs
+    assert all(c["algorithm"] != "fewshot" for c in configs)
+
+
+@needs_torch
+def test_warm_start_enqueues_fewshot_into_a_new_user_study(data, frame, monkeypatch):
+    names = space.algorithm_names("classification", include_optional=True)
+    _recommending(monkeypatch, [_fewshot(), _default("lda")])
+    study = optuna.create_study(direction="maximize")
+    configs = autometa.warm_start(study, frame, target="target", n=2)
+    assert configs == [_fewshot(), _default("lda")]
+    assert study.user_attrs[ALGORITHMS_ATTR] == names
+    seen = []
+
+    def objective(trial):
+        seen.append(space.suggest(trial, "classification"))  # the study's list, read back
+        return 0.5
+
+    study.optimize(objective, n_trials=3)
+    assert seen[:2] == configs
+    assert all(t.distributions["algorithm"].choices == tuple(names) for t in study.trials)
+    assert space.study_algorithms(study, "classification") == names
+
+    # a study that already has trials (drawn from the default list) keeps it
+    used = optuna.create_study(direction="maximize")
+    used.optimize(lambda trial: (space.suggest(trial, "classification"), 0.5)[1], n_trials=1)
+    with pytest.warns(UserWarning, match="fixed when the study started"):
+        configs = autometa.warm_start(used, frame, target="target", n=2)
+    assert configs == [_default("lda")]
+    assert ALGORITHMS_ATTR not in used.user_attrs
+
+
+@needs_torch
+def test_a_drawn_config_that_does_not_apply_is_pruned_not_failed():
+    """The list admits the few-shot learner (it applies with ordinal encoding); a trial
+    drawing one-hot encoding, past its 100 features, is pruned without being run."""
+    from autometa._tune_budget import evaluated
+    from autometa._tune_objective import Objective
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 90)), columns=[f"x{i}" for i in range(90)])
+    X["code"] = [f"c{i % 15}" for i in range(40)]
+    frame = X.assign(y=np.arange(40) % 2)
+    dataset = autometa.load_dataset(frame, target="y", name="wide")
+    assert "code" in dataset.categorical
+    names = space.algorithm_names("classification", include_optional=True)
+    config = _fewshot(encoding="onehot")
+    study = optuna.create_study(direction="maximize")
+    study.set_user_attr(ALGORITHMS_ATTR, names)
+    study.enqueue_trial(space.to_trial_params(config, algorithms=names))
+    trial = study.ask()
+    objective = Objective(
+        dataset,
+        "balanced_accuracy",
+        cv=2,
+        time_limit=60,
+        memory_limit_mb=None,
+        random_state=0,
+        cache=None,
+        algorithms=names,
+    )
+    state, value = objective(trial)
+    assert (state, value) == (State.PRUNED, None)
+    frozen = study.tell(trial, None, state=state)
+    assert frozen.user_attrs["status"] == "not_applicable"
+    assert "100 features" in frozen.user_attrs["error"]
+    assert evaluated(frozen)  # it fills its slot of the budget: never retried

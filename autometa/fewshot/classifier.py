@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -61,6 +62,19 @@ def default_choice() -> dict[str, str]:
 
 
 _MODEL_CACHE: dict[tuple[str, float], tuple[EpisodeModel, dict]] = {}
+_DIGEST_CACHE: dict[tuple[str, float], str] = {}
+
+
+def _digest(path: Path) -> str:
+    """``sha256:<hex>`` of the weights file ``path`` (cached per file and mtime)."""
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key not in _DIGEST_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGEST_CACHE[key] = f"sha256:{h.hexdigest()}"
+    return _DIGEST_CACHE[key]
 
 
 def _load_cached(path: Path, method: str | None) -> tuple[EpisodeModel, dict]:
@@ -164,6 +178,13 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     fallback_ : str or None
         Why logistic regression is used instead of the network, or ``None``.
     model_ : EpisodeModel or None
+        The network (``None`` with the fallback). A classifier whose network came from a
+        weights file is saved (pickled, or by ``skops``) without it: ``weights_`` says
+        which file, and the first prediction after loading reads it again.
+    weights_ : dict or None
+        The weights file of ``model_`` (``file``: its name in :func:`weights_dir` for the
+        shipped weights, ``shipped``, else its path; ``method``; ``sha256``), or ``None``
+        (the fallback, or an ``EpisodeModel`` given as ``model``).
     meta_ : dict
         Metadata of the weights (training record, gate).
     device_ : torch.device
@@ -234,7 +255,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         if len(self.y_) > self.max_context:
             keep = self._stratified_subsample(self.y_, self.max_context)
             self.X_, self.y_ = self.X_[keep], self.y_[keep]
-        self.fallback_, self.model_, self.meta_ = None, None, {}
+        self.fallback_, self.model_, self.meta_, self.weights_ = None, None, {}, None
         k_eff = len(y_enc) / len(self.classes_)
         regime = "k_le_5" if k_eff <= SMALL_K else "k_gt_5"
         if isinstance(self.model, EpisodeModel):
@@ -253,7 +274,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         else:
             choice = default_choice()
             method = self.method or choice["method"]
-            if isinstance(self.model, str) and self.model == "default":
+            shipped = isinstance(self.model, str) and self.model == "default"
+            if shipped:
                 path = weights_dir() / f"{method}_{choice['size']}.pt"
                 if not path.is_file():
                     self.fallback_ = (
@@ -266,6 +288,13 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 ok, why = _gate_ok(meta, regime) if self.gate else (True, "")
                 if ok:
                     self.model_, self.meta_ = model, meta
+                    # what a saved classifier stores instead of the network (__getstate__)
+                    self.weights_ = {
+                        "file": path.name if shipped else str(path.resolve()),
+                        "shipped": shipped,
+                        "method": method if self.method else None,
+                        "sha256": _digest(path),
+                    }
                 else:
                     self.fallback_ = f"weights {path.name} failed the gate ({why})"
         if self.fallback_ is not None:
@@ -290,6 +319,62 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 "device='cuda' was asked for but CUDA is not available; use device='auto'"
             )
         return dev
+
+    # ------------------------------------------------------------ persistence
+    def __getstate__(self) -> dict[str, Any]:
+        """The fitted state without torch objects: no network when it came from a weights
+        file (``weights_`` names the file; :meth:`_network` reads it again on the first
+        prediction) and the device as its name. So ``skops`` saves a fitted classifier with
+        plain types only, and loading one runs no code from the file."""
+        state = super().__getstate__()
+        if state is self.__dict__:  # scikit-learn returns __dict__ itself at times
+            state = dict(state)
+        if state.get("weights_") and state.get("model_") is not None:
+            state["model_"] = None
+        if isinstance(state.get("device_"), torch.device):
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if isinstance(state.get("device_"), str):
+            state["device_"] = torch.device(state["device_"])
+        super().__setstate__(state)
+
+    def _network(self) -> EpisodeModel:
+        """``model_``, read again from the weights file named by ``weights_`` when the
+        classifier was loaded (or unpickled) without it."""
+        if self.model_ is not None:
+            return self.model_
+        ref = getattr(self, "weights_", None)
+        if not ref:
+            raise FewShotWeightsError(
+                "FewShotClassifier has neither a network nor a weights file to read it from"
+            )
+        path = weights_dir() / ref["file"] if ref.get("shipped") else Path(ref["file"])
+        if not path.is_file():
+            raise FewShotWeightsNotFoundError(
+                f"FewShotClassifier was fitted with the few-shot weights {str(path)!r}, which "
+                "do not exist here; restore the file (or set AUTOMETA_FEWSHOT_WEIGHTS to its "
+                "directory) or fit the model again"
+            )
+        if ref.get("sha256") and _digest(path) != ref["sha256"]:
+            raise FewShotWeightsError(
+                f"FewShotClassifier was fitted with other weights than {str(path)!r} holds "
+                f"now ({ref['sha256']}, the file has {_digest(path)}); its predictions would "
+                "differ: fit the model again"
+            )
+        model, _ = _load_cached(path, ref.get("method"))
+        device = self.device_
+        if device.type == "cuda" and not torch.cuda.is_available():
+            if self.device != "auto":
+                raise ValueError(
+                    f"FewShotClassifier was fitted on {device} but CUDA is not available "
+                    "here; set device='auto' or 'cpu'"
+                )
+            self.device_ = device = torch.device("cpu")
+        self.model_ = model.to(device).eval()
+        return self.model_
 
     def _stratified_subsample(self, y: np.ndarray, n: int) -> np.ndarray:
         rng = np.random.default_rng(self.random_state)
@@ -337,7 +422,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
 
     @torch.no_grad()
     def _proba(self, Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, C: int) -> np.ndarray:
-        model, dev = self.model_, self.device_
+        model = self._network()
+        dev = self.device_
         max_f = int(self.meta_.get("train", {}).get("max_features", 64))
         xc = torch.tensor(Xc)[None]
         y_ctx = torch.from_numpy(yc)[None].to(dev)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa._constants import STATUSES, TASKS, check_task
+from autometa._constants import NOT_APPLICABLE, STATUSES, TASKS, check_task
 from autometa.errors import KnowledgeBaseError, TaskMismatchError
 from autometa.kb._schema import FIDELITIES
 from autometa.metrics import METRICS
@@ -283,12 +283,16 @@ class TableQueries:
         return self._cells(task, "fit_time", fidelity).copy()
 
     def failures(self, task: str) -> pd.DataFrame:
-        """Result rows with status other than ok: dataset, config_id, algorithm, fold,
-        status, error, fit_time."""
+        """Result rows that failed (status ``error``, ``timeout`` or ``memory``): dataset,
+        config_id, algorithm, fold, status, error, fit_time.
+
+        Folds recorded as ``not_applicable`` (a configuration that does not apply to the
+        dataset, e.g. the few-shot learner on a large table: it was not run) are not
+        failures and are not listed; :meth:`summary` counts them under their own status.
+        """
         r = self._task_results(task)
-        f = r.loc[
-            r["status"] != "ok", ["dataset", "config_id", "fold", "status", "error", "fit_time"]
-        ]
+        failed = ~r["status"].isin(["ok", NOT_APPLICABLE])
+        f = r.loc[failed, ["dataset", "config_id", "fold", "status", "error", "fit_time"]]
         cfgs = self.configs(task)
         f = f.assign(algorithm=f["config_id"].map(lambda c: cfgs.get(c, {}).get("algorithm")))
         return f[
@@ -318,8 +322,9 @@ class TableQueries:
         -------
         dict
             ``n_datasets``, ``n_configs``, ``n_metafeatures``, ``n_results`` (fold rows),
-            ``status_counts``, ``missing_fraction`` (share of dataset x config cells without
-            an ok result on all recorded folds), ``metrics``.
+            ``status_counts`` (fold rows per status, ``not_applicable`` under its own name:
+            not among the failures of :meth:`failures`), ``missing_fraction`` (share of
+            dataset x config cells without an ok result on all recorded folds), ``metrics``.
 
         Examples
         --------
