@@ -254,8 +254,6 @@ def _fewshot(**kwargs) -> BaseEstimator:
 
 def _torch_available() -> bool:
     """Whether torch can be imported (found, not imported: ``import autometa`` stays light)."""
-    import importlib.util  # noqa: F401 - torch_available() uses it
-
     from autometa.fewshot import torch_available
 
     return torch_available()

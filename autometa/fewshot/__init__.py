@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 TORCH_HINT = 'autometa.fewshot needs PyTorch; install it with: pip install "autometa[torch]"'
