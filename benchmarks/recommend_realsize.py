@@ -573,13 +573,31 @@ def checkpoint_path(args: argparse.Namespace, kb_fingerprint: str) -> Path:
     return Path(args.checkpoints) / f"recommend_realsize_{digest}.jsonl"
 
 
-def read_checkpoint(path: Path) -> dict[tuple[str, int, str], dict[str, Any]]:
+def meta_model_key(seed: int) -> str:
+    """Hash of the meta-models' parameters behind our methods' cells.
+
+    Baseline cells stay valid when the default meta-model changes; ours do not, so their
+    records carry this key and a record with another key is run again.
+    """
+    from autometa.metamodel import get_model
+
+    params = {name: get_model(name, random_state=seed).get_params() for name in ("default", "sbs")}
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def read_checkpoint(
+    path: Path, models_key: str | None = None
+) -> dict[tuple[str, int, str], dict[str, Any]]:
+    """Finished cells by (dataset, fold, method); ours only where made by ``models_key``."""
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a line cut by a kill: that cell runs again
+                continue
+            stale = rec["method"] in OURS and rec.get("models") != models_key
+            if models_key is not None and stale:
                 continue
             done[(rec["dataset"], int(rec["fold"]), rec["method"])] = rec
     return done
@@ -1047,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     kb = KnowledgeBase.load(args.kb)
     flaml_available, flaml_note = flaml_methods()
     checkpoint = checkpoint_path(args, kb.fingerprint())
-    done = read_checkpoint(checkpoint)
+    models_key = meta_model_key(args.seed)
+    done = read_checkpoint(checkpoint, models_key)
     resumed = len(done)
     selected = {
         t: select_datasets(args.corpus, t, args.n_datasets, args.min_rows, args.seed)
@@ -1129,6 +1148,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     out = isolated(lambda m=method, f=fold, c=ctx: run_cell(m, c, f, args), timeout)
                 record = {**about, "fold": fold, "method": method, "score": np.nan, **out}
+                if method in OURS:
+                    record["models"] = models_key
                 append_checkpoint(checkpoint, record)
                 done[(row.name, fold, method)] = record
                 bar.update()
