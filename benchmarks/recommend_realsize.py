@@ -70,7 +70,8 @@ Interrupted, the same command resumes: every finished (dataset, fold, method) ce
 appended to a JSON-lines checkpoint
 ``benchmarks/results/.checkpoints/recommend_realsize_<key>.jsonl`` (the key hashes the
 arguments that change results, so a different ``--n-datasets`` or ``--tasks`` reuses the
-cells it shares) and skipped on rerun; fitted meta-models are cached beside it. A rerun of
+cells it shares) and skipped on rerun. Our methods' cells also record a hash of the KB and
+the meta-models' parameters: after either changes, only they run again; fitted meta-models are cached beside it. A rerun of
 a finished command only rewrites the report. ``--report-only`` writes the report from the
 checkpoint without running anything.
 
@@ -557,10 +558,10 @@ def isolated(fn: Callable[[], dict], timeout: float | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def checkpoint_path(args: argparse.Namespace, kb_fingerprint: str) -> Path:
+def checkpoint_path(args: argparse.Namespace) -> Path:
+    """One checkpoint per protocol; the KB and meta-models are keyed per cell (see below)."""
     key = {
         "protocol": PROTOCOL,
-        "kb": kb_fingerprint,
         "corpus": str(Path(args.corpus).resolve()),
         "min_rows": args.min_rows,
         "max_rows": args.max_rows,
@@ -573,15 +574,16 @@ def checkpoint_path(args: argparse.Namespace, kb_fingerprint: str) -> Path:
     return Path(args.checkpoints) / f"recommend_realsize_{digest}.jsonl"
 
 
-def meta_model_key(seed: int) -> str:
-    """Hash of the meta-models' parameters behind our methods' cells.
+def meta_model_key(seed: int, kb_fingerprint: str) -> str:
+    """Hash of the KB and the meta-models' parameters behind our methods' cells.
 
-    Baseline cells stay valid when the default meta-model changes; ours do not, so their
-    records carry this key and a record with another key is run again.
+    Baseline cells stay valid when the KB or the default meta-model changes; ours do not, so
+    their records carry this key and a record with another key is run again.
     """
     from autometa.metamodel import get_model
 
     params = {name: get_model(name, random_state=seed).get_params() for name in ("default", "sbs")}
+    params["kb"] = kb_fingerprint
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -1064,8 +1066,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     kb = KnowledgeBase.load(args.kb)
     flaml_available, flaml_note = flaml_methods()
-    checkpoint = checkpoint_path(args, kb.fingerprint())
-    models_key = meta_model_key(args.seed)
+    checkpoint = checkpoint_path(args)
+    models_key = meta_model_key(args.seed, kb.fingerprint())
     done = read_checkpoint(checkpoint, models_key)
     resumed = len(done)
     selected = {
