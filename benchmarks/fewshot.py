@@ -15,6 +15,10 @@ Small CPU run (minutes)::
     python benchmarks/fewshot.py --split val --models pfn_tiny --weights /tmp/fs \
         --k 1,5,20 --episodes 5 --max-datasets 8 --device cpu
 
+Every finished (dataset, support variant, k) unit is appended to a per-dataset JSON-lines
+file under ``--checkpoints`` (a folder keyed by the arguments and the weights' hashes): the
+same command resumes, and ``--report-only`` reports the datasets finished so far.
+
 Full run (GPU session, see scripts/gpu_fewshot_run.sh)::
 
     python benchmarks/fewshot.py --split val --weights data/fewshot/weights \
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -170,61 +175,119 @@ def _seed(*parts) -> int:
     return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def bench_dataset(name, table, args, learners, model_paths):
-    """All episodes of one dataset -> list of per-episode records."""
+def _episode_records(name, table, variant, k, args, learners, models) -> list[dict]:
+    """Every episode of one (dataset, support variant, k) unit -> per-learner records."""
+    recs = []
+    for e in range(args.episodes):
+        seed = _seed(name, k, e, variant)
+        ep = sample_episode(
+            table,
+            k,
+            np.random.default_rng(seed),
+            n_query=args.n_query,
+            imbalanced=variant == "imbalanced",
+        )
+        if ep is None:
+            break
+        for learner in learners:
+            try:
+                P, sec = run_learner(
+                    learner, ep, k, seed % 10_000, models, args.device, args.n_ensemble
+                )
+                sc = scores(ep.y_qry, P)
+            except Exception as exc:  # noqa: BLE001 - a failing learner is a recorded result
+                sc = {
+                    "roc_auc": np.nan,
+                    "log_loss": np.nan,
+                    "balanced_accuracy": np.nan,
+                    "error": repr(exc)[:200],
+                }
+                sec = np.nan
+            recs.append(
+                {
+                    "dataset": name,
+                    "variant": variant,
+                    "k": k,
+                    "episode": e,
+                    "learner": learner,
+                    "seconds": sec,
+                    "n_classes": len(ep.classes),
+                    **sc,
+                }
+            )
+    return recs
+
+
+def units(args) -> list[tuple[str, int]]:
+    """The (support variant, k) units run for every dataset, in order."""
+    variants = ["balanced"] + (["imbalanced"] if args.imbalanced else [])
+    return [(variant, k) for variant in variants for k in args.k]
+
+
+def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
+    """Finished units of one dataset's checkpoint (a line cut by a kill runs again)."""
+    done: dict[tuple[str, int], list[dict]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                unit = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[(unit["variant"], int(unit["k"]))] = unit["records"]
+    return done
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line; after a line cut by a kill, start a fresh one rather than glue on."""
+    with path.open("ab+") as f:
+        f.seek(0, 2)
+        cut = f.tell() > 0 and (f.seek(-1, 2) or f.read(1)) != b"\n"
+        f.write((b"\n" if cut else b"") + line.encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | None = None):
+    """All episodes of one dataset -> list of per-episode records.
+
+    With ``checkpoint`` (one JSON-lines file per dataset, so parallel workers never share
+    a file) every finished (variant, k) unit is appended there and skipped on rerun.
+    """
     _importable_autometa()
     import torch
 
     torch.set_num_threads(1)
+    done = read_units(checkpoint) if checkpoint is not None else {}
+    todo = [u for u in units(args) if u not in done]
     models = {}
-    if model_paths:
+    if model_paths and todo:
         from autometa.fewshot._weights import load_weights
 
         models = {m: load_weights(p)[0] for m, p in model_paths.items()}
-    recs = []
-    variants = ["balanced"] + (["imbalanced"] if args.imbalanced else [])
-    for variant in variants:
-        for k in args.k:
-            for e in range(args.episodes):
-                seed = _seed(name, k, e, variant)
-                ep = sample_episode(
-                    table,
-                    k,
-                    np.random.default_rng(seed),
-                    n_query=args.n_query,
-                    imbalanced=variant == "imbalanced",
-                )
-                if ep is None:
-                    break
-                for learner in learners:
-                    try:
-                        P, sec = run_learner(
-                            learner, ep, k, seed % 10_000, models, args.device, args.n_ensemble
-                        )
-                        sc = scores(ep.y_qry, P)
-                    except Exception as exc:  # noqa: BLE001 - a failing learner is a recorded result
-                        sc, sec = (
-                            {
-                                "roc_auc": np.nan,
-                                "log_loss": np.nan,
-                                "balanced_accuracy": np.nan,
-                                "error": repr(exc)[:200],
-                            },
-                            np.nan,
-                        )
-                    recs.append(
-                        {
-                            "dataset": name,
-                            "variant": variant,
-                            "k": k,
-                            "episode": e,
-                            "learner": learner,
-                            "seconds": sec,
-                            "n_classes": len(ep.classes),
-                            **sc,
-                        }
-                    )
-    return recs
+    for variant, k in todo:
+        recs = _episode_records(name, table, variant, k, args, learners, models)
+        done[(variant, k)] = recs
+        if checkpoint is not None:
+            _append_line(checkpoint, json.dumps({"variant": variant, "k": k, "records": recs}))
+    return [r for u in units(args) for r in done[u]]
+
+
+def checkpoint_dir(args, learners: list[str], model_paths: dict[str, str]) -> Path:
+    """A folder per set of arguments that change results (weights by content hash)."""
+    key = {
+        "split": args.split,
+        "split_file": str(args.split_file),
+        "episodes": args.episodes,
+        "n_query": args.n_query,
+        "n_ensemble": args.n_ensemble,
+        "device": args.device.split(":")[0],
+        "learners": learners,
+        "weights": {
+            m: hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16] for m, p in model_paths.items()
+        },
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(args.checkpoints) / f"fewshot_{args.split}_{digest}"
 
 
 # ------------------------------------------------------------------- aggregation
@@ -401,6 +464,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument(
+        "--checkpoints",
+        default=str(ROOT / "benchmarks" / "results" / ".checkpoints"),
+        help="finished (dataset, variant, k) units are kept here; a rerun resumes",
+    )
+    p.add_argument("--no-checkpoint", action="store_true", help="keep nothing between runs")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="report the datasets the checkpoint has finished; run nothing",
+    )
+    p.add_argument(
         "--out", default=None, help="JSON path (default benchmarks/results/fewshot_<split>.json)"
     )
     p.add_argument(
@@ -424,20 +498,35 @@ def main(argv: list[str] | None = None) -> dict:
     learners = names + baselines
     split = load_split(args.split_file)
     datasets = split[args.split][: args.max_datasets]
-    tables = load_tables(datasets, args.corpus, packed=args.packed)
+    tables = {} if args.report_only else load_tables(datasets, args.corpus, packed=args.packed)
 
     t0 = time.time()
-    if args.n_jobs == 1:
-        recs = [
-            r for n in datasets for r in bench_dataset(n, tables[n], args, learners, model_paths)
-        ]
+    planned = len(datasets)
+    ckdir = None if args.no_checkpoint else checkpoint_dir(args, learners, model_paths)
+    if ckdir is not None:
+        ckdir.mkdir(parents=True, exist_ok=True)
+        print(f"checkpoint: {ckdir}", file=sys.stderr)
+    if args.report_only:
+        if ckdir is None:
+            p.error("--report-only needs the checkpoint (drop --no-checkpoint)")
+        finished = {n: read_units(ckdir / f"{n}.jsonl") for n in datasets}
+        datasets = [n for n in datasets if all(u in finished[n] for u in units(args))]
+        parts = [[r for u in units(args) for r in finished[n][u]] for n in datasets]
     else:
         from joblib import Parallel, delayed
 
         parts = Parallel(n_jobs=args.n_jobs)(
-            delayed(bench_dataset)(n, tables[n], args, learners, model_paths) for n in datasets
+            delayed(bench_dataset)(
+                n,
+                tables[n],
+                args,
+                learners,
+                model_paths,
+                None if ckdir is None else ckdir / f"{n}.jsonl",
+            )
+            for n in datasets
         )
-        recs = [r for part in parts for r in part]
+    recs = [r for part in parts for r in part]
     import pandas as pd
 
     df = pd.DataFrame(recs)
@@ -498,7 +587,9 @@ def main(argv: list[str] | None = None) -> dict:
     md = markdown(
         summary,
         tgt,
-        f"Few-shot benchmark, meta-{args.split} ({len(datasets)} datasets, "
+        f"Few-shot benchmark, meta-{args.split} ({len(datasets)} datasets"
+        + (f" of {planned}, the rest not run yet" if len(datasets) < planned else "")
+        + ", "
         f"{args.episodes} episodes, device {args.device})",
     )
     out.with_suffix(".md").write_text(md)

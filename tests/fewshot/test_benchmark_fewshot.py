@@ -56,3 +56,28 @@ def test_default_is_chosen_among_models_passing_the_small_k_gate(bench):
     assert choice["passed_k_le_5"] == ["protonet_S"]
     failing = {m: {"k_le_5": {"passed": False}} for m in names}
     assert bench.choose_default(summary, failing, names) is None
+
+
+def test_checkpoint_resumes_finished_units_and_survives_a_cut_line(bench, tmp_path, monkeypatch):
+    import argparse
+    import json
+
+    calls = []
+
+    def fake_episodes(name, table, variant, k, args, learners, models):
+        calls.append((variant, k))
+        return [{"dataset": name, "variant": variant, "k": k, "roc_auc": 0.5}]
+
+    monkeypatch.setattr(bench, "_episode_records", fake_episodes)
+    args = argparse.Namespace(imbalanced=True, k=[1, 5])
+    checkpoint = tmp_path / "d.jsonl"
+    finished = {"variant": "balanced", "k": 1, "records": [{"dataset": "d", "kept": True}]}
+    checkpoint.write_text(json.dumps(finished) + "\n" + '{"variant": "balanced", "k": 5, "rec')
+
+    records = bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
+    assert calls == [("balanced", 5), ("imbalanced", 1), ("imbalanced", 5)]
+    assert records[0] == {"dataset": "d", "kept": True} and len(records) == 4
+
+    calls.clear()
+    again = bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
+    assert calls == [] and again == records
