@@ -1034,7 +1034,10 @@ def main(argv: list[str] | None = None) -> int:
         "--methods",
         nargs="+",
         default=None,
-        help="a subset of the methods (default: all that can run)",
+        choices=method_order(),
+        metavar="METHOD",
+        help="a subset of the methods, space-separated (default: all that can run): "
+        + ", ".join(method_order()),
     )
     parser.add_argument(
         "--cell-timeout",
