@@ -56,26 +56,27 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import time
 import warnings
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from autometa import (
     _optuna_compat,
+    _tune_algorithms,
     _tune_budget,
     _tune_liveness,
     _tune_objective,
     _tune_storage,
+    _tune_study,
     space,
 )
+from autometa._tune_algorithms import enqueueable, study_algorithms
 from autometa._tune_budget import WARM_START_ATTR, QueuePlan
 from autometa._tune_liveness import liveness
 from autometa._tune_objective import Objective
 from autometa._tune_results import config_from_trial, pipeline_from_trial
+from autometa._tune_study import open_study, study_info
 from autometa._tune_workers import Workers, recover
 from autometa.errors import ConfigError, InvalidParameterError
 
@@ -92,12 +93,15 @@ __all__ = [
 ]
 
 # The pieces of tune live in private modules: ``_tune_storage`` (storage URLs, the setup
-# lock), ``_tune_budget`` (slots, queueing, claiming), ``_tune_liveness`` (heartbeats,
-# lost trials), ``_tune_objective`` (one trial's evaluation), ``_tune_workers`` (the trial
-# loop), ``_tune_results`` (trials back to configurations and pipelines); Optuna's private
-# API is in ``_optuna_compat``. ``tune`` reads HEARTBEAT_INTERVAL, GRACE_PERIOD,
-# make_sampler and _recommended_configs from this module at call time, so that setting them
-# here (as the tests do) changes what it does: keep those reads in this module.
+# lock), ``_tune_study`` (opening the study, checking it tunes the same problem),
+# ``_tune_algorithms`` (the study's algorithm list, what it can enqueue), ``_tune_budget``
+# (slots, queueing, claiming), ``_tune_liveness`` (heartbeats, lost trials),
+# ``_tune_objective`` (one trial's evaluation), ``_tune_workers`` (the trial loop),
+# ``_tune_results`` (trials back to configurations and pipelines); Optuna's private API is
+# in ``_optuna_compat``. ``tune`` reads HEARTBEAT_INTERVAL, GRACE_PERIOD, make_storage,
+# make_sampler and _recommended_configs from this module at call time (it passes them on),
+# so that setting them here (as the tests do) changes what it does: keep those reads in
+# this module.
 
 #: Seconds between heartbeats of a running trial (on every storage; the heartbeat
 #: interval of an ``RDBStorage`` you pass with heartbeats enabled takes precedence).
@@ -106,12 +110,11 @@ HEARTBEAT_INTERVAL = 30
 #: failed and its slot of the budget is queued again (the ``grace_period`` of an
 #: ``RDBStorage`` you pass with heartbeats enabled takes precedence).
 GRACE_PERIOD = 120
-#: Study user attribute holding what the study tunes (dataset, task, metric, cv).
-STUDY_ATTR = "autometa"
-#: Study user attribute holding the algorithm names its trials draw from (fixed when the
-#: study starts; see :func:`_study_algorithms`).
-ALGORITHMS_ATTR = space.STUDY_ALGORITHMS_ATTR  # "autometa_algorithms"
 # Defined with the code that uses them, read here too:
+#: Study user attribute holding the algorithm names its trials draw from (fixed when the
+#: study starts; see :func:`autometa._tune_algorithms.study_algorithms`).
+ALGORITHMS_ATTR = _tune_algorithms.ALGORITHMS_ATTR  # "autometa_algorithms"
+STUDY_ATTR = _tune_study.STUDY_ATTR  # "autometa"
 DUPLICATE_ATTR = _tune_objective.DUPLICATE_ATTR  # "duplicate_of"
 SLOT_ATTR = _tune_budget.SLOT_ATTR  # "autometa_slot"
 BEAT_ATTR = _tune_liveness.BEAT_ATTR  # "autometa_heartbeat"
@@ -243,7 +246,7 @@ def _recommended_configs(
     dataset: Any, n: int, *, metric: str | None, kb: Any, model: Any, random_state: int
 ) -> list[dict[str, Any]]:
     """The top ``n`` recommendations' configurations that this installation's search space
-    holds (optional algorithms included; :func:`_enqueueable` checks them against a
+    holds (optional algorithms included; :func:`enqueueable` checks them against a
     study's own list)."""
     from autometa.recommendation import recommend
 
@@ -263,108 +266,6 @@ def _recommended_configs(
             continue
         configs.append(dict(rec.config))
     return configs
-
-
-def _not_enqueueable(config: dict[str, Any], algorithms: Sequence[str], dataset: Any) -> str | None:
-    """Why ``config`` cannot be a trial of a study that draws from ``algorithms`` on
-    ``dataset`` (its algorithm is not one of them, or it does not apply to the table:
-    :func:`autometa.space.not_applicable`), or ``None``."""
-    name = config.get("algorithm")
-    try:
-        why = space.not_applicable(config, dataset.X, dataset.y, dataset.categorical)
-    except ConfigError as exc:  # e.g. an algorithm this installation lacks
-        why = (space.unavailable(dataset.task, name) if isinstance(name, str) else None) or str(exc)
-    if why is None and name not in algorithms:
-        why = (
-            f"this study's trials draw from the algorithms {list(algorithms)} (fixed when "
-            "the study started)"
-        )
-    return why
-
-
-def _enqueueable(
-    configs: Sequence[dict[str, Any]],
-    algorithms: Sequence[str],
-    dataset: Any,
-    warned: set[str] | None = None,
-) -> list[dict[str, Any]]:
-    """``configs`` that a study drawing from ``algorithms`` can run on ``dataset``, in
-    order; a UserWarning for each other one (once per config id in ``warned``)."""
-    kept = []
-    for config in configs:
-        why = _not_enqueueable(config, algorithms, dataset)
-        if why is None:
-            kept.append(config)
-            continue
-        cid = space.config_id(config)
-        if warned is None or cid not in warned:
-            if warned is not None:
-                warned.add(cid)
-            warnings.warn(
-                f"recommendation {cid!r} is not enqueued: {why}", UserWarning, stacklevel=4
-            )
-    return kept
-
-
-def _optional_applies(config: dict[str, Any], dataset: Any) -> bool:
-    """Whether ``config`` is of an optional algorithm (the few-shot learner) that this
-    installation has and that applies to the table."""
-    algorithm = space.ALGORITHMS[dataset.task].get(config.get("algorithm"))
-    if algorithm is None or not algorithm.optional:
-        return False
-    try:
-        return space.not_applicable(config, dataset.X, dataset.y, dataset.categorical) is None
-    except ConfigError:
-        return False
-
-
-def _study_algorithms(
-    study: Any, dataset: Any, candidates: Callable[[], Sequence[dict[str, Any]]]
-) -> list[str]:
-    """The algorithm names the trials of ``study`` draw from, decided once per study.
-
-    The list stored with the study (:data:`ALGORITHMS_ATTR`) when it has one; for a study
-    that has trials but no list (started by an older autometa, or by your own objective)
-    suggest's default (no optional algorithm). A new study draws from the default list
-    plus every optional algorithm (the few-shot learner) of which ``candidates()`` (the
-    recommendations the study starts with) hold a configuration that applies to the table;
-    the list is stored with it, so resumed and parallel workers draw from the same one
-    (Optuna refuses other choices for a parameter within one study).
-
-    Raises
-    ------
-    ConfigError
-        The study's list names an algorithm this installation lacks (the few-shot learner
-        without PyTorch).
-    """
-    task = dataset.task
-    stored = study.user_attrs.get(ALGORITHMS_ATTR)
-    if stored is not None:
-        names = space.study_algorithms(study, task)
-        if names != stored:
-            raise ConfigError(
-                f"study {study.study_name!r} holds a malformed {ALGORITHMS_ATTR!r} user "
-                f"attribute: {stored!r}"
-            )
-        missing = [n for n in names if n not in space.ALGORITHMS[task]]
-        if missing:
-            why = "; ".join(
-                f"{n!r}: {space.unavailable(task, n) or 'unknown algorithm'}" for n in missing
-            )
-            raise ConfigError(
-                f"study {study.study_name!r} draws from algorithms this installation "
-                f"lacks ({why}); run it where they are installed, or use another study"
-            )
-        return names
-    default = space.algorithm_names(task)
-    if study.get_trials(deepcopy=False):
-        return default
-    wanted = {c["algorithm"] for c in candidates() if _optional_applies(c, dataset)}
-    names = [
-        n for n in space.algorithm_names(task, include_optional=True) if n in default or n in wanted
-    ]
-    study.set_user_attr(ALGORITHMS_ATTR, names)
-    return names
 
 
 def warm_start(
@@ -420,8 +321,8 @@ def warm_start(
     configs = _recommended_configs(
         dataset, n, metric=metric, kb=kb, model=model, random_state=random_state
     )
-    algorithms = _study_algorithms(study, dataset, lambda: configs)
-    configs = _enqueueable(configs, algorithms, dataset)
+    algorithms = study_algorithms(study, dataset, lambda: configs)
+    configs = enqueueable(configs, algorithms, dataset)
     for rank, config in enumerate(configs, start=1):
         study.enqueue_trial(
             space.to_trial_params(config, algorithms=algorithms),
@@ -456,38 +357,6 @@ def _check_seconds(name: str, value: Any) -> float | None:
             f"{name} must be a positive number of seconds or None, got {value!r}"
         )
     return float(value)
-
-
-def _study_info(dataset: Any, metric: str, cv: int) -> dict[str, Any]:
-    from autometa import __version__
-
-    return {
-        "dataset": dataset.name,
-        "task": dataset.task,
-        "metric": metric,
-        "cv": cv,
-        "n_rows": len(dataset.X),
-        "autometa_version": __version__,
-    }
-
-
-def _check_same_problem(study: Any, info: dict[str, Any]) -> None:
-    stored = study.user_attrs.get(STUDY_ATTR)
-    if not stored:
-        study.set_user_attr(STUDY_ATTR, info)
-        return
-    for key in ("task", "metric", "dataset"):
-        if stored.get(key) != info[key]:
-            raise ConfigError(
-                f"study {study.study_name!r} tunes {key}={stored.get(key)!r}, not {info[key]!r}; "
-                "use another study_name (or storage) for a different problem"
-            )
-
-
-def _process_seed(random_state: int, n_existing: int) -> int:
-    """A sampler seed of its own for a process joining (or resuming) a study."""
-    text = f"{random_state}:{n_existing}:{os.getpid()}:{time.time_ns()}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 def tune(
@@ -623,7 +492,7 @@ def tune(
     direction = "maximize" if get_metric(metric, dataset.task).greater_is_better else "minimize"
     if study_name is None and storage is not None:
         study_name = f"autometa-{dataset.name}"
-    info = _study_info(dataset, metric, cv)
+    info = study_info(dataset, metric, cv)
     callbacks = list(callbacks or [])
     if not isinstance(show_progress_bar, bool):
         raise InvalidParameterError(
@@ -638,8 +507,16 @@ def tune(
     # One process at a time sets up a study on a local file (creating the SQLite tables,
     # queueing the trials); the trials themselves run concurrently.
     with _tune_storage.file_lock(lock_path):
-        study = _open_study(storage, study_name, sampler, direction, info, random_state)
-        algorithms = _study_algorithms(
+        study = open_study(
+            make_storage(storage),
+            study_name,
+            sampler,
+            direction,
+            info,
+            random_state,
+            make_sampler=make_sampler,
+        )
+        algorithms = study_algorithms(
             study,
             dataset,
             lambda: _first_recommendations(recommended, n_trials, warm_start, narrow_space),
@@ -649,7 +526,7 @@ def tune(
             n_trials,
             warm_start,
             narrow_space,
-            recommended=lambda k: _enqueueable(recommended(k), algorithms, dataset, warned),
+            recommended=lambda k: enqueueable(recommended(k), algorithms, dataset, warned),
             algorithms=tuple(algorithms),
         )
         storage_ = _optuna_compat.storage_of(study)
@@ -704,41 +581,3 @@ def _first_recommendations(
     if narrow is not None and k_warm < n_trials // 2:
         configs += recommended(_tune_budget.narrow_pool(warm))
     return configs
-
-
-def _open_study(
-    storage: Any,
-    study_name: str | None,
-    sampler: Any,
-    direction: str,
-    info: dict[str, Any],
-    random_state: int,
-) -> Any:
-    """The study to tune: created, or loaded and checked to tune the same problem
-    (``info``). A study that already has trials (a resume, or a second process) draws with
-    a sampler seed of this process's own."""
-    import optuna
-
-    storage_obj = make_storage(storage)
-    study = optuna.create_study(
-        storage=storage_obj,
-        study_name=study_name,
-        sampler=sampler if sampler is not None else make_sampler(random_state),
-        direction=direction,
-        load_if_exists=True,
-    )
-    if study.direction.name.lower() != direction:
-        raise ConfigError(
-            f"study {study.study_name!r} is set to {study.direction.name.lower()}, but "
-            f"metric {info['metric']!r} needs {direction}"
-        )
-    _check_same_problem(study, info)
-    n_existing = len(study.get_trials(deepcopy=False))
-    if n_existing:
-        # A resumed study or a second process: draw other configurations than the
-        # process that started the study with the same random_state did.
-        if sampler is None:
-            study.sampler = make_sampler(_process_seed(random_state, n_existing))
-        else:
-            study.sampler.reseed_rng()
-    return study

@@ -6,14 +6,19 @@
 ``openml_cache``
     A private copy of ``shared/openml_cache`` with ``openml.config`` pointed at it (test
     server, no retries), restored afterwards. Yields the cache root.
+``load_benchmark``
+    ``load_benchmark("fewshot")`` imports the script ``benchmarks/fewshot.py`` as a module
+    (the benchmarks are scripts, not a package), freshly each call.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,6 +28,7 @@ SHARED_DIR = Path(
     os.environ.get("AUTOMETA_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
 )
 OPENML_TEST_SERVER = "https://test.openml.org/api/v1/xml"
+BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +68,21 @@ def openml_cache(shared_dir: Path, tmp_path: Path) -> Iterator[Path]:
         config.server = saved["server"]
         config.connection_n_retries = saved["connection_n_retries"]
         config.retry_policy = saved["retry_policy"]
+
+
+def _import_benchmark(name: str) -> ModuleType:
+    """``benchmarks/{name}.py`` imported as a module named ``benchmark_{name}`` (not put in
+    ``sys.modules``: every call runs the script's top level again)."""
+    path = BENCHMARKS_DIR / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import the benchmark script {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_benchmark() -> Callable[[str], ModuleType]:
+    """A function importing a script of ``benchmarks/`` by name, e.g. ``"fewshot"``."""
+    return _import_benchmark

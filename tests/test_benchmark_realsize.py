@@ -3,22 +3,14 @@ report (bootstrap, failures, targets) on synthetic inputs; the benchmark itself 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "recommend_realsize.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("recommend_realsize", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("recommend_realsize")
 
 
 def _cells(scores: dict[tuple[str, str], dict[str, tuple[float, float]]]) -> pd.DataFrame:

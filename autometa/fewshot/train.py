@@ -4,9 +4,11 @@ Each step draws one batch of episodes, from the synthetic prior (:mod:`.prior`) 
 probability ``1 - p_real`` and otherwise real k-shot / predict-a-column episodes from the
 meta-train split (:mod:`.episodes`), and takes one AdamW step on the query cross-entropy
 (MAML: through the inner loop; Reptile: see :mod:`._maml`).  Bounded by minutes (CPU time
-on the CPU, wall time on a GPU) and/or steps; bf16 autocast on CUDA; a checkpoint every ``checkpoint_every`` steps from
-which a rerun with the same ``out`` resumes; a CSV loss log; final weights written with
-:func:`autometa.fewshot._weights.save_weights`.
+on the CPU, wall time on a GPU) and/or steps; bf16 autocast on CUDA; a checkpoint every
+``checkpoint_every`` steps from which a rerun with the same ``out`` resumes; a CSV loss log;
+final weights written with :func:`autometa.fewshot._weights.save_weights`. The steps
+themselves (the budget, drawing a batch, one optimisation step, the log, checkpoints and
+snapshots) are in :mod:`._train_steps`.
 
 Command line (see ``data/fewshot/README.md`` for the shipped runs)::
 
@@ -17,22 +19,50 @@ Command line (see ``data/fewshot/README.md`` for the shipped runs)::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from autometa._io import write_atomic
+from autometa.fewshot._train_steps import (
+    CURRICULUM_FRACTION,
+    CURRICULUM_START,
+    MAX_ATTENTION_CELLS,
+    Budget,
+    EpisodeSource,
+    LossLog,
+    curriculum_caps,
+    episodes_within,
+    lr_at,
+    optimisation_step,
+    restore_checkpoint,
+    save_checkpoint,
+    save_snapshot,
+)
 from autometa.fewshot._weights import build_model, load_weights, save_weights, size_config
-from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables, real_batch
-from autometa.fewshot.prior import PRIOR_WEIGHTS, sample_prior_batch
+from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables
+from autometa.fewshot.prior import PRIOR_WEIGHTS
 from autometa.fewshot.split import load_split
+
+# The curriculum and the attention bound are defined with the steps (._train_steps) and
+# read from here too.
+__all__ = [
+    "CURRICULUM_FRACTION",
+    "CURRICULUM_START",
+    "MAX_ATTENTION_CELLS",
+    "curriculum_caps",
+    "episodes_within",
+    "main",
+    "resolve_device",
+    "train",
+]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -43,64 +73,6 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but torch.cuda.is_available() is False")
     return dev
-
-
-#: Curriculum: episode caps start here and grow (log-linearly) to the run's maxima over the
-#: first ``CURRICULUM_FRACTION`` of the budget.
-CURRICULUM_START = {"max_features": 8, "max_classes": 3, "max_k": 5}
-CURRICULUM_FRACTION = 0.5
-
-
-def curriculum_caps(
-    frac: float, max_features: int, max_classes: int, max_k: int
-) -> tuple[int, int, int]:
-    """Episode caps (features, classes, rows per class) at ``frac`` of the budget.
-
-    Small tables first: a CPU step on small episodes is cheap, so the model sees many
-    simple tasks early and the large ones once it has learnt the basics.
-    """
-    t = min(1.0, max(0.0, frac) / CURRICULUM_FRACTION)
-
-    def grow(start: int, end: int) -> int:
-        start = min(start, end)
-        return round(math.exp(math.log(start) + t * (math.log(end) - math.log(start))))
-
-    return (
-        grow(CURRICULUM_START["max_features"], max_features),
-        max(2, grow(CURRICULUM_START["max_classes"], max_classes)),
-        grow(CURRICULUM_START["max_k"], max_k),
-    )
-
-
-#: Default bound on ``episodes x (features + 1) x rows^2`` per step: the rows-attention maps
-#: a step keeps for the backward pass grow with the square of the episode's rows. Without
-#: it, a batch of large real episodes (500 context rows, 64 features) took a 2-core
-#: machine's 24 GB (an out-of-memory kill of the first CPU stretch's pfn S run).
-MAX_ATTENTION_CELLS = 20_000_000
-
-
-def episodes_within(batch: int, n_rows: int, n_features: int, max_cells: int | None) -> int:
-    """How many of ``batch`` episodes of ``n_rows`` x ``n_features`` fit in ``max_cells``
-    (0: not even one; ``max_cells=None``: no bound)."""
-    if max_cells is None:
-        return batch
-    return min(batch, max_cells // ((n_features + 1) * n_rows * n_rows))
-
-
-def _episode_shape(rng: np.random.Generator, max_features: int, max_classes: int, max_k: int):
-    C = 2 if rng.random() < 0.5 or max_classes < 3 else int(rng.integers(3, max_classes + 1))
-    k = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_k)))), 1, max_k))
-    n_ctx = max(C, round(k * C * rng.uniform(0.7, 1.3)))
-    Fd = int(np.clip(np.round(np.exp(rng.uniform(0, math.log(max_features)))), 1, max_features))
-    return C, n_ctx, Fd
-
-
-def _lr_at(frac: float, lr: float, warmup: float = 0.05) -> float:
-    if frac < warmup:
-        return lr * max(frac / warmup, 0.01)
-    return lr * (
-        0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup))))
-    )
 
 
 def train(
@@ -200,6 +172,234 @@ def train(
     --------
     >>> train("pfn", "tiny", out="/tmp/fs", device="cpu", minutes=None, max_steps=5)  # doctest: +SKIP
     """
+    _check_budget(minutes, max_steps, clock, finetune_frac, p_real)
+    dev = resolve_device(device)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or f"{method}_{size}"
+    log_path = out / f"{name}_loss.csv"
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = _initial_model(method, size, init).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    run = _Run(model, opt, rng, dev, out, name)
+    if resume and run.ckpt_path.exists():
+        run.restore()
+        if verbose:
+            print(f"[{name}] resumed from {run.ckpt_path} at step {run.step} ({run.elapsed0:.0f}s)")
+    elif log_path.exists():
+        log_path.unlink()
+    source = EpisodeSource(
+        tables=_real_tables(p_real, split_file, corpus, packed),
+        device=dev,
+        batch_size=batch_size,
+        tokens_per_batch=tokens_per_batch,
+        n_query=n_query,
+        p_real=p_real,
+        finetune_frac=finetune_frac,
+        prior_weights=prior_weights,
+        max_features=max_features,
+        max_classes=max_classes,
+        max_k=max_k,
+        curriculum=curriculum,
+        max_attention_cells=max_attention_cells,
+    )
+    budget = Budget(None if minutes is None else minutes * 60.0, max_steps)
+    log = LossLog(log_path)
+    if clock == "auto":
+        clock = "cpu" if dev.type == "cpu" else "wall"
+    wall0 = time.time()
+    elapsed = run.optimise(
+        source,
+        budget,
+        log,
+        lr=lr,
+        clock=time.process_time if clock == "cpu" else time.time,
+        use_amp=amp and dev.type == "cuda",
+        log_every=log_every,
+        checkpoint_every=checkpoint_every,
+        snapshot_minutes=snapshot_minutes,
+        verbose=verbose,
+    )
+    run.checkpoint(elapsed)
+    log.close()
+    model.eval()
+    record = _run_record(
+        run,
+        source,
+        method=method,
+        size=size,
+        seed=seed,
+        minutes=minutes,
+        max_steps=max_steps,
+        lr=lr,
+        init=init,
+        clock=clock,
+        elapsed=elapsed,
+        wall_s=round(time.time() - wall0, 1),
+    )
+    weights = save_weights(model, out / f"{name}.pt", {"train": record})
+    record["weights"] = str(weights)
+    (out / f"{name}_run.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    if verbose:
+        print(
+            f"[{name}] done: {run.step} steps in {elapsed:.0f}s, loss(ema) {run.ema}, "
+            f"weights {weights}"
+        )
+    return record
+
+
+@dataclass
+class _Run:
+    """One training run: the model and what a step changes (optimiser, RNG, step count,
+    loss average), and where it checkpoints (``{out}/{name}.ckpt``)."""
+
+    model: Any
+    opt: torch.optim.Optimizer
+    rng: np.random.Generator
+    device: torch.device
+    out: Path
+    name: str
+    step: int = 0
+    elapsed0: float = 0.0  # seconds of training before this session (a resumed run)
+    ema: float | None = None  # moving average of the loss
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / f"{self.name}.ckpt"
+
+    def restore(self) -> None:
+        """Continue from the checkpoint."""
+        self.step, self.elapsed0 = restore_checkpoint(
+            self.ckpt_path, self.model, self.opt, self.rng, device=self.device
+        )
+
+    def checkpoint(self, elapsed: float) -> None:
+        save_checkpoint(
+            self.ckpt_path,
+            self.model,
+            self.opt,
+            self.rng,
+            step=self.step,
+            elapsed=elapsed,
+            device=self.device,
+        )
+
+    def optimise(
+        self,
+        source: EpisodeSource,
+        budget: Budget,
+        log: LossLog,
+        *,
+        lr: float,
+        clock: Callable[[], float],
+        use_amp: bool,
+        log_every: int,
+        checkpoint_every: int,
+        snapshot_minutes: float | None,
+        verbose: bool,
+    ) -> float:
+        """Steps until the budget is spent (``clock`` counts its seconds), logging,
+        checkpointing and writing snapshots on the way; the elapsed seconds at the end."""
+        t0 = clock()
+        next_snapshot = (
+            (math.floor(self.elapsed0 / 60.0 / snapshot_minutes) + 1) * snapshot_minutes
+            if snapshot_minutes
+            else math.inf
+        )
+        while True:
+            elapsed = self.elapsed0 + clock() - t0
+            frac = budget.fraction(self.step, elapsed)
+            if frac >= 1.0:
+                break
+            lr_now = lr_at(frac, lr)
+            for g in self.opt.param_groups:
+                g["lr"] = lr_now
+            batch = source.draw(self.rng, frac)
+            if batch is None:
+                continue
+            lv = optimisation_step(
+                self.model, self.opt, batch, self.rng, device=self.device, use_amp=use_amp
+            )
+            if lv is None:
+                continue
+            self.step += 1
+            self.ema = lv if self.ema is None else 0.98 * self.ema + 0.02 * lv
+            if self.step % log_every == 0:
+                log.write(self.step, elapsed, lv, lr_now, batch)
+            if verbose and self.step % (log_every * 20) == 0:
+                print(
+                    f"[{self.name}] step {self.step} {elapsed:.0f}s loss(ema) {self.ema:.4f} "
+                    f"lr {lr_now:.2e}",
+                    flush=True,
+                )
+            if self.step % checkpoint_every == 0:
+                self.checkpoint(elapsed)
+            if snapshot_minutes and elapsed >= next_snapshot * 60.0:
+                save_snapshot(
+                    self.model, self.out, self.name, next_snapshot, step=self.step, elapsed=elapsed
+                )
+                next_snapshot += snapshot_minutes
+        return self.elapsed0 + clock() - t0
+
+
+def _run_record(
+    run: _Run,
+    source: EpisodeSource,
+    *,
+    method: str,
+    size: str,
+    seed: int,
+    minutes: float | None,
+    max_steps: int | None,
+    lr: float,
+    init: str | Path | None,
+    clock: str,
+    elapsed: float,
+    wall_s: float,
+) -> dict[str, Any]:
+    """What :func:`train` returns and writes to ``{name}_run.json``: the run's settings
+    and outcome."""
+    model, dev = run.model, run.device
+    return {
+        "method": method,
+        "size": size,
+        "name": run.name,
+        "config": model.config,
+        "n_parameters": model.n_parameters,
+        "steps": run.step,
+        "elapsed_s": round(elapsed, 1),
+        "clock": clock,
+        "wall_s_this_session": wall_s,
+        "final_loss_ema": run.ema,
+        "device": str(dev),
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "seed": seed,
+        "minutes": minutes,
+        "max_steps": max_steps,
+        "batch_size": source.batch_size,
+        "tokens_per_batch": source.tokens_per_batch,
+        "n_query": source.n_query,
+        "lr": lr,
+        "p_real": source.p_real,
+        "prior_weights": source.prior_weights or PRIOR_WEIGHTS,
+        "max_features": source.max_features,
+        "max_classes": source.max_classes,
+        "max_k": source.max_k,
+        "init": str(init) if init else None,
+        "curriculum": source.curriculum,
+        "finetune_frac": source.finetune_frac,
+        "threads": torch.get_num_threads(),
+        "max_attention_cells": source.max_attention_cells,
+        "split": "data/fewshot/split.json (train)",
+    }
+
+
+def _check_budget(
+    minutes: float | None, max_steps: int | None, clock: str, finetune_frac: float, p_real: float
+) -> None:
+    """:func:`train`'s budget and phases make sense (a ``ValueError`` otherwise)."""
     if minutes is None and max_steps is None:
         raise ValueError("set minutes, max_steps or both")
     if clock not in ("auto", "cpu", "wall"):
@@ -208,245 +408,43 @@ def train(
         raise ValueError(f"finetune_frac={finetune_frac!r} must be between 0 and 1")
     if finetune_frac > 0 and p_real <= 0:
         raise ValueError("finetune_frac > 0 needs real tables: set p_real > 0")
-    dev = resolve_device(device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = name or f"{method}_{size}"
-    ckpt_path, log_path = out / f"{name}.ckpt", out / f"{name}_loss.csv"
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
 
+
+def _initial_model(method: str, size: str, init: str | Path | None) -> Any:
+    """A new model of the named size, or the one in the weights file ``init``."""
     if init is not None:
         model, _init_meta = load_weights(init, method)
-        config = dict(model.config)
-    else:
-        config = size_config(method, size)
-        model = build_model(method, config)
-    model.to(dev).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    step, elapsed0 = 0, 0.0
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        step, elapsed0 = int(ck["step"]), float(ck["elapsed"])
-        torch.set_rng_state(ck["torch_rng"])
-        if dev.type == "cuda" and "cuda_rng" in ck:
-            torch.cuda.set_rng_state(ck["cuda_rng"])
-        rng.bit_generator.state = json.loads(ck["numpy_rng"])
-        if verbose:
-            print(f"[{name}] resumed from {ckpt_path} at step {step} ({elapsed0:.0f}s)")
-    elif log_path.exists():
-        log_path.unlink()
+        return model
+    return build_model(method, size_config(method, size))
 
-    tables = {}
-    if p_real > 0:
-        split = load_split(split_file)
-        tables = load_tables(split["train"], corpus or DEFAULT_CORPUS, packed=packed)
-    use_amp = amp and dev.type == "cuda"
-    budget_s = None if minutes is None else minutes * 60.0
 
-    def frac_done(elapsed: float) -> float:
-        fr = []
-        if budget_s:
-            fr.append(elapsed / budget_s)
-        if max_steps:
-            fr.append(step / max_steps)
-        return max(fr)
-
-    def checkpoint(elapsed: float) -> None:
-        ck = {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "elapsed": elapsed,
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": json.dumps(rng.bit_generator.state),
-        }
-        if dev.type == "cuda":
-            ck["cuda_rng"] = torch.cuda.get_rng_state()
-        write_atomic(ckpt_path, lambda tmp: torch.save(ck, tmp))
-
-    new_log = not log_path.exists()
-    log_fh = open(log_path, "a", newline="")  # noqa: SIM115 - kept open for the whole loop
-    writer = csv.writer(log_fh)
-    if new_log:
-        writer.writerow(
-            [
-                "step",
-                "elapsed_s",
-                "loss",
-                "lr",
-                "source",
-                "batch",
-                "n_ctx",
-                "n_features",
-                "n_classes",
-            ]
-        )
-    if clock == "auto":
-        clock = "cpu" if dev.type == "cpu" else "wall"
-    now = time.process_time if clock == "cpu" else time.time
-    t0, wall0 = now(), time.time()
-    next_snapshot = (
-        (math.floor(elapsed0 / 60.0 / snapshot_minutes) + 1) * snapshot_minutes
-        if snapshot_minutes
-        else math.inf
-    )
-    ema = None
-    losses: list[float] = []
-    while True:
-        elapsed = elapsed0 + now() - t0
-        if frac_done(elapsed) >= 1.0:
-            break
-        frac = frac_done(elapsed)
-        lr_now = _lr_at(frac, lr)
-        for g in opt.param_groups:
-            g["lr"] = lr_now
-        caps = (
-            curriculum_caps(frac, max_features, max_classes, max_k)
-            if curriculum
-            else (max_features, max_classes, max_k)
-        )
-        cap_features, cap_classes, cap_k = caps
-        p_real_now = 1.0 if frac >= 1.0 - finetune_frac else p_real
-        source = "real" if tables and rng.random() < p_real_now else "prior"
-        if source == "real":
-            batch = None
-            for _ in range(10):
-                b = max(
-                    2,
-                    min(
-                        batch_size, tokens_per_batch // ((n_query + 100) * (cap_features // 2 + 1))
-                    ),
-                )
-                batch = real_batch(
-                    tables,
-                    rng,
-                    b,
-                    max_features=cap_features,
-                    max_classes=cap_classes,
-                    n_query=n_query,
-                    max_k=cap_k,
-                )
-                if batch is not None:
-                    break
-            if batch is None:
-                continue
-            xb, yb, n_ctx, C = batch
-            keep = episodes_within(len(xb), xb.shape[1], xb.shape[2], max_attention_cells)
-            if keep < 1:
-                continue
-            xb, yb = xb[:keep], yb[:keep]
-            x = torch.from_numpy(xb).to(dev)
-            y = torch.from_numpy(yb).to(dev)
-        else:
-            C, n_ctx, Fd = _episode_shape(rng, cap_features, cap_classes, cap_k)
-            N = n_ctx + n_query
-            b = int(max(2, min(batch_size, tokens_per_batch // (N * (Fd + 1)))))
-            b = episodes_within(b, N, Fd, max_attention_cells)
-            if b < 1:
-                continue
-            x, y = sample_prior_batch(
-                b, N, n_ctx, Fd, C, device=dev, weights=prior_weights or PRIOR_WEIGHTS
-            )
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = model.meta_loss(
-                x,
-                y[:, :n_ctx],
-                y[:, n_ctx:],
-                C,
-                norm="robust" if rng.random() < 0.6 else "quantile",
-            )
-        if not torch.isfinite(loss):
-            opt.zero_grad(set_to_none=True)
-            continue  # a degenerate random task; skip it rather than poison the weights
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        lv = float(loss.detach())
-        losses.append(lv)
-        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        if step % log_every == 0:
-            writer.writerow(
-                [
-                    step,
-                    round(elapsed, 2),
-                    round(lv, 5),
-                    f"{lr_now:.3g}",
-                    source,
-                    x.shape[0],
-                    n_ctx,
-                    x.shape[2],
-                    C,
-                ]
-            )
-            log_fh.flush()
-        if verbose and step % (log_every * 20) == 0:
-            print(
-                f"[{name}] step {step} {elapsed:.0f}s loss(ema) {ema:.4f} lr {lr_now:.2e}",
-                flush=True,
-            )
-        if step % checkpoint_every == 0:
-            checkpoint(elapsed)
-        if snapshot_minutes and elapsed >= next_snapshot * 60.0:
-            model.eval()
-            save_weights(
-                model,
-                out / "snapshots" / f"{name}_{round(next_snapshot):04d}min.pt",
-                {"snapshot": {"step": step, "elapsed_s": round(elapsed, 1), "name": name}},
-            )
-            model.train()
-            next_snapshot += snapshot_minutes
-    elapsed = elapsed0 + now() - t0
-    checkpoint(elapsed)
-    log_fh.close()
-    model.eval()
-    record = {
-        "method": method,
-        "size": size,
-        "name": name,
-        "config": model.config,
-        "n_parameters": model.n_parameters,
-        "steps": step,
-        "elapsed_s": round(elapsed, 1),
-        "clock": clock,
-        "wall_s_this_session": round(time.time() - wall0, 1),
-        "final_loss_ema": ema,
-        "device": str(dev),
-        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "torch": torch.__version__,
-        "seed": seed,
-        "minutes": minutes,
-        "max_steps": max_steps,
-        "batch_size": batch_size,
-        "tokens_per_batch": tokens_per_batch,
-        "n_query": n_query,
-        "lr": lr,
-        "p_real": p_real,
-        "prior_weights": prior_weights or PRIOR_WEIGHTS,
-        "max_features": max_features,
-        "max_classes": max_classes,
-        "max_k": max_k,
-        "init": str(init) if init else None,
-        "curriculum": curriculum,
-        "finetune_frac": finetune_frac,
-        "threads": torch.get_num_threads(),
-        "max_attention_cells": max_attention_cells,
-        "split": "data/fewshot/split.json (train)",
-    }
-    weights = save_weights(model, out / f"{name}.pt", {"train": record})
-    record["weights"] = str(weights)
-    (out / f"{name}_run.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
-    if verbose:
-        print(f"[{name}] done: {step} steps in {elapsed:.0f}s, loss(ema) {ema}, weights {weights}")
-    return record
+def _real_tables(
+    p_real: float,
+    split_file: str | Path | None,
+    corpus: str | Path | None,
+    packed: str | Path | None,
+) -> dict[str, Any]:
+    """The meta-train split's tables (none when no step uses real episodes)."""
+    if p_real <= 0:
+        return {}
+    split = load_split(split_file)
+    return load_tables(split["train"], corpus or DEFAULT_CORPUS, packed=packed)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point (``python -m autometa.fewshot.train --help``)."""
+    options = vars(_parser().parse_args(argv))
+    dev = resolve_device(options["device"])
+    threads = options.pop("threads")
+    torch.set_num_threads(threads or (1 if dev.type == "cpu" else min(4, os.cpu_count() or 1)))
+    # the command line's switches are the negations of train's flags
+    flags = {flag: not options.pop(f"no_{flag}") for flag in ("curriculum", "amp", "resume")}
+    options["max_attention_cells"] = options["max_attention_cells"] or None  # 0: no bound
+    train(options.pop("method"), options.pop("size"), **options, **flags)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The options of :func:`main`: :func:`train`'s, under their names with dashes."""
     p = argparse.ArgumentParser(
         prog="python -m autometa.fewshot.train", description=__doc__.split("\n")[0]
     )
@@ -497,38 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: 1 on CPU)"
     )
-    a = p.parse_args(argv)
-    dev = resolve_device(a.device)
-    torch.set_num_threads(a.threads or (1 if dev.type == "cpu" else min(4, os.cpu_count() or 1)))
-    train(
-        a.method,
-        a.size,
-        out=a.out,
-        name=a.name,
-        device=a.device,
-        minutes=a.minutes,
-        max_steps=a.max_steps,
-        batch_size=a.batch_size,
-        tokens_per_batch=a.tokens_per_batch,
-        n_query=a.n_query,
-        lr=a.lr,
-        p_real=a.p_real,
-        max_features=a.max_features,
-        max_k=a.max_k,
-        corpus=a.corpus,
-        packed=a.packed,
-        split_file=a.split_file,
-        init=a.init,
-        curriculum=not a.no_curriculum,
-        finetune_frac=a.finetune_frac,
-        snapshot_minutes=a.snapshot_minutes,
-        clock=a.clock,
-        max_attention_cells=a.max_attention_cells or None,
-        checkpoint_every=a.checkpoint_every,
-        amp=not a.no_amp,
-        seed=a.seed,
-        resume=not a.no_resume,
-    )
+    return p
 
 
 if __name__ == "__main__":

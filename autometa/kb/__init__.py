@@ -17,7 +17,8 @@ stores results; it does not compute them (``autometa.batch`` does).
 
 Modules: ``_schema`` (the on-disk schema: version, vocabularies, dtypes, keys), ``_journal``
 (the journal's writer and reader), ``_storage`` (the directory: lock, reading, writing),
-``_queries`` (the table queries), ``_base`` (:class:`KnowledgeBase`).
+``_queries`` (the table queries), ``_building`` (table rows from frames and evaluated
+folds), ``_base`` (:class:`KnowledgeBase`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The :class:`KnowledgeBase`: building, loading, saving and combining knowledge bases.
 
 Its queries are in :mod:`._queries`, the on-disk schema in :mod:`._schema`, the directory's
-files and lock in :mod:`._storage`, the journal in :mod:`._journal`.
+files and lock in :mod:`._storage`, the journal in :mod:`._journal`, and the making of
+table rows from frames and evaluated folds in :mod:`._building`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from autometa._constants import TASKS, check_task
+from autometa._constants import TASKS
 from autometa.errors import KnowledgeBaseError, TaskMismatchError
 from autometa.kb import _journal, _storage
+from autometa.kb._building import dataset_row, fold_records, tables_from_frames
 from autometa.kb._queries import TableQueries
 from autometa.kb._schema import (
     DATASET_DTYPES,
@@ -33,7 +35,6 @@ from autometa.kb._schema import (
     hash_config,
     to_float_frame,
 )
-from autometa.metrics import METRICS
 
 
 class KnowledgeBase(TableQueries):
@@ -283,52 +284,17 @@ class KnowledgeBase(TableQueries):
         >>> float(kb.performance("regression", "r2").loc["d2", "A"])
         0.5
         """
-        check_task(task)
-        info: dict[str, Any] = {"notes": "made with KnowledgeBase.from_frames"}
-        if metric in METRICS:
-            if METRICS[metric].task != task:
-                raise TaskMismatchError(
-                    f"metric {metric!r} is for {METRICS[metric].task}, not {task}"
-                )
-        else:
-            info["metrics"] = {
-                metric: {
-                    "task": task,
-                    "greater_is_better": bool(
-                        True if greater_is_better is None else greater_is_better
-                    ),
-                }
-            }
-        mf = _by_dataset(metafeatures, where="from_frames metafeatures")
-        perf = _by_dataset(performance, where="from_frames performance")
-        unknown = sorted(set(perf.index) - set(mf.index))
-        if unknown:
-            raise KnowledgeBaseError(
-                f"from_frames: datasets {unknown[:5]} have performance but no meta-features row"
+        return cls(
+            *tables_from_frames(
+                metafeatures,
+                performance,
+                task=task,
+                metric=metric,
+                configs=configs,
+                fit_times=fit_times,
+                greater_is_better=greater_is_better,
             )
-        names = sorted(set(mf.index) | set(perf.index))
-        datasets = pd.DataFrame(
-            {"dataset": names, "task": task, "source": "frame", "cv_folds": 1, "group": ""}
         )
-        long = perf.rename_axis(index="dataset", columns="config_id").stack(future_stack=True)
-        long = long.dropna().rename(metric).reset_index()
-        long["task"] = task
-        long["fold"] = 0
-        long["status"] = "ok"
-        long["error"] = ""
-        if fit_times is not None:
-            ft = _by_dataset(fit_times, where="from_frames fit_times")
-            ft_long = ft.rename_axis(index="dataset", columns="config_id").stack(future_stack=True)
-            long = long.merge(
-                ft_long.rename("fit_time").reset_index(), on=["dataset", "config_id"], how="left"
-            )
-        cfgs: dict[str, dict[str, Any]] = {}
-        for name in map(str, perf.columns):
-            given = (configs or {}).get(name)
-            cfgs[name] = dict(given) if given is not None else {"algorithm": name}
-        extra = {metric: "float64"} if metric not in RESULT_DTYPES else {}
-        results = coerce(long, {**RESULT_DTYPES, **extra}, where="from_frames performance")
-        return cls(datasets, mf, results, {task: cfgs}, info)
 
     def add_results(
         self,
@@ -373,8 +339,8 @@ class KnowledgeBase(TableQueries):
         >>> kb.add_results("my_data", {"algorithm": "rf"}, [{"fold": 0, "accuracy": 0.9}],
         ...                task="classification", metafeatures={"rows": 500.0})  # doctest: +SKIP
         """
-        name, task, row = self._dataset_row(dataset, task, info)
-        fold_rows = _fold_rows(folds)
+        name, task, row = dataset_row(self._datasets, dataset, task, info)
+        fold_rows = fold_records(folds)
         cid = config_id or hash_config(config)
         res = pd.DataFrame(fold_rows)
         res["dataset"], res["config_id"], res["task"] = name, cid, task
@@ -392,56 +358,6 @@ class KnowledgeBase(TableQueries):
             self._metafeatures = pd.concat([mf, mf_row.astype("float64")])
         self._normalise()
         return self
-
-    def _dataset_row(
-        self, dataset: Any, task: str | None, info: Mapping[str, Any] | None
-    ) -> tuple[str, str, pd.DataFrame]:
-        """:meth:`add_results`' dataset: its name, its task (checked against the record on
-        file) and its new ``datasets`` row (the record on file updated)."""
-        row: dict[str, Any] = {}
-        if isinstance(dataset, str):
-            name = dataset
-        else:  # an autometa Dataset
-            name = str(getattr(dataset, "name", None) or "dataset")
-            X = getattr(dataset, "X", None)
-            y = getattr(dataset, "y", None)
-            ds_task = getattr(dataset, "task", None)
-            if task is not None and ds_task is not None and task != ds_task:
-                raise TaskMismatchError(f"task={task!r} but dataset {name!r} is {ds_task}")
-            task = task or ds_task
-            row.update(
-                source=getattr(dataset, "source", None),
-                n_rows=None if X is None else len(X),
-                n_features=None if X is None else X.shape[1],
-                n_classes=(
-                    int(pd.Series(y).nunique())
-                    if y is not None and task == "classification"
-                    else None
-                ),
-            )
-            meta = getattr(dataset, "metadata", {}) or {}
-            for k in ("openml_dataset_id", "openml_task_id"):
-                if meta.get(k) is not None:
-                    row[k] = meta[k]
-        known = self._datasets.loc[self._datasets["dataset"] == name]
-        if task is None:
-            if known.empty:
-                raise KnowledgeBaseError(
-                    f"dataset {name!r} is not in the knowledge base; pass task="
-                )
-            task = str(known["task"].iloc[0])
-        check_task(task)
-        if not known.empty and known["task"].iloc[0] != task:
-            raise TaskMismatchError(
-                f"dataset {name!r} is stored as {known['task'].iloc[0]}, not {task}"
-            )
-        row.update(dataset=name, task=task, **dict(info or {}))
-        if known.empty:
-            row.setdefault("group", "")
-            return name, task, pd.DataFrame([row])
-        merged = known.iloc[0].to_dict()
-        merged.update({k: v for k, v in row.items() if v is not None})
-        return name, task, pd.DataFrame([merged])
 
     def merge(self, other: KnowledgeBase) -> KnowledgeBase:
         """A new knowledge base with the records of both; ``other`` wins where both have
@@ -581,30 +497,3 @@ class KnowledgeBase(TableQueries):
             )
         where = f", path={str(self.path)!r}" if self.path else ""
         return f"KnowledgeBase({'; '.join(parts) or 'empty'}{where})"
-
-
-def _by_dataset(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
-    """A float frame indexed by dataset name (the index, or a ``"dataset"`` column)."""
-    frame = frame.set_index("dataset") if "dataset" in frame.columns else frame
-    frame = to_float_frame(frame, where=where)
-    frame.index = frame.index.map(str)
-    return frame
-
-
-def _fold_rows(folds: Any) -> list[dict[str, Any]]:
-    """:meth:`KnowledgeBase.add_results`' ``folds`` as result rows (fold number, status ok
-    and no error unless given)."""
-    if hasattr(folds, "folds"):
-        folds = folds.folds
-    if isinstance(folds, Mapping):
-        folds = [folds]
-    fold_rows = []
-    for i, f in enumerate(folds):
-        r = dict(f)
-        r.setdefault("fold", i)
-        r.setdefault("status", "ok")
-        r.setdefault("error", "")
-        fold_rows.append(r)
-    if not fold_rows:
-        raise KnowledgeBaseError("add_results: no fold records given")
-    return fold_rows

@@ -26,8 +26,9 @@ from __future__ import annotations
 from typing import Any
 
 from autometa.errors import ConfigError
-from autometa.metamodel._base import MetaModel, TrainingData, normalised_scores
+from autometa.metamodel._base import MetaModel
 from autometa.metamodel._cache import load_or_fit
+from autometa.metamodel._training import TrainingData, normalised_scores
 from autometa.metamodel.baselines import FlamlNearestModel, RandomModel, SingleBestModel
 from autometa.metamodel.default import DefaultModel
 from autometa.metamodel.forest import ForestModel

@@ -1,4 +1,4 @@
-"""What every meta-model shares: the training matrices, the score scale, the interface.
+"""What every meta-model shares: the interface (:class:`MetaModel`) and its saved state.
 
 A meta-model learns from a knowledge base which configurations do well on which datasets.
 The common interface is small:
@@ -17,15 +17,17 @@ where everything scores 0.99 and a hard one where the best scores 0.6 weigh the 
 A failed run scores the floor. Models are trained on this scale with floor -1 (so that they
 still see which below-median configs are worse); the evaluation clips at 0.
 
-State is plain JSON (see :mod:`autometa.metamodel._cache`): no pickle.
+The pieces have modules of their own: the training matrices and the score scale
+(:mod:`~autometa.metamodel._training`), the meta-feature scaler
+(:mod:`~autometa.metamodel._scaler`) and arrays in the saved state
+(:mod:`~autometa.metamodel._arrays`). State is plain JSON (see
+:mod:`autometa.metamodel._cache`): no pickle.
 """
 
 from __future__ import annotations
 
 import abc
-import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,8 +35,30 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from autometa._constants import NOT_APPLICABLE
-from autometa.errors import InvalidParameterError, KnowledgeBaseError
+from autometa.errors import KnowledgeBaseError
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._scaler import FeatureScaler, as_query
+from autometa.metamodel._training import (
+    SIZE_FEATURES,
+    TrainingData,
+    find_feature,
+    normalised_scores,
+)
+
+# The training matrices and the scaler live in their own modules; their names stay
+# importable from here, where the meta-models and older code look for them.
+__all__ = [
+    "SIZE_FEATURES",
+    "STATE_VERSION",
+    "TRAIN_FLOOR",
+    "FeatureScaler",
+    "MetaModel",
+    "TrainingData",
+    "as_query",
+    "find_feature",
+    "normalised_scores",
+    "raw_prediction",
+]
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
@@ -42,321 +66,6 @@ STATE_VERSION = 5
 
 #: Floor of the normalised score used for training targets (evaluation uses 0).
 TRAIN_FLOOR = -1.0
-
-# Names of the four "general" meta-features under the names the metafeatures package and
-# OpenML use; used by the FLAML-style baseline, the fit-time model and novelty warnings.
-SIZE_FEATURES: dict[str, tuple[str, ...]] = {
-    "n_instances": ("general.n_instances", "NumberOfInstances", "n_instances", "nr_inst"),
-    "n_features": ("general.n_features", "NumberOfFeatures", "n_features", "nr_attr"),
-    "n_classes": ("general.n_classes", "NumberOfClasses", "n_classes", "nr_class"),
-    "pct_numeric": ("general.pct_numeric", "PercentageOfNumericFeatures", "pct_numeric"),
-}
-
-
-def find_feature(columns: Sequence[str], kind: str) -> str | None:
-    """The column of ``columns`` that holds the size feature ``kind`` (or None)."""
-    for name in SIZE_FEATURES[kind]:
-        if name in columns:
-            return name
-    return None
-
-
-def normalised_scores(
-    scores: np.ndarray,
-    greater_is_better: bool,
-    failed: np.ndarray | None = None,
-    *,
-    floor: float = 0.0,
-) -> np.ndarray:
-    """Per-dataset normalised scores: 1 = best config, 0 = median config, clipped to
-    ``[floor, 1]``; failed cells get ``floor``, unknown cells stay NaN.
-
-    Parameters
-    ----------
-    scores : ndarray of shape (n_datasets, n_configs)
-        Raw metric values (NaN where failed or not run).
-    greater_is_better : bool
-        Direction of the metric.
-    failed : ndarray of bool, optional
-        Cells that were run and failed (otherwise NaN means "not run").
-    floor : float
-        Lower clip.
-
-    Examples
-    --------
-    >>> normalised_scores(np.array([[0.5, 0.7, 0.9]]), True).round(2).tolist()
-    [[0.0, 0.0, 1.0]]
-    """
-    s = np.asarray(scores, dtype=float)
-    s = s if greater_is_better else -s
-    with np.errstate(all="ignore"):
-        ok = np.isfinite(s)
-        best = np.where(ok.any(axis=1), np.nanmax(np.where(ok, s, -np.inf), axis=1), np.nan)
-        med = np.full(s.shape[0], np.nan)
-        for i in range(s.shape[0]):  # nanmedian warns on empty rows; loop is ~1e2 rows
-            if ok[i].any():
-                med[i] = np.median(s[i, ok[i]])
-        span = best - med
-        # Where half the portfolio ties with the best, any ok config is as good as the best.
-        span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(best)), span, np.nan)
-        u = (s - med[:, None]) / span[:, None]
-        u = np.where(
-            np.isnan(span)[:, None] & ok, np.where(s >= best[:, None] - 1e-12, 1.0, 0.0), u
-        )
-        u = np.clip(u, floor, 1.0)
-    u = np.where(ok, u, np.nan)
-    if failed is not None:
-        u = np.where(failed & ~ok, floor, u)
-    return u
-
-
-# --------------------------------------------------------------------------------------
-# training data
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainingData:
-    """The matrices a meta-model learns from, aligned on datasets x configs.
-
-    Built once from a knowledge base (:meth:`from_kb`); the evaluation harness slices it
-    with :meth:`subset` instead of copying knowledge bases.
-    """
-
-    task: str
-    metric: str
-    greater_is_better: bool
-    datasets: list[str]
-    config_ids: list[str]
-    configs: dict[str, dict[str, Any]]
-    scores: np.ndarray  # raw metric, (n_datasets, n_configs), NaN = failed or not run
-    failed: np.ndarray  # bool, recorded but not ok
-    metafeatures: pd.DataFrame  # (n_datasets, n_metafeatures), index = datasets
-    fit_times: np.ndarray  # seconds, NaN unknown
-    n_rows: np.ndarray  # float, NaN unknown
-    n_features: np.ndarray
-    kb_metafeature_columns: list[str] = field(default_factory=list)
-    # standard error of each cell's mean over its folds (raw metric), NaN where unknown
-    score_se: np.ndarray | None = None
-    # bool, recorded as not applicable (not run: an algorithm for small tables on a larger
-    # one); None where the knowledge base has no such cell
-    not_applicable: np.ndarray | None = None
-
-    @classmethod
-    def from_kb(cls, kb: Any, task: str, metric: str) -> TrainingData:
-        """Collect the matrices of one task and metric from ``kb``."""
-        perf = kb.performance(task, metric)
-        if perf.shape[0] == 0 or perf.shape[1] == 0:
-            raise KnowledgeBaseError(
-                f"the knowledge base has no {task} results for metric {metric!r} "
-                f"({perf.shape[0]} datasets x {perf.shape[1]} configs)"
-            )
-        status = kb.status_matrix(task).reindex(index=perf.index, columns=perf.columns)
-        # A configuration that does not apply to a dataset was not run there: unknown.
-        failed = (status.notna() & ~status.isin(["ok", NOT_APPLICABLE])).to_numpy()
-        not_applicable = (status == NOT_APPLICABLE).to_numpy()
-        # An ok run without a value for this metric (e.g. roc_auc not computed) is unknown.
-        mf = kb.metafeatures(task).reindex(perf.index)
-        ft = kb.fit_times(task).reindex(index=perf.index, columns=perf.columns)
-        info = kb.datasets(task).reindex(perf.index)
-        n_rows = pd.to_numeric(info["n_rows"], errors="coerce").to_numpy(dtype=float)
-        n_feat = pd.to_numeric(info["n_features"], errors="coerce").to_numpy(dtype=float)
-        col = find_feature(list(mf.columns), "n_instances")
-        if col is not None:
-            n_rows = np.where(np.isnan(n_rows), mf[col].to_numpy(dtype=float), n_rows)
-        col = find_feature(list(mf.columns), "n_features")
-        if col is not None:
-            n_feat = np.where(np.isnan(n_feat), mf[col].to_numpy(dtype=float), n_feat)
-        configs = kb.configs(task)
-        folds = kb.fold_performance(task, metric).reindex(columns=perf.columns)
-        grouped = folds.groupby(level="dataset")
-        score_se = (grouped.std(ddof=1) / np.sqrt(grouped.count())).reindex(perf.index)
-        return cls(
-            task=task,
-            metric=metric,
-            greater_is_better=kb.greater_is_better(metric),
-            datasets=[str(d) for d in perf.index],
-            config_ids=[str(c) for c in perf.columns],
-            configs={str(c): configs.get(str(c), {"algorithm": str(c)}) for c in perf.columns},
-            scores=perf.to_numpy(dtype=float),
-            failed=failed,
-            metafeatures=mf.astype(float),
-            fit_times=ft.to_numpy(dtype=float),
-            n_rows=n_rows,
-            n_features=n_feat,
-            kb_metafeature_columns=list(mf.columns),
-            score_se=score_se.to_numpy(dtype=float),
-            not_applicable=not_applicable if not_applicable.any() else None,
-        )
-
-    def subset(self, rows: Sequence[int] | np.ndarray) -> TrainingData:
-        """The same data restricted to the datasets at positions ``rows``."""
-        rows = np.asarray(rows, dtype=int)
-        return TrainingData(
-            task=self.task,
-            metric=self.metric,
-            greater_is_better=self.greater_is_better,
-            datasets=[self.datasets[i] for i in rows],
-            config_ids=list(self.config_ids),
-            configs=self.configs,
-            scores=self.scores[rows],
-            failed=self.failed[rows],
-            metafeatures=self.metafeatures.iloc[rows],
-            fit_times=self.fit_times[rows],
-            n_rows=self.n_rows[rows],
-            n_features=self.n_features[rows],
-            kb_metafeature_columns=self.kb_metafeature_columns,
-            score_se=None if self.score_se is None else self.score_se[rows],
-            not_applicable=None if self.not_applicable is None else self.not_applicable[rows],
-        )
-
-    def utility(self, floor: float = 0.0) -> np.ndarray:
-        """Normalised scores (see :func:`normalised_scores`)."""
-        return normalised_scores(self.scores, self.greater_is_better, self.failed, floor=floor)
-
-    def utility_noise(self) -> np.ndarray:
-        """Measurement-noise variance of each normalised score (NaN where unknown): the
-        squared standard error of the cell's mean over its folds, in units of the
-        dataset's best-minus-median span (the scale of :func:`normalised_scores`)."""
-        if self.score_se is None:
-            return np.full(self.scores.shape, np.nan)
-        s = self.scores if self.greater_is_better else -self.scores
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # datasets without ok cells
-            span = np.nanmax(s, axis=1) - np.nanmedian(s, axis=1)
-            span = np.where(span > 1e-12, span, np.nan)
-            return (self.score_se / span[:, None]) ** 2
-
-    def usable(self) -> np.ndarray:
-        """Datasets with at least two ok configs (the others teach nothing about ranking)."""
-        return np.isfinite(self.scores).sum(axis=1) >= 2
-
-
-# --------------------------------------------------------------------------------------
-# meta-feature preprocessing
-# --------------------------------------------------------------------------------------
-
-
-class FeatureScaler:
-    """Log-compress heavy-tailed meta-features, impute with the training median and scale
-    robustly to about [0, 1] (auto-sklearn's normalisation for its L1 distance, made robust).
-
-    A column is log-compressed (``sign(x) * log1p(|x|)``) when its training values span
-    more than two orders of magnitude: sizes such as the number of rows would otherwise
-    dominate any distance. The scale is the 5th-95th percentile range of the training
-    values, and scaled values are clipped to ``[-CLIP, 1 + CLIP]``: a query far outside the
-    knowledge base on one meta-feature (or one heavy-tailed outlier in the knowledge base)
-    then moves a distance by at most ``1 + 2 * CLIP`` instead of by thousands. Columns that
-    are constant over the training datasets carry no information and are dropped.
-    """
-
-    #: How far beyond the training range (in units of its scale) a value still counts.
-    CLIP = 0.5
-
-    def fit(self, frame: pd.DataFrame) -> FeatureScaler:
-        X = frame.to_numpy(dtype=float)
-        keep = np.isfinite(X).sum(axis=0) >= max(2, int(0.2 * len(X)))
-        with np.errstate(all="ignore"):
-            absx = np.abs(np.where(np.isfinite(X), X, np.nan))
-            hi = np.nanmax(absx, axis=0) if len(X) else np.zeros(X.shape[1])
-            lo = np.nanpercentile(absx, 10, axis=0) if len(X) else np.zeros(X.shape[1])
-        self.log_ = np.nan_to_num(hi, nan=0.0) > 100 * np.maximum(np.nan_to_num(lo, nan=0.0), 1.0)
-        T = self._compress(X)
-        if len(T) and T.shape[1]:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-                q05, q95 = np.nanpercentile(T, [5, 95], axis=0)
-                low, high = np.nanmin(T, axis=0), np.nanmax(T, axis=0)
-        else:
-            q05 = low = np.zeros(T.shape[1])
-            q95 = high = np.ones(T.shape[1])
-        robust = q95 - q05 > 1e-12
-        self.min_ = np.where(robust, q05, low)
-        self.span_ = np.where(robust, q95 - q05, high - low)
-        keep &= np.nan_to_num(self.span_, nan=0.0) > 1e-12  # constant columns: no information
-        self.columns_ = [c for c, k in zip(frame.columns, keep) if k]
-        self.log_, self.min_, self.span_, T = (
-            self.log_[keep],
-            self.min_[keep],
-            self.span_[keep],
-            T[:, keep],
-        )
-        self.median_ = (
-            np.nan_to_num(np.nanmedian(T, axis=0), nan=0.0) if len(T) else np.zeros(T.shape[1])
-        )
-        return self
-
-    def _compress(self, X: np.ndarray) -> np.ndarray:
-        X = np.where(np.isfinite(X), X, np.nan)
-        return np.where(self.log_, np.sign(X) * np.log1p(np.abs(X)), X)
-
-    def transform(self, frame: pd.DataFrame | pd.Series) -> np.ndarray:
-        """Scaled matrix ``(n, len(columns_))``; unknown and missing values -> median."""
-        if isinstance(frame, pd.Series):
-            frame = frame.to_frame().T
-        X = frame.reindex(columns=self.columns_).to_numpy(dtype=float)
-        T = self._compress(X)
-        T = np.where(np.isfinite(T), T, self.median_)
-        return np.clip((T - self.min_) / self.span_, -self.CLIP, 1.0 + self.CLIP)
-
-    def missing(self, frame: pd.DataFrame | pd.Series) -> np.ndarray:
-        """Boolean mask of the values :meth:`transform` had to impute."""
-        if isinstance(frame, pd.Series):
-            frame = frame.to_frame().T
-        return ~np.isfinite(frame.reindex(columns=self.columns_).to_numpy(dtype=float))
-
-    def get_state(self) -> dict[str, Any]:
-        return {
-            "columns": list(self.columns_),
-            "log": self.log_.tolist(),
-            "median": self.median_.tolist(),
-            "min": self.min_.tolist(),
-            "span": self.span_.tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> FeatureScaler:
-        self = cls()
-        self.columns_ = list(state["columns"])
-        self.log_ = np.asarray(state["log"], dtype=bool)
-        self.median_ = np.asarray(state["median"], dtype=float)
-        self.min_ = np.asarray(state["min"], dtype=float)
-        self.span_ = np.asarray(state["span"], dtype=float)
-        return self
-
-
-def as_query(metafeatures: pd.Series | Mapping[str, float] | pd.DataFrame) -> pd.DataFrame:
-    """One dataset's meta-features as a one-row float frame; a frame of several rows is
-    refused (a meta-model ranks for one dataset at a time)."""
-    if isinstance(metafeatures, pd.DataFrame):
-        if len(metafeatures) != 1:
-            raise InvalidParameterError(
-                f"meta-features of one dataset expected, got a DataFrame of "
-                f"{len(metafeatures)} rows; call once per row (e.g. frame.iloc[i])"
-            )
-        return metafeatures.astype(float)
-    s = pd.Series(metafeatures, dtype=float)
-    return s.to_frame().T
-
-
-def _arr(x: Any) -> Any:
-    """JSON-friendly copy of arrays (NaN -> None so the file stays strict JSON)."""
-    if isinstance(x, np.ndarray):
-        return (
-            [_arr(row) for row in x]
-            if x.ndim > 1
-            else [None if (isinstance(v, float) and not np.isfinite(v)) else v for v in x.tolist()]
-        )
-    return x
-
-
-def _unarr(x: Any) -> np.ndarray:
-    return np.asarray(
-        [[np.nan if v is None else v for v in row] for row in x]
-        if x and isinstance(x[0], list)
-        else [np.nan if v is None else v for v in x],
-        dtype=float,
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -597,12 +306,12 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
             "configs": self.configs_,
             "datasets": self.datasets_,
             "scaler": self.scaler_.get_state(),
-            "X": _arr(self.X_),
+            "X": array_to_json(self.X_),
             "metafeature_columns": self.metafeature_columns_,
-            "best_raw": _arr(self.best_raw_),
-            "median_raw": _arr(self.median_raw_),
-            "sbs": _arr(self.sbs_),
-            "time_coef": _arr(self.time_coef_),
+            "best_raw": array_to_json(self.best_raw_),
+            "median_raw": array_to_json(self.median_raw_),
+            "sbs": array_to_json(self.sbs_),
+            "time_coef": array_to_json(self.time_coef_),
             "size_model": getattr(self, "size_model_", {}),
             "model_state": self._get_state(),
         }
@@ -615,12 +324,12 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         self.configs_ = dict(state["configs"])
         self.datasets_ = list(state["datasets"])
         self.scaler_ = FeatureScaler.from_state(state["scaler"])
-        self.X_ = _unarr(state["X"]).reshape(len(self.datasets_), -1)
+        self.X_ = array_from_json(state["X"]).reshape(len(self.datasets_), -1)
         self.metafeature_columns_ = list(state["metafeature_columns"])
-        self.best_raw_ = _unarr(state["best_raw"])
-        self.median_raw_ = _unarr(state["median_raw"])
-        self.sbs_ = _unarr(state["sbs"])
-        self.time_coef_ = _unarr(state["time_coef"]).reshape(len(self.config_ids_), 3)
+        self.best_raw_ = array_from_json(state["best_raw"])
+        self.median_raw_ = array_from_json(state["median_raw"])
+        self.sbs_ = array_from_json(state["sbs"])
+        self.time_coef_ = array_from_json(state["time_coef"]).reshape(len(self.config_ids_), 3)
         self.size_model_ = dict(state.get("size_model") or {})
         self._set_state(state["model_state"])
         return self

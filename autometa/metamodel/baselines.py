@@ -10,14 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import (
-    FeatureScaler,
-    MetaModel,
-    TrainingData,
-    _arr,
-    _unarr,
-    find_feature,
-)
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._base import MetaModel
+from autometa.metamodel._scaler import FeatureScaler
+from autometa.metamodel._training import TrainingData, find_feature
 
 
 class SingleBestModel(MetaModel):
@@ -39,10 +35,10 @@ class SingleBestModel(MetaModel):
         return self.sbs_.copy(), self.std_.copy()
 
     def _get_state(self) -> dict[str, Any]:
-        return {"std": _arr(self.std_)}
+        return {"std": array_to_json(self.std_)}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self.std_ = _unarr(state["std"])
+        self.std_ = array_from_json(state["std"])
 
 
 class RandomModel(MetaModel):
@@ -98,14 +94,14 @@ class FlamlNearestModel(MetaModel):
         return {
             "features": self.features_,
             "scaler": self.small_scaler_.get_state(),
-            "Xs": _arr(self.Xs_),
-            "U": _arr(self.U_),
-            "std": _arr(self.std_),
+            "Xs": array_to_json(self.Xs_),
+            "U": array_to_json(self.U_),
+            "std": array_to_json(self.std_),
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         self.features_ = list(state["features"])
         self.small_scaler_ = FeatureScaler.from_state(state["scaler"])
-        self.Xs_ = _unarr(state["Xs"]).reshape(len(self.datasets_), -1)
-        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
-        self.std_ = _unarr(state["std"])
+        self.Xs_ = array_from_json(state["Xs"]).reshape(len(self.datasets_), -1)
+        self.U_ = array_from_json(state["U"]).reshape(len(self.datasets_), -1)
+        self.std_ = array_from_json(state["std"])

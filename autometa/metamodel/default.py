@@ -15,15 +15,18 @@ shrunk one is better on the inner folds by more than that many standard errors.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from autometa.errors import InvalidParameterError
-from autometa.metamodel._base import TrainingData, raw_prediction
+from autometa.metamodel._base import raw_prediction
 from autometa.metamodel._families import dataset_family, make_folds
-from autometa.metamodel.forest import ForestModel, proximity
+from autometa.metamodel._scaler import FeatureScaler
+from autometa.metamodel._training import TrainingData
+from autometa.metamodel.forest import ForestModel, proximity, weighted_prediction
 from autometa.metamodel.probing import tune_trust
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
@@ -143,6 +146,20 @@ def calibration(
         float(np.quantile(spread, COVERAGE_1SD)), float(np.quantile(spread, COVERAGE_2SD)) / 2
     )
     return {"shift": shift, "scale": max(scale, 1e-6), "n": float(len(z))}
+
+
+@dataclass
+class _InnerPredictions:
+    """What :class:`DefaultModel` learns from its inner folds: the out-of-fold predictions of
+    each inner split, and the first split's held-out predictions in the metric's units and
+    proximity weights."""
+
+    repeats: list[tuple[np.ndarray, np.ndarray]]  # (forest, sbs) of each split
+    raw: np.ndarray  # (n_datasets, n_configs), greater is better
+    std: np.ndarray
+    weights: np.ndarray  # (held-out dataset, training dataset) proximity
+    in_train: np.ndarray  # bool, the training datasets of each held-out one
+    rows: np.ndarray  # datasets every split predicted
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -332,63 +349,89 @@ class DefaultModel(ForestModel):
 
     def _tune(self, data: TrainingData) -> dict[str, float]:
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
-        then the first-pick settings that maximise the out-of-fold first pick."""
-        from autometa.metamodel._base import FeatureScaler
+        then the calibration, the trust in probes and the first-pick settings they support."""
+        inner = self._inner_predictions(data)
+        rows = inner.rows
+        if len(rows) < 3:
+            return self._given()
+        forest = inner.repeats[0][0]
+        self.calibration_ = calibration(data, inner.raw[rows], inner.std[rows], forest[rows], rows)
+        if self.probe_plan_ is not None:
+            self.probe_trust_ = tune_trust(
+                inner.weights, inner.in_train, self.probe_profiles_, self.U_, rows, self.probe_plan_
+            )
+        a, bonus = self._choose_first_pick(data, inner.repeats, rows)
+        return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
+    def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:
+        """Out-of-fold predictions of ``inner_repeats`` grouped inner splits of the
+        training datasets: the first split deals families by name, further ones in seeded
+        random orders."""
         n_d = len(data.datasets)
-        U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
-        repeats = []  # (forest, sbs) out-of-fold predictions of each inner split
-        # the first split's out-of-fold predictions in the metric's units, for calibration
-        held_out_raw, held_out_std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
-        held_out_w, in_train = np.zeros((n_d, n_d)), np.zeros((n_d, n_d), bool)
+        inner = _InnerPredictions(
+            repeats=[],
+            raw=np.full(self.U_.shape, np.nan),
+            std=np.full(self.U_.shape, np.nan),
+            weights=np.zeros((n_d, n_d)),
+            in_train=np.zeros((n_d, n_d), bool),
+            rows=np.arange(0),
+        )
         rows = np.ones(n_d, bool)
         for r in range(max(1, self.inner_repeats)):
-            # the first split deals families by name; further ones in seeded random orders
             labels = make_folds(
                 data.datasets,
                 n_folds=int(min(self.inner_folds, n_d)),
                 random_state=None if r == 0 else self.random_state + r,
             )
             fold = np.array([labels[d] for d in data.datasets])
-            forest, sbs = np.zeros(U.shape), np.zeros(U.shape)
-            predicted = np.zeros(n_d, bool)
-            for f in np.unique(fold):
-                te = np.flatnonzero(fold == f)
-                tr = np.flatnonzero(fold != f)
-                if len(tr) < 2:
-                    continue
-                scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
-                Xtr = scaler.transform(data.metafeatures.iloc[tr])
-                Xte = scaler.transform(data.metafeatures.iloc[te])
-                trees = self._grow(Xtr, learnt[tr])
-                leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
-                sbs[te] = U[tr].mean(axis=0)
-                for j, i in enumerate(te):
-                    w = proximity(leaves_tr, leaves_te[j])
-                    forest[i] = w @ U[tr]
-                    if r == 0:
-                        held_out_w[i, tr], in_train[i, tr] = w, True
-                        held_out_raw[i], held_out_std[i] = raw_prediction(
-                            Xtr,
-                            self.best_raw_[tr],
-                            self.median_raw_[tr],
-                            Xte[j],
-                            forest[i],
-                            np.sqrt(w @ (U[tr] - forest[i]) ** 2),
-                        )
-                predicted[te] = True
-            repeats.append((forest, sbs))
+            forest, sbs, predicted = self._inner_split(data, fold, inner if r == 0 else None)
+            inner.repeats.append((forest, sbs))
             rows &= predicted
-        rows = np.flatnonzero(rows)
-        if len(rows) < 3:
-            return self._given()
-        self.calibration_ = calibration(
-            data, held_out_raw[rows], held_out_std[rows], repeats[0][0][rows], rows
-        )
-        if self.probe_plan_ is not None:
-            self.probe_trust_ = tune_trust(
-                held_out_w, in_train, self.probe_profiles_, U, rows, self.probe_plan_
-            )
+        inner.rows = np.flatnonzero(rows)
+        return inner
+
+    def _inner_split(
+        self, data: TrainingData, fold: np.ndarray, first: _InnerPredictions | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forest's and the single best's out-of-fold predictions of one inner split
+        (``fold``: a label per dataset), and which datasets they cover. With ``first``,
+        also record there the held-out predictions in the metric's units and the
+        proximity weights (the calibration and the probes' trust use the first split)."""
+        U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
+        forest, sbs = np.zeros(U.shape), np.zeros(U.shape)
+        predicted = np.zeros(len(fold), bool)
+        for f in np.unique(fold):
+            te = np.flatnonzero(fold == f)
+            tr = np.flatnonzero(fold != f)
+            if len(tr) < 2:
+                continue
+            scaler = FeatureScaler().fit(data.metafeatures.iloc[tr])
+            Xtr = scaler.transform(data.metafeatures.iloc[tr])
+            Xte = scaler.transform(data.metafeatures.iloc[te])
+            trees = self._grow(Xtr, learnt[tr])
+            leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
+            sbs[te] = U[tr].mean(axis=0)
+            for j, i in enumerate(te):
+                w = proximity(leaves_tr, leaves_te[j])
+                forest[i], spread = weighted_prediction(w, U[tr])
+                if first is not None:
+                    first.weights[i, tr], first.in_train[i, tr] = w, True
+                    first.raw[i], first.std[i] = raw_prediction(
+                        Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i], spread
+                    )
+            predicted[te] = True
+        return forest, sbs, predicted
+
+    def _choose_first_pick(
+        self,
+        data: TrainingData,
+        repeats: Sequence[tuple[np.ndarray, np.ndarray]],
+        rows: np.ndarray,
+    ) -> tuple[float, float]:
+        """The shrinkage ``a`` and ``bonus`` the standard-error rule keeps, from every
+        candidate's out-of-fold first-pick score on the datasets at ``rows`` (kept as
+        ``tuning_`` and ``inner_scores_``)."""
+        U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
         for bonus in BONUSES:
@@ -419,7 +462,7 @@ class DefaultModel(ForestModel):
             index=names,
             columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]),
         )
-        return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
+        return a, bonus
 
     def _given(self) -> dict[str, float]:
         return {"a": float(self.a), "bonus": float(self.bonus), "uniform": float(self.uniform)}

@@ -30,10 +30,7 @@ over folds instead of datasets, so a large family does not dominate.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +45,8 @@ from autometa.metamodel._families import (
     dataset_family,
     make_folds,
 )
+from autometa.metamodel._lodo_checkpoint import FoldJournal
+from autometa.metamodel._lodo_scores import Outcome, add_coverage, score_matrices
 
 __all__ = [
     "FAMILY_ALIASES",
@@ -59,192 +58,9 @@ __all__ = [
 ]
 
 
-def _fit(
-    name: str, params: Mapping[str, Any], data: TrainingData, prefit: dict[str, MetaModel]
-) -> MetaModel:
-    model = get_model(name, **dict(params.get(name, {})))
-    return model.fit_data(data)
-
-
-def _fold_bootstrap(
-    fold_labels: np.ndarray,
-    sbs_scores: np.ndarray,
-    n_bootstrap: int,
-    random_state: int,
-    weights: np.ndarray | None = None,
-) -> Any:
-    """A function mapping per-dataset best-of-k scores to ``n_bootstrap`` resampled
-    gap-closed values (weighted means with the datasets' ``weights``), resampling whole
-    held-out folds (the same resamples every call, so differences between models are
-    paired)."""
-    codes, uniques = pd.factorize(fold_labels)
-    n_f = len(uniques)
-    if n_bootstrap <= 0 or n_f < 2:
-        return lambda best: np.full(0, np.nan)
-    rng = np.random.default_rng(random_state)
-    W = rng.multinomial(n_f, np.full(n_f, 1.0 / n_f), size=n_bootstrap).astype(float)
-    weights = np.ones(len(codes)) if weights is None else np.asarray(weights, float)
-    totals = W @ np.bincount(codes, weights=weights, minlength=n_f)
-
-    def fold_means(values: np.ndarray) -> np.ndarray:
-        return (W @ np.bincount(codes, weights=weights * values, minlength=n_f)) / totals
-
-    sbs_mean = fold_means(sbs_scores)
-    return lambda best: (fold_means(best) - sbs_mean) / np.maximum(1.0 - sbs_mean, 1e-12)
-
-
-def _se(resampled: np.ndarray) -> float:
-    return float(resampled.std(ddof=1)) if len(resampled) > 1 else float("nan")
-
-
-class _FoldJournal:
-    """The optional checkpoint of :func:`evaluate_recommender`: a header line describing
-    the evaluation, then one line of picks per finished held-out fold (config ids by
-    dataset name, so it reads back whatever the row order)."""
-
-    def __init__(self, path: str | Path | None, header: dict[str, Any]) -> None:
-        self.path = None if path is None else Path(path)
-        self.done: dict[str, dict[str, dict[str, list[str]]]] = {}
-        self.residuals: dict[str, dict[str, list[float]]] = {}
-        if self.path is None:
-            return
-        header = json.loads(json.dumps(header, default=str))  # as it reads back
-        if self.path.exists() and self.path.stat().st_size:
-            text = self.path.read_text()
-            lines = text.splitlines()
-            if json.loads(lines[0]) != header:
-                raise KnowledgeBaseError(
-                    f"checkpoint {self.path} was written for another evaluation (knowledge "
-                    "base, task, metric, models, parameters, folds or k differ); remove it "
-                    "or pass another path"
-                )
-            kept = lines[:1]
-            for line in lines[1:]:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # the line being written when interrupted
-                    break
-                self.done[entry["fold"]] = entry["picks"]
-                self.residuals[entry["fold"]] = entry.get("residuals", {})
-                kept.append(line)
-            if len(kept) < len(lines) or not text.endswith("\n"):
-                self.path.write_text("\n".join(kept) + "\n")  # drop a torn last line
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(header) + "\n")
-
-    def restore(
-        self,
-        label: Any,
-        picks: dict[str, list[list[int]]],
-        datasets: Sequence[str],
-        config_ids: Sequence[str],
-        residuals: dict[str, list[float]] | None = None,
-    ) -> bool:
-        entry = self.done.get(str(label))
-        if entry is None:
-            return False
-        for model, values in self.residuals.get(str(label), {}).items():
-            if residuals is not None and model in residuals:
-                residuals[model] += values
-        row = {d: i for i, d in enumerate(datasets)}
-        column = {c: j for j, c in enumerate(config_ids)}
-        for model, by_dataset in entry.items():
-            for dataset, chosen in by_dataset.items():
-                picks[model][row[dataset]] = [column[c] for c in chosen]
-        return True
-
-    def record(
-        self,
-        label: Any,
-        entry: dict[str, dict[str, list[str]]],
-        residuals: dict[str, list[float]] | None = None,
-    ) -> None:
-        if self.path is None:
-            return
-        with self.path.open("a") as handle:
-            handle.write(
-                json.dumps({"fold": str(label), "picks": entry, "residuals": residuals or {}})
-                + "\n"
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
-@dataclass
-class _Outcome:
-    """The picks of every model on every held-out dataset, and what they scored."""
-
-    picks: dict[str, list[list[int]]]
-    idx: np.ndarray  # evaluated datasets
-    held_out: np.ndarray  # their fold labels
-    U: np.ndarray  # normalised scores (n_datasets, n_configs)
-    raw: np.ndarray  # raw scores, greater is better, failures at the worst
-    ranks: np.ndarray  # 1 = best
-    failed: np.ndarray
-
-    def score(
-        self,
-        models: Sequence[str],
-        ks: Sequence[int],
-        weighting: str,
-        reference: str | None,
-        n_bootstrap: int,
-        random_state: int,
-    ) -> pd.DataFrame:
-        idx, U, raw = self.idx, self.U, self.raw
-        if weighting == "fold":
-            sizes = pd.Series(self.held_out).value_counts()
-            weight = 1.0 / pd.Series(self.held_out).map(sizes).to_numpy(float)
-        else:
-            weight = np.ones(len(idx))
-
-        def mean(values: Any) -> float:
-            return float(np.average(np.asarray(values, float), weights=weight))
-
-        sbs = [self.picks["sbs"][i][0] for i in idx]
-        sbs_u, sbs_raw = U[idx, sbs], raw[idx, sbs]
-        vbs_raw = raw[idx].max(axis=1)
-        gap_of = _fold_bootstrap(self.held_out, sbs_u, n_bootstrap, random_state, weight)
-        resampled: dict[tuple[str, int], np.ndarray] = {}
-        rows = []
-        for name in models:
-            for k in ks:
-                chosen = [self.picks[name][i][:k] for i in idx]
-                best_u = np.array([U[i, p].max() for i, p in zip(idx, chosen)])
-                best_raw = [raw[i, p].max() for i, p in zip(idx, chosen)]
-                resampled[name, k] = gap_of(best_u)
-                rows.append(
-                    {
-                        "model": name,
-                        "k": k,
-                        "gap_closed": (mean(best_u) - mean(sbs_u)) / max(1.0 - mean(sbs_u), 1e-12),
-                        "gap_closed_se": _se(resampled[name, k]),
-                        "gap_closed_raw": (
-                            (mean(best_raw) - mean(sbs_raw))
-                            / max(mean(vbs_raw) - mean(sbs_raw), 1e-12)
-                        ),
-                        "normalised_regret": mean(1.0 - best_u),
-                        "mean_rank": mean([self.ranks[i, p].min() for i, p in zip(idx, chosen)]),
-                        "failed_pick_rate": mean(
-                            [np.mean(self.failed[i, p]) for i, p in zip(idx, chosen)]
-                        ),
-                        "n_datasets": len(idx),
-                        "n_folds": len(set(self.held_out)),
-                        "weighting": weighting,
-                    }
-                )
-        table = pd.DataFrame(rows)
-        if reference in models:
-            ref = table.set_index(["model", "k"])["gap_closed"]
-            table["reference_minus_model"] = [
-                ref[reference, k] - g for k, g in zip(table["k"], table["gap_closed"])
-            ]
-            table["reference_minus_model_se"] = [
-                _se(resampled[reference, k] - resampled[m, k])
-                for m, k in zip(table["model"], table["k"])
-            ]
-        return table
+def _fit(name: str, params: Mapping[str, Any], data: TrainingData) -> MetaModel:
+    """A new ``name`` model with its ``params``, fitted on ``data``."""
+    return get_model(name, **dict(params.get(name, {}))).fit_data(data)
 
 
 def _standardised_residuals(
@@ -375,101 +191,31 @@ def evaluate_recommender(
     from autometa.metrics import DEFAULT_METRIC
 
     metric = metric or DEFAULT_METRIC[task]
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise KnowledgeBaseError(f"unknown models {unknown}; choose from {sorted(MODELS)}")
-    weightings = [weighting] if isinstance(weighting, str) else list(weighting)
-    if not weightings or any(w not in ("dataset", "fold") for w in weightings):
-        raise KnowledgeBaseError(f"weighting must be 'dataset', 'fold' or both, got {weighting!r}")
+    weightings = _check_models_and_weighting(models, weighting)
     params = dict(model_params or {})
-    data = TrainingData.from_kb(kb, task, metric)
-    usable = data.usable()
-    data = data.subset(np.flatnonzero(usable))
-    n_d = len(data.datasets)
-    if n_d < 3:
-        raise KnowledgeBaseError(
-            f"need at least 3 {task} datasets with results to evaluate, have {n_d}"
-        )
+    data = _usable_data(kb, task, metric)
     assignment = make_folds(data.datasets, folds, n_folds)
     labels = pd.Series([assignment[d] for d in data.datasets])
-    U = normalised_scores(data.scores, data.greater_is_better, data.failed, floor=0.0)
-    U = np.nan_to_num(U, nan=0.0)
-    raw = data.scores if data.greater_is_better else -data.scores
-    worst = np.nanmin(np.where(np.isfinite(raw), raw, np.nan), axis=1)
-    raw = np.where(np.isfinite(raw), raw, worst[:, None])
-    # rank 1 = best; failed / missing configs rank after all successful ones
-    ranks = (
-        pd.DataFrame(np.where(np.isfinite(data.scores), raw, -np.inf))
-        .rank(axis=1, ascending=False, method="min")
-        .to_numpy()
-    )
+    U, raw, ranks = score_matrices(data)
     kmax = max(ks)
-    order = list(models)
-    if "sbs" not in order:
-        order.append("sbs")
-    unknown = [m for m in probe_models if m not in order]
-    if unknown:
-        raise KnowledgeBaseError(f"probe_models {unknown} are not among models {order}")
-    probed = [f"{m}+probe" for m in probe_models]
-    models = [*models, *probed]
-    picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in order + probed}
-    residuals: dict[str, list[float]] = {m: [] for m in order + probed}
-    from tqdm.auto import tqdm
-
-    journal = _FoldJournal(
+    runs = _HeldOutPicks(data, models, probe_models, params, kmax)
+    models = [*models, *runs.probed]
+    journal = FoldJournal(
         checkpoint,
         {
             "kb": kb.fingerprint() if hasattr(kb, "fingerprint") else None,
             "task": task,
             "metric": metric,
-            "models": order + probed,
+            "models": runs.names,
             "params": params,
             "kmax": kmax,
             "folds": {d: str(assignment[d]) for d in data.datasets},
         },
     )
-    for label in tqdm(
-        pd.unique(labels), desc=f"held-out folds ({task})", unit="fold", disable=not progress
-    ):
-        test = np.flatnonzero((labels == label).to_numpy())
-        if journal.restore(label, picks, data.datasets, data.config_ids, residuals):
-            continue
-        train = np.flatnonzero((labels != label).to_numpy())
-        if len(train) < 2:
-            continue
-        tr = data.subset(train)
-        if tr.usable().sum() < 2:
-            continue
-        fitted: dict[str, MetaModel] = {}
-        before = {m: len(z) for m, z in residuals.items()}
-        for name in order:
-            model = _fit(name, params, tr, fitted)
-            fitted[name] = model
-            for i in test:
-                mf = data.metafeatures.iloc[i]
-                # as recommend(): never a configuration that does not apply to the dataset
-                allowed = _applicable(data, i)
-                picks[name][i] = model.select(mf, kmax, **allowed)
-                residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
-                if name in probe_models:
-                    probes = _kb_probes(model, data, i)
-                    with_probes = f"{name}+probe"
-                    picks[with_probes][i] = model.select(mf, kmax, probes=probes, **allowed)
-                    residuals[with_probes] += _standardised_residuals(
-                        model, data, i, picks[with_probes][i], probes
-                    )
-        journal.record(
-            label,
-            {
-                m: {data.datasets[i]: [data.config_ids[c] for c in picks[m][i]] for i in test}
-                for m in order + probed
-            },
-            {m: [float(v) for v in z[before[m] :]] for m, z in residuals.items()},
-        )
-    evaluated = np.array([len(picks["sbs"][i]) > 0 for i in range(n_d)])
-    idx = np.flatnonzero(evaluated)
-    outcome = _Outcome(
-        picks=picks,
+    runs.run(labels, journal, desc=f"held-out folds ({task})", progress=progress)
+    idx = runs.evaluated()
+    outcome = Outcome(
+        picks=runs.picks,
         idx=idx,
         held_out=labels.to_numpy()[idx],
         U=U,
@@ -481,20 +227,127 @@ def evaluate_recommender(
         [outcome.score(models, ks, w, reference, n_bootstrap, random_state) for w in weightings],
         ignore_index=True,
     )
-    for label, width in (("coverage_1sd", 1.0), ("coverage_2sd", 2.0)):
-        table[label] = table["model"].map(
-            {
-                m: float(np.mean(np.abs(z) <= width)) if len(z) else np.nan
-                for m, z in residuals.items()
-            }
-        )
-    table["n_coverage"] = table["model"].map({m: len(z) for m, z in residuals.items()})
+    add_coverage(table, runs.residuals)
     table.attrs.update(
         task=task, metric=metric, reference=reference if reference in models else None
     )
     if not return_picks:
         return table
-    detail = pd.DataFrame(
+    return table, _picks_detail(data, labels, outcome, models, ks)
+
+
+def _check_models_and_weighting(models: Sequence[str], weighting: str | Sequence[str]) -> list[str]:
+    """The weightings asked for, once ``models`` and ``weighting`` are known to be valid."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise KnowledgeBaseError(f"unknown models {unknown}; choose from {sorted(MODELS)}")
+    weightings = [weighting] if isinstance(weighting, str) else list(weighting)
+    if not weightings or any(w not in ("dataset", "fold") for w in weightings):
+        raise KnowledgeBaseError(f"weighting must be 'dataset', 'fold' or both, got {weighting!r}")
+    return weightings
+
+
+def _usable_data(kb: Any, task: str, metric: str) -> TrainingData:
+    """The knowledge base's datasets with something to rank (at least three of them)."""
+    data = TrainingData.from_kb(kb, task, metric)
+    data = data.subset(np.flatnonzero(data.usable()))
+    n_d = len(data.datasets)
+    if n_d < 3:
+        raise KnowledgeBaseError(
+            f"need at least 3 {task} datasets with results to evaluate, have {n_d}"
+        )
+    return data
+
+
+class _HeldOutPicks:
+    """The picks of every model on every held-out dataset, filled fold by fold (or read
+    back from the checkpoint), and the standardised residuals of their top predictions."""
+
+    def __init__(
+        self,
+        data: TrainingData,
+        models: Sequence[str],
+        probe_models: Sequence[str],
+        params: Mapping[str, Any],
+        kmax: int,
+    ) -> None:
+        self.order = list(models)
+        if "sbs" not in self.order:  # the reference of gap_closed
+            self.order.append("sbs")
+        unknown = [m for m in probe_models if m not in self.order]
+        if unknown:
+            raise KnowledgeBaseError(f"probe_models {unknown} are not among models {self.order}")
+        self.data, self.params, self.kmax = data, params, kmax
+        self.probe_models = list(probe_models)
+        self.probed = [f"{m}+probe" for m in probe_models]
+        self.names = self.order + self.probed
+        n_d = len(data.datasets)
+        self.picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in self.names}
+        self.residuals: dict[str, list[float]] = {m: [] for m in self.names}
+
+    def run(self, labels: pd.Series, journal: FoldJournal, *, desc: str, progress: bool) -> None:
+        """Every held-out fold (``labels``: a fold label per dataset), checkpointed."""
+        from tqdm.auto import tqdm
+
+        data = self.data
+        for label in tqdm(pd.unique(labels), desc=desc, unit="fold", disable=not progress):
+            test = np.flatnonzero((labels == label).to_numpy())
+            if journal.restore(label, self.picks, data.datasets, data.config_ids, self.residuals):
+                continue
+            train = np.flatnonzero((labels != label).to_numpy())
+            if len(train) < 2:
+                continue
+            tr = data.subset(train)
+            if tr.usable().sum() < 2:
+                continue
+            before = {m: len(z) for m, z in self.residuals.items()}
+            self.fold(tr, test)
+            journal.record(
+                label,
+                {
+                    m: {
+                        data.datasets[i]: [data.config_ids[c] for c in self.picks[m][i]]
+                        for i in test
+                    }
+                    for m in self.names
+                },
+                {m: [float(v) for v in z[before[m] :]] for m, z in self.residuals.items()},
+            )
+
+    def fold(self, train: TrainingData, test: np.ndarray) -> None:
+        """Fit every model on ``train`` and pick for the held-out datasets at ``test``."""
+        data, picks, residuals = self.data, self.picks, self.residuals
+        for name in self.order:
+            model = _fit(name, self.params, train)
+            for i in test:
+                mf = data.metafeatures.iloc[i]
+                # as recommend(): never a configuration that does not apply to the dataset
+                allowed = _applicable(data, i)
+                picks[name][i] = model.select(mf, self.kmax, **allowed)
+                residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
+                if name in self.probe_models:
+                    probes = _kb_probes(model, data, i)
+                    with_probes = f"{name}+probe"
+                    picks[with_probes][i] = model.select(mf, self.kmax, probes=probes, **allowed)
+                    residuals[with_probes] += _standardised_residuals(
+                        model, data, i, picks[with_probes][i], probes
+                    )
+
+    def evaluated(self) -> np.ndarray:
+        """Positions of the datasets that were held out and picked for."""
+        return np.flatnonzero([len(p) > 0 for p in self.picks["sbs"]])
+
+
+def _picks_detail(
+    data: TrainingData,
+    labels: pd.Series,
+    outcome: Outcome,
+    models: Sequence[str],
+    ks: Sequence[int],
+) -> pd.DataFrame:
+    """One row per (model, held-out dataset): its fold, picks and best-of-k scores."""
+    U, picks = outcome.U, outcome.picks
+    return pd.DataFrame(
         [
             {
                 "dataset": data.datasets[i],
@@ -504,10 +357,9 @@ def evaluate_recommender(
                 **{f"best_of_{k}": float(U[i, picks[m][i][:k]].max()) for k in ks},
             }
             for m in models
-            for i in idx
+            for i in outcome.idx
         ]
     )
-    return table, detail
 
 
 def holdout_selection(
@@ -546,7 +398,6 @@ def holdout_selection(
     folds = kb.fold_performance(task, metric)
     U = normalised_scores(data.scores, data.greater_is_better, data.failed, floor=0.0)
     sbs = int(np.argmax(np.nanmean(np.nan_to_num(U, nan=0.0), axis=0)))
-    sign = 1.0 if data.greater_is_better else -1.0
     best: dict[int, list[float]] = {k: [] for k in ks}
     sbs_scores: list[float] = []
     n_datasets = 0
@@ -562,19 +413,7 @@ def holdout_selection(
         if np.bincount(repeat).max() < 2:
             continue
         n_datasets += 1
-        for f in range(len(F)):
-            same = (repeat == repeat[f]) & (np.arange(len(F)) != f)
-            if not same.any():
-                continue
-            rest = F[same]
-            ok = np.isfinite(rest).all(axis=0)  # a config that failed on a fold is not chosen
-            with np.errstate(all="ignore"):
-                chooser = np.where(ok, sign * rest.mean(axis=0), -np.inf)
-            fold_u = normalised_scores(
-                F[f][None, :], data.greater_is_better, data.failed[i][None, :]
-            )[0]
-            fold_u = np.nan_to_num(fold_u, nan=0.0)
-            order = np.argsort(-chooser, kind="stable")
+        for fold_u, order in _in_dataset_choices(F, repeat, data.failed[i], data.greater_is_better):
             for k in ks:
                 best[k].append(float(fold_u[order[:k]].max()))
             sbs_scores.append(float(fold_u[sbs]))
@@ -597,3 +436,26 @@ def holdout_selection(
     )
     table.attrs.update(task=task, metric=metric)
     return table
+
+
+def _in_dataset_choices(
+    F: np.ndarray, repeat: np.ndarray, failed: np.ndarray, greater_is_better: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each cross-validation fold of one dataset (``F``: folds x configs, ``repeat``:
+    each fold's repeat; ``failed``: the dataset's failed configs) with another fold in its
+    repeat: the fold's normalised scores, and the configs ranked by their mean over the
+    other folds of that repeat (best first; a config that failed on one of them last)."""
+    sign = 1.0 if greater_is_better else -1.0
+    choices = []
+    for f in range(len(F)):
+        same = (repeat == repeat[f]) & (np.arange(len(F)) != f)
+        if not same.any():
+            continue
+        rest = F[same]
+        ok = np.isfinite(rest).all(axis=0)  # a config that failed on a fold is not chosen
+        with np.errstate(all="ignore"):
+            chooser = np.where(ok, sign * rest.mean(axis=0), -np.inf)
+        fold_u = normalised_scores(F[f][None, :], greater_is_better, failed[None, :])[0]
+        fold_u = np.nan_to_num(fold_u, nan=0.0)
+        choices.append((fold_u, np.argsort(-chooser, kind="stable")))
+    return choices

@@ -7,8 +7,9 @@ portfolio, so the forest's *proximity* -- the share of trees in which a training
 falls in the query's leaf, divided by that leaf's size -- is a learned, adaptive
 neighbourhood: unlike the L1 distance of :mod:`~autometa.metamodel.knn` it ignores
 meta-features that say nothing about which configs win. The forest's prediction is
-exactly the proximity-weighted mean of the training datasets' scores, and the same
-weights drive the hedged best-of-k choice of :func:`hedged_picks`.
+exactly the proximity-weighted mean of the training datasets' scores
+(:func:`weighted_prediction`), and the same weights drive the hedged best-of-k choice of
+:func:`hedged_picks`.
 
 Trees are kept as plain arrays (split feature, threshold, children) and routed with numpy,
 so the fitted state is JSON: nothing is unpickled.
@@ -22,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._base import MetaModel
 from autometa.metamodel._families import dataset_family
+from autometa.metamodel._training import TrainingData
 from autometa.metamodel.portfolio import greedy_portfolio
 from autometa.metamodel.probing import (
     PRIOR_UNIFORM,
@@ -184,6 +187,14 @@ def proximity(train_leaves: np.ndarray, query_leaves: np.ndarray) -> np.ndarray:
     return w / total if total > 0 else np.full(len(w), 1.0 / len(w))
 
 
+def weighted_prediction(w: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The forest's prediction for one query from its proximity weights ``w`` (training
+    datasets) and the training datasets' scores ``U``: the weighted mean score of each
+    config, and the weighted spread around it (its standard deviation)."""
+    mean = w @ U
+    return mean, np.sqrt(w @ (U - mean) ** 2)
+
+
 class ForestModel(MetaModel):
     """Extra-trees on meta-features predicting every config's normalised score at once.
 
@@ -328,8 +339,7 @@ class ForestModel(MetaModel):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-pick scores, the proximity-weighted spread and the proximity weights."""
         w = self.weights(x, probes)
-        forest = w @ self.U_
-        std = np.sqrt(w @ (self.U_ - forest) ** 2)
+        forest, std = weighted_prediction(w, self.U_)
         probed = bool(self._measured_probes(probes))
         return self._first_pick_scores(forest, probed) + 1e-6 * self.sbs_, std, w
 
@@ -364,7 +374,7 @@ class ForestModel(MetaModel):
     def _get_state(self) -> dict[str, Any]:
         plan = self.probe_plan_
         return {
-            "U": _arr(self.U_),
+            "U": array_to_json(self.U_),
             "trees": self.trees_.get_state(),
             "leaves": self.leaves_.tolist(),
             "probes": None
@@ -373,12 +383,12 @@ class ForestModel(MetaModel):
                 "configs": list(plan.configs),
                 "sigma": plan.sigma,
                 "inner_score": plan.inner_score,
-                "profiles": _arr(self.probe_profiles_),
+                "profiles": array_to_json(self.probe_profiles_),
             },
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
+        self.U_ = array_from_json(state["U"]).reshape(len(self.datasets_), -1)
         self.trees_ = _Trees.from_state(state["trees"])
         self.leaves_ = np.asarray(state["leaves"], dtype=np.int64)
         probes = state.get("probes")
@@ -394,5 +404,5 @@ class ForestModel(MetaModel):
         self.probe_profiles_ = (
             np.zeros((len(self.datasets_), 0))
             if probes is None
-            else _unarr(probes["profiles"]).reshape(len(self.datasets_), -1)
+            else array_from_json(probes["profiles"]).reshape(len(self.datasets_), -1)
         )

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._base import MetaModel
+from autometa.metamodel._training import TrainingData
 
 
 class KNNModel(MetaModel):
@@ -84,7 +86,7 @@ class KNNModel(MetaModel):
         return chosen
 
     def _get_state(self) -> dict[str, Any]:
-        return {"U": _arr(self.U_)}
+        return {"U": array_to_json(self.U_)}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
+        self.U_ = array_from_json(state["U"]).reshape(len(self.datasets_), -1)

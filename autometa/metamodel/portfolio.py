@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import MetaModel, TrainingData, _arr, _unarr
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._base import MetaModel
+from autometa.metamodel._training import TrainingData
 
 
 def greedy_portfolio(
@@ -108,9 +110,13 @@ class PortfolioModel(MetaModel):
         return greedy_portfolio(self.U_, k, allowed=allowed, tie_break=self.sbs_)
 
     def _get_state(self) -> dict[str, Any]:
-        return {"U": _arr(self.U_), "order": list(self.order_), "std": _arr(self.std_)}
+        return {
+            "U": array_to_json(self.U_),
+            "order": list(self.order_),
+            "std": array_to_json(self.std_),
+        }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self.U_ = _unarr(state["U"]).reshape(len(self.datasets_), -1)
+        self.U_ = array_from_json(state["U"]).reshape(len(self.datasets_), -1)
         self.order_ = [int(i) for i in state["order"]]
-        self.std_ = _unarr(state["std"])
+        self.std_ = array_from_json(state["std"])

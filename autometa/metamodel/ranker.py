@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa.metamodel._base import TRAIN_FLOOR, MetaModel, TrainingData, _arr, _unarr
+from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._base import TRAIN_FLOOR, MetaModel
+from autometa.metamodel._training import TrainingData
 
 
 def encode_configs(configs: Mapping[str, Mapping[str, Any]], task: str) -> pd.DataFrame:
@@ -213,9 +215,9 @@ class RankerModel(MetaModel):
 
     def _get_state(self) -> dict[str, Any]:
         return {
-            "E": _arr(self.E_),
+            "E": array_to_json(self.E_),
             "scale": list(self.scale_),
-            "spread": _arr(self.spread_),
+            "spread": array_to_json(self.spread_),
             "features": [int(i) for i in self.fidx_],
             # xgboost's own JSON model format: portable across versions, never pickle
             "boosters": [bytes(b.save_raw("json")).decode() for b in self.boosters_],
@@ -224,10 +226,10 @@ class RankerModel(MetaModel):
     def _set_state(self, state: Mapping[str, Any]) -> None:
         import xgboost as xgb
 
-        self.E_ = _unarr(state["E"]).reshape(len(self.config_ids_), -1)
+        self.E_ = array_from_json(state["E"]).reshape(len(self.config_ids_), -1)
         self.scale_ = tuple(state["scale"])
         self.fidx_ = np.asarray(state["features"], dtype=int)
-        self.spread_ = _unarr(state["spread"])
+        self.spread_ = array_from_json(state["spread"])
         self.boosters_ = []
         for raw in state["boosters"]:
             booster = xgb.Booster()

@@ -166,7 +166,7 @@ def test_fold_performance_and_holdout_selection_measure_noise():
 
 
 def test_standard_errors_resample_whole_folds_and_are_paired():
-    from autometa.metamodel.evaluation import _fold_bootstrap
+    from autometa.metamodel._lodo_scores import fold_bootstrap
 
     kb = synthetic_kb(n_datasets=40, n_variants=3)
     kwargs = {
@@ -193,8 +193,8 @@ def test_standard_errors_resample_whole_folds_and_are_paired():
     # draws, not forty
     sbs = np.zeros(40)
     best = np.repeat([0.2, 0.4, 0.6, 0.8], 10)
-    grouped = _fold_bootstrap(np.repeat([0, 1, 2, 3], 10), sbs, 2000, 0)(best).std()
-    singles = _fold_bootstrap(np.arange(40), sbs, 2000, 0)(best).std()
+    grouped = fold_bootstrap(np.repeat([0, 1, 2, 3], 10), sbs, 2000, 0)(best).std()
+    singles = fold_bootstrap(np.arange(40), sbs, 2000, 0)(best).std()
     assert grouped == pytest.approx(best.std() / np.sqrt(4), rel=0.15)
     assert singles == pytest.approx(best.std() / np.sqrt(40), rel=0.15)
 

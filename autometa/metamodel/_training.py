@@ -1,0 +1,208 @@
+"""The matrices a meta-model learns from, and the score scale they share.
+
+The normalised score of config ``c`` on dataset ``d`` puts every dataset on one scale:
+1 for the best config of the portfolio on ``d`` and 0 for the portfolio's median there
+(``(s - median) / (best - median)``, the TabRepo convention), so that an easy dataset
+where everything scores 0.99 and a hard one where the best scores 0.6 weigh the same
+(:func:`normalised_scores`). :class:`TrainingData` collects one task's and one metric's
+scores, failures, meta-features and fit times from a knowledge base, aligned on datasets x
+configs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autometa._constants import NOT_APPLICABLE
+from autometa.errors import KnowledgeBaseError
+
+__all__ = ["SIZE_FEATURES", "TrainingData", "find_feature", "normalised_scores"]
+
+# Names of the four "general" meta-features under the names the metafeatures package and
+# OpenML use; used by the FLAML-style baseline, the fit-time model and novelty warnings.
+SIZE_FEATURES: dict[str, tuple[str, ...]] = {
+    "n_instances": ("general.n_instances", "NumberOfInstances", "n_instances", "nr_inst"),
+    "n_features": ("general.n_features", "NumberOfFeatures", "n_features", "nr_attr"),
+    "n_classes": ("general.n_classes", "NumberOfClasses", "n_classes", "nr_class"),
+    "pct_numeric": ("general.pct_numeric", "PercentageOfNumericFeatures", "pct_numeric"),
+}
+
+
+def find_feature(columns: Sequence[str], kind: str) -> str | None:
+    """The column of ``columns`` that holds the size feature ``kind`` (or None)."""
+    for name in SIZE_FEATURES[kind]:
+        if name in columns:
+            return name
+    return None
+
+
+def normalised_scores(
+    scores: np.ndarray,
+    greater_is_better: bool,
+    failed: np.ndarray | None = None,
+    *,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """Per-dataset normalised scores: 1 = best config, 0 = median config, clipped to
+    ``[floor, 1]``; failed cells get ``floor``, unknown cells stay NaN.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_datasets, n_configs)
+        Raw metric values (NaN where failed or not run).
+    greater_is_better : bool
+        Direction of the metric.
+    failed : ndarray of bool, optional
+        Cells that were run and failed (otherwise NaN means "not run").
+    floor : float
+        Lower clip.
+
+    Examples
+    --------
+    >>> normalised_scores(np.array([[0.5, 0.7, 0.9]]), True).round(2).tolist()
+    [[0.0, 0.0, 1.0]]
+    """
+    s = np.asarray(scores, dtype=float)
+    s = s if greater_is_better else -s
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(s)
+        best = np.where(ok.any(axis=1), np.nanmax(np.where(ok, s, -np.inf), axis=1), np.nan)
+        med = np.full(s.shape[0], np.nan)
+        for i in range(s.shape[0]):  # nanmedian warns on empty rows; loop is ~1e2 rows
+            if ok[i].any():
+                med[i] = np.median(s[i, ok[i]])
+        span = best - med
+        # Where half the portfolio ties with the best, any ok config is as good as the best.
+        span = np.where(span > 1e-12 * np.maximum(1.0, np.abs(best)), span, np.nan)
+        u = (s - med[:, None]) / span[:, None]
+        u = np.where(
+            np.isnan(span)[:, None] & ok, np.where(s >= best[:, None] - 1e-12, 1.0, 0.0), u
+        )
+        u = np.clip(u, floor, 1.0)
+    u = np.where(ok, u, np.nan)
+    if failed is not None:
+        u = np.where(failed & ~ok, floor, u)
+    return u
+
+
+@dataclass
+class TrainingData:
+    """The matrices a meta-model learns from, aligned on datasets x configs.
+
+    Built once from a knowledge base (:meth:`from_kb`); the evaluation harness slices it
+    with :meth:`subset` instead of copying knowledge bases.
+    """
+
+    task: str
+    metric: str
+    greater_is_better: bool
+    datasets: list[str]
+    config_ids: list[str]
+    configs: dict[str, dict[str, Any]]
+    scores: np.ndarray  # raw metric, (n_datasets, n_configs), NaN = failed or not run
+    failed: np.ndarray  # bool, recorded but not ok
+    metafeatures: pd.DataFrame  # (n_datasets, n_metafeatures), index = datasets
+    fit_times: np.ndarray  # seconds, NaN unknown
+    n_rows: np.ndarray  # float, NaN unknown
+    n_features: np.ndarray
+    kb_metafeature_columns: list[str] = field(default_factory=list)
+    # standard error of each cell's mean over its folds (raw metric), NaN where unknown
+    score_se: np.ndarray | None = None
+    # bool, recorded as not applicable (not run: an algorithm for small tables on a larger
+    # one); None where the knowledge base has no such cell
+    not_applicable: np.ndarray | None = None
+
+    @classmethod
+    def from_kb(cls, kb: Any, task: str, metric: str) -> TrainingData:
+        """Collect the matrices of one task and metric from ``kb``."""
+        perf = kb.performance(task, metric)
+        if perf.shape[0] == 0 or perf.shape[1] == 0:
+            raise KnowledgeBaseError(
+                f"the knowledge base has no {task} results for metric {metric!r} "
+                f"({perf.shape[0]} datasets x {perf.shape[1]} configs)"
+            )
+        status = kb.status_matrix(task).reindex(index=perf.index, columns=perf.columns)
+        # A configuration that does not apply to a dataset was not run there: unknown.
+        failed = (status.notna() & ~status.isin(["ok", NOT_APPLICABLE])).to_numpy()
+        not_applicable = (status == NOT_APPLICABLE).to_numpy()
+        # An ok run without a value for this metric (e.g. roc_auc not computed) is unknown.
+        mf = kb.metafeatures(task).reindex(perf.index)
+        ft = kb.fit_times(task).reindex(index=perf.index, columns=perf.columns)
+        info = kb.datasets(task).reindex(perf.index)
+        n_rows = pd.to_numeric(info["n_rows"], errors="coerce").to_numpy(dtype=float)
+        n_feat = pd.to_numeric(info["n_features"], errors="coerce").to_numpy(dtype=float)
+        col = find_feature(list(mf.columns), "n_instances")
+        if col is not None:
+            n_rows = np.where(np.isnan(n_rows), mf[col].to_numpy(dtype=float), n_rows)
+        col = find_feature(list(mf.columns), "n_features")
+        if col is not None:
+            n_feat = np.where(np.isnan(n_feat), mf[col].to_numpy(dtype=float), n_feat)
+        configs = kb.configs(task)
+        folds = kb.fold_performance(task, metric).reindex(columns=perf.columns)
+        grouped = folds.groupby(level="dataset")
+        score_se = (grouped.std(ddof=1) / np.sqrt(grouped.count())).reindex(perf.index)
+        return cls(
+            task=task,
+            metric=metric,
+            greater_is_better=kb.greater_is_better(metric),
+            datasets=[str(d) for d in perf.index],
+            config_ids=[str(c) for c in perf.columns],
+            configs={str(c): configs.get(str(c), {"algorithm": str(c)}) for c in perf.columns},
+            scores=perf.to_numpy(dtype=float),
+            failed=failed,
+            metafeatures=mf.astype(float),
+            fit_times=ft.to_numpy(dtype=float),
+            n_rows=n_rows,
+            n_features=n_feat,
+            kb_metafeature_columns=list(mf.columns),
+            score_se=score_se.to_numpy(dtype=float),
+            not_applicable=not_applicable if not_applicable.any() else None,
+        )
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> TrainingData:
+        """The same data restricted to the datasets at positions ``rows``."""
+        rows = np.asarray(rows, dtype=int)
+        return TrainingData(
+            task=self.task,
+            metric=self.metric,
+            greater_is_better=self.greater_is_better,
+            datasets=[self.datasets[i] for i in rows],
+            config_ids=list(self.config_ids),
+            configs=self.configs,
+            scores=self.scores[rows],
+            failed=self.failed[rows],
+            metafeatures=self.metafeatures.iloc[rows],
+            fit_times=self.fit_times[rows],
+            n_rows=self.n_rows[rows],
+            n_features=self.n_features[rows],
+            kb_metafeature_columns=self.kb_metafeature_columns,
+            score_se=None if self.score_se is None else self.score_se[rows],
+            not_applicable=None if self.not_applicable is None else self.not_applicable[rows],
+        )
+
+    def utility(self, floor: float = 0.0) -> np.ndarray:
+        """Normalised scores (see :func:`normalised_scores`)."""
+        return normalised_scores(self.scores, self.greater_is_better, self.failed, floor=floor)
+
+    def utility_noise(self) -> np.ndarray:
+        """Measurement-noise variance of each normalised score (NaN where unknown): the
+        squared standard error of the cell's mean over its folds, in units of the
+        dataset's best-minus-median span (the scale of :func:`normalised_scores`)."""
+        if self.score_se is None:
+            return np.full(self.scores.shape, np.nan)
+        s = self.scores if self.greater_is_better else -self.scores
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # datasets without ok cells
+            span = np.nanmax(s, axis=1) - np.nanmedian(s, axis=1)
+            span = np.where(span > 1e-12, span, np.nan)
+            return (self.score_se / span[:, None]) ** 2
+
+    def usable(self) -> np.ndarray:
+        """Datasets with at least two ok configs (the others teach nothing about ranking)."""
+        return np.isfinite(self.scores).sum(axis=1) >= 2
