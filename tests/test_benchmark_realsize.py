@@ -196,3 +196,23 @@ def test_report_files(bench, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     assert "## regression" in text and "## Failed cells" in text
     assert "FAIL [regression] top1_probe >= best default + 0.01" in text
+
+
+def test_checkpoint_reruns_our_cells_after_the_kb_or_meta_model_changes(bench, tmp_path):
+    import json
+
+    key = bench.meta_model_key(0, "kb-a")
+    assert key == bench.meta_model_key(0, "kb-a")
+    assert key != bench.meta_model_key(0, "kb-b")  # another KB
+    assert key != bench.meta_model_key(1, "kb-a")  # another seed: other meta-model params
+    records = [
+        {"dataset": "d", "fold": 0, "method": "hgb"},
+        {"dataset": "d", "fold": 0, "method": "top1", "models": key},
+        {"dataset": "d", "fold": 1, "method": "top1", "models": "stale"},
+        {"dataset": "d", "fold": 2, "method": "best_of_5"},  # written before the key existed
+    ]
+    path = tmp_path / "cells.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = bench.read_checkpoint(path, key)
+    assert set(done) == {("d", 0, "hgb"), ("d", 0, "top1")}
+    assert len(bench.read_checkpoint(path)) == 4  # without a key: every finished cell
