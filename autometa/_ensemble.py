@@ -1,5 +1,6 @@
-"""Greedy ensemble selection (Caruana et al. 2004), the fitted ensemble it produces, and
-:func:`choose`: what an AutoClassifier/AutoRegressor refits at the end of its search.
+"""Greedy ensemble selection (Caruana et al. 2004), the fitted ensemble it produces,
+:func:`choose`: what an AutoClassifier/AutoRegressor refits at the end of its search, and
+:func:`final_model`: the model those refits make.
 
 :func:`select` picks members from a library of out-of-fold predictions, with replacement:
 start from the best single model, then repeatedly add the model (possibly one already in)
@@ -23,7 +24,14 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-__all__ = ["WeightedEnsemble", "choose", "member_output", "score_predictions", "select"]
+__all__ = [
+    "WeightedEnsemble",
+    "choose",
+    "final_model",
+    "member_output",
+    "score_predictions",
+    "select",
+]
 
 #: Rounds of greedy selection (auto-sklearn uses 50; the gain beyond ~25 is small).
 ROUNDS = 25
@@ -172,6 +180,22 @@ class WeightedEnsemble(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return bool(self.estimators)
+
+
+def final_model(fitted: list, task: str, n_classes: int | None) -> Any:
+    """The model of the refitted ``(candidate, pipeline)`` pairs: the one pipeline, or the
+    :class:`WeightedEnsemble` of all; the candidates' weights are scaled to sum to 1."""
+    total = sum(c.weight for c, _ in fitted) or 1.0
+    for c, _ in fitted:
+        c.weight = c.weight / total
+    if len(fitted) == 1:
+        return fitted[0][1]
+    return WeightedEnsemble(
+        estimators=[(f"{c.algorithm}-{i}", p) for i, (c, p) in enumerate(fitted)],
+        weights=[c.weight for c, _ in fitted],
+        task=task,
+        n_classes=n_classes,
+    )
 
 
 def choose(search: Any, ensemble: bool, log: Any) -> tuple[list, float]:

@@ -2,7 +2,8 @@
 within a wall-clock budget, measured the way the knowledge base measured them.
 
 The offline side (which configurations, how much to trust them) is
-:mod:`autometa.metamodel.probing`; this module only runs the probes.
+:mod:`autometa.metamodel.probing`; this module only runs the probes (:func:`probe`, the
+probing step of :func:`autometa.recommend`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,36 @@ DEFAULT_PROBE_ROWS = 500
 
 #: Seconds kept back from the budget for starting each evaluation process.
 START_OVERHEAD = 0.15
+
+
+def probe(
+    fitted: Any, kb: Any, dataset: Any, *, metric: str, budget: float, random_state: int
+) -> tuple[dict[str, float], pd.DataFrame | None, list[str]]:
+    """Run the meta-model's probes on ``dataset`` within ``budget`` seconds, on as many rows
+    as the knowledge base measured (:func:`probe_rows`).
+
+    Returns the probe scores and table of :func:`run_probes` (``None`` where the model has
+    no probe configurations) and notes on what could not be probed.
+    """
+    if not getattr(fitted, "probe_configs_", None):
+        note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
+        return {}, None, [note]
+    probes, table = run_probes(
+        fitted,
+        dataset,
+        metric=metric,
+        budget=float(budget),
+        n_rows=probe_rows(kb, dataset.task),
+        random_state=random_state,
+    )
+    notes = []
+    if not probes:
+        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without probing")
+    elif len(probes) < len(table):
+        notes.append(
+            f"{len(probes)} of {len(table)} probes finished within probe_budget={budget:g}s"
+        )
+    return probes, table, notes
 
 
 def probe_rows(kb: Any, task: str) -> int:

@@ -27,12 +27,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from autometa._candidates import Candidate
 from autometa._ensemble import member_output, score_predictions
 
 #: Rows below which subsampling says little about the full data: the race then works on
@@ -111,46 +111,6 @@ def stratified_order(y: np.ndarray, task: str, random_state: int) -> np.ndarray:
         rng.shuffle(rows)
         key[rows] = (np.arange(len(rows)) + rng.uniform(size=len(rows))) / len(rows)
     return np.argsort(key, kind="stable")
-
-
-@dataclass
-class Candidate:
-    """A configuration and what is known about it."""
-
-    config: dict[str, Any]
-    config_id: str
-    source: str
-    predicted_score: float = float("nan")
-    predicted_fit_time: float = float("nan")
-    rows: int = 0
-    folds: int = 0
-    score: float = float("nan")
-    status: str = "pending"
-    error: str = ""
-    fold_records: dict[int, dict[str, Any]] = field(default_factory=dict)
-    oof: np.ndarray | None = None
-    fits: list[tuple[int, float]] = field(default_factory=list)  # (training rows, seconds)
-    weight: float = 0.0
-    folds_total: int = 5
-
-    @property
-    def algorithm(self) -> str:
-        return str(self.config.get("algorithm", "?"))
-
-    def complete(self, n: int, n_splits: int) -> bool:
-        """Cross-validated on all rows and folds."""
-        return self.status == "ok" and self.rows == n and self.folds == n_splits
-
-    def eval_seconds(self) -> float:
-        """Seconds one full cross-validation took (NaN when not measured)."""
-        if not self.fold_records:
-            return float("nan")
-        per_fold = [
-            r["fit_time"] + r["predict_time"]
-            for r in self.fold_records.values()
-            if r.get("fit_time") is not None
-        ]
-        return float(np.mean(per_fold) * self.folds_total) if per_fold else float("nan")
 
 
 def _fit_predict(
@@ -478,8 +438,6 @@ class Search:
     def tune(self, *, cv: int, kb: Any, model: Any, warm: int) -> None:
         """Run :func:`autometa.tune` on what is left of the budget (if worth it), then add
         its trials to the candidates."""
-        import optuna
-
         from autometa.recommendation import NoveltyWarning
         from autometa.tuning import tune
 
@@ -526,11 +484,16 @@ class Search:
                 callbacks=[progress],
                 cache=cache,
             )
+        self._add_trials()
+
+    def _add_trials(self) -> None:
+        """Add the study's finished trials of configurations not yet known as candidates."""
+        import optuna
+
         known = {c.config_id for c in self.candidates}
         State = optuna.trial.TrialState
         for trial in self.study.get_trials(deepcopy=False):
-            attrs = trial.user_attrs or {}
-            cid = attrs.get("config_id")
+            cid = (trial.user_attrs or {}).get("config_id")
             if (
                 cid is None
                 or cid in known
@@ -538,24 +501,7 @@ class Search:
             ):
                 continue
             known.add(cid)
-            cand = Candidate(
-                config=attrs["config"],
-                config_id=cid,
-                source=f"tuning trial {trial.number}",
-                folds_total=len(self.splits),
-            )
-            folds = attrs.get("folds") or []
-            cand.status = attrs.get("status", "error") if trial.state != State.COMPLETE else "ok"
-            cand.error = attrs.get("error", "")
-            if trial.state == State.COMPLETE:
-                cand.score, cand.rows, cand.folds = float(trial.value), self.n, len(folds)
-                cand.fold_records = {int(f["fold"]): f for f in folds}
-                cand.fits = [
-                    (len(self.splits[int(f["fold"])][0]), float(f["fit_time"]))
-                    for f in folds
-                    if f.get("fit_time") is not None
-                ]
-            self.candidates.append(cand)
+            self.candidates.append(Candidate.from_trial(trial, n_rows=self.n, splits=self.splits))
 
     def complete_predictions(self) -> None:
         """Recompute the out-of-fold predictions of the best tuned configurations that beat
@@ -582,51 +528,3 @@ class Search:
                 cand.rows, cand.folds = self.n, n_splits
             else:
                 self.log(f"  predictions of {cand.source} ({cand.algorithm}) for the ensemble")
-
-
-def as_suggested(config: dict, task: str) -> dict | None:
-    """``config`` exactly as :func:`autometa.space.suggest` rebuilds it from its enqueued
-    parameters (so the race's config ids are the ones ``tune`` looks up); None when it is
-    not in the search space."""
-    import optuna
-
-    from autometa import space
-    from autometa.errors import ConfigError
-
-    # Optional algorithms (the few-shot learner) are raced like any other recommendation;
-    # tune draws them where its recommendations hold one that applies to the table.
-    names = space.algorithm_names(task, include_optional=True)
-    try:
-        params = space.to_trial_params(dict(config, task=task), algorithms=names)
-    except ConfigError:
-        return None
-    study = optuna.create_study()
-    study.enqueue_trial(params)
-    return space.suggest(study.ask(), task, algorithms=names)
-
-
-def leaderboard(cands: list, metric: str) -> pd.DataFrame:
-    """The ``leaderboard_`` table of ``cands`` (in the order given)."""
-    rows = []
-    for c in cands:
-        fit_times = [s for _, s in c.fits]
-        rows.append(
-            {
-                "source": c.source,
-                "algorithm": c.algorithm,
-                "status": c.status,
-                "score": c.score,
-                "rows": c.rows or np.nan,
-                "folds": c.folds or np.nan,
-                "fit_time": float(np.mean(fit_times)) if fit_times else np.nan,
-                "predicted_score": c.predicted_score,
-                "weight": c.weight,
-                "config_id": c.config_id,
-                "config": c.config,
-                "error": c.error,
-            }
-        )
-    board = pd.DataFrame(rows)
-    board.index = pd.RangeIndex(1, len(board) + 1, name="rank")
-    board.attrs["metric"] = metric
-    return board

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -52,15 +53,10 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _assert_all_finite,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from autometa._auto_inputs import check_features, check_target
 from autometa.errors import DataValidationError, InvalidParameterError
 
 __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
@@ -131,63 +127,6 @@ class _AutoBase(BaseEstimator):
         except SkError as exc:
             raise InvalidParameterError(str(exc)) from None
 
-    def _check_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """X as a DataFrame with the column names the pipelines were fitted on."""
-        import scipy.sparse as sp
-
-        name = type(self).__name__
-        if sp.issparse(X):
-            raise TypeError(
-                f"{name} does not accept sparse input (got {type(X).__name__}); "
-                "pass a dense array or a DataFrame, e.g. X.toarray()"
-            )
-        if isinstance(X, pd.DataFrame):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            frame = X
-            for count, what in ((frame.shape[0], "sample"), (frame.shape[1], "feature")):
-                if count == 0:
-                    raise DataValidationError(
-                        f"Found array with 0 {what}(s) (shape={frame.shape}) while a minimum "
-                        f"of 1 is required by {name}."
-                    )
-            if any(pd.api.types.is_complex_dtype(t) for t in frame.dtypes):
-                raise DataValidationError("Complex data not supported")
-        else:
-            array = validate_data(
-                self, X, reset=reset, dtype=None, ensure_all_finite=False, accept_sparse=False
-            )
-            frame = pd.DataFrame(array)
-        if reset:
-            names = list(frame.columns)
-            if not all(isinstance(c, str) for c in names):
-                names = [f"x{i}" for i in range(frame.shape[1])]
-            self._columns = names
-        frame = frame.set_axis(self._columns, axis=1)
-        return frame
-
-    def _check_y(self, X: pd.DataFrame, y: Any) -> np.ndarray:
-        """The target as the pipelines learn it (class indices for classifiers)."""
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        name = getattr(y, "name", None)
-        self._target_name = name if isinstance(name, str) else None  # the CLI's column
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        if len(y) < 2:
-            raise DataValidationError(
-                f"Found array with {len(y)} sample(s) while a minimum of 2 is required by "
-                f"{type(self).__name__}."
-            )
-        missing = int(pd.isna(y).sum()) if y.dtype.kind in "fcOUSmM" else 0
-        if missing:
-            raise DataValidationError(
-                f"Input y contains NaN: {missing} of {len(y)} target values are missing; "
-                "drop those rows before fit"
-            )
-        return self._encode_y(y)
-
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -215,8 +154,8 @@ class _AutoBase(BaseEstimator):
 
         self._check_params()
         self._start = start
-        frame = self._check_X(X, reset=True).reset_index(drop=True)
-        target = self._check_y(frame, y)
+        frame = check_features(self, X, reset=True).reset_index(drop=True)
+        target = self._encode_y(check_target(self, frame, y))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)  # reported once below
             dataset = load_dataset(
@@ -265,7 +204,7 @@ class _AutoBase(BaseEstimator):
 
     def _fit_zero_shot(self, recs: Any, X: pd.DataFrame, y: np.ndarray) -> None:
         """Fit the first recommendation that fits (the next ones if it raises)."""
-        from autometa._search import Candidate
+        from autometa._candidates import Candidate
 
         errors: list[Exception] = []
         for rec in recs:
@@ -344,45 +283,18 @@ class _AutoBase(BaseEstimator):
 
     def _search(self, search: Any, recs: Any, dataset: Any) -> None:
         """Race the recommendations, tune, and (for an ensemble) complete predictions."""
-        from autometa import space
-        from autometa._search import Candidate, as_suggested
+        from autometa._candidates import from_recommendations
 
-        candidates = []
-        for rec in recs:
-            config = as_suggested(rec.config, dataset.task)
-            if config is None:
-                self._log(f"recommendation {rec.rank} is not in the search space; skipped")
-                continue
-            candidates.append(
-                Candidate(
-                    config=config,
-                    config_id=space.config_id(config),
-                    source=f"recommendation {rec.rank}",
-                    predicted_score=rec.predicted_score,
-                    predicted_fit_time=rec.predicted_fit_time,
-                )
-            )
-        search.race(candidates)
+        search.race(from_recommendations(recs, dataset.task, self._log))
         search.tune(cv=self.cv, kb=self.kb, model=self.model, warm=self.k)
         if self.ensemble:
             search.complete_predictions()
 
     def _set_result(self, candidates: list, fitted: list, *, score: float, best: Any) -> None:
-        from autometa._ensemble import WeightedEnsemble
-        from autometa._search import leaderboard
+        from autometa._candidates import leaderboard
+        from autometa._ensemble import final_model
 
-        total = sum(c.weight for c, _ in fitted) or 1.0
-        for c, _ in fitted:
-            c.weight = c.weight / total
-        if len(fitted) == 1:
-            self.model_ = fitted[0][1]
-        else:
-            self.model_ = WeightedEnsemble(
-                estimators=[(f"{c.algorithm}-{i}", p) for i, (c, p) in enumerate(fitted)],
-                weights=[c.weight for c, _ in fitted],
-                task=self._task,
-                n_classes=len(getattr(self, "classes_", [])) or None,
-            )
+        self.model_ = final_model(fitted, self._task, len(getattr(self, "classes_", [])) or None)
         # the final model's members first, then everything else best first
         ranked = [c for c, _ in fitted] + [
             c for c in candidates if all(c is not f for f, _ in fitted)
@@ -395,7 +307,7 @@ class _AutoBase(BaseEstimator):
 
     def _features(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "model_")
-        return self._check_X(X, reset=False)[self._kept]
+        return check_features(self, X, reset=False)[self._kept]
 
     def _output(self, X: Any) -> np.ndarray:
         from autometa._ensemble import WeightedEnsemble, member_output
@@ -602,7 +514,7 @@ class AutoRegressor(RegressorMixin, _AutoBase):
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=float)
-        _assert_all_finite(y, input_name="y")
+        assert_all_finite(y, input_name="y")
         return y
 
     def predict(self, X):

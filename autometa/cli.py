@@ -1,14 +1,14 @@
 """The ``autometa`` command line: thin wrappers that parse, call the library, print with rich.
 
-Each command lives in this file as one small function; commands that are not built yet are
+Each command lives in this file as one small function, with its options and help; what the
+commands share (the command group, the warning format, ``fit``'s input table, ``tune``'s
+progress line) is in :mod:`autometa._cli_support`. Commands that are not built yet are
 simply not registered.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,36 +16,21 @@ import typer
 from rich.console import Console
 
 import autometa
-
-
-def _hide_flag_types(params: list[Any]) -> list[Any]:
-    """Flags (``--json``, ``--help``) take no value: leave their type column empty instead of
-    typer's ``<bool>``, which reads as if a value were expected."""
-    for param in params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    return params
-
-
-class _Group(typer.core.TyperGroup):
-    """The ``autometa`` group: its own and every command's flags are shown without a type."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _hide_flag_types(super().get_params(ctx))
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            _hide_flag_types(command.get_params(ctx))
-        return command
-
+from autometa._cli_support import (
+    AutometaGroup,
+    TuneProgress,
+    default_checkpoint,
+    print_study,
+    raw_table,
+    readable_warnings,
+)
 
 app = typer.Typer(
     name="autometa",
     help="Meta-learning recommendations for tabular machine learning.",
     no_args_is_help=True,
     add_completion=False,
-    cls=_Group,
+    cls=AutometaGroup,
 )
 console = Console()
 
@@ -53,36 +38,6 @@ TASK_HELP = (
     "classification or regression (default: inferred; an integer target with at "
     "most 30 distinct values is classification)."
 )
-
-
-@contextlib.contextmanager
-def _readable_warnings() -> Iterator[None]:
-    """Show each warning once, as one ``warning: Category: message`` line on stderr.
-
-    Python's default format names the source line that warned, which for a command is
-    typer's own code, and repeats a warning raised from several places (every fold of a
-    cross-validation, every recommend call of a tune). The user's warning filters
-    (``-W``, ``PYTHONWARNINGS``) still decide what is shown at all.
-    """
-    seen: set[tuple[type, str]] = set()
-
-    def show(
-        message: Any,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: Any = None,
-        line: Any = None,
-    ) -> None:
-        text = " ".join(str(message).split())  # multi-line messages on one line
-        if (category, text) in seen:
-            return
-        seen.add((category, text))
-        typer.echo(f"warning: {category.__name__}: {text}", err=True)
-
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        yield
 
 
 def _recommend(dataset: Any, **kwargs: Any) -> Any:
@@ -113,7 +68,7 @@ def main(
 ) -> None:
     """Meta-learning recommendations for tabular machine learning."""
     # entered for the whole command: the group's context closes after the command ran
-    ctx.with_resource(_readable_warnings())
+    ctx.with_resource(readable_warnings())
 
 
 @app.command()
@@ -299,26 +254,6 @@ Columns (scores normalised per dataset: 1 = its best configuration (oracle), 0 =
   n_datasets, n_folds held-out datasets and folds; weighting: what each average counts once"""
 
 
-def _default_checkpoint(
-    kb: Any,
-    task: str,
-    metric: str | None,
-    models: tuple[str, ...],
-    ks: tuple[int, ...],
-    n_folds: int | None,
-) -> Path:
-    """A checkpoint file of its own for each evaluation (knowledge-base contents included),
-    in the cache directory: rerunning the same command resumes it, another starts afresh."""
-    import hashlib
-    import json
-
-    from autometa.metamodel._cache import cache_dir
-
-    key = json.dumps([kb.fingerprint(), task, metric, models, ks, n_folds], default=str)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / "evaluate" / f"{task}-{digest}.jsonl"
-
-
 @app.command("evaluate", epilog=EVALUATE_LEGEND)
 def evaluate_command(
     task: str = typer.Option(..., "--task", help="classification or regression."),
@@ -366,7 +301,7 @@ def evaluate_command(
     if no_checkpoint:
         checkpoint = None
     elif checkpoint is None:
-        checkpoint = _default_checkpoint(knowledge_base, task, metric, names, k_values, n_folds)
+        checkpoint = default_checkpoint(knowledge_base, task, metric, names, k_values, n_folds)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
     n_datasets = len(knowledge_base.datasets(task)) if task in knowledge_base.tasks else 0
     folds = f"{n_folds} held-out folds" if n_folds else "one held-out fold per dataset family"
@@ -426,35 +361,11 @@ def tune_command(
     read it as any Optuna study.
     """
     import optuna
-    from rich.live import Live
-    from rich.text import Text
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = autometa.load_dataset(source, target=target, task=task)
-    line = Text(f"tuning {dataset.name}: waiting for the first trial")
-
-    def progress(study, trial) -> None:
-        from autometa._tune_budget import evaluated
-
-        # evaluated trials, not finished ones: a trial lost with its process is re-run
-        done = sum(evaluated(t) for t in study.get_trials(deepcopy=False))
-        try:
-            best = study.best_trial
-            best_text = (
-                f"best {best.value:.4f} (trial {best.number}, "
-                f"{best.user_attrs.get('config', {}).get('algorithm', '?')})"
-            )
-        except ValueError:
-            best_text = "no successful trial yet"
-        this = (
-            f"{trial.value:.4f}"
-            if trial.value is not None
-            else f"{trial.state.name.lower()} ({trial.user_attrs.get('status', '?')})"
-        )
-        line.plain = f"trial {done}/{trials}: {this}; {best_text}"
-        live.refresh()
-
-    with Live(line, console=console, transient=False, auto_refresh=False) as live:
+    progress = TuneProgress(console, dataset.name, trials)
+    with progress.live:
         study = autometa.tune(
             dataset,
             n_trials=trials,
@@ -472,51 +383,8 @@ def tune_command(
         )
     if not console.is_terminal:
         console.line()
-    states = [t.state for t in study.trials]
-    counts = ", ".join(
-        f"{n} {s.name.lower()}" for s in optuna.trial.TrialState if (n := states.count(s))
-    )
-    console.print(f"study {study.study_name!r}: {len(states)} trials ({counts})")
-    try:
-        best = study.best_trial
-    except ValueError:
-        console.print("no trial succeeded; see the trials' 'error' user attributes")
-        raise typer.Exit(1) from None
-    config = best.user_attrs.get("config", {})
-    console.print(
-        f"best {best.user_attrs.get('metric', 'score')} {best.value:.4f}: trial "
-        f"{best.number}, {config.get('algorithm')} {config.get('params', {})}"
-    )
-    if storage:
-        console.print(
-            f"load it with optuna.load_study(study_name={study.study_name!r}, storage={storage!r})"
-        )
-
-
-def _raw_table(source: str, target: Optional[str]) -> tuple[Any, Any]:
-    """Features as the file holds them (what ``predict`` will read too) and the target;
-    OpenML sources come cleaned by ``load_dataset``. Rows without a target are dropped."""
-    from autometa.data._files import read_table
-    from autometa.data._load import split_prefix
-    from autometa.data._validate import split_target
-
-    if split_prefix(source)[0] is not None:
-        dataset = autometa.load_dataset(source, target=target)
-        return dataset.X, dataset.y
-    frame, _ = read_table(Path(source))
-    X, y = split_target(frame, target, source)
-    kept = y.notna().to_numpy()
-    if not kept.all():
-        from autometa.errors import DataWarning
-
-        warnings.warn(
-            f"{source}: dropped {int((~kept).sum())} of {len(y)} rows whose target "
-            f"{y.name!r} is missing",
-            DataWarning,
-            stacklevel=2,
-        )
-        X, y = X[kept], y[kept]
-    return X, y
+    if not print_study(console, study, storage):
+        raise typer.Exit(1)
 
 
 @app.command("fit")
@@ -549,10 +417,11 @@ def fit_command(
     Progress goes to stderr; the model file is written atomically (an interrupted run
     leaves no partial file). Predict with: autometa predict MODEL DATA -o predictions.csv
     """
-    from autometa.data._validate import check_task, infer_task
+    from autometa._constants import check_task
+    from autometa.data import infer_task
 
-    check_task(task)
-    X, y = _raw_table(source, target)
+    check_task(task, allow_none=True)
+    X, y = raw_table(source, target)
     task = task or infer_task(y.dropna())
     estimator = (autometa.AutoClassifier if task == "classification" else autometa.AutoRegressor)(
         time_budget=time_budget,
@@ -594,11 +463,9 @@ def predict_command(
 ) -> None:
     """Predict with a saved model: one row per input row, the prediction column named
     after the target."""
-    import os
-    import tempfile
-
     import pandas as pd
 
+    from autometa._io import write_atomic
     from autometa.data._files import read_table
     from autometa.errors import DataValidationError
 
@@ -621,16 +488,7 @@ def predict_command(
         typer.echo(out.to_csv(index=False), nl=False)
         return
     # written next to the target and renamed over it: never a half-written file
-    handle, tmp = tempfile.mkstemp(
-        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent if str(output.parent) else "."
-    )
-    try:
-        with os.fdopen(handle, "w", newline="") as file:
-            out.to_csv(file, index=False)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(output, lambda tmp: out.to_csv(tmp, index=False))
     console.print(f"{len(out)} predictions written to {output}", highlight=False, markup=False)
 
 

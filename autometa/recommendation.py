@@ -4,23 +4,37 @@ The result objects live in :mod:`autometa._recommendations` (re-exported here). 
 one way: load the dataset -> extract its meta-features (within a time budget,
 on a row sample) -> a meta-model fitted on the knowledge base (cached on disk, retrained
 when the knowledge base changes) ranks the portfolio -> :class:`Recommendations`.
+
+This module holds the flow, the argument checks and the caches; the steps of their own
+live beside it: the optional probes in :mod:`autometa._probing`, how novel the dataset is
+in :mod:`autometa._novelty`, the ranking and the result's items in :mod:`autometa._ranking`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from autometa import _probing
 from autometa._constants import METAFEATURE_MAX_ROWS
+from autometa._novelty import novelty
+from autometa._ranking import (
+    nearest,
+    neighbour_metafeatures,
+    rank,
+    recommendation_items,
+    reference,
+)
 from autometa._recommendations import (
     Explanation,
     NoveltyWarning,
@@ -49,8 +63,6 @@ METAFEATURE_BUDGET = 1.0
 #: 2-second latency; ``learn_from``, which adds rows to a knowledge base, describes a dataset
 #: exactly as ``batch`` does.
 QUERY_METAFEATURE_ROWS = 2000
-#: A user's final fit trains on all rows, a CV fold on 80%: scale the stored fold times.
-FULL_FIT_FACTOR = 1.25
 #: Default seconds ``recommend(..., probe=True)`` may spend on probes.
 PROBE_BUDGET = 30.0
 
@@ -156,61 +168,61 @@ def _resolve_kb(kb: Any) -> Any:
     return cached
 
 
-def _probe(
-    fitted: Any, kb: Any, dataset: Any, metric: str, budget: Any, random_state: int
-) -> tuple[dict[str, float], pd.DataFrame | None, list[str]]:
-    """Run the meta-model's probes on ``dataset``; notes say what could not be probed."""
-    from autometa._probing import probe_rows, run_probes
-
-    if (
-        isinstance(budget, bool)
-        or not isinstance(budget, (int, float, np.number))
-        or not np.isfinite(budget)
-        or budget <= 0
-    ):
-        raise InvalidParameterError(
-            f"probe_budget must be a positive number of seconds, got {budget!r}"
-        )
-    if not getattr(fitted, "probe_configs_", None):
-        note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
-        return {}, None, [note]
-    probes, table = run_probes(
-        fitted,
-        dataset,
-        metric=metric,
-        budget=float(budget),
-        n_rows=probe_rows(kb, dataset.task),
-        random_state=random_state,
-    )
-    notes = []
-    if not probes:
-        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without probing")
-    elif len(probes) < len(table):
-        notes.append(
-            f"{len(probes)} of {len(table)} probes finished within probe_budget={budget:g}s"
-        )
-    return probes, table, notes
-
-
 def _check_arguments(*, k: Any, time_budget: Any, metafeature_budget: Any) -> None:
     """Refuse what recommend() cannot use, naming the argument and its value."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
-    for name, value, optional in (
-        ("time_budget", time_budget, True),
-        ("metafeature_budget", metafeature_budget, False),
+    if time_budget is not None:
+        _check_seconds("time_budget", time_budget)
+    _check_seconds("metafeature_budget", metafeature_budget)
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    """Refuse anything but a positive, finite number of seconds for argument ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not np.isfinite(value)
+        or value <= 0
     ):
-        if value is None and optional:
-            continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.number))
-            or not np.isfinite(value)
-            or value <= 0
-        ):
-            raise InvalidParameterError(
-                f"{name} must be a positive number of seconds, got {value!r}"
-            )
+        raise InvalidParameterError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _check_metric(kb: Any, dataset: Any, metric: str | None) -> str:
+    """The metric to rank by (default: the task's); refuses a knowledge base without the
+    dataset's task or that metric, and a metric of the other task."""
+    from autometa.metrics import DEFAULT_METRIC, METRICS
+
+    task = dataset.task
+    if task not in kb.tasks:
+        raise TaskMismatchError(
+            f"dataset {dataset.name!r} is a {task} task but the knowledge base has only "
+            f"{' and '.join(kb.tasks) or 'no'} results; use a knowledge base with {task} results"
+        )
+    metric = metric or DEFAULT_METRIC[task]
+    if metric in METRICS and METRICS[metric].task != task:
+        # The task is usually inferred (a numeric target with few levels reads as
+        # classes): say how to override it rather than only that it disagrees.
+        wanted = METRICS[metric].task
+        raise TaskMismatchError(
+            f"metric {metric!r} is for {wanted}, but dataset {dataset.name!r} is {task}; if "
+            f"its target is {wanted}, load it with task={wanted!r} (on the command line: "
+            f"--task {wanted})"
+        )
+    available = kb.metrics(task)
+    if metric not in available:
+        raise KnowledgeBaseError(
+            f"the knowledge base has no {task} results for metric {metric!r}; it has {available}"
+        )
+    return metric
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Record the seconds the block takes as ``timings[step]`` (when it does not raise)."""
+    start = time.perf_counter()
+    yield
+    timings[step] = time.perf_counter() - start
 
 
 def _fitted_model(
@@ -248,7 +260,7 @@ def _fitted_model(
 
 
 # --------------------------------------------------------------------------------------
-# meta-features and novelty
+# meta-features
 # --------------------------------------------------------------------------------------
 
 
@@ -256,7 +268,7 @@ def _metafeature_groups(columns: Sequence[str]) -> Any:
     """The metafeatures groups the knowledge base's columns come from ("default" if none
     of them is a group of the metafeatures package)."""
     try:
-        from metafeatures._registry import GROUPS
+        from metafeatures import GROUPS
     except ImportError:  # pragma: no cover
         return "default"
     groups = sorted(
@@ -290,151 +302,6 @@ def _extract(
         )
     aligned = values.reindex(list(columns)).astype(float)
     return aligned, notes
-
-
-def _novelty(model: Any, mf: pd.Series, dataset: Any) -> tuple[float, list[str]]:
-    """How far outside the knowledge base the dataset lies: a factor >= 1 for the std, and
-    reasons. Compares the size meta-features with the training range and the nearest
-    neighbour distance with the training datasets' own nearest-neighbour distances."""
-    from autometa.metamodel._base import find_feature
-
-    reasons: list[str] = []
-    cols = list(model.scaler_.columns_)
-    q = mf.reindex(cols).to_frame().T
-    x = model.scaler_.transform(q)[0]
-    X = model.X_
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    sizes = {"n_instances": len(dataset.X), "n_features": dataset.X.shape[1]}
-    if dataset.task == "classification":
-        sizes["n_classes"] = int(pd.Series(dataset.y).nunique())
-    for kind, value in sizes.items():
-        col = find_feature(cols, kind)
-        if col is None:
-            continue
-        j = cols.index(col)
-        raw_lo = _unscale(model, j, lo[j])
-        raw_hi = _unscale(model, j, hi[j])
-        if value > raw_hi * 1.5 or value < raw_lo / 1.5:
-            reasons.append(
-                f"{kind.replace('n_', 'number of ')} = {value:g} is outside the "
-                f"knowledge base's range [{raw_lo:.3g}, {raw_hi:.3g}]"
-            )
-    missing = float(model.scaler_.missing(q).mean()) if cols else 1.0
-    if missing > 0.5:
-        reasons.append(
-            f"{missing:.0%} of the knowledge base's meta-features could not be "
-            "computed for this dataset and were imputed"
-        )
-    d = np.abs(X - x).sum(axis=1)
-    nn = float(d.min()) if len(d) else np.inf
-    if len(X) >= 3:
-        D = np.abs(X[:, None, :] - X[None, :, :]).sum(axis=2)
-        np.fill_diagonal(D, np.inf)
-        typical = float(np.quantile(D.min(axis=1), 0.9))
-    else:
-        typical = nn
-    factor = max(1.0, nn / max(typical, 1e-9))
-    if factor > 1.5 and not reasons:
-        reasons.append(
-            f"its nearest knowledge-base dataset is {factor:.1f}x farther away "
-            "than is typical between knowledge-base datasets"
-        )
-    if reasons:
-        factor = max(factor, 2.0)
-    return factor, reasons
-
-
-def _unscale(model: Any, j: int, v: float) -> float:
-    s = model.scaler_
-    t = v * s.span_[j] + s.min_[j]
-    if s.log_[j]:
-        t = np.sign(t) * np.expm1(abs(t))
-    return float(t)
-
-
-def _reference(
-    model: Any, raw: np.ndarray, raw_std: np.ndarray, picks: Sequence[int]
-) -> dict[str, Any] | None:
-    """The single best configuration of the knowledge base (``sbs_``: best mean normalised
-    score over its datasets) with the prediction the same model made for it here."""
-    sbs = getattr(model, "sbs_", None)
-    if sbs is None or not len(sbs) or not np.isfinite(sbs).any():
-        return None
-    c = int(np.nanargmax(sbs))
-    cid = model.config_ids_[c]
-    return {
-        "config_id": cid,
-        "algorithm": str(model.configs_.get(cid, {}).get("algorithm", cid)),
-        "predicted_score": float(raw[c]),
-        "predicted_std": float(raw_std[c]),
-        "rank": next((r for r, p in enumerate(picks, start=1) if p == c), None),
-    }
-
-
-def _neighbour_metafeatures(
-    model: Any, kb: Any, mf: pd.Series, idx: np.ndarray, names: Sequence[str]
-) -> pd.DataFrame | None:
-    """The query's and its nearest datasets' meta-features (those the distance uses), and
-    the mean scaled gap to those datasets and to the whole knowledge base
-    (:attr:`Recommendations.neighbour_metafeatures`)."""
-    cols = list(getattr(model.scaler_, "columns_", []))
-    if not cols or not len(idx):
-        return None
-    x = model.scaler_.transform(mf.reindex(cols).to_frame().T)[0]
-    gaps = np.abs(model.X_ - x)
-    try:
-        values = kb.metafeatures(model.task_).reindex(index=list(names), columns=cols)
-    except Exception:  # noqa: BLE001 - an unusual KB only loses the raw values
-        values = pd.DataFrame(np.nan, index=list(names), columns=cols)
-    frame = pd.DataFrame({"query": mf.reindex(cols).to_numpy(dtype=float)}, index=cols)
-    for name in names:
-        frame[str(name)] = values.loc[name].to_numpy(dtype=float)
-    frame["gap_neighbours"] = gaps[idx].mean(axis=0)
-    frame["gap_kb"] = gaps.mean(axis=0)
-    frame.index.name = "metafeature"
-    return frame
-
-
-def _applicable(fitted: Any, configs: dict, dataset: Any) -> tuple[np.ndarray, list[str]]:
-    """Which of the meta-model's configurations may be recommended for ``dataset``, and
-    notes on the others: not one of an optional algorithm this installation lacks (the
-    few-shot learner without PyTorch), nor one that does not apply to the table
-    (:func:`autometa.space.not_applicable`: the few-shot learner beyond 1,000 rows or 100
-    features after preprocessing). Every other configuration (opaque ones of a
-    ``from_frames`` knowledge base included) is allowed, without any work."""
-    from autometa import space
-    from autometa.errors import ConfigError
-
-    task = dataset.task
-    mask = np.ones(len(fitted.config_ids_), dtype=bool)
-    reasons: dict[str, str] = {}
-    for c, cid in enumerate(fitted.config_ids_):
-        config = configs.get(cid, fitted.configs_.get(cid))
-        name = config.get("algorithm") if isinstance(config, dict) else None
-        if not isinstance(name, str):
-            continue
-        algorithm = space.ALGORITHMS[task].get(name)
-        if algorithm is None:
-            why = space.unavailable(task, name)
-            if why is not None:
-                mask[c] = False
-                reasons.setdefault(name, why)
-            continue
-        if not algorithm.limited:
-            continue
-        try:
-            why = space.not_applicable(
-                dict(config, task=task), dataset.X, dataset.y, dataset.categorical
-            )
-        except ConfigError:  # not a valid configuration: make_pipeline says so
-            continue
-        if why is not None:
-            mask[c] = False
-            reasons.setdefault(name, why)
-    notes = [
-        f"configurations of {name!r} are not recommended: {why}" for name, why in reasons.items()
-    ]
-    return mask, notes
 
 
 # --------------------------------------------------------------------------------------
@@ -519,127 +386,45 @@ def recommend(
     >>> pipe = recs[0].make_pipeline()  # doctest: +SKIP
     """
     from autometa.data import Dataset, load_dataset
-    from autometa.metrics import DEFAULT_METRIC, METRICS
 
     _check_arguments(k=k, time_budget=time_budget, metafeature_budget=metafeature_budget)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    dataset = data if isinstance(data, Dataset) else load_dataset(data, target=target)
-    timings["load_dataset"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    kb = _resolve_kb(kb)
+    with _timed(timings, "load_dataset"):
+        dataset = data if isinstance(data, Dataset) else load_dataset(data, target=target)
+    with _timed(timings, "load_kb"):
+        kb = _resolve_kb(kb)
+        metric = _check_metric(kb, dataset, metric)
     task = dataset.task
-    if task not in kb.tasks:
-        raise TaskMismatchError(
-            f"dataset {dataset.name!r} is a {task} task but the knowledge base has only "
-            f"{' and '.join(kb.tasks) or 'no'} results; use a knowledge base with {task} results"
-        )
-    metric = metric or DEFAULT_METRIC[task]
-    if metric in METRICS and METRICS[metric].task != task:
-        # The task is usually inferred (a numeric target with few levels reads as
-        # classes): say how to override it rather than only that it disagrees.
-        wanted = METRICS[metric].task
-        raise TaskMismatchError(
-            f"metric {metric!r} is for {wanted}, but dataset {dataset.name!r} is {task}; if "
-            f"its target is {wanted}, load it with task={wanted!r} (on the command line: "
-            f"--task {wanted})"
-        )
-    available = kb.metrics(task)
-    if metric not in available:
-        raise KnowledgeBaseError(
-            f"the knowledge base has no {task} results for metric {metric!r}; it has {available}"
-        )
-    timings["load_kb"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    fitted = _fitted_model(model, kb, task, metric, random_state, use_cache)
-    timings["meta_model"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    mf, notes = _extract(dataset, fitted.metafeature_columns_, metafeature_budget)
-    timings["metafeatures"] = time.perf_counter() - t0
-
+    with _timed(timings, "meta_model"):
+        fitted = _fitted_model(model, kb, task, metric, random_state, use_cache)
+    with _timed(timings, "metafeatures"):
+        mf, notes = _extract(dataset, fitted.metafeature_columns_, metafeature_budget)
     probes, probe_table = {}, None
     if probe:
-        t0 = time.perf_counter()
-        probes, probe_table, probe_notes = _probe(
-            fitted, kb, dataset, metric, probe_budget, random_state
-        )
+        with _timed(timings, "probes"):
+            _check_seconds("probe_budget", probe_budget)
+            probes, probe_table, probe_notes = _probing.probe(
+                fitted, kb, dataset, metric=metric, budget=probe_budget, random_state=random_state
+            )
         notes += probe_notes
-        timings["probes"] = time.perf_counter() - t0
-    with_probes = {"probes": probes} if probes else {}
-
-    t0 = time.perf_counter()
-    factor, reasons = _novelty(fitted, mf, dataset)
-    scores, std = fitted.rank(mf, **with_probes)
-    std = std * factor
-    fit_time = fitted.predict_fit_time(len(dataset.X), dataset.X.shape[1]) * FULL_FIT_FACTOR
-    configs = kb.configs(task)
-    applicable, applicable_notes = _applicable(fitted, configs, dataset)
-    notes += applicable_notes
-    n_applicable = int(applicable.sum())
-    allowed = None if applicable.all() else applicable
-    if time_budget is not None:
-        allowed = ~(fit_time > time_budget) & applicable  # unknown (NaN) times are allowed
-        if not allowed.any():
-            notes.append(
-                f"no configuration is expected to fit within time_budget={time_budget:g}s; "
-                "the fastest are ranked first"
-            )
-            order = np.argsort(np.nan_to_num(fit_time, nan=np.inf), kind="stable")
-            order = order[applicable[order]]
-            allowed = np.zeros(len(fit_time), bool)
-            allowed[order[: max(k, 1)]] = True
-    if k > n_applicable:
-        notes.append(
-            f"k={k} is more than the knowledge base's {n_applicable} "
-            f"{task} configurations{'' if applicable.all() else ' that apply here'}; "
-            "all of them are returned"
+    with _timed(timings, "rank"):
+        factor, reasons = novelty(fitted, mf, dataset)
+        configs = kb.configs(task)
+        ranking = rank(
+            fitted,
+            configs,
+            dataset,
+            mf,
+            k=k,
+            time_budget=time_budget,
+            novelty_factor=factor,
+            probes=probes,
         )
-    picks = (
-        fitted.select(mf, min(k, n_applicable), allowed=allowed, **with_probes)
-        if n_applicable
-        else []
-    )
-    # allowed= ranks the others last; a configuration that cannot be used here never comes
-    picks = [c for c in picks if applicable[c]]
-    raw, raw_std = fitted.to_raw(scores, std, mf, n_rows=len(dataset.y))
-    idx, dist = fitted.neighbours(mf, 5)
-    neighbour_names = [fitted.datasets_[i] for i in idx]
-    perf = kb.performance(task, metric).reindex(index=neighbour_names)
-    gib = kb.greater_is_better(metric)
-    perf_rank = perf.rank(axis=1, ascending=not gib, method="min")
-    items = []
-    for r, c in enumerate(picks, start=1):
-        cid = fitted.config_ids_[c]
-        config = dict(configs.get(cid, fitted.configs_.get(cid, {"algorithm": cid})))
-        evidence = pd.DataFrame(
-            {
-                "dataset": neighbour_names,
-                "distance": dist,
-                "score": perf[cid].to_numpy() if cid in perf.columns else np.nan,
-                "rank": perf_rank[cid].to_numpy() if cid in perf_rank.columns else np.nan,
-                "n_configs": perf.notna().sum(axis=1).to_numpy(),
-            }
+        notes += ranking.notes
+        neighbours = nearest(fitted, kb, mf, task=task, metric=metric)
+        items = recommendation_items(
+            fitted, configs, ranking, neighbours, dataset=dataset, metric=metric
         )
-        items.append(
-            Recommendation(
-                config=config,
-                config_id=cid,
-                algorithm=str(config.get("algorithm", cid)),
-                rank=r,
-                predicted_score=float(raw[c]),
-                predicted_std=float(raw_std[c]),
-                predicted_normalised=float(scores[c]),
-                predicted_fit_time=float(fit_time[c]),
-                evidence=evidence,
-                metric=metric,
-                task=task,
-                categorical=list(dataset.categorical),
-            )
-        )
-    timings["rank"] = time.perf_counter() - t0
     if reasons:
         message = (
             f"dataset {dataset.name!r} is unlike the knowledge base ("
@@ -649,13 +434,12 @@ def recommend(
         )
         warnings.warn(message, NoveltyWarning, stacklevel=2)
         notes.insert(0, message)
-    name = fitted.name if not isinstance(model, str) else model
     recommendations = Recommendations(
         items,
         dataset=dataset.name,
         task=task,
         metric=metric,
-        model=name,
+        model=fitted.name if not isinstance(model, str) else model,
         metafeatures=mf,
         warnings=notes,
         timings=timings,
@@ -663,9 +447,9 @@ def recommend(
     )
     recommendations.probes = probe_table
     # for plot() and explain(): computed from what ranking used, no refitting
-    recommendations.reference = _reference(fitted, raw, raw_std, picks)
-    recommendations.neighbour_metafeatures = _neighbour_metafeatures(
-        fitted, kb, mf, idx, neighbour_names
+    recommendations.reference = reference(fitted, ranking)
+    recommendations.neighbour_metafeatures = neighbour_metafeatures(
+        fitted, kb, mf, neighbours.idx, neighbours.names
     )
     return recommendations
 

@@ -8,8 +8,10 @@ A *configuration* is a plain JSON-serialisable dict::
 
 The portfolio, the batch runner, the meta-models (through :func:`encode`) and Optuna
 (through :func:`suggest`) all read the definitions below; nothing else describes the space.
-Turning a configuration into an estimator goes through the explicit allowlist
-:data:`ALGORITHMS`: no dotted path read from a file is ever imported.
+(The table of algorithms behind :data:`ALGORITHMS` is written in
+``autometa/_space_algorithms.py``, the preprocessing steps of :func:`build` in
+``autometa/_space_build.py``.) Turning a configuration into an estimator goes through the
+explicit allowlist :data:`ALGORITHMS`: no dotted path read from a file is ever imported.
 
 *Optional* algorithms (``Algorithm.optional``; the few-shot learner ``"fewshot"``, present
 only where PyTorch is installed) are left out of :func:`defaults`, :func:`sample`,
@@ -34,30 +36,49 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.decomposition import PCA
-from sklearn.feature_selection import VarianceThreshold
-from sklearn.impute import SimpleImputer
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import (
-    LabelEncoder,
-    OneHotEncoder,
-    OrdinalEncoder,
-    QuantileTransformer,
-    RobustScaler,
-    StandardScaler,
-    TargetEncoder,
-)
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 
+from autometa import _space_algorithms
 from autometa._constants import TASKS, check_task
+from autometa._space_algorithms import Algorithm, Param
 from autometa.errors import ConfigError, InvalidParameterError
+
+# In reading order, not sorted: the API page lists the names in this order.
+__all__ = [  # noqa: RUF022
+    "PREPROCESSING",
+    "ONEHOT_MAX_CATEGORIES",
+    "Param",
+    "Algorithm",
+    "FEWSHOT_MAX_ROWS",
+    "FEWSHOT_MAX_FEATURES",
+    "ALGORITHMS",
+    "get_algorithm",
+    "unavailable",
+    "algorithm_names",
+    "validate",
+    "defaults",
+    "STUDY_ALGORITHMS_ATTR",
+    "study_algorithms",
+    "param_key",
+    "suggest",
+    "to_trial_params",
+    "sample",
+    "portfolio",
+    "config_id",
+    "encode",
+    "preprocessed_width",
+    "not_applicable",
+    "build",
+    "quiet_fit_warnings",
+]
 
 #: Preprocessing choices, shared by every algorithm; the first entry is the default.
 PREPROCESSING: dict[str, tuple[str, ...]] = {
@@ -70,108 +91,10 @@ PREPROCESSING: dict[str, tuple[str, ...]] = {
 #: One-hot encoding keeps at most this many categories per column (rarer ones are merged).
 ONEHOT_MAX_CATEGORIES = 20
 
-
-@dataclass(frozen=True)
-class Param:
-    """One hyperparameter: a numeric range (``low``/``high``, maybe log) or ``choices``."""
-
-    name: str
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    integer: bool = False
-    choices: tuple[Any, ...] | None = None
-
-    def suggest(self, trial: Any, key: str) -> Any:
-        if self.choices is not None:
-            return trial.suggest_categorical(key, list(self.choices))
-        if self.integer:
-            return trial.suggest_int(key, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(key, self.low, self.high, log=self.log)
-
-    def check(self, value: Any, algorithm: str) -> None:
-        where = f"{algorithm}.{self.name}={value!r}"
-        if self.choices is not None:
-            if value not in self.choices:
-                raise ConfigError(f"{where} is not one of {list(self.choices)}")
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number in [{self.low}, {self.high}]")
-        if not (self.low <= value <= self.high):
-            raise ConfigError(f"{where} is outside its range [{self.low}, {self.high}]")
-        if self.integer and not float(value).is_integer():
-            raise ConfigError(f"{where} must be an integer in [{self.low:g}, {self.high:g}]")
-
-
-@dataclass(frozen=True)
-class Algorithm:
-    """An allowlisted estimator: its factory, hyperparameters and preferred preprocessing."""
-
-    name: str
-    task: str
-    factory: Callable[..., BaseEstimator]
-    params: tuple[Param, ...]
-    scaling: str = "none"  # the scaling its default configuration uses
-    fixed: tuple[tuple[str, Any], ...] = ()  # constructor arguments never tuned
-    #: Left out of :func:`defaults`, :func:`sample`, :func:`portfolio` and :func:`suggest`
-    #: unless asked for (``include_optional=True``, ``algorithms=[...]``).
-    optional: bool = False
-    #: Training rows the algorithm applies to at most (``None``: any number).
-    max_rows: int | None = None
-    #: Features after the configuration's preprocessing (encoding, reduction) it applies
-    #: to at most (``None``: any number).
-    max_features: int | None = None
-
-    @property
-    def limited(self) -> bool:
-        """Whether the algorithm applies to small tables only."""
-        return self.max_rows is not None or self.max_features is not None
-
-    def not_applicable(self, n_rows: int, n_features: int | None = None) -> str | None:
-        """Why the algorithm does not apply to ``n_rows`` training rows of ``n_features``
-        preprocessed features (``None``: not checked), or ``None`` where it applies.
-
-        Examples
-        --------
-        >>> algorithm = Algorithm("tiny", "classification", dict, (), max_rows=1000)
-        >>> algorithm.not_applicable(1200)
-        'tiny applies to at most 1,000 training rows; this table has 1,200'
-        >>> algorithm.not_applicable(800) is None
-        True
-        """
-        if self.max_rows is not None and n_rows > self.max_rows:
-            return (
-                f"{self.name} applies to at most {self.max_rows:,} training rows; "
-                f"this table has {int(n_rows):,}"
-            )
-        if (
-            n_features is not None
-            and self.max_features is not None
-            and n_features > self.max_features
-        ):
-            return (
-                f"{self.name} applies to at most {self.max_features:,} features after "
-                f"preprocessing; this table has {int(n_features):,}"
-            )
-        return None
-
-    def applies(self, n_rows: int, n_features: int | None = None) -> bool:
-        """Whether the algorithm applies to ``n_rows`` training rows of ``n_features``
-        preprocessed features (see :meth:`not_applicable`)."""
-        return self.not_applicable(n_rows, n_features) is None
-
-    def make(self, params: dict[str, Any], random_state: int | None) -> BaseEstimator:
-        kwargs = dict(self.fixed)
-        integer = {p.name for p in self.params if p.integer}
-        kwargs.update(
-            {  # 4.0 read back from JSON is 4 (estimators insist on int)
-                k: int(v) if k in integer and isinstance(v, float) else v for k, v in params.items()
-            }
-        )
-        if random_state is not None and "random_state" in self.factory().get_params():
-            kwargs["random_state"] = random_state
-        return self.factory(**kwargs)
+#: The few-shot learner applies to classification tables with at most this many training
+#: rows and features after preprocessing (it is meta-trained for small tables).
+FEWSHOT_MAX_ROWS = _space_algorithms.FEWSHOT_MAX_ROWS
+FEWSHOT_MAX_FEATURES = _space_algorithms.FEWSHOT_MAX_FEATURES
 
 
 class _LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
@@ -200,283 +123,17 @@ class _LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
 
-def _xgb_classifier(**kwargs) -> BaseEstimator:
-    from xgboost import XGBClassifier
-
-    return _LabelEncodedClassifier(XGBClassifier(**kwargs))
-
-
-def _xgb_regressor(**kwargs) -> BaseEstimator:
-    from xgboost import XGBRegressor
-
-    return XGBRegressor(**kwargs)
-
-
-def _mlp(estimator_class: type) -> Callable[..., BaseEstimator]:
-    """MLPs are tuned by width and depth; sklearn wants a tuple of layer sizes."""
-
-    def make(n_units: int = 100, n_layers: int = 1, **kwargs) -> BaseEstimator:
-        return estimator_class(hidden_layer_sizes=(n_units,) * n_layers, **kwargs)
-
-    make.__name__ = estimator_class.__name__
-    return make
-
-
-def _sk(module: str, name: str) -> Callable[..., BaseEstimator]:
-    """Lazy factory for a scikit-learn estimator (keeps ``import autometa.space`` fast)."""
-
-    def make(**kwargs) -> BaseEstimator:
-        import importlib
-
-        return getattr(importlib.import_module(f"sklearn.{module}"), name)(**kwargs)
-
-    make.__name__ = name
-    return make
-
-
-def _mlp_factory(kind: str) -> Callable[..., BaseEstimator]:
-    def make(**kwargs) -> BaseEstimator:
-        from sklearn import neural_network
-
-        cls = neural_network.MLPClassifier if kind == "classifier" else neural_network.MLPRegressor
-        return _mlp(cls)(**kwargs)
-
-    make.__name__ = f"MLP{kind}"
-    return make
-
-
-def _fewshot(**kwargs) -> BaseEstimator:
-    """:class:`autometa.fewshot.FewShotClassifier` (imports torch: only when built)."""
-    from autometa.fewshot.classifier import FewShotClassifier
-
-    return FewShotClassifier(**kwargs)
-
-
-def _torch_available() -> bool:
-    """Whether torch can be imported (found, not imported: ``import autometa`` stays light)."""
-    from autometa.fewshot import torch_available
-
-    return torch_available()
-
-
-def _p(name, default, low=None, high=None, log=False, integer=False, choices=None) -> Param:
-    return Param(
-        name, default, low, high, log, integer, None if choices is None else tuple(choices)
-    )
-
-
-_FOREST = (
-    _p("n_estimators", 100, 50, 300, log=True, integer=True),
-    _p("max_features", 0.3, 0.05, 1.0),
-    _p("min_samples_leaf", 1, 1, 20, log=True, integer=True),
-    _p("bootstrap", True, choices=(True, False)),
-)
-_HGB = (
-    _p("learning_rate", 0.1, 0.01, 0.5, log=True),
-    _p("max_iter", 100, 50, 500, log=True, integer=True),
-    _p("max_leaf_nodes", 31, 8, 128, log=True, integer=True),
-    _p("min_samples_leaf", 20, 1, 100, log=True, integer=True),
-    _p("l2_regularization", 1e-6, 1e-8, 1.0, log=True),
-)
-_XGB = (
-    _p("n_estimators", 100, 50, 500, log=True, integer=True),
-    _p("learning_rate", 0.3, 0.01, 0.5, log=True),
-    _p("max_depth", 6, 2, 10, integer=True),
-    _p("subsample", 1.0, 0.5, 1.0),
-    _p("colsample_bytree", 1.0, 0.3, 1.0),
-    _p("min_child_weight", 1.0, 0.5, 20.0, log=True),
-    _p("reg_lambda", 1.0, 1e-3, 10.0, log=True),
-)
-_KNN = (
-    _p("n_neighbors", 5, 1, 50, log=True, integer=True),
-    _p("weights", "uniform", choices=("uniform", "distance")),
-    _p("p", 2, choices=(1, 2)),
-)
-_MLP = (
-    _p("n_units", 100, 16, 256, log=True, integer=True),
-    _p("n_layers", 1, 1, 3, integer=True),
-    _p("alpha", 1e-4, 1e-7, 1e-1, log=True),
-    _p("learning_rate_init", 1e-3, 1e-4, 1e-1, log=True),
-)
-#: The few-shot learner applies to classification tables with at most this many training
-#: rows and features after preprocessing (it is meta-trained for small tables).
-FEWSHOT_MAX_ROWS = 1000
-FEWSHOT_MAX_FEATURES = 100
-#: Its methods (``None``: the shipped default, ``data/fewshot/weights/default.json``); a
-#: method without shipped weights falls back to logistic regression, with a warning.
-_FEWSHOT = (
-    _p("method", None, choices=(None, "pfn", "protonet", "maml", "reptile")),
-    _p("n_ensemble", 4, 1, 8, integer=True),
-)
-_XGB_FIXED = (("n_jobs", 1), ("tree_method", "hist"), ("verbosity", 0))
-_FOREST_FIXED = (("n_jobs", 1),)
-_MLP_FIXED = (("max_iter", 200),)
-
-
-def _algorithms() -> dict[str, dict[str, Algorithm]]:
-    C, R = "classification", "regression"
-    clf = [
-        Algorithm(
-            "logistic_regression",
-            C,
-            _sk("linear_model", "LogisticRegression"),
-            (
-                _p("C", 1.0, 1e-4, 1e4, log=True),
-                _p("class_weight", None, choices=(None, "balanced")),
-            ),
-            scaling="standard",
-            fixed=(("max_iter", 1000),),
-        ),
-        Algorithm(
-            "linear_svm",
-            C,
-            _sk("svm", "LinearSVC"),
-            (
-                _p("C", 1.0, 1e-4, 1e3, log=True),
-                _p("class_weight", None, choices=(None, "balanced")),
-            ),
-            scaling="standard",
-            fixed=(("max_iter", 2000),),
-        ),
-        Algorithm(
-            "rbf_svm",
-            C,
-            _sk("svm", "SVC"),
-            (
-                _p("C", 1.0, 1e-3, 1e4, log=True),
-                _p("gamma", 0.05, 1e-5, 10.0, log=True),
-                _p("class_weight", None, choices=(None, "balanced")),
-            ),
-            scaling="standard",
-            fixed=(("cache_size", 500),),
-        ),
-        Algorithm("knn", C, _sk("neighbors", "KNeighborsClassifier"), _KNN, scaling="standard"),
-        Algorithm(
-            "decision_tree",
-            C,
-            _sk("tree", "DecisionTreeClassifier"),
-            (
-                _p("max_depth", 30, 1, 30, integer=True),
-                _p("min_samples_leaf", 1, 1, 50, log=True, integer=True),
-                _p("criterion", "gini", choices=("gini", "entropy")),
-            ),
-        ),
-        Algorithm(
-            "random_forest",
-            C,
-            _sk("ensemble", "RandomForestClassifier"),
-            _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
-            fixed=_FOREST_FIXED,
-        ),
-        Algorithm(
-            "extra_trees",
-            C,
-            _sk("ensemble", "ExtraTreesClassifier"),
-            _FOREST + (_p("criterion", "gini", choices=("gini", "entropy")),),
-            fixed=_FOREST_FIXED,
-        ),
-        Algorithm(
-            "hist_gradient_boosting", C, _sk("ensemble", "HistGradientBoostingClassifier"), _HGB
-        ),
-        Algorithm("xgboost", C, _xgb_classifier, _XGB, fixed=_XGB_FIXED),
-        Algorithm("mlp", C, _mlp_factory("classifier"), _MLP, scaling="standard", fixed=_MLP_FIXED),
-        Algorithm(
-            "gaussian_nb",
-            C,
-            _sk("naive_bayes", "GaussianNB"),
-            (_p("var_smoothing", 1e-9, 1e-11, 1e-1, log=True),),
-        ),
-        Algorithm(
-            "lda",
-            C,
-            _sk("discriminant_analysis", "LinearDiscriminantAnalysis"),
-            (_p("shrinkage", 0.0, 0.0, 1.0),),
-            fixed=(("solver", "lsqr"),),
-        ),
-    ]
-    reg = [
-        Algorithm(
-            "ridge",
-            R,
-            _sk("linear_model", "Ridge"),
-            (_p("alpha", 1.0, 1e-4, 1e4, log=True),),
-            scaling="standard",
-        ),
-        Algorithm(
-            "elastic_net",
-            R,
-            _sk("linear_model", "ElasticNet"),
-            (_p("alpha", 1e-2, 1e-5, 10.0, log=True), _p("l1_ratio", 0.5, 0.0, 1.0)),
-            scaling="standard",
-            fixed=(("max_iter", 5000),),
-        ),
-        Algorithm(
-            "linear_svr",
-            R,
-            _sk("svm", "LinearSVR"),
-            (_p("C", 1.0, 1e-4, 1e3, log=True), _p("epsilon", 0.0, 0.0, 1.0)),
-            scaling="standard",
-            fixed=(("max_iter", 5000),),
-        ),
-        Algorithm(
-            "rbf_svr",
-            R,
-            _sk("svm", "SVR"),
-            (
-                _p("C", 1.0, 1e-3, 1e4, log=True),
-                _p("gamma", 0.05, 1e-5, 10.0, log=True),
-                _p("epsilon", 0.1, 1e-3, 1.0, log=True),
-            ),
-            scaling="standard",
-            fixed=(("cache_size", 500),),
-        ),
-        Algorithm("knn", R, _sk("neighbors", "KNeighborsRegressor"), _KNN, scaling="standard"),
-        Algorithm(
-            "random_forest",
-            R,
-            _sk("ensemble", "RandomForestRegressor"),
-            _FOREST,
-            fixed=_FOREST_FIXED,
-        ),
-        Algorithm(
-            "extra_trees", R, _sk("ensemble", "ExtraTreesRegressor"), _FOREST, fixed=_FOREST_FIXED
-        ),
-        Algorithm(
-            "hist_gradient_boosting", R, _sk("ensemble", "HistGradientBoostingRegressor"), _HGB
-        ),
-        Algorithm("xgboost", R, _xgb_regressor, _XGB, fixed=_XGB_FIXED),
-        Algorithm("mlp", R, _mlp_factory("regressor"), _MLP, scaling="standard", fixed=_MLP_FIXED),
-    ]
-    # Optional algorithms come last: the order of the others (and so every seeded draw) is
-    # the same with or without them.
-    if _torch_available():
-        clf.append(
-            Algorithm(
-                "fewshot",
-                C,
-                _fewshot,
-                _FEWSHOT,
-                fixed=(("device", "cpu"),),
-                optional=True,
-                max_rows=FEWSHOT_MAX_ROWS,
-                max_features=FEWSHOT_MAX_FEATURES,
-            )
-        )
-    return {C: {a.name: a for a in clf}, R: {a.name: a for a in reg}}
-
-
-#: What each optional algorithm needs: (task, name) -> how to get it (for messages).
-_REQUIREMENTS: dict[tuple[str, str], str] = {
-    ("classification", "fewshot"): 'it needs PyTorch: pip install "autometa[torch]"',
-}
-
 #: The allowlist: task -> algorithm name -> :class:`Algorithm`. Nothing else is ever built.
 #: ``"fewshot"`` (classification) is in it only where PyTorch can be imported.
-ALGORITHMS: dict[str, dict[str, Algorithm]] = _algorithms()
+ALGORITHMS: dict[str, dict[str, Algorithm]] = _space_algorithms.allowlist()
 
 #: Optional algorithms this installation lacks: task -> name -> why.
 _UNAVAILABLE: dict[str, dict[str, str]] = {
-    task: {n: why for (t, n), why in _REQUIREMENTS.items() if t == task and n not in ALGORITHMS[t]}
+    task: {
+        o.algorithm.name: o.requires
+        for o in _space_algorithms.OPTIONAL
+        if o.algorithm.task == task and o.algorithm.name not in ALGORITHMS[task]
+    }
     for task in TASKS
 }
 
@@ -772,75 +429,6 @@ def encode(configs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns, dtype=float)
 
 
-def _target_encoder(task: str) -> TargetEncoder:
-    """Cross-fitted target encoding with the shuffled folds scikit-learn used before 1.9
-    (same encodings as the knowledge base was built with, without its deprecated
-    ``random_state``)."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if task == "regression":
-        return TargetEncoder(target_type="continuous", cv=KFold(5, shuffle=True, random_state=0))
-    return TargetEncoder(target_type="auto", cv=StratifiedKFold(5, shuffle=True, random_state=0))
-
-
-def _preprocessor(config: dict[str, Any], categorical: Sequence[str], task: str) -> Pipeline:
-    from sklearn.compose import make_column_selector
-
-    from autometa.data._columns import ColumnTyper
-
-    scalers = {
-        "none": "passthrough",
-        "standard": StandardScaler(),
-        "robust": RobustScaler(),
-        "quantile": QuantileTransformer(n_quantiles=100, output_distribution="normal"),
-    }
-    numeric = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy=config["imputation"], keep_empty_features=True)),
-            ("scale", scalers[config["scaling"]]),
-        ]
-    )
-    encoders = {
-        "onehot": OneHotEncoder(
-            handle_unknown="infrequent_if_exist",
-            sparse_output=False,
-            max_categories=ONEHOT_MAX_CATEGORIES,
-        ),
-        "ordinal": OrdinalEncoder(
-            handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
-        ),
-        "target": _target_encoder(task),
-    }
-    categorical_steps = [("encode", encoders[config["encoding"]])]
-    if config["encoding"] != "onehot" and config["scaling"] != "none":
-        categorical_steps.append(("scale", clone(scalers[config["scaling"]])))
-    # ColumnTyper leaves float64 numeric columns and string categorical ones.
-    columns = ColumnTransformer(
-        [
-            ("numeric", numeric, make_column_selector(dtype_include=np.number)),
-            (
-                "categorical",
-                Pipeline(categorical_steps),
-                make_column_selector(dtype_exclude=np.number),
-            ),
-        ],
-        sparse_threshold=0.0,
-        verbose_feature_names_out=False,
-    )
-    reducers = {
-        "none": "passthrough",
-        "variance_threshold": VarianceThreshold(0.0),
-        "pca": PCA(n_components=0.95, svd_solver="full", random_state=0),
-    }
-    return Pipeline(
-        [
-            ("types", ColumnTyper(categorical=list(categorical))),
-            ("columns", columns),
-            ("reduce", reducers[config["reduction"]]),
-        ]
-    )
-
-
 def _complete(config: dict[str, Any], task: str | None) -> tuple[dict[str, Any], Algorithm]:
     """``config`` validated, with every step and hyperparameter (defaults where absent)."""
     config = dict(config)
@@ -872,9 +460,11 @@ def preprocessed_width(
     >>> preprocessed_width(defaults("classification")[0], X, [0, 1, 0, 1], ["colour"])
     4
     """
+    from autometa._space_build import preprocessor
+
     full, _ = _complete(config, task)
     with quiet_fit_warnings():
-        out = _preprocessor(full, categorical, full["task"]).fit_transform(X, y)
+        out = preprocessor(full, categorical, full["task"]).fit_transform(X, y)
     return int(out.shape[1])
 
 
@@ -946,16 +536,17 @@ def build(
     task : overrides ``config["task"]``.
     random_state : seed of the estimator where it has one.
     """
+    from autometa._pipeline import BoundedPipeline
+    from autometa._space_build import preprocessor
+
     full, algorithm = _complete(config, task)
     task = full["task"]
     estimator = algorithm.make(full["params"], random_state)
     if task == "regression":
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
-    from autometa._pipeline import BoundedPipeline
-
     return BoundedPipeline(
         [
-            ("preprocess", _preprocessor(full, categorical, task)),
+            ("preprocess", preprocessor(full, categorical, task)),
             ("model", estimator),
         ]
     )
