@@ -293,8 +293,10 @@ def evaluate_command(
     about 30 minutes on 2 cores; --n-folds 5 --models sbs,knn gives a quick look. Finished
     folds are recorded, so an interrupted run resumes when the same command runs again.
     """
+    from autometa._constants import check_task
     from autometa.kb import KnowledgeBase
 
+    check_task(task)  # before anything is printed or a checkpoint folder is made
     knowledge_base = KnowledgeBase.load(kb)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     k_values = tuple(int(v) for v in ks.split(","))

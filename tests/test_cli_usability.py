@@ -194,3 +194,16 @@ def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_pat
     assert table(again.stdout) == table(first.stdout)
     result = CliRunner().invoke(app, ["evaluate", "--help"])
     assert "gap_closed_raw" in result.output and "--no-checkpoint" in result.output
+
+
+def test_evaluate_refuses_an_unknown_task_before_doing_anything(tmp_path, monkeypatch):
+    from autometa.errors import InvalidParameterError
+
+    # the CLI's entry point prints this error as one line; the runner hands it back
+    result = CliRunner().invoke(app, ["evaluate", "--task", "clustering"])
+    assert isinstance(result.exception, InvalidParameterError)
+    assert "must be one of 'classification', 'regression', got 'clustering'" in str(
+        result.exception
+    )
+    assert "evaluating" not in result.stderr  # refused before the run was announced
+    assert not (tmp_path / "cache").exists()  # and before a checkpoint folder was made

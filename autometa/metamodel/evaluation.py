@@ -188,9 +188,10 @@ def evaluate_recommender(
     >>> table = evaluate_recommender(kb, task="regression", models=("knn", "sbs"), ks=(1, 5))  # doctest: +SKIP
     >>> table.set_index(["model", "k"])["gap_closed"]  # doctest: +SKIP
     """
+    from autometa._constants import check_task
     from autometa.metrics import DEFAULT_METRIC
 
-    metric = metric or DEFAULT_METRIC[task]
+    metric = metric or DEFAULT_METRIC[check_task(task)]
     weightings = _check_models_and_weighting(models, weighting)
     params = dict(model_params or {})
     data = _usable_data(kb, task, metric)
@@ -391,9 +392,10 @@ def holdout_selection(
     --------
     >>> holdout_selection(kb, task="classification", ks=(1, 5))  # doctest: +SKIP
     """
+    from autometa._constants import check_task
     from autometa.metrics import DEFAULT_METRIC
 
-    metric = metric or DEFAULT_METRIC[task]
+    metric = metric or DEFAULT_METRIC[check_task(task)]
     data = TrainingData.from_kb(kb, task, metric)
     folds = kb.fold_performance(task, metric)
     U = normalised_scores(data.scores, data.greater_is_better, data.failed, floor=0.0)
