@@ -45,18 +45,18 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import assert_all_finite
-from sklearn.utils._param_validation import (
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from autometa._auto_inputs import check_features, check_target
+from autometa._sklearn_compat import (
     HasMethods,
     Interval,
     Options,
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
-
-from autometa._auto_inputs import check_features, check_target
 from autometa.errors import DataValidationError, InvalidParameterError
 
 __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
@@ -112,8 +112,7 @@ class _AutoBase(BaseEstimator):
 
     def _check_params(self) -> None:
         """Refuse a parameter outside its documented choices, naming it and its value."""
-        from sklearn.utils._param_validation import InvalidParameterError as SkError
-
+        from autometa._sklearn_compat import InvalidParameterError as SkError
         from autometa.metrics import metrics_for
 
         constraints = {
