@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sklearn.pipeline import Pipeline as _SklearnPipeline
-from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import available_if
 from threadpoolctl import threadpool_limits
 
 
