@@ -152,8 +152,7 @@ def test_help_shows_no_type_for_flags(command):
 
 
 def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_path, monkeypatch):
-    from metamodel._synthetic import synthetic_kb
-
+    from autometa._testing import synthetic_kb
     from autometa.metamodel import get_model
 
     synthetic_kb(n_datasets=20, n_variants=2).save(tmp_path / "kb")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from metamodel._synthetic import synthetic_kb
 
 import autometa
 from autometa import recommendation
+from autometa._testing import synthetic_kb
 from autometa.kb import default_kb_path
 from autometa.metamodel import get_model
 

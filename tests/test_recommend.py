@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from metamodel._synthetic import space_kb as synthetic_space_kb
-from metamodel._synthetic import synthetic_kb
 
 import autometa
 from autometa import space
+from autometa._testing import space_kb as synthetic_space_kb
+from autometa._testing import synthetic_kb
 from autometa.errors import ConfigError, KnowledgeBaseError, TaskMismatchError
 from autometa.recommendation import NoveltyWarning, Recommendations
 

@@ -23,7 +23,7 @@ def _private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def kb():
     """A small classification KB of real search-space configs, with fit times."""
-    from metamodel._synthetic import space_kb
+    from autometa._testing import space_kb
 
     return space_kb(n_datasets=25, seed=3)
 

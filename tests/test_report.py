@@ -14,9 +14,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from metamodel._synthetic import space_kb as synthetic_space_kb
 
 import autometa
+from autometa._testing import space_kb as synthetic_space_kb
 from autometa.errors import InvalidParameterError
 from autometa.recommendation import Explanation, Recommendations
 

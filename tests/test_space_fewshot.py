@@ -404,8 +404,7 @@ def test_batch_include_optional_evaluates_it_where_it_applies(tmp_path):
 def fewshot_kb(tmp_path, monkeypatch):
     """A knowledge base of every default configuration in which the few-shot learner is
     clearly the best everywhere."""
-    from metamodel._synthetic import synthetic_frames
-
+    from autometa._testing import synthetic_frames
     from autometa.kb import KnowledgeBase
 
     monkeypatch.setenv("AUTOMETA_CACHE_DIR", str(tmp_path / "cache"))

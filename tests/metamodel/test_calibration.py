@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autometa._testing import synthetic_kb
 from autometa.metamodel import DefaultModel
 from autometa.metamodel.default import calibration
-from metamodel._synthetic import synthetic_kb
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from autometa._testing import synthetic_kb
 from autometa.errors import InvalidParameterError
 from autometa.metamodel import MODELS, KNNModel, get_model
-from metamodel._synthetic import synthetic_kb
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autometa._testing import synthetic_kb
 from autometa.errors import KnowledgeBaseError
 from autometa.metamodel.evaluation import dataset_family, evaluate_recommender, make_folds
-from metamodel._synthetic import synthetic_kb
 
 FAST = {
     "ranker": {"n_estimators": 40},
@@ -125,8 +125,8 @@ def test_failed_picks_are_counted():
 
 def _kb_with_folds(fold_noise: float, n_datasets: int = 16, seed: int = 0):
     """Three folds per cell: the cell's true score plus independent noise per fold."""
+    from autometa._testing import synthetic_frames
     from autometa.kb import KnowledgeBase
-    from metamodel._synthetic import synthetic_frames
 
     mf, perf = synthetic_frames(n_datasets=n_datasets, n_variants=2, seed=seed)
     perf = perf.fillna(0.5)

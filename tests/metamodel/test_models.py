@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autometa._testing import synthetic_kb
 from autometa.errors import ConfigError
 from autometa.metamodel import (
     MODELS,
@@ -18,7 +19,6 @@ from autometa.metamodel import (
     normalised_scores,
 )
 from autometa.metamodel._base import TrainingData
-from metamodel._synthetic import synthetic_kb
 
 TASK, METRIC = "classification", "balanced_accuracy"
 FAST = {
