@@ -471,7 +471,7 @@ class Search:
             self.study = tune(
                 self.dataset,
                 n_trials=n_trials,
-                warm_start=warm,
+                n_warm_start=warm,
                 metric=self.metric,
                 cv=cv,
                 timeout=timeout,

@@ -8,7 +8,9 @@ simply not registered.
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -254,8 +256,8 @@ Columns (scores normalised per dataset: 1 = its best configuration (oracle), 0 =
   n_datasets, n_folds held-out datasets and folds; weighting: what each average counts once"""
 
 
-@app.command("evaluate", epilog=EVALUATE_LEGEND)
-def evaluate_command(
+@app.command("evaluate-metamodels", epilog=EVALUATE_LEGEND)
+def evaluate_metamodels_command(
     task: str = typer.Option(..., "--task", help="classification or regression."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric (default per task)."),
     kb: Optional[Path] = typer.Option(None, "--kb", help="Knowledge-base directory."),
@@ -328,6 +330,25 @@ def evaluate_command(
     typer.echo(f"\n{EVALUATE_LEGEND}", err=True)
 
 
+def _deprecated_alias(old: str, new: str, command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` under its former name ``old``: the same options and help, and one line on
+    stderr saying to use ``new``."""
+
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def alias(**kwargs: Any) -> None:
+        typer.echo(f"`autometa {old}` is deprecated; use `autometa {new}`", err=True)
+        command(**kwargs)
+
+    return alias
+
+
+# `autometa evaluate` read as the module autometa.evaluate (which cross-validates one
+# configuration); the old name stays, hidden, for scripts that use it
+app.command("evaluate", hidden=True, epilog=EVALUATE_LEGEND)(
+    _deprecated_alias("evaluate", "evaluate-metamodels", evaluate_metamodels_command)
+)
+
+
 @app.command("tune")
 def tune_command(
     source: str = typer.Argument(..., help="File or openml:<id> to tune a pipeline for."),
@@ -371,7 +392,7 @@ def tune_command(
         study = autometa.tune(
             dataset,
             n_trials=trials,
-            warm_start=warm_start,
+            n_warm_start=warm_start,
             metric=metric,
             cv=cv,
             storage=storage,

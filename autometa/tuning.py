@@ -4,7 +4,7 @@
 (:func:`autometa.space.suggest`); its objective is the cross-validated score of a
 configuration on the data (the dataset's own splits when it has them), computed by
 :func:`autometa.evaluate` in an isolated worker with time and memory limits. The first
-``warm_start`` trials are the top recommendations of :func:`autometa.recommend` (enqueued),
+``n_warm_start`` trials are the top recommendations of :func:`autometa.recommend` (enqueued),
 then the sampler (multivariate TPE, seeded) continues. With ``narrow_space=N`` the
 sampler's trials in the first half of the budget stay within the ``N`` algorithm families
 that rank highest among the recommendations, then search the whole space.
@@ -48,7 +48,7 @@ a ``status`` is a lost trial (its process died) that was run again in another tr
 Example
 -------
 >>> import autometa
->>> study = autometa.tune("train.csv", target="label", n_trials=30, warm_start=10)  # doctest: +SKIP
+>>> study = autometa.tune("train.csv", target="label", n_trials=30, n_warm_start=10)  # doctest: +SKIP
 >>> study.best_value, study.best_trial.user_attrs["config"]["algorithm"]  # doctest: +SKIP
 (0.91, 'hist_gradient_boosting')
 >>> model = autometa.fit_best(study, "train.csv", target="label")  # doctest: +SKIP
@@ -56,6 +56,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, MutableMapping, Sequence
@@ -359,12 +360,41 @@ def _check_seconds(name: str, value: Any) -> float | None:
     return float(value)
 
 
+def _renamed_keyword(old: str, new: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: accept the keyword ``old`` as the deprecated spelling of ``new`` (with a
+    FutureWarning). A decorator rather than a second parameter, so that giving both is
+    told apart from ``new``'s default, and the signature shows only ``new``."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(
+                        f"{func.__name__}() got both {new}= and its deprecated name {old}=; "
+                        f"give only {new}="
+                    )
+                warnings.warn(
+                    f"{func.__name__}({old}=...) is deprecated; use {new}= instead",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# warm_start= named the count the same as the function warm_start()
+@_renamed_keyword("warm_start", "n_warm_start")
 def tune(
     data: Any,
     target: str | None = None,
     *,
     n_trials: int = 50,
-    warm_start: int = 10,
+    n_warm_start: int = 10,
     metric: str | None = None,
     cv: int = 5,
     storage: Any = None,
@@ -399,9 +429,10 @@ def tune(
         count, so the study may hold a few more trials than ``n_trials``. ``tune`` returns
         when the budget is spent: it waits for trials other processes are running, and
         re-runs those whose process died.
-    warm_start : int
+    n_warm_start : int, default=10
         How many of the top recommendations to enqueue as the first trials; ``0`` is a
-        cold start (plain sampler).
+        cold start (plain sampler). ``warm_start=`` is its deprecated name (a
+        ``FutureWarning``; giving both is a ``TypeError``).
     metric : str, optional
         Objective: the mean CV score of this metric (default balanced accuracy for
         classification, R² for regression); the study's direction follows the metric.
@@ -465,20 +496,22 @@ def tune(
     InvalidParameterError
         A count is not a non-negative integer, or ``time_limit``/``timeout`` is not a
         positive number of seconds.
+    TypeError
+        Both ``n_warm_start`` and its deprecated name ``warm_start`` are given.
     ConfigError
         Unknown metric or storage, a storage file without a name or in a directory that
         does not exist, or an existing study tunes another problem.
 
     Examples
     --------
-    >>> study = autometa.tune(df, target="y", n_trials=30, warm_start=10,
+    >>> study = autometa.tune(df, target="y", n_trials=30, n_warm_start=10,
     ...                       storage="sqlite:///tune.db")  # doctest: +SKIP
     >>> autometa.pipeline_from_trial(study.best_trial)  # doctest: +SKIP
     """
     from autometa.metrics import DEFAULT_METRIC, get_metric
 
     _check_int("n_trials", n_trials, 0)
-    _check_int("warm_start", warm_start, 0)
+    _check_int("n_warm_start", n_warm_start, 0)
     if narrow_space is not None:
         _check_int("narrow_space", narrow_space, 1)
     _check_int("n_jobs", n_jobs, 1)
@@ -519,12 +552,12 @@ def tune(
         algorithms = study_algorithms(
             study,
             dataset,
-            lambda: _first_recommendations(recommended, n_trials, warm_start, narrow_space),
+            lambda: _first_recommendations(recommended, n_trials, n_warm_start, narrow_space),
         )
         warned: set[str] = set()
         plan = QueuePlan(
             n_trials,
-            warm_start,
+            n_warm_start,
             narrow_space,
             recommended=lambda k: enqueueable(recommended(k), algorithms, dataset, warned),
             algorithms=tuple(algorithms),

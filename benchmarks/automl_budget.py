@@ -240,7 +240,7 @@ def run_inprocess(
         study = autometa.tune(
             dataset,
             n_trials=1000,
-            warm_start=5,
+            n_warm_start=5,
             metric=METRIC[task],
             cv=5,
             timeout=budget,

@@ -147,7 +147,7 @@ def tune_scenario(kills: int, seed: int, work: Path, storage_kind: str, n_trials
     script = textwrap.dedent(f"""
         import autometa
         autometa.tune({str(work / "tune.csv")!r}, target="y", n_trials={n_trials},
-                      warm_start=0, cv=2, storage={storage!r}, study_name="faults",
+                      n_warm_start=0, cv=2, storage={storage!r}, study_name="faults",
                       time_limit=30, random_state=0)
     """)
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ fitted on the shipped knowledge base *without* the dataset and its near-duplicat
 through ``autometa.tune`` with 3-fold CV, balanced accuracy, one seed per run:
 
 * ``random``   -- random search (Optuna ``RandomSampler``);
-* ``tpe``      -- cold multivariate TPE (``warm_start=0``);
+* ``tpe``      -- cold multivariate TPE (``n_warm_start=0``);
 * ``warm``     -- the same TPE, the first 10 trials the top-10 recommendations;
 * ``transfer`` -- ``warm``, and the sampler's trials up to trial 25 search only the top
   ``NARROW`` algorithm families of the recommendations (``tune(narrow_space=NARROW)``),
@@ -166,15 +166,15 @@ def run_one(method: str, dataset, seed: int, trials: int, *, kb, model, cache, t
     }
     if method == "random":
         study = autometa.tune(
-            dataset, warm_start=0, sampler=optuna.samplers.RandomSampler(seed=seed), **kwargs
+            dataset, n_warm_start=0, sampler=optuna.samplers.RandomSampler(seed=seed), **kwargs
         )
     elif method == "tpe":
-        study = autometa.tune(dataset, warm_start=0, sampler=make_sampler(seed), **kwargs)
+        study = autometa.tune(dataset, n_warm_start=0, sampler=make_sampler(seed), **kwargs)
     elif method == "warm":
-        study = autometa.tune(dataset, warm_start=WARM, sampler=make_sampler(seed), **kwargs)
+        study = autometa.tune(dataset, n_warm_start=WARM, sampler=make_sampler(seed), **kwargs)
     elif method == "transfer":
         study = autometa.tune(
-            dataset, warm_start=WARM, sampler=make_sampler(seed), narrow_space=NARROW, **kwargs
+            dataset, n_warm_start=WARM, sampler=make_sampler(seed), narrow_space=NARROW, **kwargs
         )
     else:
         raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")

@@ -68,7 +68,8 @@ def write_cli_help(path: Path = DOCS / "_generated" / "cli_help.md") -> None:
     from autometa.cli import app
 
     env = {"COLUMNS": "96", "NO_COLOR": "1", "TERM": "dumb"}
-    names = list(typer.main.get_command(app).commands)
+    commands = typer.main.get_command(app).commands
+    names = [name for name, command in commands.items() if not command.hidden]  # no aliases
     parts = []
     for title, args in [("autometa", [])] + [(f"autometa {n}", [n]) for n in names]:
         result = CliRunner().invoke(app, [*args, "--help"], env=env, terminal_width=96)

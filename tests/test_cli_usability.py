@@ -158,7 +158,7 @@ def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_pat
     synthetic_kb(n_datasets=20, n_variants=2).save(tmp_path / "kb")
     monkeypatch.setenv("AUTOMETA_KB", str(tmp_path / "kb"))
     args = [
-        "evaluate",
+        "evaluate-metamodels",
         "--task",
         "classification",
         "--models",
@@ -191,15 +191,26 @@ def test_evaluate_keeps_a_checkpoint_by_default_and_explains_its_columns(tmp_pat
         return [line[:cut] for line in lines]
 
     assert table(again.stdout) == table(first.stdout)
-    result = CliRunner().invoke(app, ["evaluate", "--help"])
+    result = CliRunner().invoke(app, ["evaluate-metamodels", "--help"])
     assert "gap_closed_raw" in result.output and "--no-checkpoint" in result.output
+
+
+def test_evaluate_is_a_hidden_deprecated_alias_of_evaluate_metamodels():
+    from autometa.errors import InvalidParameterError
+
+    result = CliRunner().invoke(app, ["evaluate", "--task", "clustering"])
+    assert isinstance(result.exception, InvalidParameterError)  # the same command ran
+    assert "use `autometa evaluate-metamodels`" in result.stderr
+    listing = CliRunner().invoke(app, ["--help"]).output
+    assert "evaluate-metamodels" in listing
+    assert "evaluate " not in listing.replace("evaluate-metamodels", "")
 
 
 def test_evaluate_refuses_an_unknown_task_before_doing_anything(tmp_path, monkeypatch):
     from autometa.errors import InvalidParameterError
 
     # the CLI's entry point prints this error as one line; the runner hands it back
-    result = CliRunner().invoke(app, ["evaluate", "--task", "clustering"])
+    result = CliRunner().invoke(app, ["evaluate-metamodels", "--task", "clustering"])
     assert isinstance(result.exception, InvalidParameterError)
     assert "must be one of 'classification', 'regression', got 'clustering'" in str(
         result.exception

@@ -193,7 +193,7 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
     result = CliRunner().invoke(
         app,
         [
-            "evaluate",
+            "evaluate-metamodels",
             "--task",
             "classification",
             "--models",
@@ -209,7 +209,7 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
     result = CliRunner().invoke(
         app,
         [
-            "evaluate",
+            "evaluate-metamodels",
             "--task",
             "classification",
             "--models",
@@ -227,9 +227,8 @@ def test_kb_path_and_cli(space_kb, frame, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "eval.jsonl").read_text().splitlines()) == 1 + 3
     assert "fold" in result.stdout.splitlines()[-1].split()  # the table; its legend: stderr
-    result = CliRunner().invoke(
-        app, ["evaluate", "--task", "classification", "--models", "sbs", "--weighting", "families"]
-    )
+    bad_weighting = ["--task", "classification", "--models", "sbs", "--weighting", "families"]
+    result = CliRunner().invoke(app, ["evaluate-metamodels", *bad_weighting])
     assert result.exit_code != 0 and "'families'" in str(result.exception)
 
 
@@ -270,8 +269,9 @@ def test_console_script_reports_user_errors_in_one_line(tmp_path, frame, capsys)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: target column 'nope'") and "Traceback" not in err
+    bad = ["--weighting", "families"]
     with pytest.raises(SystemExit) as exit_info:
-        run(["evaluate", "--task", "classification", "--models", "sbs", "--weighting", "families"])
+        run(["evaluate-metamodels", "--task", "classification", "--models", "sbs", *bad])
     assert exit_info.value.code == 2 and "'families'" in capsys.readouterr().err
 
 

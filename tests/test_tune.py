@@ -65,7 +65,7 @@ def _configs(study):
 
 def test_warm_start_enqueues_top_recommendations_first(data):
     recs = autometa.recommend(data, k=3)
-    study = autometa.tune(data, n_trials=4, warm_start=3, cv=2, time_limit=30)
+    study = autometa.tune(data, n_trials=4, n_warm_start=3, cv=2, time_limit=30)
     trials = sorted(study.trials, key=lambda t: t.number)
     assert len(trials) == 4
     assert [t.user_attrs["config"] for t in trials[:3]] == [r.config for r in recs]
@@ -87,14 +87,30 @@ def test_warm_start_zero_is_cold(data, fast_space, monkeypatch):
         raise AssertionError("a cold start must not ask for recommendations")
 
     monkeypatch.setattr(rec_module, "recommend", boom)
-    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2)
+    study = autometa.tune(data, n_trials=3, n_warm_start=0, cv=2)
     assert len(study.trials) == 3
     assert all("warm_start_rank" not in t.user_attrs for t in study.trials)
 
 
+def test_deprecated_warm_start_keyword_warns_and_still_works(data):
+    with pytest.warns(FutureWarning, match="n_warm_start"):
+        study = autometa.tune(data, n_trials=1, warm_start=1, cv=2, time_limit=30)
+    (trial,) = study.trials
+    assert trial.user_attrs["warm_start_rank"] == 1
+    assert [trial.user_attrs["config"]] == [r.config for r in autometa.recommend(data, k=1)]
+    # the value is checked as n_warm_start's
+    with pytest.warns(FutureWarning), pytest.raises(InvalidParameterError, match="n_warm_start"):
+        autometa.tune(data, warm_start=-1)
+
+
+def test_warm_start_and_n_warm_start_together_are_refused(data):
+    with pytest.raises(TypeError, match="n_warm_start=.*warm_start="):
+        autometa.tune(data, n_trials=1, n_warm_start=1, warm_start=1)
+
+
 def test_same_seed_same_trials(data, fast_space):
     def run(seed):
-        return _configs(autometa.tune(data, n_trials=4, warm_start=0, cv=2, random_state=seed))
+        return _configs(autometa.tune(data, n_trials=4, n_warm_start=0, cv=2, random_state=seed))
 
     first = run(3)
     assert run(3) == first
@@ -102,13 +118,13 @@ def test_same_seed_same_trials(data, fast_space):
 
 
 def test_threads_finish_the_budget_exactly(data, fast_space):
-    study = autometa.tune(data, n_trials=5, warm_start=0, cv=2, n_jobs=2)
+    study = autometa.tune(data, n_trials=5, n_warm_start=0, cv=2, n_jobs=2)
     assert sorted(t.number for t in study.trials) == list(range(5))
     assert all(t.state == State.COMPLETE for t in study.trials)
 
 
 def test_metric_sets_direction(data, fast_space):
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, metric="log_loss")
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2, metric="log_loss")
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert all(t.user_attrs["metric"] == "log_loss" for t in study.trials)
 
@@ -121,7 +137,7 @@ def test_narrow_space_searches_top_families_in_the_first_half(data, fast_space, 
     study = autometa.tune(
         data,
         n_trials=8,
-        warm_start=1,
+        n_warm_start=1,
         cv=2,
         narrow_space=2,
         sampler=optuna.samplers.RandomSampler(seed=0),
@@ -170,7 +186,7 @@ def test_warm_start_into_user_study(data, frame):
 
 
 def test_pipeline_from_trial_and_fit_best(data, frame, fast_space):
-    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2)
+    study = autometa.tune(data, n_trials=3, n_warm_start=0, cv=2)
     pipe = autometa.pipeline_from_trial(study.best_trial)
     with pytest.raises(NotFittedError):
         check_is_fitted(pipe)
@@ -207,7 +223,7 @@ def test_crashing_config_is_recorded_as_failed(data, fast_space, monkeypatch):
         return real(config, dataset, estimator=CrashingClassifier("bad luck"), **kwargs)
 
     monkeypatch.setattr(evaluate_module, "evaluate", crashing)
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2)
     assert [t.state for t in study.trials] == [State.FAIL, State.FAIL]
     for t in study.trials:
         assert t.user_attrs["status"] == "error"
@@ -216,7 +232,7 @@ def test_crashing_config_is_recorded_as_failed(data, fast_space, monkeypatch):
 
 
 def test_timeout_is_pruned_and_exceptions_never_escape(data, fast_space, monkeypatch):
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=0.001)
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2, time_limit=0.001)
     assert {t.state for t in study.trials} == {State.PRUNED}
     assert all(t.user_attrs["status"] == "timeout" for t in study.trials)
 
@@ -226,7 +242,7 @@ def test_timeout_is_pruned_and_exceptions_never_escape(data, fast_space, monkeyp
         raise RuntimeError("evaluator exploded")
 
     monkeypatch.setattr(evaluate_module, "evaluate", broken)
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2)
     assert [t.state for t in study.trials] == [State.FAIL, State.FAIL]
     assert "evaluator exploded" in study.trials[0].user_attrs["error"]
 
@@ -265,7 +281,7 @@ _WORKER = textwrap.dedent("""
         storage = optuna.storages.RDBStorage(storage[len("heartbeat:"):], heartbeat_interval=1,
                                              grace_period=2)
     frame = pd.read_csv(frame_path)
-    autometa.tune(frame, target="target", n_trials=int(n_trials), warm_start=0, cv=2,
+    autometa.tune(frame, target="target", n_trials=int(n_trials), n_warm_start=0, cv=2,
                   storage=storage, study_name=name, random_state=int(seed))
 """)
 
@@ -334,9 +350,8 @@ def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, f
     # past the 2 s grace period by a margin: SQLite timestamps have 1 s resolution
     time.sleep(4.0)
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
-    study = autometa.tune(
-        frame, target="target", n_trials=8, warm_start=0, cv=2, storage=storage, study_name="resume"
-    )
+    resume = {"storage": storage, "study_name": "resume"}
+    study = autometa.tune(frame, target="target", n_trials=8, n_warm_start=0, cv=2, **resume)
     trials = study.trials
     assert all(t.state.is_finished() for t in trials), [(t.number, t.state.name) for t in trials]
     # exactly the budget is evaluated; the interrupted trial (if any) is failed and retried
@@ -355,7 +370,7 @@ def test_killed_run_resumes_without_repeating_finished_trials(tmp_path, frame, f
 
 def test_journal_storage_and_resume_of_wrong_problem(tmp_path, data, fast_space):
     path = tmp_path / "tune.log"
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2, storage=f"journal:{path}")
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2, storage=f"journal:{path}")
     assert study.study_name == "autometa-cancer120"
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -364,7 +379,7 @@ def test_journal_storage_and_resume_of_wrong_problem(tmp_path, data, fast_space)
     )
     assert len(loaded.trials) == 2
     # resuming with a larger budget adds only the missing trials
-    study = autometa.tune(data, n_trials=3, warm_start=0, cv=2, storage=f"journal:{path}")
+    study = autometa.tune(data, n_trials=3, n_warm_start=0, cv=2, storage=f"journal:{path}")
     assert len(study.trials) == 3
     with pytest.raises(ConfigError, match="minimize"):
         autometa.tune(data, n_trials=3, metric="log_loss", storage=f"journal:{path}")
@@ -374,7 +389,7 @@ def test_learn_from_reads_tune_studies(data, fast_space):
     from autometa.kb import KnowledgeBase
     from autometa.recommendation import learn_from
 
-    study = autometa.tune(data, n_trials=2, warm_start=0, cv=2)
+    study = autometa.tune(data, n_trials=2, n_warm_start=0, cv=2)
     kb = learn_from(study, data, kb=KnowledgeBase(), metafeatures=pd.Series({"a": 1.0}))
     assert kb.performance("classification", "balanced_accuracy").shape == (1, 2)
 
@@ -421,11 +436,11 @@ def test_cli_tune(tmp_path, frame):
 
 
 def test_show_progress_bar(data, fast_space, capsys):
-    autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=30)
+    autometa.tune(data, n_trials=2, n_warm_start=0, cv=2, time_limit=30)
     assert capsys.readouterr().err == ""  # silent by default, as study.optimize
     with pytest.raises(InvalidParameterError, match="show_progress_bar"):
         autometa.tune(data, n_trials=2, show_progress_bar="yes")
-    autometa.tune(data, n_trials=2, warm_start=0, cv=2, time_limit=30, show_progress_bar=True)
+    autometa.tune(data, n_trials=2, n_warm_start=0, cv=2, time_limit=30, show_progress_bar=True)
     err = capsys.readouterr().err
     assert "2/2" in err and "best 0." in err
 
@@ -476,7 +491,7 @@ def test_fewshot_recommendation_is_enqueued_and_its_list_kept_on_resume(
     assert names[-1] == "fewshot"
     _recommending(monkeypatch, [_fewshot(), _default("lda")])
     url = f"sqlite:///{tmp_path / 'fewshot.db'}"
-    run = {"warm_start": 2, "cv": 2, "storage": url, "study_name": "few", "time_limit": 60}
+    run = {"n_warm_start": 2, "cv": 2, "storage": url, "study_name": "few", "time_limit": 60}
     sampler = optuna.samplers.RandomSampler(seed=0)
     study, said = _quiet_tune(data, n_trials=3, sampler=sampler, **run)
     assert not [w for w in said if "not enqueued" in w or "search space" in w], said
@@ -509,14 +524,14 @@ def test_a_study_without_a_list_keeps_the_default_one(tmp_path, data, fast_space
     assert ALGORITHMS_ATTR not in old.user_attrs
     has_fewshot = "fewshot" in space.ALGORITHMS["classification"]
     _recommending(monkeypatch, ([_fewshot()] if has_fewshot else []) + [_default("lda")])
-    study = autometa.tune(data, n_trials=3, warm_start=2, cv=2, storage=url, study_name="old")
+    study = autometa.tune(data, n_trials=3, n_warm_start=2, cv=2, storage=url, study_name="old")
     assert ALGORITHMS_ATTR not in study.user_attrs
     assert len(study.trials) == 3
     assert all(t.state == State.COMPLETE for t in study.trials)
     assert "fewshot" not in [t.user_attrs.get("config", {}).get("algorithm") for t in study.trials]
     # a new study with nothing optional recommended stores the default list
     _recommending(monkeypatch, [_default("lda")])
-    study = autometa.tune(data, n_trials=1, warm_start=1, cv=2)
+    study = autometa.tune(data, n_trials=1, n_warm_start=1, cv=2)
     assert study.user_attrs[ALGORITHMS_ATTR] == space.algorithm_names("classification")
 
 
@@ -527,7 +542,7 @@ def test_fewshot_is_neither_enqueued_nor_drawn_where_it_does_not_apply(fast_spac
     large["y"] = (large["a"] > 0).astype(int)
     dataset = autometa.load_dataset(large, target="y", name="large")
     _recommending(monkeypatch, [_fewshot(), _default("lda")])
-    study, said = _quiet_tune(dataset, n_trials=2, warm_start=2, cv=2)
+    study, said = _quiet_tune(dataset, n_trials=2, n_warm_start=2, cv=2)
     assert any("not enqueued" in w and "1,000 training rows" in w for w in said), said
     assert study.user_attrs[ALGORITHMS_ATTR] == space.algorithm_names("classification")
     configs = _configs(study)

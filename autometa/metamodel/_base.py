@@ -67,6 +67,14 @@ STATE_VERSION = 6  # 6: calibration aims at 94 % within ±2 std (was 92 %)
 #: Floor of the normalised score used for training targets (evaluation uses 0).
 TRAIN_FLOOR = -1.0
 
+#: Ridge weight (in squared centred log-sizes) pulling each config's fit-time slopes to the
+#: pooled ones, so that a config timed on a few datasets does not extrapolate wildly.
+FIT_TIME_SHRINKAGE = 5.0
+
+#: Scores equal to this many decimals are ties in an ordering: what differs beyond is
+#: floating-point rounding of one value (a score normalised along two paths).
+TIE_DECIMALS = 12
+
 
 # --------------------------------------------------------------------------------------
 # the interface
@@ -182,7 +190,8 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         *,
         allowed: np.ndarray | None = None,
     ) -> list[int]:
-        """Indices into ``config_ids_`` of the ``k`` configs to try, best first.
+        """Indices into ``config_ids_`` of the ``k`` configs to try, best first: by
+        :meth:`rank`'s score, equal scores by the single-best score ``sbs_``.
 
         Parameters
         ----------
@@ -192,7 +201,7 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
             budget); the others are only used once the allowed ones are exhausted.
         """
         scores, _ = self.rank(metafeatures)
-        return _top_k(scores, k, allowed)
+        return _top_k(scores, k, allowed, prefer=self.sbs_)
 
     # -------------------------------------------------------------- shared helpers
     def neighbours(
@@ -241,7 +250,7 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         Xc = Xs - means_x[cols]
         yc = y_all - means_y[cols]
         pooled = np.linalg.lstsq(Xc.T @ Xc + 1e-6 * np.eye(2), Xc.T @ yc, rcond=None)[0]
-        lam = 5.0
+        lam = FIT_TIME_SHRINKAGE
         for c in range(n_c):
             m = cols == c
             if not m.any():
@@ -368,12 +377,33 @@ def raw_prediction(
     return raw, np.sqrt((std * abs(best - med)) ** 2 + spread**2)
 
 
-def _top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[int]:
-    """Indices of the ``k`` highest scores (stable: ties keep portfolio order); configs
-    outside ``allowed`` only after all allowed ones."""
-    s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
-    key = s.copy()
+def best_first(
+    scores: np.ndarray, prefer: np.ndarray | None = None, allowed: np.ndarray | None = None
+) -> np.ndarray:
+    """Config indices best first: every config in ``allowed`` before the others, then the
+    higher score (NaN lowest), equal scores (to :data:`TIE_DECIMALS` decimals) by the
+    higher ``prefer`` (the single-best score in the meta-models), then the lower index.
+
+    Examples
+    --------
+    >>> best_first(np.array([0.5, 0.9, 0.5]), prefer=np.array([0.1, 0.0, 0.2])).tolist()
+    [1, 2, 0]
+    """
+    s = np.round(np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf), TIE_DECIMALS)
+    keys = [-s]
+    if prefer is not None:
+        keys.insert(0, -np.asarray(prefer, dtype=float))
     if allowed is not None:
-        key = np.where(allowed, key, key - 1e6)
-    order = np.argsort(-key, kind="stable")
-    return [int(i) for i in order[:k]]
+        keys.append(~np.asarray(allowed, dtype=bool))
+    # np.lexsort sorts by the last key first and is stable, so the index breaks what is left
+    return np.lexsort(keys)
+
+
+def _top_k(
+    scores: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    prefer: np.ndarray | None = None,
+) -> list[int]:
+    """Indices of the ``k`` best configs in :func:`best_first`'s order."""
+    return [int(i) for i in best_first(scores, prefer, allowed)[:k]]

@@ -87,8 +87,8 @@ class FlamlNearestModel(MetaModel):
         q = self.small_scaler_.transform(raw.to_frame().T)[0]
         d = np.abs(self.Xs_ - q).sum(axis=1)
         nearest = int(np.argmin(d))
-        # tiny SBS term only breaks ties between configs that tied on the neighbour
-        return self.U_[nearest] + 1e-6 * self.sbs_, self.std_.copy()
+        # configs that tie on the neighbour are ordered by the single-best score in select
+        return self.U_[nearest].copy(), self.std_.copy()
 
     def _get_state(self) -> dict[str, Any]:
         return {

@@ -49,8 +49,7 @@ CALIBRATION_TOP = 5
 
 #: Coverage the calibrated ±1 and ±2 standard deviations aim at on the inner folds, a little
 #: inside the 60-75 % and >= 90 % that are promised: held-out families miss by more than
-#: the inner folds show (aiming at 92 %, grouped leave-one-family-out covered 89.9 % /
-#: 88.7 % at ±2; at 94 %, 92.8 % / 88.7 %, with ±1 at 72.6 % / 63.0 %).
+#: the inner folds show (measured in benchmarks/results/kb_v2/default_rule/README.md).
 COVERAGE_1SD, COVERAGE_2SD = 0.65, 0.94
 
 #: Which first pick the standard-error rule keeps unless the inner folds show another to be
@@ -213,8 +212,8 @@ class DefaultModel(ForestModel):
         Inner splits (the families dealt differently each time) whose first-pick scores
         are averaged per dataset before the standard-error rule: less variance in the
         choice, ``inner_repeats`` times the tuning cost. Three rather than one: on the
-        one-repeat classification KB, +0.039 ± 0.024 (paired) of the gap closed at top-1 and
-        +0.012 ± 0.006 at best-of-10, regression unchanged within noise
+        one-repeat classification KB the steadier choice picked better at top-1 and at
+        best-of-10, and regression was unchanged within noise
         (``benchmarks/results/recommend_lodo_forest_default.md``).
     min_tune_datasets : int
     denoise : bool
@@ -222,11 +221,10 @@ class DefaultModel(ForestModel):
         estimates of the true scores instead of the measured ones (:func:`denoised_scores`;
         noise from the spread of each cell's folds). Predictions, hedging and the inner
         first-pick scores that choose ``a`` and ``bonus`` use the measured scores. Off by
-        default: on the v2 knowledge base (grouped leave-one-family-out, 10 folds) trees
-        grown on the measured scores closed +0.17 more of the gap at top-1 in regression
-        (0.041 against -0.130) and -0.007 in classification (0.321 against 0.328, within
-        its ± 0.02): shrinking every cell towards its config's mean also shrinks what
-        tells datasets apart.
+        default: on the v2 knowledge base trees grown on the measured scores picked better
+        in regression and as well within noise in classification
+        (``benchmarks/results/kb_v2/default_rule/README.md``): shrinking every cell towards
+        its config's mean also shrinks what tells datasets apart.
     first_pick_se : float or "noise"
         Standard errors of the first-pick rule. ``"noise"``: ``1 + noise_share``, the
         textbook one-standard-error rule plus the share of the KB's score variance that
@@ -240,15 +238,15 @@ class DefaultModel(ForestModel):
         (the single best config; then ever more trust in the forest). ``"model"`` by
         default: on the v2 knowledge base's grouped leave-one-family-out evaluation,
         keeping the single best config unless the forest clearly won on the inner folds
-        lost to the forest alone at top-1 (regression -0.38 ± 0.10 of the gap, paired;
-        classification -0.02 ± 0.03): the inner folds' noise decides against the forest
-        in the folds where it would have helped.
+        lost to the forest alone at top-1 in regression (classification within noise;
+        ``benchmarks/results/kb_v2/default_rule/README.md``): the inner folds' noise
+        decides against the forest in the folds where it would have helped.
     se_groups : {"dataset", "family"}
         Standard errors of the rule over datasets, or clustered by near-duplicate family
         (:data:`SE_GROUPS`). On the two-repeat regression KB clustering kept the single best
-        config where counting datasets trusted the forest (+0.155 ± 0.130 of the gap at
-        k=1), classification unchanged within noise (``benchmarks/first_pick_rules.py``),
-        hence the default.
+        config where counting datasets trusted the forest, and so picked better at k=1;
+        classification was unchanged within noise (``benchmarks/first_pick_rules.py``,
+        ``benchmarks/results/first_pick_rules_*.md``), hence the default.
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._arrays import array_from_json, array_to_json
-from autometa.metamodel._base import MetaModel
+from autometa.metamodel._base import MetaModel, best_first
 from autometa.metamodel._families import dataset_family
 from autometa.metamodel._training import TrainingData
 from autometa.metamodel.portfolio import greedy_portfolio
@@ -39,10 +39,16 @@ from autometa.metrics import is_bounded
 
 
 def hedged_picks(
-    mu: np.ndarray, U: np.ndarray, w: np.ndarray, k: int, allowed: np.ndarray | None = None
+    mu: np.ndarray,
+    U: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    prefer: np.ndarray | None = None,
 ) -> list[int]:
     """First the best ``mu``; then greedily the config that most raises the weighted mean
-    over training datasets of the best score among the picks (ties by ``mu``).
+    over training datasets of the best score among the picks (ties by ``mu``, then by
+    ``prefer``).
 
     Parameters
     ----------
@@ -54,6 +60,9 @@ def hedged_picks(
         Weight of each training dataset as a scenario for the query.
     k : number of picks.
     allowed : boolean mask; the other configs come only once every allowed one is taken.
+    prefer : ndarray (n_configs,), optional
+        Decides ties (the higher first; the meta-models pass the single-best score);
+        the lower index decides the rest.
 
     Examples
     --------
@@ -63,11 +72,17 @@ def hedged_picks(
     """
     if k <= 0 or len(mu) == 0:
         return []
-    pool = np.ones(len(mu), bool) if allowed is None else np.asarray(allowed, bool)
-    first = int(np.argmax(np.where(pool if pool.any() else True, mu, -np.inf)))
+    pool = None if allowed is None or not np.any(allowed) else np.asarray(allowed, bool)
+    first = int(best_first(mu, prefer, pool)[0])
     # greedy_portfolio scales its tie-break by 1e-9: ties go to the higher mu
     return [first] + greedy_portfolio(
-        U, k - 1, weights=w, allowed=allowed, tie_break=1e3 * np.asarray(mu, float), taken=[first]
+        U,
+        k - 1,
+        weights=w,
+        allowed=allowed,
+        tie_break=1e3 * np.asarray(mu, float),
+        prefer=prefer,
+        taken=[first],
     )
 
 
@@ -341,7 +356,7 @@ class ForestModel(MetaModel):
         w = self.weights(x, probes)
         forest, std = weighted_prediction(w, self.U_)
         probed = bool(self._measured_probes(probes))
-        return self._first_pick_scores(forest, probed) + 1e-6 * self.sbs_, std, w
+        return self._first_pick_scores(forest, probed), std, w
 
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         mu, std, _ = self._predict(x)
@@ -369,7 +384,8 @@ class ForestModel(MetaModel):
         x, _ = self._query(metafeatures)
         mu, _, w = self._predict(x, probes)
         uniform = self._hedge_uniform()
-        return hedged_picks(mu, self.U_, (1.0 - uniform) * w + uniform / len(w), k, allowed)
+        w = (1.0 - uniform) * w + uniform / len(w)
+        return hedged_picks(mu, self.U_, w, k, allowed, prefer=self.sbs_)
 
     def _get_state(self) -> dict[str, Any]:
         plan = self.probe_plan_

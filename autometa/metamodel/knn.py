@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.metamodel._arrays import array_from_json, array_to_json
-from autometa.metamodel._base import MetaModel
+from autometa.metamodel._base import TIE_DECIMALS, MetaModel
 from autometa.metamodel._training import TrainingData
 
 
@@ -54,7 +54,7 @@ class KNNModel(MetaModel):
         U = self.U_[idx]
         mean = w @ U
         std = np.sqrt(w @ (U - mean) ** 2)
-        return mean + 1e-6 * self.sbs_, std
+        return mean, std
 
     def select(
         self,
@@ -67,7 +67,9 @@ class KNNModel(MetaModel):
         order = np.argsort(self._distances(x), kind="stable")
         n_c = len(self.config_ids_)
         allowed = np.ones(n_c, bool) if allowed is None else np.asarray(allowed, bool)
-        ranked = np.argsort(-self.U_ - 1e-6 * self.sbs_, axis=1, kind="stable")
+        # each dataset's configs best first, equal scores by the single-best score
+        U = np.round(self.U_, TIE_DECIMALS)
+        ranked = np.lexsort((np.broadcast_to(-self.sbs_, U.shape), -U), axis=1)
         chosen: list[int] = []
         seen = np.zeros(n_c, bool)
         # Round r takes the r-th best config of each of the n_neighbors nearest datasets,

@@ -23,6 +23,8 @@ def greedy_portfolio(
     start: np.ndarray | None = None,
     virtual: tuple[float, np.ndarray] | None = None,
     taken: Sequence[int] = (),
+    *,
+    prefer: np.ndarray | None = None,
 ) -> list[int]:
     """Greedy maximisation of the (weighted) mean over datasets of the best normalised
     score within the chosen set -- i.e. minimal mean regret of the best of the set.
@@ -38,6 +40,8 @@ def greedy_portfolio(
     virtual : ``(weight, scores)`` of one more, predicted dataset to include in the sum.
     taken : configs already chosen: never chosen again, and the best of them is where the
         sum starts (unless ``start`` is given).
+    prefer : per-config preference among exactly equal gains (tie-break included), the
+        higher first; the lower index decides the rest.
 
     Examples
     --------
@@ -67,7 +71,10 @@ def greedy_portfolio(
         gain = w @ np.maximum(U, cur[:, None]) + vw * np.maximum(vs, vcur) + tb
         pool = avail & allowed if (avail & allowed).any() else avail
         gain = np.where(pool, gain, -np.inf)
-        c = int(np.argmax(gain))
+        c = int(np.argmax(gain))  # the first of equal gains, unless prefer says otherwise
+        if prefer is not None:
+            equal = np.flatnonzero(gain == gain[c])
+            c = int(equal[np.argmax(np.asarray(prefer, float)[equal])])
         chosen.append(c)
         avail[c] = False
         cur = np.maximum(cur, U[:, c])

@@ -211,7 +211,7 @@ class RankerModel(MetaModel):
             preds = preds + self.sbs_[None, :]
         mean = preds.mean(axis=0)
         std = np.sqrt(preds.var(axis=0) + (0.5 * self.spread_) ** 2)
-        return mean + 1e-6 * self.sbs_, std
+        return mean, std
 
     def _get_state(self) -> dict[str, Any]:
         return {

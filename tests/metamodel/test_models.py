@@ -245,6 +245,22 @@ def test_hedged_picks_cover_other_scenarios():
     assert hedged_picks(mu, U, np.array([1.0, 0.0]), 2) == [3, 0]
 
 
+def test_ties_go_to_the_single_best_score_then_position_and_disallowed_come_last():
+    from autometa.metamodel._base import best_first
+    from autometa.metamodel.forest import hedged_picks
+
+    scores = np.array([0.5, 0.9, 0.5, 0.5 + 1e-15, 0.9])  # 1e-15: rounding, a tie
+    prefer = np.array([0.1, 0.0, 0.2, 0.0, 0.0])
+    assert best_first(scores, prefer).tolist() == [1, 4, 2, 0, 3]
+    allowed = np.array([False, False, True, True, True])
+    assert best_first(scores, prefer, allowed).tolist() == [4, 2, 3, 1, 0]
+    U = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert greedy_portfolio(U, 1) == [0]
+    assert greedy_portfolio(U, 1, prefer=np.array([0.0, 1.0, 0.0])) == [1]
+    mu = np.array([0.5, 0.5, 0.1])
+    assert hedged_picks(mu, U, np.array([0.5, 0.5]), 2, prefer=np.array([0.0, 1.0, 0.0])) == [1, 2]
+
+
 def test_default_inner_repeats_average_several_splits(kb, fitted):
     from autometa.metamodel.evaluation import make_folds
 

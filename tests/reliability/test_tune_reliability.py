@@ -87,7 +87,7 @@ def test_time_arguments_are_refused_naming_the_value(frame, name, value):
     with pytest.raises(
         InvalidParameterError, match=rf"{name} must be a positive number.*{re.escape(repr(value))}"
     ):
-        autometa.tune(frame, target="target", n_trials=1, warm_start=0, cv=2, **{name: value})
+        autometa.tune(frame, target="target", n_trials=1, n_warm_start=0, cv=2, **{name: value})
 
 
 @pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "journal:", "journal://"])
@@ -107,7 +107,7 @@ def test_a_missing_directory_is_an_error_and_is_not_created(tmp_path, frame, kin
     with pytest.raises(ConfigError, match="does not exist"):
         make_storage(url)
     with pytest.raises(ConfigError, match="does not exist"):
-        autometa.tune(frame, target="target", n_trials=1, warm_start=0, cv=2, storage=url)
+        autometa.tune(frame, target="target", n_trials=1, n_warm_start=0, cv=2, storage=url)
     assert not (tmp_path / "no").exists()
     # an explicit in-memory database is still possible
     assert make_storage("sqlite:///:memory:") is not None
@@ -121,7 +121,7 @@ def test_a_missing_directory_is_an_error_and_is_not_created(tmp_path, frame, kin
 def test_a_repeated_config_reuses_the_earlier_result(frame, fast_space, evaluations, monkeypatch):
     config = next(c for c in space.defaults("classification") if c["algorithm"] == "lda")
     monkeypatch.setattr(tuning, "_recommended_configs", lambda dataset, n, **kw: [config] * n)
-    study = autometa.tune(frame, target="target", n_trials=3, warm_start=2, cv=2)
+    study = autometa.tune(frame, target="target", n_trials=3, n_warm_start=2, cv=2)
     first, second, _ = sorted(study.trials, key=lambda t: t.number)
     assert first.user_attrs["config_id"] == second.user_attrs["config_id"]
     assert DUPLICATE_ATTR not in first.user_attrs
@@ -139,10 +139,10 @@ def test_a_resumed_study_draws_with_a_seed_of_its_own(
     monkeypatch.setattr(tuning, "make_sampler", lambda seed=0: seeds.append(seed) or real(seed))
     url = f"sqlite:///{tmp_path / 'tune.db'}"
     autometa.tune(
-        frame, target="target", n_trials=3, warm_start=0, cv=2, storage=url, random_state=7
+        frame, target="target", n_trials=3, n_warm_start=0, cv=2, storage=url, random_state=7
     )
     study = autometa.tune(
-        frame, target="target", n_trials=6, warm_start=0, cv=2, storage=url, random_state=7
+        frame, target="target", n_trials=6, n_warm_start=0, cv=2, storage=url, random_state=7
     )
     assert seeds[0] == 7 and seeds[-1] != 7  # a fresh study keeps the seed; a resume does not
     assert len(study.get_trials(states=(State.COMPLETE,))) == 6
@@ -166,13 +166,10 @@ def test_an_interrupted_trial_is_retried_on_the_next_call(frame, fast_space, mon
 
     monkeypatch.setattr(evaluate_module, "evaluate", interrupted_once)
     storage = optuna.storages.InMemoryStorage()
+    run = {"target": "target", "n_trials": 3, "n_warm_start": 0, "cv": 2, "storage": storage}
     with pytest.raises(KeyboardInterrupt):
-        autometa.tune(
-            frame, target="target", n_trials=3, warm_start=0, cv=2, storage=storage, study_name="s"
-        )
-    study = autometa.tune(
-        frame, target="target", n_trials=3, warm_start=0, cv=2, storage=storage, study_name="s"
-    )
+        autometa.tune(frame, study_name="s", **run)
+    study = autometa.tune(frame, study_name="s", **run)
     lost = [t for t in study.trials if t.state == State.FAIL]
     assert len(lost) == 1 and "status" not in lost[0].user_attrs
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == lost[0].number]
@@ -203,7 +200,7 @@ _WORKER = textwrap.dedent("""
         time.sleep(float(delay))
         return real_fold(*args, **kwargs)
     ev._run_fold = slow_fold
-    autometa.tune(pd.read_csv(csv), target="target", n_trials=int(n_trials), warm_start=0,
+    autometa.tune(pd.read_csv(csv), target="target", n_trials=int(n_trials), n_warm_start=0,
                   cv=2, storage=storage, study_name=name, random_state=0, time_limit=60)
 """).replace("FAST_LIST", repr(FAST))
 
@@ -329,7 +326,7 @@ _HANGING = textwrap.dedent("""
     def hang(*args, **kwargs):  # runs in the evaluation's worker process
         time.sleep(600)
     ev._run_fold = hang
-    autometa.tune(pd.read_csv(sys.argv[1]), target="target", n_trials=1, warm_start=0, cv=2,
+    autometa.tune(pd.read_csv(sys.argv[1]), target="target", n_trials=1, n_warm_start=0, cv=2,
                   time_limit=None)
 """)
 
