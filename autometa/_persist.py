@@ -33,10 +33,9 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from autometa._io import write_atomic
+from autometa._io import json_default, write_atomic
 from autometa.errors import ModelFileError
 
 __all__ = ["TRUSTED_TYPES", "load", "save"]
@@ -113,11 +112,12 @@ def _portable(model: Any) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    """:func:`autometa._io.json_default`, but anything else is kept as its text: a saved
+    model must not fail to save over one exotic value in its recommendations."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 def _restore(model: Any) -> Any:

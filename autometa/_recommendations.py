@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from autometa._explain import Explanation, explain_recommendations
+from autometa._io import json_default
 from autometa.errors import ConfigError, InvalidParameterError
 
 
@@ -179,14 +180,6 @@ def _frame_from_dict(data: Mapping[str, Any] | None) -> pd.DataFrame | None:
     return pd.DataFrame(
         values, index=list(data["index"]), columns=list(data["columns"]), dtype=float
     )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):  # numpy scalars in a config or the evidence
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class Recommendations(Sequence[Recommendation]):
@@ -390,7 +383,7 @@ class Recommendations(Sequence[Recommendation]):
         """
         import json
 
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=_json_default)
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=json_default)
         if path is not None:
             Path(path).expanduser().write_text(text + "\n", encoding="utf-8")
         return text

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from autometa._constants import check_task
 from autometa.data._dataset import Dataset
-from autometa.data._validate import check_task
 from autometa.errors import DataTypeError, UnsupportedSourceError
 
 #: String prefixes that name a source rather than a path.
@@ -92,7 +92,7 @@ def load_dataset(
     'classification'
     >>> autometa.load_dataset("openml-task:31")  # doctest: +SKIP
     """
-    check_task(task)
+    check_task(task, allow_none=True)  # None: inferred from the target
     if isinstance(source, pd.DataFrame):
         from autometa.data._frame import from_frame
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autometa._constants import check_task as _check_task
+from autometa._constants import check_task
 from autometa.data._dataset import Dataset
 from autometa.errors import DataValidationError, DataWarning, TargetNotFoundError
 
@@ -79,12 +79,6 @@ def check_unique_columns(columns: Sequence[Hashable], where: str) -> None:
         raise DataValidationError(
             f"{where} has duplicate column names: {_names(dups)}; rename them to be unique"
         )
-
-
-def check_task(task: str | None) -> None:
-    """Validate a user-supplied ``task=`` argument (``None``: infer it from the target);
-    :func:`autometa._constants.check_task` with ``allow_none=True``."""
-    _check_task(task, allow_none=True)
 
 
 def split_target(
@@ -345,7 +339,7 @@ def make_dataset(
     -------
     Dataset
     """
-    check_task(task)
+    check_task(task, allow_none=True)  # None: inferred from the target
     where = source
     if len(X) != len(y):
         raise DataValidationError(

@@ -31,7 +31,7 @@ _LAZY = {
     "FewShotWeightsNotFoundError": "autometa.fewshot._weights",
     "load_weights": "autometa.fewshot._weights",
     "save_weights": "autometa.fewshot._weights",
-    "train": "autometa.fewshot.train",
+    "meta_train": "autometa.fewshot.train",
     "sample_prior_batch": "autometa.fewshot.prior",
 }
 
@@ -42,11 +42,11 @@ __all__ = [
     "FewShotWeightsError",
     "FewShotWeightsNotFoundError",
     "load_weights",
+    "meta_train",
     "require_torch",
     "sample_prior_batch",
     "save_weights",
     "torch_available",
-    "train",
 ]
 
 
@@ -67,8 +67,7 @@ def require_torch() -> Any:
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         require_torch()
-        if name == "train":
-            # The attribute would otherwise be shadowed by the submodule of the same name.
+        if name == "meta_train":  # the function ``train`` of the submodule ``train``
             return importlib.import_module(_LAZY[name]).train
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'autometa.fewshot' has no attribute {name!r}")

@@ -503,11 +503,18 @@ if __name__ == "__main__":
 
 
 class _CallableModule(__import__("types").ModuleType):
-    """Let ``autometa.fewshot.train(...)`` work although ``train`` is also this submodule's
-    name: once the submodule is imported, the package attribute is the module, so the
-    module forwards calls to :func:`train`."""
+    """Deprecated: ``autometa.fewshot.train(...)`` called this module (the name is both the
+    submodule and the function); to be removed in 0.3. Use :func:`autometa.fewshot.meta_train`."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        import warnings
+
+        warnings.warn(
+            "calling the module autometa.fewshot.train is deprecated; call "
+            "autometa.fewshot.meta_train(...) (the same function) instead",
+            FutureWarning,
+            stacklevel=2,
+        )
         return train(*args, **kwargs)
 
 

@@ -384,3 +384,13 @@ def test_attention_bound_trims_batches_of_large_episodes():
     assert episodes_within(16, 100, 9, None) == 16
     assert episodes_within(16, 100, 9, 10 * 100 * 100 * 4) == 4
     assert episodes_within(16, 600, 63, 20_000_000) == 0  # one episode alone is too big
+
+
+def test_meta_train_is_the_training_function_and_calling_the_module_is_deprecated(monkeypatch):
+    from autometa import fewshot
+    from autometa.fewshot import train as train_module
+
+    assert fewshot.meta_train is train_module.train
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: {"called": (a, k)})
+    with pytest.warns(FutureWarning, match="autometa.fewshot.meta_train"):
+        assert train_module(1, b=2) == {"called": ((1,), {"b": 2})}
