@@ -240,8 +240,10 @@ def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
 def _append_line(path: Path, line: str) -> None:
     """Append one line; after a line cut by a kill, start a fresh one rather than glue on."""
     with path.open("ab+") as f:
-        f.seek(0, 2)
-        cut = f.tell() > 0 and (f.seek(-1, 2) or f.read(1)) != b"\n"
+        cut = False
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            cut = f.read(1) != b"\n"
         f.write((b"\n" if cut else b"") + line.encode() + b"\n")
         f.flush()
         os.fsync(f.fileno())

@@ -71,6 +71,8 @@ def test_checkpoint_resumes_finished_units_and_survives_a_cut_line(bench, tmp_pa
     assert calls == [("balanced", 5), ("imbalanced", 1), ("imbalanced", 5)]
     assert records[0] == {"dataset": "d", "kept": True} and len(records) == 4
 
+    lines = checkpoint.read_text().split("\n")
+    assert lines[-1] == "" and "" not in lines[:-1]  # one unit per line, no blank lines
     calls.clear()
     again = bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
     assert calls == [] and again == records
