@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["finite_or_none", "json_default", "json_safe", "write_atomic"]
+__all__ = ["append_line", "finite_or_none", "json_default", "json_safe", "write_atomic"]
 
 
 def write_atomic(
@@ -68,6 +68,22 @@ def write_atomic(
             _fsync(path.parent, os.O_RDONLY)
         except OSError:  # not supported (e.g. Windows): the rename is still atomic
             pass
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` and a newline to a line-per-record file, flushed and fsynced.
+
+    A line cut short by a killed writer is not glued onto: the new line starts fresh, so a
+    reader that skips unparsable lines loses only the cut one.
+    """
+    with open(path, "ab+") as f:
+        cut = False
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            cut = f.read(1) != b"\n"
+        f.write((b"\n" if cut else b"") + line.encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _fsync(path: str | os.PathLike, flags: int) -> None:

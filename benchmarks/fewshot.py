@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 import warnings
@@ -65,7 +64,7 @@ def _importable_autometa() -> None:
 
 _importable_autometa()
 
-from autometa._io import write_atomic
+from autometa._io import append_line, write_atomic
 from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables, sample_episode
 from autometa.fewshot.split import load_split
 
@@ -237,18 +236,6 @@ def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
     return done
 
 
-def _append_line(path: Path, line: str) -> None:
-    """Append one line; after a line cut by a kill, start a fresh one rather than glue on."""
-    with path.open("ab+") as f:
-        cut = False
-        if f.seek(0, 2) > 0:
-            f.seek(-1, 2)
-            cut = f.read(1) != b"\n"
-        f.write((b"\n" if cut else b"") + line.encode() + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | None = None):
     """All episodes of one dataset -> list of per-episode records.
 
@@ -270,7 +257,7 @@ def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | N
         recs = _episode_records(name, table, variant, k, args, learners, models)
         done[(variant, k)] = recs
         if checkpoint is not None:
-            _append_line(checkpoint, json.dumps({"variant": variant, "k": k, "records": recs}))
+            append_line(checkpoint, json.dumps({"variant": variant, "k": k, "records": recs}))
     return [r for u in units(args) for r in done[u]]
 
 

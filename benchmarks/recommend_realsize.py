@@ -606,11 +606,10 @@ def read_checkpoint(
 
 
 def append_checkpoint(path: Path, record: Mapping[str, Any]) -> None:
+    from autometa._io import append_line
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(record, default=float) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    append_line(path, json.dumps(record, default=float))
 
 
 # --------------------------------------------------------------------------------------
