@@ -36,6 +36,8 @@ class Candidate:
     fold_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     oof: np.ndarray | None = None
     fits: list[tuple[int, float]] = field(default_factory=list)  # (training rows, seconds)
+    #: Score at each fidelity measured, ``{(rows, folds): score}`` (the race's history).
+    scores: dict[tuple[int, int], float] = field(default_factory=dict)
     weight: float = 0.0
     folds_total: int = 5
 
@@ -59,6 +61,7 @@ class Candidate:
         cand.error = attrs.get("error", "")
         if complete:
             cand.score, cand.rows, cand.folds = float(trial.value), n_rows, len(folds)
+            cand.scores[(n_rows, len(folds))] = cand.score
             cand.fold_records = {int(f["fold"]): f for f in folds}
             cand.fits = [
                 (len(splits[int(f["fold"])][0]), float(f["fit_time"]))

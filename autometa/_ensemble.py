@@ -238,9 +238,11 @@ def choose(search: Any, ensemble: bool, log: Any) -> tuple[list, float]:
                 f"(best single {complete[0].score:.4f})"
             )
             return chosen, score
-    # Without a complete evaluation: the best partial score (whatever stopped it later),
-    # then the recommendations in rank order.
-    pool = complete or search.ranked([c for c in search.candidates if c.status != "error"])
+    # Without a complete evaluation: the best score at the fidelity the candidates share
+    # (whatever stopped them later), then the eliminated ones and the rest.
+    alive = [c for c in search.candidates if c.status not in ("error", "eliminated")]
+    eliminated = [c for c in search.candidates if c.status == "eliminated"]
+    pool = complete or search.by_common_fidelity(alive) + search.ranked(eliminated)
     if not pool:
         return [], float("nan")
     pick = next((c for c in pool if fits([c])), None)

@@ -47,6 +47,17 @@ FIXED_OVERHEAD = 0.25
 OVERHEAD_SHARE = 0.02
 #: At most this fraction of the budget is kept free for the refit.
 MAX_RESERVE_SHARE = 0.5
+#: Time is kept free for refitting an ensemble's members (not only the best model) while
+#: their refits fit in this fraction of the budget; beyond it an ensemble is refitted only
+#: when the search happens to leave the time.
+ENSEMBLE_RESERVE_SHARE = 0.25
+#: Fit time grows as rows ** exponent: this one when a configuration was timed at one size,
+#: else the exponent through its two largest sizes, clipped to the range below. Fixed costs
+#: dominate small fits: in the knowledge base, fit time from 500 rows to 2,000-10,000 grows
+#: with median exponents of 0.2 (xgboost, ridge) to 0.86 (RBF SVR); a kernel method's
+#: exponent still rises towards 2 at larger sizes, which two measured sizes show.
+FIT_TIME_EXPONENT = 0.9
+FIT_TIME_EXPONENT_RANGE = (0.5, 2.2)
 #: Fewest seconds worth starting an evaluation with.
 MIN_EVAL_SECONDS = 0.05
 #: Tuning trials are stopped after this many times a typical evaluation (at least
@@ -55,6 +66,10 @@ TRIAL_LIMIT_FACTOR = 3.0
 MIN_TRIAL_LIMIT = 2.0
 #: At most this many tuning trials are queued.
 MAX_TUNE_TRIALS = 200
+#: ``tune`` is called again on the same study while time is left, with a shorter trial
+#: limit each time (the last trial of a round may end well before its limit), at most
+#: this many times in all.
+MAX_TUNE_ROUNDS = 3
 #: Tuned configurations whose out-of-fold predictions are recomputed for the ensemble
 #: (``tune`` keeps scores, not predictions).
 ENSEMBLE_FROM_TUNING = 3
@@ -199,12 +214,29 @@ class Search:
 
     # ---- time --------------------------------------------------------------------
 
+    @staticmethod
+    def fit_seconds(cand: Candidate, rows: float) -> float:
+        """Seconds one fit of ``cand`` on ``rows`` training rows should take, from its
+        measured fits (NaN when there are none): a power law through its two largest
+        training sizes, or :data:`FIT_TIME_EXPONENT` from one size."""
+        by_rows: dict[int, list[float]] = {}
+        for r, seconds in cand.fits:
+            by_rows.setdefault(r, []).append(seconds)
+        if not by_rows:
+            return float("nan")
+        measured = sorted((r, float(np.mean(v))) for r, v in by_rows.items())
+        top_rows, top_seconds = measured[-1]
+        exponent = FIT_TIME_EXPONENT
+        if len(measured) > 1 and min(measured[-2][1], top_seconds) > 0:
+            low_rows, low_seconds = measured[-2]
+            slope = math.log(top_seconds / low_seconds) / math.log(top_rows / low_rows)
+            exponent = float(np.clip(slope, *FIT_TIME_EXPONENT_RANGE))
+        return top_seconds * (rows / max(top_rows, 1)) ** exponent
+
     def refit_estimate(self, cand: Candidate) -> float:
         """Seconds a fit on all rows should take (NaN when nothing is known)."""
         if cand.fits:
-            rows = max(r for r, _ in cand.fits)
-            seconds = float(np.mean([s for r, s in cand.fits if r == rows]))
-            return seconds * (self.n / max(rows, 1)) ** 1.1 * REFIT_SAFETY
+            return self.fit_seconds(cand, self.n) * REFIT_SAFETY
         if np.isfinite(cand.predicted_fit_time):
             return float(cand.predicted_fit_time) * REFIT_SAFETY
         return float("nan")
@@ -213,12 +245,16 @@ class Search:
         return FIXED_OVERHEAD + OVERHEAD_SHARE * self.budget
 
     def reserve(self) -> float:
-        """Seconds kept free for the refit: the likely final models' estimated fit times
-        (the best three for an ensemble, the best one otherwise) plus overhead."""
-        ranked = self.ranked([c for c in self.candidates if c.status in ("ok", "pending")])
-        top = ranked[: 3 if self.ensemble else 1] or self.candidates[:1]
+        """Seconds kept free for the refit: the likely final model's estimated fit time
+        (an ensemble's three best while they fit in :data:`ENSEMBLE_RESERVE_SHARE` of the
+        budget) plus overhead."""
+        alive = [c for c in self.candidates if c.status not in ("error", "eliminated")]
+        top = self.by_common_fidelity(alive)[:3] or self.candidates[:1]
         unknown = 0.05 * self.budget
-        need = sum(e if np.isfinite(e := self.refit_estimate(c)) else unknown for c in top)
+        times = [e if np.isfinite(e := self.refit_estimate(c)) else unknown for c in top]
+        need = times[0] if times else 0.0
+        if self.ensemble and sum(times) <= ENSEMBLE_RESERVE_SHARE * self.budget:
+            need = sum(times)
         # A refit expected to take most of the budget is not what the search should wait
         # for: the final choice then falls back to a model whose refit fits.
         return self.overhead() + min(need, MAX_RESERVE_SHARE * self.budget)
@@ -237,6 +273,22 @@ class Search:
             return (-(c.rows * 100 + c.folds) if np.isfinite(c.score) else 0, -s)
 
         return sorted(cands, key=key)
+
+    def by_common_fidelity(self, cands: Sequence[Candidate]) -> list[Candidate]:
+        """Best first by the score at the highest fidelity all of ``cands`` with a score
+        were measured at (a candidate the race had no time for is not outranked by a worse
+        one that got further), then by :meth:`ranked`; those without a score last."""
+        scored = [c for c in cands if c.scores]
+        unscored = self.ranked([c for c in cands if not c.scores])
+        if not scored:
+            return unscored
+        common = set.intersection(*(set(c.scores) for c in scored))
+        if not common:
+            return self.ranked(scored) + unscored
+        level = max(common, key=lambda rf: (rf[0], rf[1]))
+        position = {id(c): i for i, c in enumerate(self.ranked(scored))}
+        order = sorted(scored, key=lambda c: (-self.sign * c.scores[level], position[id(c)]))
+        return order + unscored
 
     def _fold_record(
         self, fold: int, test: np.ndarray, pred: np.ndarray, fit_time: float, predict_time: float
@@ -300,9 +352,7 @@ class Search:
             return
         cand.status = "ok"
         if level.rows < self.n:
-            sub = np.zeros(self.n, bool)
-            sub[self.order[: level.rows]] = True
-            train, test = (idx[sub[idx]] for idx in self.splits[0])
+            train, test = self.subsample_fold(level.rows)
             out = self._run_fold(cand, train, test, max(end - time.monotonic(), 0.01))
             if out is None:
                 return
@@ -310,6 +360,8 @@ class Search:
             cand.fits.append((len(train), fit_time))
             cand.rows, cand.folds = level.rows, 1
             cand.score = score_predictions(self.metric, self.y[test], pred)
+            if np.isfinite(cand.score):
+                cand.scores[(level.rows, 1)] = cand.score
             return
         if cand.oof is None:
             shape = (self.n, self.n_classes) if self.n_classes else (self.n,)
@@ -320,28 +372,64 @@ class Search:
             train, test = self.splits[fold]
             out = self._run_fold(cand, train, test, max(end - time.monotonic(), 0.01))
             if out is None:
+                self._keep_finished_folds(cand)
                 return
             pred, fit_time, predict_time = out
             cand.oof[test] = pred
             cand.fits.append((len(train), fit_time))
             cand.fold_records[fold] = self._fold_record(fold, test, pred, fit_time, predict_time)
-        cand.rows, cand.folds = self.n, level.folds
+        self._score_folds(cand)
+
+    def _score_folds(self, cand: Candidate) -> None:
+        """Score ``cand`` on its finished folds of all rows (in order from fold 0)."""
+        cand.rows, cand.folds = self.n, len(cand.fold_records)
         values = [r[self.metric] for r in cand.fold_records.values()]
         cand.score = float(np.mean(values)) if all(v is not None for v in values) else float("nan")
         if not np.isfinite(cand.score):
             cand.status, cand.error = "error", f"{self.metric} is undefined on some fold"
+            return
+        cand.scores[(cand.rows, cand.folds)] = cand.score
+
+    def _keep_finished_folds(self, cand: Candidate) -> None:
+        """After a fold ran out of time, score ``cand`` on the folds it finished at this
+        fidelity (a partial cross-validation is still the best measurement of it)."""
+        if cand.status != "timeout" or (self.n, len(cand.fold_records)) in cand.scores:
+            return
+        if not cand.fold_records:
+            return
+        note = f"stopped after {len(cand.fold_records)} of {len(self.splits)} folds: {cand.error}"
+        cand.status = "ok"
+        self._score_folds(cand)
+        if cand.status == "ok":
+            cand.error = note
+
+    def subsample_fold(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fold 0 cut down to ``rows`` rows: the same share of its training and of its test
+        rows, each a prefix of :attr:`order` (so the levels' subsamples are nested).
+
+        Cutting each side by itself keeps the fold's train/test proportions whatever the
+        relation between the order and the folds (with one seed, ``KFold``'s shuffle and a
+        permutation are the same draw: a prefix of the order was then mostly test rows)."""
+        position = np.empty(self.n, dtype=np.int64)
+        position[self.order] = np.arange(self.n)
+        share = rows / self.n
+
+        def head(idx: np.ndarray) -> np.ndarray:
+            keep = max(1, round(share * len(idx)))
+            return np.sort(idx[np.argsort(position[idx], kind="stable")[:keep]])
+
+        train, test = self.splits[0]
+        return head(np.asarray(train)), head(np.asarray(test))
 
     def expected_seconds(self, cand: Candidate, level: Level) -> float:
         """Seconds ``cand`` should need at ``level``, from its measured fits (0 when none):
         fit times scale with the training rows."""
         if not cand.fits:
             return 0.0
-        rows, seconds = max(cand.fits)
-        per_row = seconds / max(rows, 1)
         if level.rows < self.n:
-            return per_row * level.rows * 0.8
+            return self.fit_seconds(cand, len(self.splits[0][0]) * level.rows / self.n)
         todo = [f for f in range(level.folds) if f not in cand.fold_records]
-        return per_row * sum(len(self.splits[f][0]) for f in todo)
+        return sum(self.fit_seconds(cand, len(self.splits[f][0])) for f in todo)
 
     def _evaluate_all(self, cands: list[Candidate], level: Level) -> None:
         """Evaluate ``cands`` at ``level``, sharing the time left fairly (``n_jobs`` at a
@@ -414,12 +502,15 @@ class Search:
         if cand.complete(self.n, len(self.splits)):
             return [cand.fold_records[f] for f in sorted(cand.fold_records)]
         status = "error" if cand.status == "error" else "timeout"
-        note = (
-            f"eliminated by the race at {cand.rows} rows, {cand.folds} fold(s): "
-            f"{self.metric} {cand.score:.4g}"
-            if cand.status == "eliminated"
-            else f"{cand.status}: {cand.error}"
-        )
+        if cand.status == "eliminated":
+            note = (
+                f"eliminated by the race at {cand.rows} rows, {cand.folds} fold(s): "
+                f"{self.metric} {cand.score:.4g}"
+            )
+        elif cand.status == "ok":  # a partial cross-validation: its error says so
+            note = cand.error
+        else:
+            note = f"{cand.status}: {cand.error}"
         record = {
             "fold": 0,
             "status": status,
@@ -437,25 +528,62 @@ class Search:
 
     def tune(self, *, cv: int, kb: Any, model: Any, warm: int) -> None:
         """Run :func:`autometa.tune` on what is left of the budget (if worth it), then add
-        its trials to the candidates."""
-        from autometa.recommendation import NoveltyWarning
-        from autometa.tuning import tune
+        its trials to the candidates.
+
+        A round stops starting trials early enough for a trial of the longest allowed
+        duration to end in time; trials are usually quicker, so while time is left the
+        study is continued with a trial limit of half what remains (at most
+        :data:`MAX_TUNE_ROUNDS` rounds)."""
+        import optuna
 
         typical = self.typical_eval_seconds()
         if not np.isfinite(typical):
             return
         # room for recomputing the best tuned configurations' predictions afterwards
         after = typical if self.ensemble else 0.0
-        window = self.left() - after
-        trial_limit = min(window, max(MIN_TRIAL_LIMIT, TRIAL_LIMIT_FACTOR * typical))
-        timeout = window - trial_limit - 0.3  # 0.3 s: tune's study setup and recommend
-        if timeout < max(typical, 0.5):
-            self.log(f"no time left to tune ({max(window, 0):.1f} s)")
-            return
         cache = {c.config_id: self._cache_entry(c) for c in self.candidates}
         raced = set(cache)
-        n_trials = warm + min(MAX_TUNE_TRIALS, math.ceil(timeout / max(typical, 0.05)) + 1)
-        self.log(f"tuning for {timeout:.1f} s (trials stopped after {trial_limit:.1f} s)")
+        storage = optuna.storages.InMemoryStorage()
+        for round_ in range(MAX_TUNE_ROUNDS):
+            window = self.left() - after
+            longest = max(MIN_TRIAL_LIMIT, TRIAL_LIMIT_FACTOR * typical)
+            trial_limit = min(window if round_ == 0 else window / 2, longest)
+            timeout = window - trial_limit - 0.3  # 0.3 s: tune's study setup and recommend
+            if timeout < max(typical, 0.5):
+                if round_ == 0:
+                    self.log(f"no time left to tune ({max(window, 0):.1f} s)")
+                break
+            self.log(f"tuning for {timeout:.1f} s (trials stopped after {trial_limit:.1f} s)")
+            self._tune_round(
+                cv=cv,
+                kb=kb,
+                model=model,
+                warm=warm,
+                storage=storage,
+                timeout=timeout,
+                trial_limit=trial_limit,
+                cache=cache,
+                raced=raced,
+            )
+        if self.study is not None:
+            self._add_trials()
+
+    def _tune_round(
+        self,
+        *,
+        cv: int,
+        kb: Any,
+        model: Any,
+        warm: int,
+        storage: Any,
+        timeout: float,
+        trial_limit: float,
+        cache: dict,
+        raced: set,
+    ) -> None:
+        """One call of :func:`autometa.tune` on the search's study (``storage``)."""
+        from autometa.recommendation import NoveltyWarning
+        from autometa.tuning import tune
 
         def progress(study: Any, trial: Any) -> None:
             if trial.user_attrs.get("config_id") in raced:
@@ -470,10 +598,13 @@ class Search:
             warnings.simplefilter("ignore", UserWarning)
             self.study = tune(
                 self.dataset,
-                n_trials=n_trials,
+                # the timeout ends the study; the count only bounds the queue
+                n_trials=warm + MAX_TUNE_TRIALS,
                 n_warm_start=warm,
                 metric=self.metric,
                 cv=cv,
+                storage=storage,
+                study_name="autometa-auto",
                 timeout=timeout,
                 n_jobs=self.n_jobs,
                 random_state=self.random_state,
@@ -484,7 +615,6 @@ class Search:
                 callbacks=[progress],
                 cache=cache,
             )
-        self._add_trials()
 
     def _add_trials(self) -> None:
         """Add the study's finished trials of configurations not yet known as candidates."""

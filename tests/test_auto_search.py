@@ -1,0 +1,138 @@
+"""The budgeted search's time plan and bookkeeping (``autometa._search``), without fitting
+anything slow: candidates' measurements are set by hand or faked."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autometa._candidates import Candidate
+from autometa._ensemble import choose
+from autometa._search import FIT_TIME_EXPONENT, Level, Search
+from autometa.data import load_dataset
+from autometa.evaluate import make_splits
+
+
+def _search(task: str = "regression", n: int = 2000, budget: float = 10.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    if task == "regression":
+        y = X["a"] + rng.normal(size=n)
+    else:
+        y = pd.Series(np.where(X["a"] > 0.3, "yes", "no"))
+    dataset = load_dataset(X.assign(target=y), target="target")
+    if task == "classification":
+        dataset.y = pd.Series(pd.factorize(dataset.y, sort=True)[0])
+    metric = "r2" if task == "regression" else "balanced_accuracy"
+    return Search(
+        dataset,
+        metric,
+        make_splits(dataset, 5, seed),
+        deadline=time.monotonic() + budget,
+        budget=budget,
+        ensemble=True,
+        random_state=seed,
+        n_jobs=1,
+        memory_limit_mb=None,
+        log=lambda message: None,
+    )
+
+
+def _candidate(name: str, **measured) -> Candidate:
+    cand = Candidate(config={"algorithm": name}, config_id=f"{name}-0", source=name)
+    for key, value in measured.items():
+        setattr(cand, key, value)
+    return cand
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_subsample_levels_keep_the_folds_train_test_proportions(task, seed):
+    # With one seed, KFold's shuffle and the race's row order were the same permutation:
+    # a subsample was then mostly fold 0's test rows (800 training rows of 4,000).
+    search = _search(task, n=2000, seed=seed)
+    full_train, full_test = search.splits[0]
+    previous: set[int] = set()
+    for rows in (500, 1000):
+        train, test = search.subsample_fold(rows)
+        assert len(train) + len(test) == pytest.approx(rows, abs=2)
+        assert len(train) / rows == pytest.approx(len(full_train) / search.n, abs=0.01)
+        assert set(train) <= set(full_train) and set(test) <= set(full_test)
+        assert previous <= set(train)  # nested across levels
+        previous = set(train)
+    if task == "classification":
+        share = search.y[train].mean()
+        assert share == pytest.approx(search.y.mean(), abs=0.03)
+
+
+def test_fit_time_follows_the_measured_sizes():
+    search = _search()
+    one = _candidate("svm", fits=[(1000, 2.0)])
+    assert search.fit_seconds(one, 4000) == pytest.approx(2.0 * 4**FIT_TIME_EXPONENT)
+    quadratic = _candidate("svm", fits=[(500, 0.5), (1000, 2.0)])
+    assert search.fit_seconds(quadratic, 2000) == pytest.approx(8.0)
+    flat = _candidate("xgboost", fits=[(500, 1.0), (1000, 1.01)])  # fixed costs dominate
+    assert search.fit_seconds(flat, 4000) == pytest.approx(1.01 * 4**0.5)
+    assert np.isnan(search.fit_seconds(_candidate("none"), 100))
+
+
+def test_final_choice_compares_candidates_where_all_were_measured():
+    search = _search()
+    n = search.n
+    # the better model had no time for the second level; a worse one went on to all folds
+    strong = _candidate("strong", status="skipped", score=0.80, rows=500, folds=1)
+    strong.scores = {(500, 1): 0.80}
+    weak = _candidate("weak", status="ok", score=0.62, rows=n, folds=2)
+    weak.scores = {(500, 1): 0.63, (1000, 1): 0.64, (n, 2): 0.62}
+    lost = _candidate("lost", status="eliminated", score=0.5, rows=500, folds=1)
+    lost.scores = {(500, 1): 0.5}
+    for cand in (strong, weak, lost):
+        cand.fits = [(400, 0.01)]
+    search.candidates = [weak, lost, strong]
+    assert [c.source for c in search.by_common_fidelity([weak, strong])] == ["strong", "weak"]
+    members, _ = choose(search, ensemble=True, log=lambda message: None)
+    assert [c.source for c, _ in members] == ["strong"]
+
+
+def test_a_timed_out_fold_keeps_the_finished_ones(monkeypatch):
+    search = _search(n=1000)
+    cand = _candidate("slow")
+    search.candidates = [cand]
+    calls = []
+
+    def fake_run_fold(cand, train, test, time_limit):
+        calls.append(len(calls))
+        if len(calls) == 4:
+            cand.status, cand.error = "timeout", "time limit of 1 s exceeded"
+            return None
+        return np.full(len(test), float(search.y[test].mean())), 0.1, 0.01
+
+    monkeypatch.setattr(search, "_run_fold", fake_run_fold)
+    search.evaluate(cand, Level(search.n, 5), allowance=100.0)
+    assert cand.status == "ok" and cand.folds == 3 and cand.rows == search.n
+    assert "stopped after 3 of 5 folds" in cand.error
+    assert np.isfinite(cand.score) and (search.n, 3) in cand.scores
+    assert not cand.complete(search.n, 5)
+    # tune learns of it as a resource-stopped (pruned) trial, with the partial score's note
+    (record,) = search._cache_entry(cand)
+    assert record["status"] == "timeout" and "stopped after 3 of 5" in record["error"]
+
+
+def test_ensemble_refits_are_reserved_only_while_they_are_a_small_share():
+    search = _search(n=1000, budget=10.0)
+    cands = []
+    for i, seconds in enumerate((0.5, 0.4, 0.3)):
+        cand = _candidate(f"m{i}", status="ok", score=0.9 - i / 10, rows=1000, folds=5)
+        cand.scores = {(1000, 5): cand.score}
+        cand.fits = [(800, seconds)]
+        cands.append(cand)
+    search.candidates = cands
+    small = search.reserve() - search.overhead()
+    assert small == pytest.approx(sum(search.refit_estimate(c) for c in cands))
+    for cand in cands:
+        cand.fits = [(800, 3 * cand.fits[0][1])]  # three refits: over a quarter of 10 s
+    large = search.reserve() - search.overhead()
+    assert large == pytest.approx(search.refit_estimate(cands[0]))
