@@ -487,8 +487,10 @@ def bootstrap_ci(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[floa
 
 
 def expand_budgetless(runs: pd.DataFrame, budgets: list[float]) -> pd.DataFrame:
-    """``hgb`` rows (no budget) count at every budget."""
+    """``hgb`` rows (no budget) count at every budget: one fit per table and split (the
+    first recorded; a run that asked for it at another budget fits it again)."""
     fixed = runs[runs["method"].isin(["hgb", "hgb_balanced"])]
+    fixed = fixed.drop_duplicates(["dataset", "repeat", "method"], keep="first")
     rest = runs[~runs["method"].isin(["hgb", "hgb_balanced"])]
     copies = [fixed.assign(budget=b) for b in budgets]
     return pd.concat([rest, *copies], ignore_index=True)
