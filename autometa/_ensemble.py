@@ -240,9 +240,8 @@ def choose(search: Any, ensemble: bool, log: Any) -> tuple[list, float]:
             return chosen, score
     # Without a complete evaluation: the best score at the fidelity the candidates share
     # (whatever stopped them later), then the eliminated ones and the rest.
-    alive = [c for c in search.candidates if c.status not in ("error", "eliminated")]
     eliminated = [c for c in search.candidates if c.status == "eliminated"]
-    pool = complete or search.by_common_fidelity(alive) + search.ranked(eliminated)
+    pool = complete or search.by_common_fidelity(search.contenders()) + search.ranked(eliminated)
     if not pool:
         return [], float("nan")
     pick = next((c for c in pool if fits([c])), None)

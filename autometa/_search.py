@@ -208,7 +208,8 @@ class Search:
         self.n_jobs = n_jobs
         self.memory_limit_mb = memory_limit_mb
         self.log = log
-        self.order = stratified_order(self.y, self.task, random_state)
+        # each row's place in a seeded, stratified order: subsamples are its prefixes
+        self.row_rank = np.argsort(stratified_order(self.y, self.task, random_state))
         self.candidates: list[Candidate] = []
         self.study: Any = None
 
@@ -248,8 +249,7 @@ class Search:
         """Seconds kept free for the refit: the likely final model's estimated fit time
         (an ensemble's three best while they fit in :data:`ENSEMBLE_RESERVE_SHARE` of the
         budget) plus overhead."""
-        alive = [c for c in self.candidates if c.status not in ("error", "eliminated")]
-        top = self.by_common_fidelity(alive)[:3] or self.candidates[:1]
+        top = self.by_common_fidelity(self.contenders())[:3] or self.candidates[:1]
         unknown = 0.05 * self.budget
         times = [e if np.isfinite(e := self.refit_estimate(c)) else unknown for c in top]
         need = times[0] if times else 0.0
@@ -274,6 +274,10 @@ class Search:
 
         return sorted(cands, key=key)
 
+    def contenders(self) -> list[Candidate]:
+        """Candidates that may still be the final model: neither failed nor eliminated."""
+        return [c for c in self.candidates if c.status not in ("error", "eliminated")]
+
     def by_common_fidelity(self, cands: Sequence[Candidate]) -> list[Candidate]:
         """Best first by the score at the highest fidelity all of ``cands`` with a score
         were measured at (a candidate the race had no time for is not outranked by a worse
@@ -285,7 +289,7 @@ class Search:
         common = set.intersection(*(set(c.scores) for c in scored))
         if not common:
             return self.ranked(scored) + unscored
-        level = max(common, key=lambda rf: (rf[0], rf[1]))
+        level = max(common)  # (rows, folds): the most rows, then the most folds
         position = {id(c): i for i, c in enumerate(self.ranked(scored))}
         order = sorted(scored, key=lambda c: (-self.sign * c.scores[level], position[id(c)]))
         return order + unscored
@@ -393,11 +397,10 @@ class Search:
     def _keep_finished_folds(self, cand: Candidate) -> None:
         """After a fold ran out of time, score ``cand`` on the folds it finished at this
         fidelity (a partial cross-validation is still the best measurement of it)."""
-        if cand.status != "timeout" or (self.n, len(cand.fold_records)) in cand.scores:
+        finished = len(cand.fold_records)
+        if cand.status != "timeout" or not finished or (self.n, finished) in cand.scores:
             return
-        if not cand.fold_records:
-            return
-        note = f"stopped after {len(cand.fold_records)} of {len(self.splits)} folds: {cand.error}"
+        note = f"stopped after {finished} of {len(self.splits)} folds: {cand.error}"
         cand.status = "ok"
         self._score_folds(cand)
         if cand.status == "ok":
@@ -405,18 +408,16 @@ class Search:
 
     def subsample_fold(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Fold 0 cut down to ``rows`` rows: the same share of its training and of its test
-        rows, each a prefix of :attr:`order` (so the levels' subsamples are nested).
+        rows, each the first rows by :attr:`row_rank` (so the levels' subsamples are nested).
 
         Cutting each side by itself keeps the fold's train/test proportions whatever the
         relation between the order and the folds (with one seed, ``KFold``'s shuffle and a
         permutation are the same draw: a prefix of the order was then mostly test rows)."""
-        position = np.empty(self.n, dtype=np.int64)
-        position[self.order] = np.arange(self.n)
         share = rows / self.n
 
         def head(idx: np.ndarray) -> np.ndarray:
             keep = max(1, round(share * len(idx)))
-            return np.sort(idx[np.argsort(position[idx], kind="stable")[:keep]])
+            return np.sort(idx[np.argsort(self.row_rank[idx], kind="stable")[:keep]])
 
         train, test = self.splits[0]
         return head(np.asarray(train)), head(np.asarray(test))
@@ -544,9 +545,9 @@ class Search:
         cache = {c.config_id: self._cache_entry(c) for c in self.candidates}
         raced = set(cache)
         storage = optuna.storages.InMemoryStorage()
+        longest = max(MIN_TRIAL_LIMIT, TRIAL_LIMIT_FACTOR * typical)
         for round_ in range(MAX_TUNE_ROUNDS):
             window = self.left() - after
-            longest = max(MIN_TRIAL_LIMIT, TRIAL_LIMIT_FACTOR * typical)
             trial_limit = min(window if round_ == 0 else window / 2, longest)
             timeout = window - trial_limit - 0.3  # 0.3 s: tune's study setup and recommend
             if timeout < max(typical, 0.5):
