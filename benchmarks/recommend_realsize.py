@@ -581,9 +581,11 @@ def meta_model_key(seed: int, kb_fingerprint: str) -> str:
     their records carry this key and a record with another key is run again.
     """
     from autometa.metamodel import get_model
+    from autometa.metamodel._base import STATE_VERSION
 
     params = {name: get_model(name, random_state=seed).get_params() for name in ("default", "sbs")}
     params["kb"] = kb_fingerprint
+    params["state_version"] = STATE_VERSION
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

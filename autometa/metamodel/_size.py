@@ -21,6 +21,12 @@ import pandas as pd
 #: Weight, in units of ``sum(log-ratio^2)``, of the pooled slope in each algorithm's.
 SHRINK = 5.0
 
+#: Quantiles of all pairs' gains to which each gain is clipped before the slopes are fitted:
+#: an unbounded metric such as R² can drop by 15 on one dataset (a linear model extrapolating
+#: wildly at the real size), and one such dataset would otherwise turn a whole algorithm's
+#: slope negative.
+WINSORISE = (0.05, 0.95)
+
 
 def size_pairs(kb: Any, task: str, metric: str, greater_is_better: bool) -> pd.DataFrame:
     """Per (dataset, config) with results at two sizes: the base and the largest size, and
@@ -49,7 +55,8 @@ def size_pairs(kb: Any, task: str, metric: str, greater_is_better: bool) -> pd.D
 
 
 def fit_slopes(pairs: pd.DataFrame, algorithm_of: Mapping[str, str]) -> dict[str, Any]:
-    """Gain per unit of ``log(rows / base rows)``, per algorithm, shrunk to the pooled slope.
+    """Gain per unit of ``log(rows / base rows)``, per algorithm, shrunk to the pooled slope
+    (least squares through the origin, on gains clipped to :data:`WINSORISE`).
 
     Returns ``{"slopes": {algorithm: slope}, "pooled": slope, "base_rows": rows,
     "max_rows": rows}``, or ``{}`` without pairs.
@@ -58,6 +65,7 @@ def fit_slopes(pairs: pd.DataFrame, algorithm_of: Mapping[str, str]) -> dict[str
         return {}
     x = np.log(pairs["n_large"].to_numpy(float) / pairs["n_base"].to_numpy(float))
     y = pairs["gain"].to_numpy(float)
+    y = np.clip(y, *np.quantile(y, WINSORISE))
     pooled = float(x @ y / (x @ x))
     algorithms = pairs["config_id"].map(lambda c: algorithm_of.get(c, c)).to_numpy()
     slopes = {}

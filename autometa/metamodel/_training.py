@@ -22,7 +22,17 @@ import pandas as pd
 from autometa._constants import NOT_APPLICABLE
 from autometa.errors import KnowledgeBaseError
 
-__all__ = ["SIZE_FEATURES", "TrainingData", "find_feature", "normalised_scores"]
+__all__ = [
+    "SIZE_FEATURES",
+    "TRAINING_FIDELITIES",
+    "TrainingData",
+    "find_feature",
+    "normalised_scores",
+    "real_size_scores",
+]
+
+#: Which of a dataset's sizes a meta-model learns from (see :meth:`TrainingData.from_kb`).
+TRAINING_FIDELITIES: tuple[str, ...] = ("base", "real_size")
 
 # Names of the four "general" meta-features under the names the metafeatures package and
 # OpenML use; used by the FLAML-style baseline, the fit-time model and novelty warnings.
@@ -91,6 +101,50 @@ def normalised_scores(
     return u
 
 
+def real_size_scores(
+    kb: Any, task: str, metric: str, base: pd.DataFrame, configs: dict[str, dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every dataset's scores at its largest evaluated size, aligned with ``base``.
+
+    The knowledge base runs the whole portfolio at a base size and only the most promising
+    configs again at the dataset's real size. A config with a real-size result keeps it; one
+    without gets its base score plus its algorithm's expected gain from the base size to the
+    real one (:mod:`autometa.metamodel._size`), so that the configs not rerun are neither
+    dropped nor compared at a size that flatters or penalises them. A config that failed
+    at the real size (an error or a timeout there) counts as failed. Metrics without
+    common units across datasets (:func:`autometa.metrics.is_bounded`) get no gain.
+
+    Returns the scores (datasets x configs, NaN where unknown) and a bool matrix of the
+    cells that failed at the real size.
+    """
+    from autometa.metamodel._size import fit_slopes, gains, size_pairs
+    from autometa.metrics import is_bounded
+
+    large = kb.performance(task, metric, fidelity="largest").reindex_like(base)
+    results = kb.results(task, fidelity="largest")
+    sizes = results.groupby("dataset")["n_rows_used"].max().astype(float)
+    n_large = sizes.reindex(base.index).to_numpy(dtype=float)
+    n_base = kb.results(task, fidelity="base").groupby("dataset")["n_rows_used"].min().astype(float)
+    rerun = n_large > n_base.reindex(base.index).to_numpy(dtype=float)
+    bad = results[~results["status"].isin(["ok", NOT_APPLICABLE])]
+    failed_cells = pd.crosstab(bad["dataset"], bad["config_id"]).reindex_like(base) > 0
+    failed = failed_cells.fillna(False).to_numpy(dtype=bool) & rerun[:, None]
+
+    scores = base.to_numpy(dtype=float).copy()
+    greater = kb.greater_is_better(metric)
+    model: dict[str, Any] = {}
+    if is_bounded(metric):
+        algorithm_of = {c: str(cfg.get("algorithm", c)) for c, cfg in configs.items()}
+        model = fit_slopes(size_pairs(kb, task, metric, greater), algorithm_of)
+    algorithms = [str(configs.get(str(c), {}).get("algorithm", c)) for c in base.columns]
+    measured = large.to_numpy(dtype=float)
+    for i in np.flatnonzero(rerun):
+        gain = gains(model, algorithms, n_large[i]) * (1.0 if greater else -1.0)
+        scores[i] = np.where(np.isfinite(measured[i]), measured[i], scores[i] + gain)
+    scores[failed] = np.nan
+    return scores, failed
+
+
 @dataclass
 class TrainingData:
     """The matrices a meta-model learns from, aligned on datasets x configs.
@@ -117,10 +171,25 @@ class TrainingData:
     # bool, recorded as not applicable (not run: an algorithm for small tables on a larger
     # one); None where the knowledge base has no such cell
     not_applicable: np.ndarray | None = None
+    # which of each dataset's sizes the scores are from (see from_kb)
+    fidelity: str = "base"
+    # raw scores at the base size where ``scores`` are from another fidelity (what probes,
+    # run on a base-size sample of the user's data, compare with); None: ``scores``
+    base_scores: np.ndarray | None = None
 
     @classmethod
-    def from_kb(cls, kb: Any, task: str, metric: str) -> TrainingData:
-        """Collect the matrices of one task and metric from ``kb``."""
+    def from_kb(cls, kb: Any, task: str, metric: str, *, fidelity: str = "base") -> TrainingData:
+        """Collect the matrices of one task and metric from ``kb``.
+
+        ``fidelity="base"`` takes every dataset's scores at its base size (the whole
+        portfolio on a subsample); ``"real_size"`` the scores at each dataset's largest
+        size where it has them, the other configs' base scores moved by their algorithm's
+        expected gain to that size (:func:`real_size_scores`).
+        """
+        if fidelity not in TRAINING_FIDELITIES:
+            raise KnowledgeBaseError(
+                f"fidelity must be one of {TRAINING_FIDELITIES}, got {fidelity!r}"
+            )
         perf = kb.performance(task, metric)
         if perf.shape[0] == 0 or perf.shape[1] == 0:
             raise KnowledgeBaseError(
@@ -144,6 +213,12 @@ class TrainingData:
         if col is not None:
             n_feat = np.where(np.isnan(n_feat), mf[col].to_numpy(dtype=float), n_feat)
         configs = kb.configs(task)
+        base_scores = None
+        if fidelity == "real_size":
+            base_scores = perf.to_numpy(dtype=float)
+            scores, large_failed = real_size_scores(kb, task, metric, perf, configs)
+            failed = failed | large_failed
+            perf = pd.DataFrame(scores, index=perf.index, columns=perf.columns)
         folds = kb.fold_performance(task, metric).reindex(columns=perf.columns)
         grouped = folds.groupby(level="dataset")
         score_se = (grouped.std(ddof=1) / np.sqrt(grouped.count())).reindex(perf.index)
@@ -163,6 +238,8 @@ class TrainingData:
             kb_metafeature_columns=list(mf.columns),
             score_se=score_se.to_numpy(dtype=float),
             not_applicable=not_applicable if not_applicable.any() else None,
+            fidelity=fidelity,
+            base_scores=base_scores,
         )
 
     def subset(self, rows: Sequence[int] | np.ndarray) -> TrainingData:
@@ -184,7 +261,13 @@ class TrainingData:
             kb_metafeature_columns=self.kb_metafeature_columns,
             score_se=None if self.score_se is None else self.score_se[rows],
             not_applicable=None if self.not_applicable is None else self.not_applicable[rows],
+            fidelity=self.fidelity,
+            base_scores=None if self.base_scores is None else self.base_scores[rows],
         )
+
+    def probe_scores(self) -> np.ndarray:
+        """Raw scores at the base size: what a probe on the user's data compares with."""
+        return self.scores if self.base_scores is None else self.base_scores
 
     def utility(self, floor: float = 0.0) -> np.ndarray:
         """Normalised scores (see :func:`normalised_scores`)."""

@@ -27,7 +27,7 @@ from autometa.metamodel._families import dataset_family, make_folds
 from autometa.metamodel._scaler import FeatureScaler
 from autometa.metamodel._training import TrainingData
 from autometa.metamodel.forest import ForestModel, proximity, weighted_prediction
-from autometa.metamodel.probing import tune_trust
+from autometa.metamodel.probing import probes_earn_trust, tune_trust
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
 #: conservative (the single best config) first.
@@ -42,6 +42,12 @@ BONUSES: tuple[float, ...] = (0.05, 0.02, 0.0)
 #: costs most when the new dataset comes from a family unlike the training datasets
 #: (inner folds cannot see that shift), so the forest takes over only on strong evidence.
 FIRST_PICK_SE = 2.0
+
+#: Standard errors by which the probed first pick must beat the unprobed one on the inner
+#: folds for probes to be used at all: probes cost the user time, and at one standard
+#: error probes that carry no information got through on two of four toy knowledge bases
+#: (tests/metamodel/test_probing.py; at two, on none).
+PROBE_SE = 2.0
 
 #: Configs per training dataset, the best predicted, whose held-out outcomes calibrate the
 #: predicted score and standard deviation (the ones a user is shown).
@@ -253,7 +259,11 @@ class DefaultModel(ForestModel):
         shrinkage towards the single best config is for meta-features alone. How far the
         probes are trusted next to the meta-features (bandwidth, uniform share of the
         prior) is chosen on the inner folds (``probe_trust_``,
-        :func:`~autometa.metamodel.probing.tune_trust`).
+        :func:`~autometa.metamodel.probing.tune_trust`), and whether to use them at all:
+        only where the probed first pick beats the unprobed one there by the same
+        standard-error rule (``probe_trust_["used"]``,
+        :func:`~autometa.metamodel.probing.probes_earn_trust`); otherwise measured probes
+        leave the ranking as it is.
     n_jobs : int
         Threads used to grow the trees.
     random_state : int
@@ -356,11 +366,19 @@ class DefaultModel(ForestModel):
             return self._given()
         forest = inner.repeats[0][0]
         self.calibration_ = calibration(data, inner.raw[rows], inner.std[rows], forest[rows], rows)
-        if self.probe_plan_ is not None:
-            self.probe_trust_ = tune_trust(
-                inner.weights, inner.in_train, self.probe_profiles_, self.U_, rows, self.probe_plan_
-            )
         a, bonus = self._choose_first_pick(data, inner.repeats, rows)
+        if self.probe_plan_ is not None:
+            self.probe_trust_, probed = tune_trust(
+                inner.weights,
+                inner.in_train,
+                self.probe_profiles_,
+                self.U_,
+                rows,
+                self.probe_plan_,
+                [dataset_family(data.datasets[i]) for i in rows],
+            )
+            unprobed = self.inner_scores_[(a, bonus)].to_numpy(dtype=float)
+            self.probe_trust_["used"] = float(probes_earn_trust(probed, unprobed, PROBE_SE))
         return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
 
     def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:

@@ -92,12 +92,14 @@ def _applicable(data: TrainingData, i: int) -> dict[str, np.ndarray]:
 
 
 def _kb_probes(model: MetaModel, data: TrainingData, i: int) -> dict[str, float]:
-    """What probing dataset ``i`` would measure: its own scores of the model's probes."""
+    """What probing dataset ``i`` would measure: its own base-size scores of the model's
+    probes (probes run on a base-size sample)."""
     position = {c: j for j, c in enumerate(data.config_ids)}
+    scores = data.probe_scores()
     return {
-        c: float(data.scores[i, position[c]])
+        c: float(scores[i, position[c]])
         for c in model.probe_configs_
-        if c in position and np.isfinite(data.scores[i, position[c]])
+        if c in position and np.isfinite(scores[i, position[c]])
     }
 
 
@@ -128,6 +130,7 @@ def evaluate_recommender(
     progress: bool = False,
     checkpoint: str | Path | None = None,
     probe_models: Sequence[str] = (),
+    fidelity: str = "base",
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Grouped leave-one-dataset-out evaluation of meta-models on a knowledge base.
 
@@ -171,6 +174,9 @@ def evaluate_recommender(
         rows ``"{name}+probe"``: the held-out dataset's own knowledge-base scores of the
         model's ``probe_configs_`` stand for the probes a user's data would give (measured
         as the knowledge base measures every config, so as noisy).
+    fidelity : {"base", "real_size"}, default="base"
+        Which of each dataset's sizes the models learn from and the picks are scored at
+        (:meth:`~autometa.metamodel.TrainingData.from_kb`).
 
     Returns
     -------
@@ -194,7 +200,7 @@ def evaluate_recommender(
     metric = metric or DEFAULT_METRIC[check_task(task)]
     weightings = _check_models_and_weighting(models, weighting)
     params = dict(model_params or {})
-    data = _usable_data(kb, task, metric)
+    data = _usable_data(kb, task, metric, fidelity)
     assignment = make_folds(data.datasets, folds, n_folds)
     labels = pd.Series([assignment[d] for d in data.datasets])
     U, raw, ranks = score_matrices(data)
@@ -210,6 +216,7 @@ def evaluate_recommender(
             "models": runs.names,
             "params": params,
             "kmax": kmax,
+            **({"fidelity": fidelity} if fidelity != "base" else {}),
             "folds": {d: str(assignment[d]) for d in data.datasets},
         },
     )
@@ -248,9 +255,9 @@ def _check_models_and_weighting(models: Sequence[str], weighting: str | Sequence
     return weightings
 
 
-def _usable_data(kb: Any, task: str, metric: str) -> TrainingData:
+def _usable_data(kb: Any, task: str, metric: str, fidelity: str = "base") -> TrainingData:
     """The knowledge base's datasets with something to rank (at least three of them)."""
-    data = TrainingData.from_kb(kb, task, metric)
+    data = TrainingData.from_kb(kb, task, metric, fidelity=fidelity)
     data = data.subset(np.flatnonzero(data.usable()))
     n_d = len(data.datasets)
     if n_d < 3:

@@ -288,7 +288,8 @@ class ForestModel(MetaModel):
         """Mine the probe plan from the training datasets (none when ``n_probes`` is 0)."""
         self.probe_plan_: ProbePlan | None = None
         self.probe_profiles_ = np.zeros((len(data.datasets), 0))
-        raw = data.scores if data.greater_is_better else -data.scores
+        probed = data.probe_scores()
+        raw = probed if data.greater_is_better else -probed
         bounded = is_bounded(data.metric)
         plan = choose_probes(
             raw,
@@ -309,9 +310,11 @@ class ForestModel(MetaModel):
         return [] if plan is None else [self.config_ids_[c] for c in plan.configs]
 
     def _measured_probes(self, probes: Mapping[str, float] | None) -> dict[int, float]:
-        """The finite ``probes`` of the plan's configs, by config position."""
+        """The finite ``probes`` of the plan's configs, by config position; none where the
+        inner folds found that probes do not improve the first pick (``probe_trust_``)."""
         plan = getattr(self, "probe_plan_", None)
-        if not probes or plan is None:
+        trusted = (getattr(self, "probe_trust_", None) or {}).get("used", 1.0)
+        if not probes or plan is None or not trusted:
             return {}
         position = {c: i for i, c in enumerate(self.config_ids_)}
         return {

@@ -15,15 +15,16 @@ from autometa.metamodel.probing import choose_probes, posterior, probe_weights, 
 CONFIGS = ["fast_a", "fast_b", "slow_a", "slow_b", "other_1", "other_2"]
 
 
-def _two_kinds_kb(n: int = 60, seed: int = 0) -> KnowledgeBase:
+def _two_kinds_kb(n: int = 60, seed: int = 0, informative: bool = True) -> KnowledgeBase:
     """Datasets of two hidden kinds that meta-features cannot tell apart: on kind A the
-    cheap ``fast_a`` beats ``fast_b`` and ``slow_a`` is best; on kind B the reverse."""
+    cheap ``fast_a`` beats ``fast_b`` and ``slow_a`` is best; on kind B the reverse.
+    Not ``informative``: the cheap configs score the same on both kinds (only noise)."""
     rng = np.random.default_rng(seed)
     names = [f"d{i}" for i in range(n)]
     kind_a = np.arange(n) % 2 == 0
     base = {
-        "fast_a": (0.80, 0.60),
-        "fast_b": (0.60, 0.80),
+        "fast_a": (0.80, 0.60) if informative else (0.70, 0.70),
+        "fast_b": (0.60, 0.80) if informative else (0.70, 0.70),
         "slow_a": (0.92, 0.70),
         "slow_b": (0.70, 0.92),
         "other_1": (0.75, 0.75),
@@ -67,6 +68,38 @@ def test_probes_are_cheap_and_pick_the_kind_meta_features_cannot_see(two_kinds, 
         mu, _ = model.rank(query, probes=probes)
         assert model.config_ids_[int(np.argmax(mu))] == pick[kind]
     assert pick == {"a": "slow_a", "b": "slow_b"}
+
+
+def test_probes_are_used_where_the_inner_folds_show_they_help(two_kinds):
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(
+        two_kinds, "classification", "balanced_accuracy"
+    )
+    assert model.probe_trust_["used"] == 1.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_uninformative_probes_leave_the_ranking_as_it_is(seed):
+    kb = _two_kinds_kb(informative=False, seed=seed)
+    model = DefaultModel(n_probes=2, n_estimators=50).fit(kb, "classification", "balanced_accuracy")
+    if model.probe_plan_ is None:  # nothing worth probing was even chosen
+        return
+    assert model.probe_trust_["used"] == 0.0
+    query = pd.Series({"m1": 0.0, "m2": 0.0, "m3": 0.0})
+    probes = {c: 0.9 for c in model.probe_configs_}
+    assert model.select(query, 3, probes=probes) == model.select(query, 3)
+    back = DefaultModel().set_state(model.get_state())
+    assert back.select(query, 3, probes=probes) == model.select(query, 3)
+
+
+def test_probes_earn_trust_only_beyond_the_standard_error_rule():
+    from autometa.metamodel.probing import probes_earn_trust
+
+    better = np.array([0.9, 0.8, 1.0, 0.9])
+    assert probes_earn_trust(better, better - 0.2, 1.0)
+    assert not probes_earn_trust(better, better, 1.0)
+    noisy = np.array([1.0, 0.0, 1.0, 0.0])
+    assert not probes_earn_trust(noisy, np.full(4, 0.45), 1.0)
+    assert not probes_earn_trust(np.array([1.0]), np.array([0.0]), 1.0)  # one dataset
 
 
 def test_no_probes_means_the_plain_ranking(two_kinds):

@@ -1,11 +1,17 @@
-"""Size-aware predictions: per-algorithm gains from the knowledge base's fidelities."""
+"""Size-aware predictions: per-algorithm gains from the knowledge base's fidelities, and
+meta-models trained on real-size scores."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from autometa.errors import KnowledgeBaseError
+from autometa.kb import KnowledgeBase
+from autometa.metamodel import TrainingData
 from autometa.metamodel._size import fit_slopes, gains, size_pairs
 
 
@@ -105,3 +111,68 @@ def test_a_single_fidelity_kb_has_no_size_model():
     frame = _results({"trees": 0.05})
     frame = frame[frame["n_rows_used"] == 500]
     assert fit_slopes(size_pairs(_FidelityKB(frame), "regression", "r2", True), {}) == {}
+
+
+def test_one_wild_dataset_does_not_turn_an_algorithms_slope_negative():
+    """R² can fall by 15 on one dataset (a linear model extrapolating at the real size);
+    gains are clipped to the pooled quantiles before the slopes are fitted."""
+    frame = _results({"trees": 0.05, "linear": 0.01}, n_datasets=12)
+    wild = (frame["dataset"] == "d3") & (frame["config_id"] == "linear")
+    frame.loc[wild & (frame["n_rows_used"] > 500), "r2"] = -15.0
+    model = fit_slopes(
+        size_pairs(_FidelityKB(frame), "regression", "r2", True),
+        {"trees": "random_forest", "linear": "ridge"},
+    )
+    assert 0.0 <= model["slopes"]["ridge"] < model["slopes"]["random_forest"]
+
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+@pytest.fixture
+def two_size_kb():
+    """The frozen schema-2 KB: dataset c1 at 500 rows (knn 0.70, rf 0.80, svm timed out)
+    and rf again at 2,000 rows (0.88)."""
+    return KnowledgeBase.load(ASSETS / "kb_v2")
+
+
+def test_real_size_training_keeps_measured_scores_and_moves_the_rest_by_their_gain(
+    two_size_kb,
+):
+    base = TrainingData.from_kb(two_size_kb, "classification", "accuracy")
+    real = TrainingData.from_kb(two_size_kb, "classification", "accuracy", fidelity="real_size")
+    assert (base.fidelity, real.fidelity) == ("base", "real_size")
+    knn, rf, svm = (real.config_ids.index(c) for c in ("knn", "rf", "svm"))
+    assert real.scores[0, rf] == pytest.approx(0.88)  # measured at 2,000 rows
+    # knn was not rerun: its base score plus the (only, pooled) gain of 0.08
+    assert real.scores[0, knn] == pytest.approx(0.70 + 0.08)
+    assert real.failed[0, svm] and np.isnan(real.scores[0, svm])
+    # probes run at the base size compare with the base scores
+    np.testing.assert_allclose(real.probe_scores(), base.scores)
+    np.testing.assert_allclose(real.subset([0]).probe_scores(), base.scores)
+
+
+def test_a_config_that_fails_at_the_real_size_counts_as_failed(two_size_kb):
+    results = two_size_kb._results
+    extra = results[(results["config_id"] == "rf") & (results["n_rows_used"] == 2000)].copy()
+    extra["config_id"], extra["status"], extra["accuracy"] = "knn", "error", np.nan
+    two_size_kb._results = pd.concat([results, extra], ignore_index=True)
+    two_size_kb._cache.clear()
+    real = TrainingData.from_kb(two_size_kb, "classification", "accuracy", fidelity="real_size")
+    knn = real.config_ids.index("knn")
+    assert real.failed[0, knn] and np.isnan(real.scores[0, knn])
+
+
+def test_an_unknown_training_fidelity_is_refused(two_size_kb):
+    with pytest.raises(KnowledgeBaseError, match="fidelity must be one of"):
+        TrainingData.from_kb(two_size_kb, "classification", "accuracy", fidelity="largest")
+
+
+def test_meta_models_learn_from_real_size_scores_by_default(two_size_kb):
+    from autometa.metamodel import get_model
+
+    model = get_model("sbs").fit(two_size_kb, "classification", "accuracy")
+    assert model.fidelity_ == "real_size"
+    assert get_model("sbs").set_state(model.get_state()).fidelity_ == "real_size"
+    base = get_model("sbs").fit(two_size_kb, "classification", "accuracy", fidelity="base")
+    assert base.fidelity_ == "base"
