@@ -39,7 +39,7 @@ from autometa._batch_workers import (
     evaluate_job,
     subsample,
 )
-from autometa._constants import NOT_APPLICABLE, TASKS
+from autometa._constants import NOT_APPLICABLE, STATUSES, TASKS
 from autometa.kb import (
     JOURNAL_DIR,
     Journal,
@@ -134,9 +134,10 @@ class _KBState:
     completed_records: list = dataclasses.field(default_factory=list)
 
 
-def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
+def _kb_state(kb_dir: Path, with_scores: bool = False, retry: tuple[str, ...] = ()) -> _KBState:
     """What the KB at ``kb_dir`` holds; ``with_scores``: also each dataset's scores at its
-    smallest size (only ``--top-configs`` needs them, and they cost a pass over the results)."""
+    smallest size (only ``--top-configs`` needs them, and they cost a pass over the results);
+    ``retry``: statuses whose cells count as not evaluated (run again, last result wins)."""
     from autometa.kb import KnowledgeBase
 
     state = _KBState()
@@ -156,7 +157,12 @@ def _kb_state(kb_dir: Path, with_scores: bool = False) -> _KBState:
         # A cell counts as evaluated only with every fold of its repeat on record (journals
         # of older versions wrote one line per fold, so a kill could leave a cell partial).
         complete = kb.complete_repeats(task, fidelity="all")
-        state.evaluated |= set(complete.index[complete.to_numpy()])
+        evaluated = set(complete.index[complete.to_numpy()])
+        if retry:
+            every = kb.results(task, fidelity="all")
+            failed = every.loc[every["status"].isin(retry), list(complete.index.names)]
+            evaluated -= set(failed.itertuples(index=False, name=None))
+        state.evaluated |= evaluated
         state.own_splits |= set(datasets.loc[datasets["openml_task_id"].notna(), "dataset"])
         state.n_rows.update(zip(datasets["dataset"], datasets["n_rows"]))
         state.base_size.update(results.groupby("dataset")["n_rows_used"].min().dropna().items())
@@ -189,6 +195,7 @@ def run(
     top_configs: int | None = None,
     target: str | None = None,
     include_optional: bool = False,
+    retry: Iterable[str] = (),
     progress: bool = True,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
@@ -226,6 +233,10 @@ def run(
         apply to (more than 1,000 training rows or 100 features after preprocessing) its
         folds are recorded as ``not_applicable`` without running it. Pass it again when
         resuming or extending such a knowledge base.
+    retry : statuses (of :data:`autometa.kb.STATUSES`, e.g. ``("error", "timeout")``) whose
+        evaluations are run again, for instance after a bug fix or with a longer
+        ``time_limit``; the new result replaces the old one (fold by fold). By default a
+        recorded failure counts as done.
 
     Returns
     -------
@@ -243,6 +254,11 @@ def run(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+    retry = tuple([retry] if isinstance(retry, str) else retry)
+    retryable = [s for s in STATUSES if s not in ("ok", NOT_APPLICABLE)]
+    unknown = [s for s in retry if s not in retryable]
+    if unknown:
+        raise InvalidParameterError(f"retry must name statuses among {retryable}, got {unknown}")
     start = time.perf_counter()
     kb_dir = Path(kb_dir)
     # the suite first: a bad suite path must not leave an empty knowledge-base folder
@@ -263,6 +279,7 @@ def run(
         top_configs=top_configs,
         target=target,
         include_optional=include_optional,
+        retry=retry,
     )
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
         return _run_locked(
@@ -298,6 +315,7 @@ class _Settings:
     top_configs: int | None
     target: str | None
     include_optional: bool
+    retry: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,7 +350,7 @@ def _run_locked(
     """:func:`run` once it holds the directory's writer lock."""
     from rich.console import Console
 
-    state = _kb_state(kb_dir, with_scores=settings.top_configs is not None)
+    state = _kb_state(kb_dir, with_scores=settings.top_configs is not None, retry=settings.retry)
     journal = Journal(kb_dir)
     write_header(kb_dir, notes="built by autometa.batch.run")
     for record in state.completed_records:

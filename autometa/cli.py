@@ -167,6 +167,12 @@ def batch(
         help="Also evaluate the default of each optional algorithm (the few-shot learner, "
         "where torch is installed) on the datasets it applies to; pass it again to resume.",
     ),
+    retry: list[str] = typer.Option(
+        [],
+        "--retry",
+        help="Evaluate again what failed with this status (error, timeout, memory; repeat "
+        "the option for several), e.g. after a fix or with a longer --time-limit.",
+    ),
 ) -> None:
     """Evaluate the configuration portfolio on every dataset of a suite into a knowledge base.
 
@@ -189,6 +195,7 @@ def batch(
         top_configs=top_configs,
         target=target,
         include_optional=include_optional,
+        retry=tuple(retry),
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 

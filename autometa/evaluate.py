@@ -135,7 +135,11 @@ def _classification_scores(estimator, X_test, y_test, y_pred, all_classes) -> di
         if decision.ndim == 1 and len(fitted_classes) == 2:
             decision = np.column_stack([-decision, decision])
         if decision.ndim == 2 and decision.shape[1] == len(fitted_classes):
-            full = np.full((len(y_test), len(all_classes)), -np.inf)
+            # Classes missing from this training fold rank below every fitted class: a finite
+            # floor, as ROC AUC refuses infinite scores (an -inf here turned whole folds into
+            # errors, balanced accuracy lost with them).
+            floor = np.min(decision, initial=0.0) - 1.0
+            full = np.full((len(y_test), len(all_classes)), floor)
             full[:, np.searchsorted(all_classes, fitted_classes)] = decision
             scores["roc_auc"] = _macro_ovr_auc(np.asarray(y_test), full, all_classes)
     return scores

@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("-j", "--n-jobs", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--base-rows", type=int, default=500)
+    parser.add_argument("--retry", nargs="*", default=[], help="statuses to evaluate again")
     args = parser.parse_args()
     sources = sources_by_size(KnowledgeBase.load(args.kb), args.base_rows)
     print(f"{len(sources)} datasets with more than {args.base_rows} rows", flush=True)
@@ -57,6 +58,7 @@ def main() -> None:
         top_configs=args.top_configs,
         n_jobs=args.n_jobs,
         time_limit=args.time_limit,
+        retry=tuple(args.retry),
     )
 
 

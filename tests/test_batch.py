@@ -326,3 +326,35 @@ def test_a_suite_whose_target_has_another_name(tmp_path):
     kb = KnowledgeBase.load(tmp_path / "kb")
     assert kb.summary("classification")["n_datasets"] == 1
     assert len(kb.results("classification")) == 2 * 2
+
+
+def test_retry_evaluates_recorded_failures_again(tmp_path):
+    """``retry``: cells that failed with the given status run again and their new result
+    replaces the failure; without it, a recorded failure counts as done."""
+    suite = f"dir:{_write_suite(tmp_path / 'suite')}"
+    kb_dir = tmp_path / "kb"
+    _run(suite, kb_dir, n_jobs=1)
+    KnowledgeBase.load(kb_dir).compact()  # the journal folded into the tables
+    kb = KnowledgeBase.load(kb_dir)
+    r = kb._results
+    cell = (r["dataset"] == r["dataset"].iloc[0]) & (r["config_id"] == r["config_id"].iloc[0])
+    task = r.loc[cell, "task"].iloc[0]
+    r.loc[cell, "status"] = "error"  # as a since-fixed bug left it
+    kb._cache.clear()
+    kb.save(kb_dir)
+    assert KnowledgeBase.load(kb_dir).summary(task)["status_counts"]["error"] == 2
+
+    assert _run(suite, kb_dir, n_jobs=1).n_evaluations == 0
+    assert _run(suite, kb_dir, n_jobs=1, retry=["timeout"]).n_evaluations == 0
+    assert _run(suite, kb_dir, n_jobs=1, retry=["error"]).n_evaluations == 1
+    kb = KnowledgeBase.load(kb_dir)
+    assert (kb.results(task)["status"] == "ok").all()
+    assert len(kb.results(task)) == len(r[r["task"] == task])  # replaced, not added
+
+
+def test_retry_names_statuses_that_can_fail(tmp_path):
+    from autometa.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="retry must name statuses"):
+        _run(f"dir:{_write_suite(tmp_path / 'suite')}", tmp_path / "kb", retry=["ok"])
+    assert not (tmp_path / "kb").exists()

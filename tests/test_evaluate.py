@@ -100,3 +100,18 @@ def test_a_worker_that_dies_is_recorded(cancer):
     result = evaluate(None, cancer, cv=2, estimator=AbortingClassifier())
     assert result.status == "error"
     assert "died" in result.error
+
+
+def test_a_class_missing_from_a_training_fold_keeps_the_fold_ok():
+    """A decision-function model never saw one class in a training fold: that class ranks
+    below the others for ROC AUC (an infinite score there used to fail the whole fold)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    frame["y"] = np.where(frame["a"] > 0, "up", "down")
+    frame.loc[0, "y"] = "rare"  # one row: in one test fold, in no training fold of it
+    data = autometa.load_dataset(frame, target="y", name="rare")
+    for algorithm in ("linear_svm", "rbf_svm"):
+        config = next(c for c in space.defaults("classification") if c["algorithm"] == algorithm)
+        result = evaluate(config, data, cv=3)
+        assert result.status == "ok", result.error
+        assert all(np.isfinite(f["roc_auc"]) for f in result.folds)
