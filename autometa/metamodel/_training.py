@@ -103,7 +103,7 @@ def normalised_scores(
 
 def real_size_scores(
     kb: Any, task: str, metric: str, base: pd.DataFrame, configs: dict[str, dict[str, Any]]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every dataset's scores at its largest evaluated size, aligned with ``base``.
 
     The knowledge base runs the whole portfolio at a base size and only the most promising
@@ -111,11 +111,13 @@ def real_size_scores(
     without gets its base score plus its algorithm's expected gain from the base size to the
     real one (:mod:`autometa.metamodel._size`), so that the configs not rerun are neither
     dropped nor compared at a size that flatters or penalises them. A config that failed
-    at the real size (an error or a timeout there) counts as failed. Metrics without
-    common units across datasets (:func:`autometa.metrics.is_bounded`) get no gain.
+    at the real size (an error or a timeout there) counts as failed, and one whose
+    algorithm does not apply to that many rows (the few-shot learner on more than 1,000
+    training rows) as not applicable there. Metrics without common units across datasets
+    (:func:`autometa.metrics.is_bounded`) get no gain.
 
-    Returns the scores (datasets x configs, NaN where unknown) and a bool matrix of the
-    cells that failed at the real size.
+    Returns the scores (datasets x configs, NaN where unknown) and two bool matrices: the
+    cells that failed at the real size and those that do not apply to it.
     """
     from autometa.metamodel._size import fit_slopes, gains, size_pairs
     from autometa.metrics import is_bounded
@@ -138,11 +140,29 @@ def real_size_scores(
         model = fit_slopes(size_pairs(kb, task, metric, greater), algorithm_of)
     algorithms = [str(configs.get(str(c), {}).get("algorithm", c)) for c in base.columns]
     measured = large.to_numpy(dtype=float)
+    info = kb.datasets(task)
+    folds = pd.to_numeric(info.get("cv_folds", pd.Series(dtype=float)), errors="coerce")
+    folds = folds.reindex(base.index)
+    train_share = 1.0 - 1.0 / folds.fillna(3.0).clip(lower=2.0).to_numpy(dtype=float)
+    inapplicable = np.zeros_like(failed)
     for i in np.flatnonzero(rerun):
         gain = gains(model, algorithms, n_large[i]) * (1.0 if greater else -1.0)
         scores[i] = np.where(np.isfinite(measured[i]), measured[i], scores[i] + gain)
-    scores[failed] = np.nan
-    return scores, failed
+        inapplicable[i] = _inapplicable(task, algorithms, n_large[i] * train_share[i])
+    inapplicable &= ~np.isfinite(measured)
+    scores[failed | inapplicable] = np.nan
+    return scores, failed, inapplicable
+
+
+def _inapplicable(task: str, algorithms: Sequence[str], train_rows: float) -> np.ndarray:
+    """Which of ``algorithms`` do not apply to ``train_rows`` training rows (an algorithm
+    the search space does not know here, e.g. an optional one, is taken to apply)."""
+    from autometa.space import ALGORITHMS
+
+    known = ALGORITHMS.get(task, {})
+    return np.array(
+        [a in known and not known[a].applies(int(train_rows)) for a in algorithms], dtype=bool
+    )
 
 
 @dataclass
@@ -216,8 +236,9 @@ class TrainingData:
         base_scores = None
         if fidelity == "real_size":
             base_scores = perf.to_numpy(dtype=float)
-            scores, large_failed = real_size_scores(kb, task, metric, perf, configs)
-            failed = failed | large_failed
+            scores, large_failed, inapplicable = real_size_scores(kb, task, metric, perf, configs)
+            failed = (failed | large_failed) & ~inapplicable
+            not_applicable = not_applicable | inapplicable
             perf = pd.DataFrame(scores, index=perf.index, columns=perf.columns)
         folds = kb.fold_performance(task, metric).reindex(columns=perf.columns)
         grouped = folds.groupby(level="dataset")

@@ -176,3 +176,12 @@ def test_meta_models_learn_from_real_size_scores_by_default(two_size_kb):
     assert get_model("sbs").set_state(model.get_state()).fidelity_ == "real_size"
     base = get_model("sbs").fit(two_size_kb, "classification", "accuracy", fidelity="base")
     assert base.fidelity_ == "base"
+
+
+def test_an_algorithm_for_small_tables_does_not_apply_at_the_real_size():
+    pytest.importorskip("torch")
+    from autometa.metamodel._training import _inapplicable
+
+    algorithms = ["fewshot", "random_forest", "not_in_this_space"]
+    assert _inapplicable("classification", algorithms, 600).tolist() == [False] * 3
+    assert _inapplicable("classification", algorithms, 6000).tolist() == [True, False, False]
