@@ -36,10 +36,10 @@ def probe(
     if not getattr(fitted, "probe_configs_", None):
         note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
         return {}, None, [note]
-    if not (getattr(fitted, "probe_trust_", None) or {}).get("used", 1.0):
+    if not getattr(fitted, "probes_used", True):
         note = (
             "probing skipped: on this knowledge base's held-out families, probes did not "
-            "improve the first pick (the meta-model's probe_trust_); ranked without probing"
+            "improve the first pick (the meta-model's probes_used); ranked without probing"
         )
         return {}, None, [note]
     probes, table = run_probes(

@@ -130,15 +130,11 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         ``fidelity`` (default :data:`TRAINING_FIDELITY`): which of a dataset's sizes the
         targets come from, ``"real_size"`` or ``"base"`` (:meth:`TrainingData.from_kb`).
         """
-        from autometa.metamodel._size import fit_slopes, size_pairs
-        from autometa.metrics import is_bounded
+        from autometa.metamodel._size import size_model
 
-        self.fit_data(TrainingData.from_kb(kb, task, metric, fidelity=fidelity))
-        if is_bounded(metric):
-            pairs = size_pairs(kb, task, metric, self.greater_is_better_)
-            self.size_model_ = fit_slopes(
-                pairs, {c: str(cfg.get("algorithm", c)) for c, cfg in self.configs_.items()}
-            )
+        slopes = size_model(kb, task, metric, kb.configs(task))
+        self.fit_data(TrainingData.from_kb(kb, task, metric, fidelity=fidelity, size_model=slopes))
+        self.size_model_ = slopes
         return self
 
     def fit_data(self, data: TrainingData) -> MetaModel:

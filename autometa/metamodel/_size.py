@@ -82,6 +82,21 @@ def fit_slopes(pairs: pd.DataFrame, algorithm_of: Mapping[str, str]) -> dict[str
     }
 
 
+def size_model(
+    kb: Any, task: str, metric: str, configs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The knowledge base's per-algorithm size slopes for ``metric`` (:func:`fit_slopes` on
+    :func:`size_pairs`); ``{}`` for a metric without common units across datasets
+    (:func:`autometa.metrics.is_bounded`), where a gain in one dataset's units means nothing
+    on another."""
+    from autometa.metrics import is_bounded
+
+    if not is_bounded(metric):
+        return {}
+    pairs = size_pairs(kb, task, metric, kb.greater_is_better(metric))
+    return fit_slopes(pairs, {c: str(cfg.get("algorithm", c)) for c, cfg in configs.items()})
+
+
 def gains(model: Mapping[str, Any], algorithms: list[str], n_rows: float) -> np.ndarray:
     """Expected gain of each config (by algorithm) at ``n_rows`` over its base-size score;
     no gain below the base size, none beyond the largest size measured (no extrapolation)."""

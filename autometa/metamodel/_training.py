@@ -12,7 +12,7 @@ configs.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,12 @@ def normalised_scores(
 
 
 def real_size_scores(
-    kb: Any, task: str, metric: str, base: pd.DataFrame, configs: dict[str, dict[str, Any]]
+    kb: Any,
+    task: str,
+    metric: str,
+    base: pd.DataFrame,
+    configs: dict[str, dict[str, Any]],
+    size_model: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every dataset's scores at its largest evaluated size, aligned with ``base``.
 
@@ -114,13 +119,14 @@ def real_size_scores(
     at the real size (an error or a timeout there) counts as failed, and one whose
     algorithm does not apply to that many rows (the few-shot learner on more than 1,000
     training rows) as not applicable there. Metrics without common units across datasets
-    (:func:`autometa.metrics.is_bounded`) get no gain.
+    (:func:`autometa.metrics.is_bounded`) get no gain. ``size_model``: the knowledge base's
+    size slopes if already fitted (:func:`autometa.metamodel._size.size_model`).
 
     Returns the scores (datasets x configs, NaN where unknown) and two bool matrices: the
     cells that failed at the real size and those that do not apply to it.
     """
-    from autometa.metamodel._size import fit_slopes, gains, size_pairs
-    from autometa.metrics import is_bounded
+    from autometa.metamodel._size import gains
+    from autometa.metamodel._size import size_model as fit_size_model
 
     large = kb.performance(task, metric, fidelity="largest").reindex_like(base)
     results = kb.results(task, fidelity="largest")
@@ -134,10 +140,7 @@ def real_size_scores(
 
     scores = base.to_numpy(dtype=float).copy()
     greater = kb.greater_is_better(metric)
-    model: dict[str, Any] = {}
-    if is_bounded(metric):
-        algorithm_of = {c: str(cfg.get("algorithm", c)) for c, cfg in configs.items()}
-        model = fit_slopes(size_pairs(kb, task, metric, greater), algorithm_of)
+    model = fit_size_model(kb, task, metric, configs) if size_model is None else size_model
     algorithms = [str(configs.get(str(c), {}).get("algorithm", c)) for c in base.columns]
     measured = large.to_numpy(dtype=float)
     info = kb.datasets(task)
@@ -198,13 +201,22 @@ class TrainingData:
     base_scores: np.ndarray | None = None
 
     @classmethod
-    def from_kb(cls, kb: Any, task: str, metric: str, *, fidelity: str = "base") -> TrainingData:
+    def from_kb(
+        cls,
+        kb: Any,
+        task: str,
+        metric: str,
+        *,
+        fidelity: str = "base",
+        size_model: Mapping[str, Any] | None = None,
+    ) -> TrainingData:
         """Collect the matrices of one task and metric from ``kb``.
 
         ``fidelity="base"`` takes every dataset's scores at its base size (the whole
         portfolio on a subsample); ``"real_size"`` the scores at each dataset's largest
         size where it has them, the other configs' base scores moved by their algorithm's
-        expected gain to that size (:func:`real_size_scores`).
+        expected gain to that size (:func:`real_size_scores`; ``size_model``: its slopes
+        where the caller already fitted them).
         """
         if fidelity not in TRAINING_FIDELITIES:
             raise KnowledgeBaseError(
@@ -236,7 +248,9 @@ class TrainingData:
         base_scores = None
         if fidelity == "real_size":
             base_scores = perf.to_numpy(dtype=float)
-            scores, large_failed, inapplicable = real_size_scores(kb, task, metric, perf, configs)
+            scores, large_failed, inapplicable = real_size_scores(
+                kb, task, metric, perf, configs, size_model
+            )
             failed = (failed | large_failed) & ~inapplicable
             not_applicable = not_applicable | inapplicable
             perf = pd.DataFrame(scores, index=perf.index, columns=perf.columns)

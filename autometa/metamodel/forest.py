@@ -309,12 +309,17 @@ class ForestModel(MetaModel):
         plan = getattr(self, "probe_plan_", None)
         return [] if plan is None else [self.config_ids_[c] for c in plan.configs]
 
+    @property
+    def probes_used(self) -> bool:
+        """Whether measured probes change the ranking: not where the inner folds found that
+        they do not improve the first pick (``probe_trust_["used"]``)."""
+        return bool((getattr(self, "probe_trust_", None) or {}).get("used", 1.0))
+
     def _measured_probes(self, probes: Mapping[str, float] | None) -> dict[int, float]:
-        """The finite ``probes`` of the plan's configs, by config position; none where the
-        inner folds found that probes do not improve the first pick (``probe_trust_``)."""
+        """The finite ``probes`` of the plan's configs, by config position; none where
+        probes are not used (:attr:`probes_used`)."""
         plan = getattr(self, "probe_plan_", None)
-        trusted = (getattr(self, "probe_trust_", None) or {}).get("used", 1.0)
-        if not probes or plan is None or not trusted:
+        if not probes or plan is None or not self.probes_used:
             return {}
         position = {c: i for i, c in enumerate(self.config_ids_)}
         return {

@@ -212,17 +212,11 @@ def tune_trust(
     prior, in_train = prior[rows], in_train[rows]
     uniform = in_train / np.maximum(in_train.sum(axis=1, keepdims=True), 1)
     settings = [(plan.sigma * f, share) for f in SIGMA_FACTORS for share in PRIOR_UNIFORMS]
-    hits = np.array(
-        [
-            U[
-                rows,
-                np.argmax(
-                    posterior((1 - share) * prior + share * uniform, -0.5 * sq / s**2) @ U, axis=1
-                ),
-            ]
-            for s, share in settings
-        ]
-    )
+    hits = []
+    for sigma, share in settings:
+        w = posterior((1.0 - share) * prior + share * uniform, -0.5 * sq / sigma**2)
+        hits.append(U[rows, np.argmax(w @ U, axis=1)])
+    hits = np.array(hits)
     labels = np.asarray(groups if groups is not None else [str(r) for r in rows])
     families = np.unique(labels)
     half = np.isin(labels, families[::2])
