@@ -15,9 +15,11 @@ Small CPU run (minutes)::
     python benchmarks/fewshot.py --split val --models pfn_tiny --weights /tmp/fs \
         --k 1,5,20 --episodes 5 --max-datasets 8 --device cpu
 
-Every finished (dataset, support variant, k) unit is appended to a per-dataset JSON-lines
-file under ``--checkpoints`` (a folder keyed by the arguments and the weights' hashes): the
-same command resumes, and ``--report-only`` reports the datasets finished so far.
+Every finished (dataset, support variant, k) unit of every learner is appended to a JSON-lines
+file per dataset and learner under ``--checkpoints`` (a folder keyed by the arguments that
+change the episodes; a model's file is named by its weights' hash): the same command resumes,
+a new model or new weights run only themselves, and ``--report-only`` reports the datasets
+every learner has finished.
 
 Full run (GPU session, see scripts/gpu_fewshot_run.sh)::
 
@@ -174,9 +176,9 @@ def _seed(*parts) -> int:
     return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def _episode_records(name, table, variant, k, args, learners, models) -> list[dict]:
-    """Every episode of one (dataset, support variant, k) unit -> per-learner records."""
-    recs = []
+def _episode_records(name, table, variant, k, args, learners, models) -> dict[str, list[dict]]:
+    """Every episode of one (dataset, support variant, k) unit -> records per learner."""
+    recs: dict[str, list[dict]] = {learner: [] for learner in learners}
     for e in range(args.episodes):
         seed = _seed(name, k, e, variant)
         ep = sample_episode(
@@ -202,7 +204,7 @@ def _episode_records(name, table, variant, k, args, learners, models) -> list[di
                     "error": repr(exc)[:200],
                 }
                 sec = np.nan
-            recs.append(
+            recs[learner].append(
                 {
                     "dataset": name,
                     "variant": variant,
@@ -223,8 +225,25 @@ def units(args) -> list[tuple[str, int]]:
     return [(variant, k) for variant in variants for k in args.k]
 
 
+def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
+    """A learner's checkpoint name: a baseline's own name, a model's name and weights hash.
+
+    Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
+    same episodes whichever others run beside it: new weights or a new learner run only
+    themselves, and what the others finished is kept.
+    """
+    return {
+        learner: (
+            f"{learner}-{hashlib.sha256(Path(model_paths[learner]).read_bytes()).hexdigest()[:16]}"
+            if learner in model_paths
+            else learner
+        )
+        for learner in learners
+    }
+
+
 def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
-    """Finished units of one dataset's checkpoint (a line cut by a kill runs again)."""
+    """Finished units of one checkpoint file (a line cut by a kill runs again)."""
     done: dict[tuple[str, int], list[dict]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -236,33 +255,49 @@ def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
     return done
 
 
+def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
+    """Finished units per learner of one dataset's checkpoint folder."""
+    if folder is None:
+        return {learner: {} for learner in keys}
+    return {learner: read_units(folder / f"{key}.jsonl") for learner, key in keys.items()}
+
+
 def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | None = None):
     """All episodes of one dataset -> list of per-episode records.
 
-    With ``checkpoint`` (one JSON-lines file per dataset, so parallel workers never share
-    a file) every finished (variant, k) unit is appended there and skipped on rerun.
+    With ``checkpoint`` (one folder per dataset, one JSON-lines file per learner in it, so
+    parallel workers never share a file) every finished (variant, k) unit of every learner
+    is appended there and skipped on rerun.
     """
     _importable_autometa()
     import torch
 
     torch.set_num_threads(1)
-    done = read_units(checkpoint) if checkpoint is not None else {}
-    todo = [u for u in units(args) if u not in done]
+    keys = learner_keys(learners, model_paths)
+    done = read_dataset(checkpoint, keys)
+    missing = {u: [m for m in learners if u not in done[m]] for u in units(args)}
+    needed = {m for ms in missing.values() for m in ms}
     models = {}
-    if model_paths and todo:
+    if needed & set(model_paths):
         from autometa.fewshot._weights import load_weights
 
-        models = {m: load_weights(p)[0] for m, p in model_paths.items()}
-    for variant, k in todo:
-        recs = _episode_records(name, table, variant, k, args, learners, models)
-        done[(variant, k)] = recs
-        if checkpoint is not None:
-            append_line(checkpoint, json.dumps({"variant": variant, "k": k, "records": recs}))
-    return [r for u in units(args) for r in done[u]]
+        models = {m: load_weights(p)[0] for m, p in model_paths.items() if m in needed}
+    if checkpoint is not None and needed:
+        checkpoint.mkdir(parents=True, exist_ok=True)
+    for (variant, k), todo in missing.items():
+        if not todo:
+            continue
+        recs = _episode_records(name, table, variant, k, args, todo, models)
+        for learner, learner_recs in recs.items():
+            done[learner][(variant, k)] = learner_recs
+            if checkpoint is not None:
+                line = json.dumps({"variant": variant, "k": k, "records": learner_recs})
+                append_line(checkpoint / f"{keys[learner]}.jsonl", line)
+    return [r for u in units(args) for m in learners for r in done[m][u]]
 
 
-def checkpoint_dir(args, learners: list[str], model_paths: dict[str, str]) -> Path:
-    """A folder per set of arguments that change results (weights by content hash)."""
+def checkpoint_dir(args) -> Path:
+    """A folder per set of arguments that change the episodes or how they are scored."""
     key = {
         "split": args.split,
         "split_file": str(args.split_file),
@@ -270,10 +305,6 @@ def checkpoint_dir(args, learners: list[str], model_paths: dict[str, str]) -> Pa
         "n_query": args.n_query,
         "n_ensemble": args.n_ensemble,
         "device": args.device.split(":")[0],
-        "learners": learners,
-        "weights": {
-            m: hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16] for m, p in model_paths.items()
-        },
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(args.checkpoints) / f"fewshot_{args.split}_{digest}"
@@ -491,16 +522,21 @@ def main(argv: list[str] | None = None) -> dict:
 
     t0 = time.time()
     planned = len(datasets)
-    ckdir = None if args.no_checkpoint else checkpoint_dir(args, learners, model_paths)
+    ckdir = None if args.no_checkpoint else checkpoint_dir(args)
     if ckdir is not None:
         ckdir.mkdir(parents=True, exist_ok=True)
         print(f"checkpoint: {ckdir}", file=sys.stderr)
     if args.report_only:
         if ckdir is None:
             p.error("--report-only needs the checkpoint (drop --no-checkpoint)")
-        finished = {n: read_units(ckdir / f"{n}.jsonl") for n in datasets}
-        datasets = [n for n in datasets if all(u in finished[n] for u in units(args))]
-        parts = [[r for u in units(args) for r in finished[n][u]] for n in datasets]
+        keys = learner_keys(learners, model_paths)
+        finished = {n: read_dataset(ckdir / n, keys) for n in datasets}
+        datasets = [
+            n for n in datasets if all(u in finished[n][m] for m in learners for u in units(args))
+        ]
+        parts = [
+            [r for u in units(args) for m in learners for r in finished[n][m][u]] for n in datasets
+        ]
     else:
         from joblib import Parallel, delayed
 
@@ -511,7 +547,7 @@ def main(argv: list[str] | None = None) -> dict:
                 args,
                 learners,
                 model_paths,
-                None if ckdir is None else ckdir / f"{n}.jsonl",
+                None if ckdir is None else ckdir / n,
             )
             for n in datasets
         )

@@ -59,20 +59,48 @@ def test_checkpoint_resumes_finished_units_and_survives_a_cut_line(bench, tmp_pa
 
     def fake_episodes(name, table, variant, k, args, learners, models):
         calls.append((variant, k))
-        return [{"dataset": name, "variant": variant, "k": k, "roc_auc": 0.5}]
+        return {m: [{"dataset": name, "variant": variant, "k": k, "m": m}] for m in learners}
 
     monkeypatch.setattr(bench, "_episode_records", fake_episodes)
     args = argparse.Namespace(imbalanced=True, k=[1, 5])
-    checkpoint = tmp_path / "d.jsonl"
+    checkpoint = tmp_path / "d"
+    checkpoint.mkdir()
     finished = {"variant": "balanced", "k": 1, "records": [{"dataset": "d", "kept": True}]}
-    checkpoint.write_text(json.dumps(finished) + "\n" + '{"variant": "balanced", "k": 5, "rec')
+    (checkpoint / "logreg.jsonl").write_text(
+        json.dumps(finished) + "\n" + '{"variant": "balanced", "k": 5, "rec'
+    )
 
     records = bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
     assert calls == [("balanced", 5), ("imbalanced", 1), ("imbalanced", 5)]
     assert records[0] == {"dataset": "d", "kept": True} and len(records) == 4
 
-    lines = checkpoint.read_text().split("\n")
+    lines = (checkpoint / "logreg.jsonl").read_text().split("\n")
     assert lines[-1] == "" and "" not in lines[:-1]  # one unit per line, no blank lines
     calls.clear()
     again = bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
     assert calls == [] and again == records
+
+
+def test_a_new_learner_or_new_weights_run_only_themselves(bench, tmp_path, monkeypatch):
+    import argparse
+
+    ran = []
+
+    def fake_episodes(name, table, variant, k, args, learners, models):
+        ran.append(tuple(learners))
+        return {m: [{"variant": variant, "k": k, "learner": m}] for m in learners}
+
+    monkeypatch.setattr(bench, "_episode_records", fake_episodes)
+    args = argparse.Namespace(imbalanced=False, k=[1])
+    weights = tmp_path / "protonet_S.pt"
+    weights.write_bytes(b"first")
+    checkpoint = tmp_path / "d"
+
+    bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
+    bench.bench_dataset("d", None, args, ["logreg", "rf"], {}, checkpoint)
+    assert ran == [("logreg",), ("rf",)]
+
+    keys = bench.learner_keys(["protonet_S", "rf"], {"protonet_S": str(weights)})
+    assert keys["rf"] == "rf" and keys["protonet_S"].startswith("protonet_S-")
+    weights.write_bytes(b"retrained")
+    assert bench.learner_keys(["protonet_S"], {"protonet_S": str(weights)}) != keys
