@@ -110,6 +110,7 @@ def rank(
     picks = fitted.select(mf, min(k, n_usable), allowed=allowed, **with_probes) if n_usable else []
     # allowed= ranks the others last; a configuration that cannot be used here never comes
     picks = [c for c in picks if usable[c]]
+    notes += caveats(fitted, configs, picks, dataset)
     raw, raw_std = fitted.to_raw(scores, std, mf, n_rows=len(dataset.y))
     return Ranking(scores, std, raw, raw_std, fit_time, picks, notes)
 
@@ -154,6 +155,28 @@ def applicable(fitted: Any, configs: dict, dataset: Any) -> tuple[np.ndarray, li
         f"configurations of {name!r} are not recommended: {why}" for name, why in reasons.items()
     ]
     return mask, notes
+
+
+def caveats(fitted: Any, configs: dict, picks: list[int], dataset: Any) -> list[str]:
+    """What a user should know about the picked configurations on ``dataset``
+    (:func:`autometa.space.caveat`), one note per algorithm."""
+    from autometa import space
+    from autometa.errors import ConfigError
+
+    said: dict[str, str | None] = {}
+    for c in picks:
+        config = configs.get(fitted.config_ids_[c], fitted.configs_.get(fitted.config_ids_[c]))
+        name = config.get("algorithm") if isinstance(config, dict) else None
+        if not isinstance(name, str) or name in said:
+            continue
+        algorithm = space.ALGORITHMS[dataset.task].get(name)
+        if algorithm is None or algorithm.caveat is None:
+            continue
+        try:
+            said[name] = space.caveat(dict(config, task=dataset.task), dataset.y)
+        except ConfigError:  # not a valid configuration: make_pipeline says so
+            continue
+    return [f"{name!r}: {why}" for name, why in said.items() if why is not None]
 
 
 def nearest(fitted: Any, kb: Any, mf: pd.Series, *, task: str, metric: str) -> Neighbours:

@@ -88,6 +88,10 @@ class Algorithm:
     #: Features after the configuration's preprocessing (encoding, reduction) it applies
     #: to at most (``None``: any number).
     max_features: int | None = None
+    #: What a user should know where it does apply: ``caveat(params, y)`` -> a sentence or
+    #: ``None`` (the few-shot learner: that it will run as logistic regression on these
+    #: labels). Asked only of recommended configurations, so it may import what it needs.
+    caveat: Callable[[dict[str, Any], Any], str | None] | None = None
 
     @property
     def limited(self) -> bool:
@@ -205,6 +209,14 @@ def _fewshot(**kwargs) -> BaseEstimator:
     from autometa.fewshot.classifier import FewShotClassifier
 
     return FewShotClassifier(**kwargs)
+
+
+def _fewshot_caveat(params: dict[str, Any], y: Any) -> str | None:
+    """That the few-shot learner will run as logistic regression on labels ``y``, and why."""
+    from autometa.fewshot.classifier import fallback_reason
+
+    why = fallback_reason(y, method=params.get("method"))
+    return None if why is None else f"it will run as logistic regression on this table: {why}"
 
 
 def _torch_available() -> bool:
@@ -424,6 +436,7 @@ OPTIONAL: tuple[OptionalAlgorithm, ...] = (
             optional=True,
             max_rows=FEWSHOT_MAX_ROWS,
             max_features=FEWSHOT_MAX_FEATURES,
+            caveat=_fewshot_caveat,
         ),
         installed=_torch_available,
         requires='it needs PyTorch: pip install "autometa[torch]"',

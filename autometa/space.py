@@ -443,6 +443,20 @@ def _complete(config: dict[str, Any], task: str | None) -> tuple[dict[str, Any],
     return full, algorithm
 
 
+def caveat(config: dict[str, Any], y: Any, *, task: str | None = None) -> str | None:
+    """What a user should know about ``config`` on a table with labels ``y`` where it does
+    apply (``Algorithm.caveat``; the few-shot learner: that it will run as logistic
+    regression, and why), or ``None``.
+
+    Examples
+    --------
+    >>> caveat(defaults("classification")[0], [0, 1] * 100) is None
+    True
+    """
+    full, algorithm = _complete(config, task)
+    return None if algorithm.caveat is None else algorithm.caveat(full["params"], y)
+
+
 def preprocessed_width(
     config: dict[str, Any],
     X: pd.DataFrame,

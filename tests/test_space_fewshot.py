@@ -489,6 +489,44 @@ def tiny_weights(tmp_path, monkeypatch):
 
 
 @needs_torch
+def test_recommend_says_where_it_would_run_as_logistic_regression(
+    fewshot_kb, tmp_path, monkeypatch
+):
+    """The note and the fit agree: weights gated for <= 5 rows per class answer a tiny
+    table with the network and, on a larger one, recommend says the fit will fall back."""
+    import torch
+
+    from autometa.fewshot import FewShotClassifier, save_weights
+    from autometa.fewshot._weights import build_model, size_config
+    from autometa.fewshot.classifier import fallback_reason
+
+    folder = tmp_path / "weights"
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(folder))
+    torch.manual_seed(0)
+    gate = {
+        "k_le_5": {"passed": True, "auc": 0.9, "baseline_auc": 0.8},
+        "k_gt_5": {"passed": False, "auc": 0.7, "baseline_auc": 0.8},
+    }
+    save_weights(
+        build_model("pfn", size_config("pfn", "tiny")).eval(), folder / "pfn_S.pt", {"gate": gate}
+    )
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for rows, falls_back in ((slice(None, None, 10), False), (slice(None, None, 2), True)):
+        X_part, y_part = X.iloc[rows], y.iloc[rows]  # 5 and 25 rows per class
+        reason = fallback_reason(y_part)
+        fitted = quiet_fit(FewShotClassifier(device="cpu"), X_part, y_part)
+        assert (reason is not None) is falls_back and fitted.fallback_ == reason
+        frame = X_part.assign(target=y_part)
+        recs = autometa.recommend(frame, target="target", k=3, kb=fewshot_kb, model="sbs")
+        assert recs[0].algorithm == "fewshot"
+        notes = [w for w in recs.warnings if w.startswith("'fewshot': it will run as logistic")]
+        assert len(notes) == int(falls_back)
+        if falls_back:
+            assert "more than 5 rows per class" in notes[0] and "0.7000" in notes[0]
+
+
+@needs_torch
 def test_fitted_fallback_pipeline_saves_and_loads(tmp_path, monkeypatch):
     """No weights shipped: the logistic-regression fallback is saved as plain sklearn."""
     monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(tmp_path))  # empty: the fallback

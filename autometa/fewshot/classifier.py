@@ -36,6 +36,11 @@ GATE_TOLERANCE = 0.005
 #: Rows per class at or below which an episode counts as "k <= 5" for the gate.
 SMALL_K = 5
 METHODS = ("pfn", "protonet", "maml", "reptile")
+#: The gate's regimes in words.
+REGIME_WORDS = {
+    "k_le_5": f"at most {SMALL_K} rows per class",
+    "k_gt_5": f"more than {SMALL_K} rows per class",
+}
 
 
 class FewShotFallbackWarning(UserWarning):
@@ -106,9 +111,56 @@ def _gate_ok(meta: dict, regime: str) -> tuple[bool, str]:
     if not rec.get("passed", False):
         return False, (
             f"on meta-validation the weights reached ROC AUC {rec.get('auc', float('nan')):.4f} against "
-            f"{rec.get('baseline_auc', float('nan')):.4f} for logistic regression at {regime.replace('_', ' ')}"
+            f"{rec.get('baseline_auc', float('nan')):.4f} for logistic regression with "
+            f"{REGIME_WORDS.get(regime, regime)}"
         )
     return True, ""
+
+
+def regime_of(n_rows: int, n_classes: int) -> str:
+    """The gate's regime of a fit on ``n_rows`` labelled rows of ``n_classes`` classes."""
+    return "k_le_5" if n_rows / n_classes <= SMALL_K else "k_gt_5"
+
+
+def resolve_weights(
+    model: str | os.PathLike, method: str | None, regime: str, gate: bool = True
+) -> tuple[Path, str | None]:
+    """The weights file a fit in ``regime`` uses, and why it falls back (``None``: it does not).
+
+    ``model`` is ``"default"`` (the shipped weights of ``method``, or of the default method)
+    or a weights file's path; a missing shipped file or a failed gate is a fallback, a
+    missing path the caller gave is an error.
+    """
+    choice = default_choice()
+    shipped = isinstance(model, str) and model == "default"
+    path = (
+        weights_dir() / f"{method or choice['method']}_{choice['size']}.pt"
+        if shipped
+        else Path(model)
+    )
+    if shipped and not path.is_file():
+        return (
+            path,
+            f"no few-shot weights are shipped for method {method or choice['method']!r} ({path})",
+        )
+    _, meta = _load_cached(path, method)
+    ok, why = _gate_ok(meta, regime) if gate else (True, "")
+    return path, None if ok else f"weights {path.name} failed the gate ({why})"
+
+
+def fallback_reason(y: Any, *, method: str | None = None, model: str = "default") -> str | None:
+    """Why :class:`FewShotClassifier` fitted on labels ``y`` would use logistic regression
+    instead of its network (no weights, or weights that failed the meta-validation gate for
+    this many rows per class), or ``None`` where it would use the network.
+
+    Examples
+    --------
+    >>> fallback_reason([0, 1] * 500)  # doctest: +SKIP
+    'weights protonet_S.pt failed the gate (... with more than 5 rows per class)'
+    """
+    y = np.asarray(y)
+    n_classes = max(len(np.unique(y)), 1)
+    return resolve_weights(model, method, regime_of(len(y), n_classes))[1]
 
 
 def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -257,7 +309,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             self.X_, self.y_ = self.X_[keep], self.y_[keep]
         self.fallback_, self.model_, self.meta_, self.weights_ = None, None, {}, None
         k_eff = len(y_enc) / len(self.classes_)
-        regime = "k_le_5" if k_eff <= SMALL_K else "k_gt_5"
+        regime = regime_of(len(y_enc), len(self.classes_))
         if isinstance(self.model, EpisodeModel):
             bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
             if bad:
@@ -272,31 +324,17 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 f"of a weights file or an EpisodeModel, got {type(self.model).__name__}"
             )
         else:
-            choice = default_choice()
-            method = self.method or choice["method"]
-            shipped = isinstance(self.model, str) and self.model == "default"
-            if shipped:
-                path = weights_dir() / f"{method}_{choice['size']}.pt"
-                if not path.is_file():
-                    self.fallback_ = (
-                        f"no few-shot weights are shipped for method {method!r} ({path})"
-                    )
-            else:
-                path = Path(self.model)
+            path, self.fallback_ = resolve_weights(self.model, self.method, regime, self.gate)
             if self.fallback_ is None:
-                model, meta = _load_cached(path, method if self.method else None)
-                ok, why = _gate_ok(meta, regime) if self.gate else (True, "")
-                if ok:
-                    self.model_, self.meta_ = model, meta
-                    # what a saved classifier stores instead of the network (__getstate__)
-                    self.weights_ = {
-                        "file": path.name if shipped else str(path.resolve()),
-                        "shipped": shipped,
-                        "method": method if self.method else None,
-                        "sha256": _digest(path),
-                    }
-                else:
-                    self.fallback_ = f"weights {path.name} failed the gate ({why})"
+                self.model_, self.meta_ = _load_cached(path, self.method)
+                shipped = isinstance(self.model, str) and self.model == "default"
+                # what a saved classifier stores instead of the network (__getstate__)
+                self.weights_ = {
+                    "file": path.name if shipped else str(path.resolve()),
+                    "shipped": shipped,
+                    "method": self.method,
+                    "sha256": _digest(path),
+                }
         if self.fallback_ is not None:
             warnings.warn(
                 f"FewShotClassifier falls back to logistic regression: {self.fallback_}",
