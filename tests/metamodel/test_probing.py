@@ -242,6 +242,22 @@ def test_a_model_without_probes_says_so(frame, space_two_kinds):
     assert any("no probe configurations" in w for w in recs.warnings)
 
 
+def test_probes_the_held_out_families_did_not_trust_are_skipped_and_said(frame, space_two_kinds):
+    from autometa.metamodel import get_model
+
+    fitted = get_model("default", random_state=0).fit(
+        space_two_kinds, "classification", "balanced_accuracy"
+    )
+    assert fitted.probe_configs_  # it has probes to run
+    fitted.probe_trust_ = {**(fitted.probe_trust_ or {}), "used": 0.0}
+    recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, model=fitted, probe=True)
+    assert recs.probes is None and "probes" in recs.timings
+    assert any(w.startswith("probing skipped: on this knowledge base") for w in recs.warnings)
+    fitted.probe_trust_["used"] = 1.0
+    recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, model=fitted, probe=True)
+    assert recs.probes is not None and not any("probing skipped" in w for w in recs.warnings)
+
+
 def test_probes_survive_the_json_round_trip(frame, space_two_kinds):
     from autometa.recommendation import Recommendations
 
