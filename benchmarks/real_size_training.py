@@ -37,9 +37,8 @@ FIDELITIES = ("base", "real_size")
 
 def real_size_datasets(kb: KnowledgeBase, task: str) -> set[str]:
     """Datasets evaluated at a size above their base size."""
-    base = kb.results(task, fidelity="base").groupby("dataset")["n_rows_used"].min()
-    large = kb.results(task, fidelity="largest").groupby("dataset")["n_rows_used"].max()
-    return set(large.index[(large > base.reindex(large.index)).to_numpy(dtype=bool)])
+    sizes = kb.rows_used(task)
+    return set(sizes.index[sizes["largest"] > sizes["base"]])
 
 
 def regrets(picks: pd.DataFrame, truth: TrainingData, ks: list[int]) -> pd.DataFrame:

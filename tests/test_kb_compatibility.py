@@ -50,6 +50,10 @@ def test_schema_1_knowledge_base():
     # schema 1 results carry no size: they take their dataset record's n_rows_used
     sizes = kb.results(C).groupby("dataset")["n_rows_used"].unique()
     assert [list(s) for s in sizes] == [[120], [500]]
+    assert kb.rows_used(C).to_dict("index") == {
+        "c1": {"base": 120, "largest": 120},
+        "c2": {"base": 500, "largest": 500},
+    }
     assert (kb.results(C)["repeat"] == 0).all()
     assert kb.fit_times(C).loc["c1", "rf"] == pytest.approx(1.0)
     mf = kb.metafeatures()
@@ -76,6 +80,9 @@ def test_schema_2_knowledge_base_with_a_journal_at_a_larger_size():
     largest = kb.performance(C, "accuracy", fidelity="largest").loc["c1"]
     assert largest["rf"] == pytest.approx(0.88) and np.isnan(largest["knn"])
     assert sorted(kb.results(C, fidelity="all")["n_rows_used"].unique()) == [500, 2000]
+    sizes = kb.rows_used(C)
+    assert sizes.loc["c1"].tolist() == [500, 2000]
+    assert (sizes.drop("c1")["base"] == sizes.drop("c1")["largest"]).all()  # one size only
     assert kb.results(C).query("config_id == 'rf'")["repeat"].tolist() == [0, 0, 1, 1]
     assert kb.complete_repeats(C).all()
     assert kb.status_matrix(R).loc["r2", "ridge"] == "error"  # a dataset the journal added

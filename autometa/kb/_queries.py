@@ -27,6 +27,15 @@ from autometa.metrics import METRICS
 REPEAT_KEY = ["dataset", "config_id", "repeat", "n_rows_used"]
 
 
+def rows_used_of(results: pd.DataFrame) -> pd.DataFrame:
+    """Dataset -> smallest (``base``) and largest ``n_rows_used`` of ``results`` (see
+    :meth:`TableQueries.rows_used`)."""
+    sizes = results.dropna(subset=["n_rows_used"]).groupby("dataset")["n_rows_used"]
+    frame = pd.DataFrame({"base": sizes.min(), "largest": sizes.max()}).astype("Int64")
+    frame.index.name = "dataset"
+    return frame
+
+
 class TableQueries:
     """Queries of a knowledge base's tables; see :class:`~autometa.kb.KnowledgeBase`."""
 
@@ -142,6 +151,22 @@ class TableQueries:
         per = results["dataset"].map(self.folds_per_repeat(task))
         results["repeat"] = (results["fold"] // per).astype("Int64")
         return results
+
+    def rows_used(self, task: str) -> pd.DataFrame:
+        """Dataset -> the training-table rows its evaluations used (``n_rows_used``):
+        ``base``, its smallest size (where the whole portfolio ran), and ``largest`` (the
+        same where the dataset was evaluated at one size only). Datasets whose results do
+        not record their size are left out.
+
+        Examples
+        --------
+        >>> kb.rows_used("classification").head(2)  # doctest: +SKIP
+                     base  largest
+        dataset
+        adult         500    10000
+        allbp         500     3772
+        """
+        return rows_used_of(self._task_results(check_task(task), "all"))
 
     def folds_per_repeat(self, task: str) -> pd.Series:
         """Dataset -> cross-validation folds per repeat, so that a result's repeat is

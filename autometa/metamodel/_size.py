@@ -39,9 +39,8 @@ def size_pairs(kb: Any, task: str, metric: str, greater_is_better: bool) -> pd.D
         (results["status"] == "ok") & results[metric].notna() & results["n_rows_used"].notna()
     ]
     cells = ok.groupby(["dataset", "config_id", "n_rows_used"], as_index=False)[metric].mean()
-    sizes = cells.groupby("dataset")["n_rows_used"]
-    cells["n_base"] = sizes.transform("min")
-    cells["n_large"] = sizes.transform("max")
+    sizes = kb.rows_used(task).rename(columns={"base": "n_base", "largest": "n_large"})
+    cells = cells.join(sizes, on="dataset")
     base = cells[cells["n_rows_used"] == cells["n_base"]]
     large = cells[(cells["n_rows_used"] == cells["n_large"]) & (cells["n_large"] > cells["n_base"])]
     pairs = large.merge(

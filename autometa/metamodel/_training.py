@@ -130,10 +130,9 @@ def real_size_scores(
 
     large = kb.performance(task, metric, fidelity="largest").reindex_like(base)
     results = kb.results(task, fidelity="largest")
-    sizes = results.groupby("dataset")["n_rows_used"].max().astype(float)
-    n_large = sizes.reindex(base.index).to_numpy(dtype=float)
-    n_base = kb.results(task, fidelity="base").groupby("dataset")["n_rows_used"].min().astype(float)
-    rerun = n_large > n_base.reindex(base.index).to_numpy(dtype=float)
+    sizes = kb.rows_used(task).reindex(base.index).astype(float)
+    n_large = sizes["largest"].to_numpy()
+    rerun = n_large > sizes["base"].to_numpy()
     bad = results[~results["status"].isin(["ok", NOT_APPLICABLE])]
     failed_cells = pd.crosstab(bad["dataset"], bad["config_id"]).reindex_like(base) > 0
     failed = failed_cells.fillna(False).to_numpy(dtype=bool) & rerun[:, None]

@@ -16,7 +16,7 @@ from autometa.metamodel._size import fit_slopes, gains, size_pairs
 
 
 class _FidelityKB:
-    """The one query ``size_pairs`` makes of a knowledge base."""
+    """The two queries ``size_pairs`` makes of a knowledge base."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -24,6 +24,11 @@ class _FidelityKB:
     def results(self, task, *, fidelity="base"):
         assert fidelity == "all"
         return self.frame
+
+    def rows_used(self, task):
+        from autometa.kb._queries import rows_used_of
+
+        return rows_used_of(self.frame)
 
 
 def _results(slope_of: dict[str, float], n_datasets: int = 6) -> pd.DataFrame:
