@@ -73,6 +73,8 @@ from autometa.fewshot.split import load_split
 CLASSICAL = ("logreg", "rf", "xgb")
 K_SMALL = (1, 2, 5)
 K_LARGE = (10, 20, 50)
+#: The issue's inference target: milliseconds per episode on the CPU.
+INFERENCE_MS = 50.0
 
 
 # ----------------------------------------------------------------------- metrics
@@ -409,32 +411,41 @@ def gate_record(summary: dict, model: str) -> dict:
 
 
 def choose_default(summary: dict, gates: dict, names: list[str]) -> dict | None:
-    """``default.json``'s contents: the model with the best mean meta-val ROC AUC over k
-    (balanced support) among those passing the k <= 5 gate, or ``None`` when none passes
-    (a default that always falls back would ship nothing)."""
+    """``default.json``'s contents: among the models passing the k <= 5 gate, those within
+    the inference target (:data:`INFERENCE_MS`, the slowest k's median milliseconds per
+    balanced episode) first, then the best mean meta-val ROC AUC over k (balanced
+    support); ``None`` when none passes the gate (a default that always falls back would
+    ship nothing)."""
+
+    def balanced(m: str, field: str) -> list[float]:
+        return [
+            s["learners"][m][field]
+            for key, s in summary.items()
+            if key.startswith("balanced/") and m in s["learners"]
+        ]
 
     def overall(m: str) -> float:
-        return float(
-            np.mean(
-                [
-                    s["learners"][m]["roc_auc"]
-                    for key, s in summary.items()
-                    if key.startswith("balanced/") and m in s["learners"]
-                ]
-            )
-        )
+        return float(np.mean(balanced(m, "roc_auc")))
+
+    def slowest_ms(m: str) -> float:
+        times = [t for t in balanced(m, "median_ms_per_episode") if np.isfinite(t)]
+        return max(times) if times else float("inf")
 
     eligible = [m for m in names if gates.get(m, {}).get("k_le_5", {}).get("passed")]
     if not eligible:
         return None
-    method, size = max(eligible, key=overall).rsplit("_", 1)
+    fast = [m for m in eligible if slowest_ms(m) <= INFERENCE_MS]
+    method, size = max(fast or eligible, key=overall).rsplit("_", 1)
     return {
         "method": method,
         "size": size,
-        "chosen_by": "mean meta-val ROC AUC over k (balanced), among the models passing "
-        "the k <= 5 gate",
+        "chosen_by": "among the models passing the k <= 5 gate, those within "
+        f"{INFERENCE_MS:g} ms per episode first, then the best mean meta-val ROC AUC over k "
+        "(balanced)",
         "scores": {m: overall(m) for m in names},
+        "ms_per_episode": {m: slowest_ms(m) for m in names},
         "passed_k_le_5": eligible,
+        "within_inference_target": fast,
     }
 
 

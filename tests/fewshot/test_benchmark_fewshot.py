@@ -12,9 +12,14 @@ def bench(load_benchmark):
     return load_benchmark("fewshot")
 
 
-def _summary(aucs: dict[int, dict[str, float]]) -> dict:
+def _summary(aucs: dict[int, dict[str, float]], ms: dict[str, float] | None = None) -> dict:
+    ms = ms or {}
     return {
-        f"balanced/k={k}": {"learners": {m: {"roc_auc": v} for m, v in row.items()}}
+        f"balanced/k={k}": {
+            "learners": {
+                m: {"roc_auc": v, "median_ms_per_episode": ms.get(m, 10.0)} for m, v in row.items()
+            }
+        }
         for k, row in aucs.items()
     }
 
@@ -49,6 +54,22 @@ def test_default_is_chosen_among_models_passing_the_small_k_gate(bench):
     assert choice["passed_k_le_5"] == ["protonet_S"]
     failing = {m: {"k_le_5": {"passed": False}} for m in names}
     assert bench.choose_default(summary, failing, names) is None
+
+
+def test_default_prefers_models_within_the_inference_target(bench):
+    aucs = {
+        1: {"protonet_S": 0.70, "protonet_tiny": 0.68, "logreg": 0.66},
+        5: {"protonet_S": 0.80, "protonet_tiny": 0.78, "logreg": 0.78},
+    }
+    names = ["protonet_S", "protonet_tiny"]
+    slow_s = _summary(aucs, ms={"protonet_S": 300.0, "protonet_tiny": 30.0})
+    gates = {m: bench.gate_record(slow_s, m) for m in names}
+    choice = bench.choose_default(slow_s, gates, names)
+    assert (choice["method"], choice["size"]) == ("protonet", "tiny")
+    assert choice["within_inference_target"] == ["protonet_tiny"]
+    both_slow = _summary(aucs, ms={"protonet_S": 300.0, "protonet_tiny": 90.0})
+    choice = bench.choose_default(both_slow, gates, names)  # none fast: the best AUC
+    assert (choice["method"], choice["size"]) == ("protonet", "S")
 
 
 def test_checkpoint_resumes_finished_units_and_survives_a_cut_line(bench, tmp_path, monkeypatch):
