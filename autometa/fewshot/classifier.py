@@ -153,6 +153,19 @@ def fallback_reason(y: Any, *, method: str | None = None, model: str = "default"
     instead of its network (no weights, or weights that failed the meta-validation gate for
     this many rows per class), or ``None`` where it would use the network.
 
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The labels of the rows it would be fitted on.
+    method : {"pfn", "protonet", "maml", "reptile"}, default=None
+        As :class:`FewShotClassifier`'s ``method`` (``None``: the shipped default).
+    model : str, default="default"
+        As :class:`FewShotClassifier`'s ``model``: ``"default"`` or a weights file's path.
+
+    Returns
+    -------
+    str or None
+
     Examples
     --------
     >>> fallback_reason([0, 1] * 500)  # doctest: +SKIP
