@@ -228,15 +228,18 @@ def units(args) -> list[tuple[str, int]]:
 
 
 def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
-    """A learner's checkpoint name: a baseline's own name, a model's name and weights hash.
+    """A learner's checkpoint name: a baseline's own name, a model's name and the hash of
+    its network (not of the file: writing the gate into it keeps the key).
 
     Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
     same episodes whichever others run beside it: new weights or a new learner run only
     themselves, and what the others finished is kept.
     """
+    from autometa.fewshot._weights import network_digest
+
     return {
         learner: (
-            f"{learner}-{hashlib.sha256(Path(model_paths[learner]).read_bytes()).hexdigest()[:16]}"
+            f"{learner}-{network_digest(model_paths[learner])[:16]}"
             if learner in model_paths
             else learner
         )

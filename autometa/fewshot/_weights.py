@@ -20,6 +20,7 @@ config describes) and their values (all finite) are checked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -257,6 +258,18 @@ def read_payload(path: str | Path) -> dict[str, Any]:
             f"{str(path)!r} is for unknown method {payload['method']!r}; known: {list(METHODS)}"
         )
     return payload
+
+
+def network_digest(path: str | Path) -> str:
+    """SHA-256 (hex) of the network a weights file holds: method, configuration and
+    tensors, not ``meta`` (so writing the gate record into the file keeps the digest)."""
+    payload = read_payload(path)
+    h = hashlib.sha256(json.dumps([payload["method"], payload["config"]], sort_keys=True).encode())
+    for name, tensor in sorted(payload["state_dict"].items()):
+        h.update(name.encode())
+        h.update(str(tensor.dtype).encode() + str(tuple(tensor.shape)).encode())
+        h.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def load_weights(

@@ -36,6 +36,8 @@ GATE_TOLERANCE = 0.005
 #: Rows per class at or below which an episode counts as "k <= 5" for the gate.
 SMALL_K = 5
 METHODS = ("pfn", "protonet", "maml", "reptile")
+#: Which size of a method's shipped weights to use where the default size has none.
+SIZE_PREFERENCE = ("S", "tiny", "M")
 #: The gate's regimes in words.
 REGIME_WORDS = {
     "k_le_5": f"at most {SMALL_K} rows per class",
@@ -117,6 +119,16 @@ def _gate_ok(meta: dict, regime: str) -> tuple[bool, str]:
     return True, ""
 
 
+def shipped_weights(method: str | None = None) -> Path:
+    """The shipped weights file of ``method`` (``None``: the default method): the default
+    size's where it exists, else the first of :data:`SIZE_PREFERENCE` shipped for it."""
+    choice = default_choice()
+    method = method or choice["method"]
+    sizes = [choice["size"], *(s for s in SIZE_PREFERENCE if s != choice["size"])]
+    paths = [weights_dir() / f"{method}_{size}.pt" for size in sizes]
+    return next((p for p in paths if p.is_file()), paths[0])
+
+
 def regime_of(n_rows: int, n_classes: int) -> str:
     """The gate's regime of a fit on ``n_rows`` labelled rows of ``n_classes`` classes."""
     return "k_le_5" if n_rows / n_classes <= SMALL_K else "k_gt_5"
@@ -131,18 +143,11 @@ def resolve_weights(
     or a weights file's path; a missing shipped file or a failed gate is a fallback, a
     missing path the caller gave is an error.
     """
-    choice = default_choice()
     shipped = isinstance(model, str) and model == "default"
-    path = (
-        weights_dir() / f"{method or choice['method']}_{choice['size']}.pt"
-        if shipped
-        else Path(model)
-    )
+    path = shipped_weights(method) if shipped else Path(model)
     if shipped and not path.is_file():
-        return (
-            path,
-            f"no few-shot weights are shipped for method {method or choice['method']!r} ({path})",
-        )
+        name = method or default_choice()["method"]
+        return path, f"no few-shot weights are shipped for method {name!r} ({path})"
     _, meta = _load_cached(path, method)
     ok, why = _gate_ok(meta, regime) if gate else (True, "")
     return path, None if ok else f"weights {path.name} failed the gate ({why})"

@@ -112,9 +112,14 @@ def test_a_new_learner_or_new_weights_run_only_themselves(bench, tmp_path, monke
         return {m: [{"variant": variant, "k": k, "learner": m}] for m in learners}
 
     monkeypatch.setattr(bench, "_episode_records", fake_episodes)
+    import torch
+
+    from autometa.fewshot._weights import build_model, save_weights, size_config
+
     args = argparse.Namespace(imbalanced=False, k=[1])
-    weights = tmp_path / "protonet_S.pt"
-    weights.write_bytes(b"first")
+    torch.manual_seed(0)
+    model = build_model("protonet", size_config("protonet", "tiny"))
+    weights = save_weights(model, tmp_path / "protonet_S.pt", {"gate": {}})
     checkpoint = tmp_path / "d"
 
     bench.bench_dataset("d", None, args, ["logreg"], {}, checkpoint)
@@ -123,5 +128,13 @@ def test_a_new_learner_or_new_weights_run_only_themselves(bench, tmp_path, monke
 
     keys = bench.learner_keys(["protonet_S", "rf"], {"protonet_S": str(weights)})
     assert keys["rf"] == "rf" and keys["protonet_S"].startswith("protonet_S-")
-    weights.write_bytes(b"retrained")
-    assert bench.learner_keys(["protonet_S"], {"protonet_S": str(weights)}) != keys
+    save_weights(model, weights, {"gate": {"k_le_5": {"passed": True}}})  # same network
+    assert bench.learner_keys(["protonet_S"], {"protonet_S": str(weights)}) == {
+        "protonet_S": keys["protonet_S"]
+    }
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # retrained
+    save_weights(model, weights, {"gate": {}})
+    assert bench.learner_keys(["protonet_S"], {"protonet_S": str(weights)}) != {
+        "protonet_S": keys["protonet_S"]
+    }
