@@ -177,3 +177,21 @@ def test_oversized_file_is_refused_before_reading(good, tmp_path, monkeypatch):
     monkeypatch.setattr("autometa.fewshot._weights.MAX_FILE_BYTES", 100)
     with pytest.raises(FewShotWeightsError, match="bytes, more than the 100"):
         load_weights(path)
+
+
+def test_a_method_without_weights_of_the_default_size_uses_its_shipped_size(tmp_path, monkeypatch):
+    import json
+
+    from autometa.fewshot._weights import build_model, save_weights, size_config
+    from autometa.fewshot.classifier import shipped_weights
+
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(tmp_path))
+    (tmp_path / "default.json").write_text(json.dumps({"method": "protonet", "size": "tiny"}))
+    for method, size in (("protonet", "tiny"), ("protonet", "S"), ("maml", "S")):
+        save_weights(
+            build_model(method, size_config(method, "tiny")), tmp_path / f"{method}_{size}.pt"
+        )
+    assert shipped_weights() == tmp_path / "protonet_tiny.pt"  # the default size first
+    assert shipped_weights("protonet") == tmp_path / "protonet_tiny.pt"
+    assert shipped_weights("maml") == tmp_path / "maml_S.pt"  # no maml_tiny: its own size
+    assert shipped_weights("pfn") == tmp_path / "pfn_tiny.pt"  # none: the missing default
