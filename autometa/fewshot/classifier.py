@@ -120,7 +120,8 @@ def _gate_ok(meta: dict, regime: str) -> tuple[bool, str]:
         return False, (
             f"on meta-validation the weights reached ROC AUC {worst.get('auc', float('nan')):.4f}"
             f" against {worst.get('baseline_auc', float('nan')):.4f} for logistic regression{at}"
-            f"; the gate for {REGIME_WORDS.get(regime, regime)} allows 0.005 less at every k"
+            f"; the gate for {REGIME_WORDS.get(regime, regime)} allows {GATE_TOLERANCE:g} less"
+            " at every k"
         )
     return True, ""
 
@@ -180,7 +181,7 @@ def fallback_reason(y: Any, *, method: str | None = None, model: str = "default"
     Examples
     --------
     >>> fallback_reason([0, 1] * 500)  # doctest: +SKIP
-    'weights protonet_S.pt failed the gate (... with more than 5 rows per class)'
+    'weights protonet_tiny.pt failed the gate (... at k=50 rows per class; ...)'
     """
     y = np.asarray(y)
     n_classes = max(len(np.unique(y)), 1)
