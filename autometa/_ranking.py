@@ -115,6 +115,15 @@ def rank(
     return Ranking(scores, std, raw, raw_std, fit_time, picks, notes)
 
 
+def _config_of(fitted: Any, configs: dict, c: int) -> tuple[Any, str | None]:
+    """The ``c``-th configuration of ``fitted`` (the knowledge base's, else the model's own)
+    and its algorithm's name (``None`` for an opaque configuration)."""
+    cid = fitted.config_ids_[c]
+    config = configs.get(cid, fitted.configs_.get(cid))
+    name = config.get("algorithm") if isinstance(config, dict) else None
+    return config, name if isinstance(name, str) else None
+
+
 def applicable(fitted: Any, configs: dict, dataset: Any) -> tuple[np.ndarray, list[str]]:
     """Which of the meta-model's configurations may be recommended for ``dataset``, and
     notes on the others: not one of an optional algorithm this installation lacks (the
@@ -128,10 +137,9 @@ def applicable(fitted: Any, configs: dict, dataset: Any) -> tuple[np.ndarray, li
     task = dataset.task
     mask = np.ones(len(fitted.config_ids_), dtype=bool)
     reasons: dict[str, str] = {}
-    for c, cid in enumerate(fitted.config_ids_):
-        config = configs.get(cid, fitted.configs_.get(cid))
-        name = config.get("algorithm") if isinstance(config, dict) else None
-        if not isinstance(name, str):
+    for c in range(len(fitted.config_ids_)):
+        config, name = _config_of(fitted, configs, c)
+        if name is None:
             continue
         algorithm = space.ALGORITHMS[task].get(name)
         if algorithm is None:
@@ -165,9 +173,8 @@ def caveats(fitted: Any, configs: dict, picks: list[int], dataset: Any) -> list[
 
     said: dict[str, str | None] = {}
     for c in picks:
-        config = configs.get(fitted.config_ids_[c], fitted.configs_.get(fitted.config_ids_[c]))
-        name = config.get("algorithm") if isinstance(config, dict) else None
-        if not isinstance(name, str) or name in said:
+        config, name = _config_of(fitted, configs, c)
+        if name is None or name in said:
             continue
         algorithm = space.ALGORITHMS[dataset.task].get(name)
         if algorithm is None or algorithm.caveat is None:
