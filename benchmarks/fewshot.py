@@ -227,9 +227,21 @@ def units(args) -> list[tuple[str, int]]:
     return [(variant, k) for variant in variants for k in args.k]
 
 
+def auto_heads(path: str | Path) -> dict[str, str]:
+    """The head ``FewShotClassifier(head="auto")`` puts on the network of ``path`` per gate
+    regime (what the gate and the checkpoints of that model measure)."""
+    from autometa.fewshot._weights import load_weights
+    from autometa.fewshot.classifier import head_for
+
+    model = load_weights(path)[0]
+    return {regime: head_for("auto", model, regime) for regime in ("k_le_5", "k_gt_5")}
+
+
 def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
-    """A learner's checkpoint name: a baseline's own name, a model's name and the hash of
-    its network (not of the file: writing the gate into it keeps the key).
+    """A learner's checkpoint name: a baseline's own name, a model's name, the hash of its
+    network (not of the file: writing the gate into it keeps the key) and ``-linear`` where
+    it runs with the linear head above 5 rows per class (results from before that head are
+    not reused).
 
     Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
     same episodes whichever others run beside it: new weights or a new learner run only
@@ -240,6 +252,7 @@ def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, 
     return {
         learner: (
             f"{learner}-{network_digest(model_paths[learner])[:16]}"
+            + ("-linear" if auto_heads(model_paths[learner])["k_gt_5"] == "linear" else "")
             if learner in model_paths
             else learner
         )
@@ -392,10 +405,11 @@ def targets(summary: dict, neural: list[str]) -> dict:
     return res
 
 
-def gate_record(summary: dict, model: str) -> dict:
+def gate_record(summary: dict, model: str, heads: dict[str, str] | None = None) -> dict:
     """Gate per regime (k <= 5 and k > 5): the model passes a regime when, at every k of it
     that was run, its mean meta-val ROC AUC is at least logistic regression's minus 0.005
-    (the issue's k <= 5 target, read per k)."""
+    (the issue's k <= 5 target, read per k). ``heads``: the head the model ran with per
+    regime (:func:`auto_heads`), stored with the record (the gate is per head)."""
     rec = {}
     for regime, ks in (("k_le_5", K_SMALL), ("k_gt_5", K_LARGE)):
         per_k = {}
@@ -409,6 +423,7 @@ def gate_record(summary: dict, model: str) -> dict:
                 "auc": float(np.mean([v["auc"] for v in per_k.values()])),
                 "baseline_auc": float(np.mean([v["baseline_auc"] for v in per_k.values()])),
                 "per_k": per_k,
+                "head": (heads or {}).get(regime, "network"),
             }
     return rec
 
@@ -596,7 +611,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         result["device_name"] = torch.cuda.get_device_name(0)
     if names and args.split == "val":
-        result["gate"] = {m: gate_record(summary, m) for m in names}
+        result["gate"] = {m: gate_record(summary, m, auto_heads(model_paths[m])) for m in names}
         if args.write_gate:
             import torch
 

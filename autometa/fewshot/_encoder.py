@@ -355,6 +355,39 @@ class EpisodeModel(nn.Module):
         -------
         Tensor of shape (B, N - n_ctx, n_classes)
         """
+        z, miss, feat_ids, class_ids = self._episode_inputs(
+            x, y_ctx, n_classes, norm, generator, canonical
+        )
+        return self.episode_logits(z, miss, feat_ids, class_ids, y_ctx, n_classes)
+
+    def row_embeddings(
+        self,
+        x: torch.Tensor,
+        y_ctx: torch.Tensor,
+        n_classes: int,
+        *,
+        norm: str = "robust",
+        generator: torch.Generator | None = None,
+        canonical: bool = False,
+    ) -> torch.Tensor:
+        """Embeddings of every row, (B, N, d): what the method's own head works on.
+
+        Only for methods that embed each row on its own (:attr:`has_row_embeddings`); the
+        arguments are those of :meth:`forward`, so a row's embedding is the one its logits
+        would come from.
+        """
+        if not self.has_row_embeddings:
+            raise NotImplementedError(f"{self.method!r} does not embed rows on their own")
+        z, miss, feat_ids, _ = self._episode_inputs(x, y_ctx, n_classes, norm, generator, canonical)
+        return self.encoder(z, miss, feat_ids)
+
+    @property
+    def has_row_embeddings(self) -> bool:
+        """Whether the model embeds each row independently (a :class:`RowEncoder`)."""
+        return isinstance(getattr(self, "encoder", None), RowEncoder)
+
+    def _episode_inputs(self, x, y_ctx, n_classes, norm, generator, canonical):
+        """Normalised values, missing flags, column and class identities of an episode."""
         n_ctx = y_ctx.shape[1]
         z, miss = normalize(x, n_ctx, norm)
         B, _, Fd = z.shape
@@ -366,7 +399,7 @@ class EpisodeModel(nn.Module):
             frank = torch.argsort(torch.rand(B, Fd, generator=generator), dim=1).to(z.device)
         feat_ids = identity_vectors(frank, self.d_id, generator, z.device)
         class_ids = identity_vectors(crank, self.d_id, generator, z.device)
-        return self.episode_logits(z, miss, feat_ids, class_ids, y_ctx, n_classes)
+        return z, miss, feat_ids, class_ids
 
     def episode_logits(
         self,

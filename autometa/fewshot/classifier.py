@@ -45,6 +45,15 @@ REGIME_WORDS = {
 }
 
 
+#: The heads :class:`FewShotClassifier` can put on the network (its ``head``).
+HEADS = ("auto", "network", "linear")
+#: Inverse L2 strength of the linear head's logistic regression (chosen on meta-validation
+#: at k = 10-50 among 0.01, 0.03, 0.1, 0.3, 1 and 10, with and without the raw features).
+LINEAR_HEAD_C = 0.1
+#: Where the linear head clips the standardised raw features (outliers).
+RAW_CLIP = 5.0
+
+
 class FewShotFallbackWarning(UserWarning):
     """FewShotClassifier is using logistic regression instead of the neural learner."""
 
@@ -103,13 +112,38 @@ def _load_cached(path: Path, method: str | None) -> tuple[EpisodeModel, dict]:
     return model, meta
 
 
-def _gate_ok(meta: dict, regime: str) -> tuple[bool, str]:
+def head_for(head: str, model: EpisodeModel, regime: str) -> str:
+    """The head a fit in ``regime`` puts on ``model``: ``head`` itself, or for ``"auto"``
+    the linear head above :data:`SMALL_K` rows per class where the method embeds rows on
+    their own (ProtoNet, MAML, Reptile), the method's own head otherwise."""
+    if head not in HEADS:
+        raise InvalidParameterError(
+            f"FewShotClassifier(head={head!r}): head must be one of {HEADS}"
+        )
+    if head == "linear" and not model.has_row_embeddings:
+        raise InvalidParameterError(
+            f"FewShotClassifier(head='linear'): the {model.method!r} network does not embed "
+            "rows on their own, so it has no embeddings for a linear head; use head='auto' "
+            "or 'network', or method='protonet', 'maml' or 'reptile'"
+        )
+    if head == "auto":
+        return "linear" if regime == "k_gt_5" and model.has_row_embeddings else "network"
+    return head
+
+
+def _gate_ok(meta: dict, regime: str, head: str = "network") -> tuple[bool, str]:
     gate = meta.get("gate")
     if not gate:
         return False, "the weights carry no meta-validation gate record"
     rec = gate.get(regime)
     if rec is None:
         return False, f"the gate record has no entry for {regime}"
+    gated_head = rec.get("head", "network")  # records before the linear head had none
+    if gated_head != head:
+        return False, (
+            f"the gate for {REGIME_WORDS.get(regime, regime)} was measured with the "
+            f"{gated_head} head, not the {head} head this fit uses"
+        )
     if not rec.get("passed", False):
         # the worst k says why; the regime's means can sit on either side of the baseline
         per_k = rec.get("per_k") or {"": rec}
@@ -142,25 +176,32 @@ def regime_of(n_rows: int, n_classes: int) -> str:
 
 
 def resolve_weights(
-    model: str | os.PathLike, method: str | None, regime: str, gate: bool = True
+    model: str | os.PathLike,
+    method: str | None,
+    regime: str,
+    gate: bool = True,
+    head: str = "auto",
 ) -> tuple[Path, str | None]:
     """The weights file a fit in ``regime`` uses, and why it falls back (``None``: it does not).
 
     ``model`` is ``"default"`` (the shipped weights of ``method``, or of the default method)
-    or a weights file's path; a missing shipped file or a failed gate is a fallback, a
-    missing path the caller gave is an error.
+    or a weights file's path; a missing shipped file or a failed gate (for the head the fit
+    puts on the network, see :func:`head_for`) is a fallback, a missing path the caller gave
+    is an error.
     """
     shipped = isinstance(model, str) and model == "default"
     path = shipped_weights(method) if shipped else Path(model)
     if shipped and not path.is_file():
         name = method or default_choice()["method"]
         return path, f"no few-shot weights are shipped for method {name!r} ({path})"
-    _, meta = _load_cached(path, method)
-    ok, why = _gate_ok(meta, regime) if gate else (True, "")
+    network, meta = _load_cached(path, method)
+    ok, why = _gate_ok(meta, regime, head_for(head, network, regime)) if gate else (True, "")
     return path, None if ok else f"weights {path.name} failed the gate ({why})"
 
 
-def fallback_reason(y: Any, *, method: str | None = None, model: str = "default") -> str | None:
+def fallback_reason(
+    y: Any, *, method: str | None = None, model: str = "default", head: str = "auto"
+) -> str | None:
     """Why :class:`FewShotClassifier` fitted on labels ``y`` would use logistic regression
     instead of its network (no weights, or weights that failed the meta-validation gate for
     this many rows per class), or ``None`` where it would use the network.
@@ -173,6 +214,8 @@ def fallback_reason(y: Any, *, method: str | None = None, model: str = "default"
         As :class:`FewShotClassifier`'s ``method`` (``None``: the shipped default).
     model : str, default="default"
         As :class:`FewShotClassifier`'s ``model``: ``"default"`` or a weights file's path.
+    head : {"auto", "network", "linear"}, default="auto"
+        As :class:`FewShotClassifier`'s ``head``.
 
     Returns
     -------
@@ -185,7 +228,7 @@ def fallback_reason(y: Any, *, method: str | None = None, model: str = "default"
     """
     y = np.asarray(y)
     n_classes = max(len(np.unique(y)), 1)
-    return resolve_weights(model, method, regime_of(len(y), n_classes))[1]
+    return resolve_weights(model, method, regime_of(len(y), n_classes), head=head)[1]
 
 
 def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -221,6 +264,13 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     of features).  Predictions do not depend on column order or label values, and are
     deterministic for a fixed ``random_state``.
 
+    With more than 5 rows per class a logistic regression on the network's row embeddings
+    and the raw features (the *linear head*, fitted on the context rows) replaces the
+    method's own head where the method embeds rows on their own: a class mean throws away
+    what many rows per class say, a linear model on the same embeddings keeps it (Tian et
+    al., "Rethinking few-shot image classification: a good embedding is all you need?",
+    ECCV 2020), and the raw features give it what the embedding lost.
+
     When no usable weights are shipped, or the shipped weights failed the meta-validation
     gate for the regime of this fit (k <= 5 or k > 5 rows per class), it falls back to
     logistic regression and says so with a :class:`FewShotFallbackWarning`; ``fallback_``
@@ -237,6 +287,11 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     n_ensemble : int
         Ensemble members averaged at prediction.
+    head : {"auto", "network", "linear"}, default="auto"
+        ``"network"``: the method's own head (class prototypes, the adapted head, the PFN's
+        output); ``"linear"``: logistic regression on the standardised row embeddings and
+        raw features (ProtoNet, MAML and Reptile only); ``"auto"``: the linear head above 5 rows per class where the
+        method has one, the network's otherwise. The weights' gate is per head.
     random_state : int
         Seed of the identity vectors and feature subsets.
     gate : bool
@@ -254,6 +309,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         Only when ``X`` was a DataFrame.
     fallback_ : str or None
         Why logistic regression is used instead of the network, or ``None``.
+    head_ : {"network", "linear"} or None
+        The head the network runs with (``None`` with the fallback).
     model_ : EpisodeModel or None
         The network (``None`` with the fallback). A classifier whose network came from a
         weights file is saved (pickled, or by ``skops``) without it: ``weights_`` says
@@ -280,6 +337,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         method: str | None = None,
         device: str = "auto",
         n_ensemble: int = 4,
+        head: str = "auto",
         random_state: int = 0,
         gate: bool = True,
         max_context: int = 2000,
@@ -289,6 +347,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         self.method = method
         self.device = device
         self.n_ensemble = n_ensemble
+        self.head = head
         self.random_state = random_state
         self.gate = gate
         self.max_context = max_context
@@ -312,6 +371,10 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"method must be one of {METHODS} or None, got {self.method!r}")
         if not isinstance(self.n_ensemble, int) or self.n_ensemble < 1:
             raise ValueError(f"n_ensemble must be a positive int, got {self.n_ensemble!r}")
+        if self.head not in HEADS:
+            raise InvalidParameterError(
+                f"FewShotClassifier(head={self.head!r}): head must be one of {HEADS}"
+            )
         Xf, names = _as_float_matrix(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(Xf):
@@ -333,6 +396,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             keep = self._stratified_subsample(self.y_, self.max_context)
             self.X_, self.y_ = self.X_[keep], self.y_[keep]
         self.fallback_, self.model_, self.meta_, self.weights_ = None, None, {}, None
+        self.head_ = None
         k_eff = len(y_enc) / len(self.classes_)
         regime = regime_of(len(y_enc), len(self.classes_))
         if isinstance(self.model, EpisodeModel):
@@ -343,15 +407,19 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                     f"values in {bad[:5]}; its probabilities would be NaN"
                 )
             self.model_ = self.model
+            self.head_ = head_for(self.head, self.model, regime)
         elif not isinstance(self.model, (str, os.PathLike)):
             raise InvalidParameterError(
                 f'FewShotClassifier(model={self.model!r}): model must be "default", the path '
                 f"of a weights file or an EpisodeModel, got {type(self.model).__name__}"
             )
         else:
-            path, self.fallback_ = resolve_weights(self.model, self.method, regime, self.gate)
+            path, self.fallback_ = resolve_weights(
+                self.model, self.method, regime, self.gate, self.head
+            )
             if self.fallback_ is None:
                 self.model_, self.meta_ = _load_cached(path, self.method)
+                self.head_ = head_for(self.head, self.model_, regime)
                 shipped = isinstance(self.model, str) and self.model == "default"
                 # what a saved classifier stores instead of the network (__getstate__)
                 self.weights_ = {
@@ -400,6 +468,10 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
+        # saved before the linear head existed: it predicts as it did when it was saved
+        state.setdefault("head", "network")
+        if "classes_" in state and state.get("fallback_") is None:
+            state.setdefault("head_", "network")
         if isinstance(state.get("device_"), str):
             state["device_"] = torch.device(state["device_"])
         super().__setstate__(state)
@@ -469,6 +541,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         if self.fallback_ is not None:
             return self.fallback_estimator_.predict_proba(Xq)
         C = len(self.classes_)
+        if getattr(self, "head_", "network") == "linear":
+            return self._linear_proba(Xq, C)
         max_classes = int(self.meta_.get("train", {}).get("max_classes", 10))
         if C <= max_classes:
             return self._proba(self.X_, self.y_, Xq, C)
@@ -483,31 +557,82 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         """Most probable class of each row: ndarray of shape (n_queries,)."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    @torch.no_grad()
-    def _proba(self, Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, C: int) -> np.ndarray:
-        model = self._network()
-        dev = self.device_
+    def _members(self, xc: torch.Tensor):
+        """Per ensemble member: (columns it sees, input normalisation, seed)."""
         max_f = int(self.meta_.get("train", {}).get("max_features", 64))
-        xc = torch.tensor(Xc)[None]
-        y_ctx = torch.from_numpy(yc)[None].to(dev)
-        Fd = Xc.shape[1]
+        Fd = xc.shape[2]
         if Fd > max_f:
             # Feature subsets chosen by canonical column rank: invariant to column order.
             z, _ = normalize(xc, xc.shape[1], "robust")
             rank = canonical_feature_order(z, xc.shape[1])[0].numpy()
             by_rank = np.argsort(rank)
-        out = np.zeros((len(Xq), C))
         for m in range(self.n_ensemble):
             seed = int(self.random_state) * 7919 + m
             cols = slice(None)
             if Fd > max_f:
                 pick = np.random.default_rng(seed).choice(Fd, max_f, replace=False)
                 cols = np.sort(by_rank[pick])
-            norm = "robust" if m % 2 == 0 else "quantile"
-            for s in range(0, len(Xq), self.batch_size):
-                xq = torch.tensor(Xq[s : s + self.batch_size])[None]
-                x = torch.cat([xc, xq], 1)[:, :, cols].to(dev)
+            yield cols, ("robust" if m % 2 == 0 else "quantile"), seed
+
+    def _episodes(self, xc: torch.Tensor, Xq: np.ndarray, cols):
+        """(first query row, context + a batch of query rows on the device)."""
+        for s in range(0, len(Xq), self.batch_size):
+            xq = torch.tensor(Xq[s : s + self.batch_size])[None]
+            yield s, torch.cat([xc, xq], 1)[:, :, cols].to(self.device_)
+
+    @torch.no_grad()
+    def _proba(self, Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, C: int) -> np.ndarray:
+        model = self._network()
+        xc = torch.tensor(Xc)[None]
+        y_ctx = torch.from_numpy(yc)[None].to(self.device_)
+        out = np.zeros((len(Xq), C))
+        for cols, norm, seed in self._members(xc):
+            for s, x in self._episodes(xc, Xq, cols):
                 gen = torch.Generator().manual_seed(seed)
                 logits = model(x, y_ctx, C, norm=norm, generator=gen, canonical=True)
-                out[s : s + len(xq[0])] += torch.softmax(logits.float()[0], -1).cpu().numpy()
+                out[s : s + x.shape[1] - len(yc)] += (
+                    torch.softmax(logits.float()[0], -1).cpu().numpy()
+                )
         return out / self.n_ensemble
+
+    @torch.no_grad()
+    def _linear_proba(self, Xq: np.ndarray, C: int) -> np.ndarray:
+        """The linear head: per member, a logistic regression fitted on the context rows'
+        standardised embeddings and raw features predicts the query rows'."""
+        from sklearn.linear_model import LogisticRegression
+
+        raw_ctx, raw_qry = _standardised(self.X_, Xq, clip=RAW_CLIP)
+        model = self._network()
+        xc = torch.tensor(self.X_)[None]
+        y_ctx = torch.from_numpy(self.y_)[None].to(self.device_)
+        n_ctx = len(self.y_)
+        out = np.zeros((len(Xq), C))
+        for cols, norm, seed in self._members(xc):
+            head = None
+            for s, x in self._episodes(xc, Xq, cols):
+                gen = torch.Generator().manual_seed(seed)
+                e = model.row_embeddings(x, y_ctx, C, norm=norm, generator=gen, canonical=True)
+                e = e.float()[0].cpu().numpy()
+                emb_ctx, emb_qry = _standardised(e[:n_ctx], e[n_ctx:])
+                if head is None:  # the context's embeddings are the same in every batch
+                    head = LogisticRegression(C=LINEAR_HEAD_C, max_iter=500)
+                    head.fit(np.hstack([emb_ctx, raw_ctx]), self.y_)
+                rows = slice(s, s + len(emb_qry))
+                out[rows] += head.predict_proba(np.hstack([emb_qry, raw_qry[rows]]))
+        return out / self.n_ensemble
+
+
+def _standardised(
+    ctx: np.ndarray, qry: np.ndarray, clip: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ctx`` and ``qry`` with missing values set to the context's median, then centred and
+    scaled by the context's mean and standard deviation (and clipped to +-``clip``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: filled with 0
+        fill = np.nan_to_num(np.nanmedian(ctx, axis=0))
+    ctx, qry = (np.where(np.isnan(a), fill, a) for a in (ctx, qry))
+    mean, scale = ctx.mean(0), ctx.std(0) + 1e-6
+    ctx, qry = (ctx - mean) / scale, (qry - mean) / scale
+    if clip is not None:
+        ctx, qry = np.clip(ctx, -clip, clip), np.clip(qry, -clip, clip)
+    return ctx, qry
