@@ -138,3 +138,27 @@ def test_a_new_learner_or_new_weights_run_only_themselves(bench, tmp_path, monke
     assert bench.learner_keys(["protonet_S"], {"protonet_S": str(weights)}) != {
         "protonet_S": keys["protonet_S"]
     }
+
+
+def test_the_gate_and_the_checkpoints_know_the_head(bench, tmp_path):
+    import torch
+
+    from autometa.fewshot._weights import build_model, save_weights, size_config
+
+    paths = {}
+    for method in ("protonet", "pfn"):
+        torch.manual_seed(0)
+        model = build_model(method, size_config(method, "tiny"))
+        paths[method] = str(save_weights(model, tmp_path / f"{method}_tiny.pt", {"gate": {}}))
+    assert bench.auto_heads(paths["protonet"]) == {"k_le_5": "network", "k_gt_5": "linear"}
+    assert bench.auto_heads(paths["pfn"]) == {"k_le_5": "network", "k_gt_5": "network"}
+    keys = bench.learner_keys(
+        ["protonet_tiny", "pfn_tiny"],
+        {"protonet_tiny": paths["protonet"], "pfn_tiny": paths["pfn"]},
+    )
+    assert keys["protonet_tiny"].endswith("-linear") and not keys["pfn_tiny"].endswith("-linear")
+    summary = _summary(
+        {5: {"protonet_tiny": 0.8, "logreg": 0.78}, 20: {"protonet_tiny": 0.9, "logreg": 0.85}}
+    )
+    gate = bench.gate_record(summary, "protonet_tiny", bench.auto_heads(paths["protonet"]))
+    assert gate["k_le_5"]["head"] == "network" and gate["k_gt_5"]["head"] == "linear"

@@ -219,6 +219,87 @@ def test_gate(tmp_path, monkeypatch, data):
     assert clf.fallback_ is None
 
 
+# ------------------------------------------------------------------ the heads
+def _per_class(y, n):
+    return np.concatenate([np.flatnonzero(y == c)[:n] for c in np.unique(y)])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_auto_head_is_linear_above_five_rows_per_class_where_rows_are_embedded(
+    models, data, method
+):
+    X, y, Xq = data
+    many = FewShotClassifier(model=models[method], n_ensemble=1).fit(X, y)  # ~13 per class
+    few = _per_class(y, 3)
+    small = FewShotClassifier(model=models[method], n_ensemble=1).fit(X[few], y[few])
+    assert many.head_ == ("network" if method == "pfn" else "linear")
+    assert small.head_ == "network"
+    check_proba(many.predict_proba(Xq), len(Xq), 3)
+
+
+def test_linear_head_learns_what_the_raw_features_say(models):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(240, 5)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.normal(size=240) > 0).astype(int)
+    from sklearn.metrics import roc_auc_score
+
+    aucs = {}
+    for head in ("network", "linear"):  # an untrained network: its embeddings say little
+        clf = FewShotClassifier(model=models["protonet"], n_ensemble=1, head=head)
+        P = clf.fit(X[:40], y[:40]).predict_proba(X[40:])
+        aucs[head] = roc_auc_score(y[40:], P[:, 1])
+    assert aucs["linear"] > 0.85 and aucs["linear"] > aucs["network"] + 0.05
+
+
+def test_linear_head_is_deterministic_and_batch_independent(models, data):
+    X, y, Xq = data
+    P = proba(models["protonet"], X, y, Xq, head="linear")
+    np.testing.assert_array_equal(P, proba(models["protonet"], X, y, Xq, head="linear"))
+    P_batched = proba(models["protonet"], X, y, Xq, head="linear", batch_size=4)
+    np.testing.assert_allclose(P, P_batched, atol=1e-6)
+
+
+def test_bad_head_is_a_named_error(models, data):
+    from autometa.errors import InvalidParameterError
+
+    X, y, _Xq = data
+    with pytest.raises(InvalidParameterError, match="head='bogus'.*one of"):
+        FewShotClassifier(model=models["protonet"], head="bogus").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'pfn' network does not embed rows"):
+        FewShotClassifier(model=models["pfn"], head="linear").fit(X, y)
+
+
+def test_gate_is_per_head(tmp_path, monkeypatch, data):
+    X, y, _Xq = data
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(tmp_path))
+    (tmp_path / "default.json").write_text('{"method": "protonet", "size": "tiny"}')
+    passed = {"passed": True, "auc": 0.9, "baseline_auc": 0.85}
+    gate = {"k_le_5": passed, "k_gt_5": {**passed, "head": "network"}}
+    save_weights(tiny("protonet"), tmp_path / "protonet_tiny.pt", {"gate": gate})
+    with pytest.warns(FewShotFallbackWarning, match="measured with the network head, not the"):
+        clf = FewShotClassifier().fit(X, y)  # k > 5: the auto head is the linear one
+    assert clf.head_ is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewShotFallbackWarning)
+        assert FewShotClassifier(head="network").fit(X, y).head_ == "network"
+    gate["k_gt_5"]["head"] = "linear"
+    save_weights(tiny("protonet"), tmp_path / "protonet_tiny.pt", {"gate": gate})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewShotFallbackWarning)
+        assert FewShotClassifier().fit(X, y).head_ == "linear"
+
+
+def test_a_classifier_saved_before_the_linear_head_predicts_as_it_did(models, data):
+    X, y, Xq = data
+    clf = FewShotClassifier(model=models["protonet"], n_ensemble=2, head="network").fit(X, y)
+    state = clf.__getstate__()
+    del state["head"], state["head_"]
+    old = FewShotClassifier.__new__(FewShotClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["head"] == "network"
+    np.testing.assert_array_equal(old.predict_proba(Xq), clf.predict_proba(Xq))
+
+
 def test_sklearn_api(models):
     from sklearn.base import clone
 
