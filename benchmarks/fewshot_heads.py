@@ -1,0 +1,150 @@
+"""Which head on the few-shot network above 5 rows per class? (meta-validation only)
+
+ProtoNet's own head classifies by the distance to class means, which throws away what many
+rows per class say: at k = 10-50 the shipped network was level with logistic regression and
+behind random forest. This compares heads on the same row embeddings
+(``EpisodeModel.row_embeddings``) of the default weights, on the meta-val episodes of
+``benchmarks/fewshot.py`` (balanced support, the same seeds):
+
+- ``prototype``: the network's own head (``FewShotClassifier(head="network")``);
+- ``soft_knn``: a softmax over the distances to every support row (matching networks);
+- ``emb_lr_C``: logistic regression on the standardised embeddings, inverse strength C;
+- ``emb_raw_lr_C``: the same on the embeddings and the standardised raw features
+  (``FewShotClassifier(head="linear")`` uses C = 0.1, the choice of this benchmark);
+- ``logreg``, ``rf``: the benchmark's baselines, and ``emb_raw_lr_0.1+rf``, the average of
+  the linear head's and the forest's probabilities (a hybrid, for reference: it costs the
+  forest's time).
+
+    python benchmarks/fewshot_heads.py --k 10,20,50 --episodes 6 --n-jobs 2
+
+Writes ``benchmarks/results/fewshot_heads.{csv,md}`` (mean over datasets of the
+per-dataset mean ROC AUC and log loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from fewshot import _seed, run_learner, scores
+
+RESULTS = ROOT / "benchmarks" / "results"
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def head_probabilities(ep, seed: int) -> dict[str, np.ndarray]:
+    """Every head's query probabilities on one episode (the ensemble members averaged)."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from autometa.fewshot.classifier import FewShotClassifier, _standardised
+
+    clf = FewShotClassifier(random_state=seed, gate=False, head="network")
+    clf.fit(ep.X_ctx, ep.y_ctx)
+    out = {"prototype": clf.predict_proba(ep.X_qry)}
+    model, n_ctx, C = clf._network(), len(ep.y_ctx), int(ep.y_ctx.max()) + 1
+    raw_ctx, raw_qry = _standardised(ep.X_ctx, ep.X_qry, clip=5.0)
+    xc = torch.tensor(clf.X_)[None]
+    sums: dict[str, np.ndarray] = {}
+    for cols, norm, member_seed in clf._members(xc):
+        _, x = next(clf._episodes(xc, ep.X_qry, cols))
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(member_seed)
+            e = model.row_embeddings(
+                x, torch.from_numpy(clf.y_)[None], C, norm=norm, generator=gen, canonical=True
+            )[0].float()
+            d2 = torch.cdist(e[n_ctx:], e[:n_ctx]) ** 2 * torch.exp(model.log_temp).item()
+            w = torch.softmax(-d2 / e.shape[-1] ** 0.5, 1).numpy()
+        probs = {"soft_knn": np.stack([w[:, clf.y_ == c].sum(1) for c in range(C)], 1)}
+        emb_ctx, emb_qry = _standardised(e[:n_ctx].numpy(), e[n_ctx:].numpy())
+        for c_inv in C_GRID:
+            lr = LogisticRegression(C=c_inv, max_iter=500)
+            probs[f"emb_lr_{c_inv:g}"] = lr.fit(emb_ctx, clf.y_).predict_proba(emb_qry)
+            both_ctx, both_qry = np.hstack([emb_ctx, raw_ctx]), np.hstack([emb_qry, raw_qry])
+            lr = LogisticRegression(C=c_inv, max_iter=500)
+            probs[f"emb_raw_lr_{c_inv:g}"] = lr.fit(both_ctx, clf.y_).predict_proba(both_qry)
+        for name, p in probs.items():
+            sums[name] = sums.get(name, 0) + p
+    out.update({name: p / clf.n_ensemble for name, p in sums.items()})
+    return out
+
+
+def bench_dataset(name: str, table, ks: list[int], episodes: int) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)
+    rows = []
+    for k in ks:
+        for e in range(episodes):
+            from autometa.fewshot.episodes import sample_episode
+
+            seed = _seed(name, k, e, "balanced")
+            ep = sample_episode(table, k, np.random.default_rng(seed), n_query=200)
+            if ep is None:
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probs = head_probabilities(ep, seed % 10_000)
+                for base in ("logreg", "rf"):
+                    probs[base] = run_learner(base, ep, k, seed % 10_000, {}, "cpu", 4)[0]
+            probs["emb_raw_lr_0.1+rf"] = 0.5 * probs["emb_raw_lr_0.1"] + 0.5 * probs["rf"]
+            for head, p in probs.items():
+                rows.append({"dataset": name, "k": k, "head": head, **scores(ep.y_qry, p)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--k", default="10,20,50")
+    p.add_argument("--episodes", type=int, default=6)
+    p.add_argument("--max-datasets", type=int, default=None)
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--out", default=str(RESULTS / "fewshot_heads"))
+    args = p.parse_args(argv)
+    from joblib import Parallel, delayed
+
+    from autometa.fewshot.episodes import DEFAULT_CORPUS, load_tables
+    from autometa.fewshot.split import load_split
+
+    names = load_split()["val"][: args.max_datasets]
+    tables = load_tables(names, DEFAULT_CORPUS)
+    ks = [int(k) for k in args.k.split(",")]
+    runs = Parallel(n_jobs=args.n_jobs, verbose=5)(
+        delayed(bench_dataset)(name, table, ks, args.episodes) for name, table in tables.items()
+    )
+    per_dataset = (
+        pd.DataFrame([r for rows in runs for r in rows])
+        .groupby(["k", "head", "dataset"])[["roc_auc", "log_loss"]]
+        .mean()
+    )
+    table = per_dataset.groupby(["k", "head"]).mean().unstack("k")
+    table = table.sort_values(("roc_auc", ks[-1]), ascending=False).round(4)
+    table.columns = [f"{metric} k={k}" for metric, k in table.columns]
+    print(table.to_string())
+    out = Path(args.out)
+    table.to_csv(out.with_suffix(".csv"))
+    header = "| head | " + " | ".join(table.columns) + " |"
+    lines = [
+        (
+            f"# Heads on the default few-shot network, meta-val ({len(tables)} datasets, "
+            f"{args.episodes} episodes per dataset and k, balanced support)"
+        ),
+        "",
+        header,
+        "|---|" + "---:|" * len(table.columns),
+        *(f"| {h} | " + " | ".join(f"{v:.4f}" for v in row) + " |" for h, row in table.iterrows()),
+    ]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return table
+
+
+if __name__ == "__main__":
+    main()
