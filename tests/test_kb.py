@@ -382,6 +382,27 @@ def test_without_leaves_the_datasets_out_of_every_table(tmp_path):
     assert _frames_kb().without("a").fingerprint() == built.fingerprint()
 
 
+def test_without_results_drops_a_configurations_results_and_keeps_it(tmp_path):
+    kb = _frames_kb()
+    kb.save(tmp_path / "kb")
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    before = kb.fingerprint()
+    ids = {c: cfg["algorithm"] for c, cfg in kb.configs(TASK).items()}
+    rf = next(c for c, name in ids.items() if name == "rf")
+    kept = kb.without_results(rf)
+    assert kept.path is None and kept.configs(TASK) == kb.configs(TASK)
+    assert rf not in set(kept.results(TASK, fidelity="all")["config_id"])
+    p = kept.performance(TASK, "balanced_accuracy")
+    knn = next(c for c, name in ids.items() if name == "knn")
+    assert p[rf].isna().all() and p[knn].notna().any()
+    assert p.loc["a", knn] == kb.performance(TASK, "balanced_accuracy").loc["a", knn]
+    assert list(kept.datasets().index) == list(kb.datasets().index)
+    assert kb.fingerprint() == before  # unchanged
+    assert kb.without_results([]).fingerprint() == before
+    with pytest.raises(KnowledgeBaseError, match=r"\['nope'\]"):
+        kb.without_results([rf, "nope"])
+
+
 def test_without_refuses_unknown_datasets():
     kb = _frames_kb()
     with pytest.raises(KnowledgeBaseError, match=r"\['nope'\]"):

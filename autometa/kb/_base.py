@@ -461,6 +461,64 @@ class KnowledgeBase(TableQueries):
             {k: v for k, v in self.info.items() if k != "checksums"},
         )
 
+    def without_results(self, config_ids: str | Iterable[str]) -> KnowledgeBase:
+        """A new knowledge base without the results of the configurations ``config_ids``
+        (every dataset, fold and fidelity); the configurations themselves stay.
+
+        How results that a change made stale (new few-shot weights behind the ``fewshot``
+        configuration, a fixed bug in one algorithm) are dropped: save the result and run
+        the same batch on it, which evaluates exactly the missing cells again. ``self`` is
+        not changed.
+
+        Parameters
+        ----------
+        config_ids : str or iterable of str
+            Configuration ids of the knowledge base (``configs(task)``'s keys).
+
+        Returns
+        -------
+        KnowledgeBase
+            In memory (``path`` is None); ``info`` is this one's without the file
+            ``checksums``.
+
+        Raises
+        ------
+        KnowledgeBaseError
+            An id is not a configuration of the knowledge base (the message names the first
+            ones).
+
+        See Also
+        --------
+        without : leave datasets out.
+
+        Examples
+        --------
+        >>> mf = pd.DataFrame({"rows": [100.0, 2000.0]}, index=["a", "b"])
+        >>> perf = pd.DataFrame({"rf": [0.9, 0.8], "lr": [0.7, 0.6]}, index=mf.index)
+        >>> kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="accuracy")
+        >>> perf = kb.without_results("lr").performance("classification", "accuracy")
+        >>> bool(perf["lr"].isna().all()), bool(perf["rf"].notna().all())
+        (True, True)
+        >>> sorted(kb.without_results("lr").configs("classification"))
+        ['lr', 'rf']
+        """
+        ids = {config_ids} if isinstance(config_ids, str) else {str(c) for c in config_ids}
+        known = {c for task_configs in self._configs.values() for c in task_configs}
+        unknown = sorted(ids - known)
+        if unknown:
+            raise KnowledgeBaseError(
+                f"without_results: configurations {unknown[:5]} are not in the knowledge base "
+                f"({len(unknown)} unknown of {len(ids)})"
+            )
+        r = self._results
+        return KnowledgeBase(
+            self._datasets,
+            self._metafeatures,
+            r[~r["config_id"].isin(ids)],
+            self._configs,
+            {k: v for k, v in self.info.items() if k != "checksums"},
+        )
+
     # ---------------------------------------------------------------- identity
     def fingerprint(self) -> str:
         """A short hash of the contents (not of the files or history): equal knowledge
