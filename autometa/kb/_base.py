@@ -453,12 +453,10 @@ class KnowledgeBase(TableQueries):
                 f"({len(unknown)} unknown of {len(names)})"
             )
         d, r = self._datasets, self._results
-        return KnowledgeBase(
+        return self._derived(
             d[~d["dataset"].isin(names)],
             self._metafeatures[~self._metafeatures.index.isin(names)],
             r[~r["dataset"].isin(names)],
-            self._configs,
-            {k: v for k, v in self.info.items() if k != "checksums"},
         )
 
     def without_results(self, config_ids: str | Iterable[str]) -> KnowledgeBase:
@@ -511,13 +509,15 @@ class KnowledgeBase(TableQueries):
                 f"({len(unknown)} unknown of {len(ids)})"
             )
         r = self._results
-        return KnowledgeBase(
-            self._datasets,
-            self._metafeatures,
-            r[~r["config_id"].isin(ids)],
-            self._configs,
-            {k: v for k, v in self.info.items() if k != "checksums"},
-        )
+        return self._derived(self._datasets, self._metafeatures, r[~r["config_id"].isin(ids)])
+
+    def _derived(
+        self, datasets: pd.DataFrame, metafeatures: pd.DataFrame, results: pd.DataFrame
+    ) -> KnowledgeBase:
+        """An in-memory knowledge base of these tables with this one's configurations and
+        ``info`` (less the file ``checksums``, which describe files it does not have)."""
+        info = {k: v for k, v in self.info.items() if k != "checksums"}
+        return KnowledgeBase(datasets, metafeatures, results, self._configs, info)
 
     # ---------------------------------------------------------------- identity
     def fingerprint(self) -> str:
