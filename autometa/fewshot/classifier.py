@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from autometa.errors import DataValidationError, InvalidParameterError
 from autometa.fewshot import require_torch
@@ -599,6 +600,12 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     def _linear_proba(self, Xq: np.ndarray, C: int) -> np.ndarray:
         """The linear head: per member, a logistic regression fitted on the context rows'
         standardised embeddings and raw features predicts the query rows'."""
+        # a few hundred rows: a multi-threaded BLAS only spins, and on a busy machine it
+        # made the head 10-20 times slower than the network
+        with threadpool_limits(limits=1):
+            return self._linear_proba_one_thread(Xq, C)
+
+    def _linear_proba_one_thread(self, Xq: np.ndarray, C: int) -> np.ndarray:
         from sklearn.linear_model import LogisticRegression
 
         raw_ctx, raw_qry = _standardised(self.X_, Xq, clip=RAW_CLIP)
