@@ -79,6 +79,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    # the fitted trees of decision trees and forests (skops >= 0.16 no longer trusts them
+    # by default)
+    "sklearn.tree._tree.Tree",
     # XGBoost models (the booster is stored as its own serialised bytes)
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
