@@ -113,14 +113,18 @@ def _load_cached(path: Path, method: str | None) -> tuple[EpisodeModel, dict]:
     return model, meta
 
 
-def head_for(head: str, model: EpisodeModel, regime: str) -> str:
-    """The head a fit in ``regime`` puts on ``model``: ``head`` itself, or for ``"auto"``
-    the linear head above :data:`SMALL_K` rows per class where the method embeds rows on
-    their own (ProtoNet, MAML, Reptile), the method's own head otherwise."""
+def _check_head(head: Any) -> None:
     if head not in HEADS:
         raise InvalidParameterError(
             f"FewShotClassifier(head={head!r}): head must be one of {HEADS}"
         )
+
+
+def head_for(head: str, model: EpisodeModel, regime: str) -> str:
+    """The head a fit in ``regime`` puts on ``model``: ``head`` itself, or for ``"auto"``
+    the linear head above :data:`SMALL_K` rows per class where the method embeds rows on
+    their own (ProtoNet, MAML, Reptile), the method's own head otherwise."""
+    _check_head(head)
     if head == "linear" and not model.has_row_embeddings:
         raise InvalidParameterError(
             f"FewShotClassifier(head='linear'): the {model.method!r} network does not embed "
@@ -291,8 +295,9 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     head : {"auto", "network", "linear"}, default="auto"
         ``"network"``: the method's own head (class prototypes, the adapted head, the PFN's
         output); ``"linear"``: logistic regression on the standardised row embeddings and
-        raw features (ProtoNet, MAML and Reptile only); ``"auto"``: the linear head above 5 rows per class where the
-        method has one, the network's otherwise. The weights' gate is per head.
+        raw features (ProtoNet, MAML and Reptile only); ``"auto"``: the linear head above 5
+        rows per class where the method has one, the network's otherwise. The weights' gate
+        is per head.
     random_state : int
         Seed of the identity vectors and feature subsets.
     gate : bool
@@ -372,10 +377,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"method must be one of {METHODS} or None, got {self.method!r}")
         if not isinstance(self.n_ensemble, int) or self.n_ensemble < 1:
             raise ValueError(f"n_ensemble must be a positive int, got {self.n_ensemble!r}")
-        if self.head not in HEADS:
-            raise InvalidParameterError(
-                f"FewShotClassifier(head={self.head!r}): head must be one of {HEADS}"
-            )
+        _check_head(self.head)
         Xf, names = _as_float_matrix(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(Xf):
@@ -597,15 +599,12 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         return out / self.n_ensemble
 
     @torch.no_grad()
+    # a few hundred rows: a multi-threaded BLAS only spins, and on a busy machine it made
+    # the head 10-20 times slower than the network
+    @threadpool_limits.wrap(limits=1)
     def _linear_proba(self, Xq: np.ndarray, C: int) -> np.ndarray:
         """The linear head: per member, a logistic regression fitted on the context rows'
         standardised embeddings and raw features predicts the query rows'."""
-        # a few hundred rows: a multi-threaded BLAS only spins, and on a busy machine it
-        # made the head 10-20 times slower than the network
-        with threadpool_limits(limits=1):
-            return self._linear_proba_one_thread(Xq, C)
-
-    def _linear_proba_one_thread(self, Xq: np.ndarray, C: int) -> np.ndarray:
         from sklearn.linear_model import LogisticRegression
 
         raw_ctx, raw_qry = _standardised(self.X_, Xq, clip=RAW_CLIP)
