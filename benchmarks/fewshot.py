@@ -239,9 +239,9 @@ def auto_heads(path: str | Path) -> dict[str, str]:
 
 def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
     """A learner's checkpoint name: a baseline's own name, a model's name, the hash of its
-    network (not of the file: writing the gate into it keeps the key) and ``-linear`` where
-    it runs with the linear head above 5 rows per class (results from before that head are
-    not reused).
+    network (not of the file: writing the gate into it keeps the key) and ``-<head>`` where
+    it runs with another head than the network's above 5 rows per class (its results at
+    k > 5 with another head are not reused; those at k <= 5 are, see :func:`read_dataset`).
 
     Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
     same episodes whichever others run beside it: new weights or a new learner run only
@@ -249,15 +249,16 @@ def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, 
     """
     from autometa.fewshot._weights import network_digest
 
-    return {
-        learner: (
-            f"{learner}-{network_digest(model_paths[learner])[:16]}"
-            + ("-linear" if auto_heads(model_paths[learner])["k_gt_5"] == "linear" else "")
-            if learner in model_paths
-            else learner
+    keys = {}
+    for learner in learners:
+        if learner not in model_paths:
+            keys[learner] = learner
+            continue
+        head = auto_heads(model_paths[learner])["k_gt_5"]
+        keys[learner] = f"{learner}-{network_digest(model_paths[learner])[:16]}" + (
+            "" if head == "network" else f"-{head}"
         )
-        for learner in learners
-    }
+    return keys
 
 
 def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
@@ -274,10 +275,23 @@ def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
 
 
 def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
-    """Finished units per learner of one dataset's checkpoint folder."""
+    """Finished units per learner of one dataset's checkpoint folder.
+
+    A model runs with the network's own head at k <= 5 whatever its head above, so its
+    k <= 5 units are also read from the files of the same network with another head.
+    """
     if folder is None:
         return {learner: {} for learner in keys}
-    return {learner: read_units(folder / f"{key}.jsonl") for learner, key in keys.items()}
+    done = {}
+    for learner, key in keys.items():
+        units = read_units(folder / f"{key}.jsonl")
+        if key != learner:  # a model: <learner>-<16 hex digits>[-<head>]
+            network = key[: len(learner) + 17]
+            for sibling in sorted(folder.glob(f"{network}*.jsonl")):
+                small = {u: r for u, r in read_units(sibling).items() if u[1] <= max(K_SMALL)}
+                units = {**small, **units}
+        done[learner] = units
+    return done
 
 
 def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | None = None):
@@ -617,7 +631,8 @@ def main(argv: list[str] | None = None) -> dict:
 
             for m, path in model_paths.items():
                 payload = torch.load(path, map_location="cpu", weights_only=True)
-                payload["meta"]["gate"] = result["gate"][m]
+                # a run of some k only re-gates their regimes
+                payload["meta"]["gate"] = {**payload["meta"].get("gate", {}), **result["gate"][m]}
                 payload["meta"]["gate_source"] = (
                     f"benchmarks/fewshot.py --split val, {args.episodes} episodes"
                 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -77,6 +78,79 @@ def head_probabilities(ep, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
+def blend_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The shipped linear head with 1, 2 or 4 ensemble members, small tree ensembles on the
+    raw features, and their 50/50 averages: query probabilities and CPU ms of each."""
+    import torch
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    from autometa.fewshot.classifier import FewShotClassifier
+
+    clf = FewShotClassifier(random_state=seed, gate=False, head="linear", n_ensemble=1)
+    clf.fit(ep.X_ctx, ep.y_ctx)
+    C = int(ep.y_ctx.max()) + 1
+    members, member_ms = [], []
+    for m in range(4):
+        # member m of the 4-member ensemble: the seed and normalisation _members gives it
+        clf.random_state, clf.n_ensemble = seed, m + 1
+        t = time.process_time()
+        with torch.no_grad():
+            members.append(_member_linear_proba(clf, ep.X_qry, C, m))
+        member_ms.append(1000 * (time.process_time() - t))
+    probs, ms = {}, {}
+    for n in (1, 2, 4):
+        probs[f"lin{n}"], ms[f"lin{n}"] = np.mean(members[:n], 0), sum(member_ms[:n])
+    forests = {
+        "et30": ExtraTreesClassifier(30, random_state=seed, n_jobs=1),
+        "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
+        "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
+    }
+    for name, forest in forests.items():
+        t = time.process_time()
+        probs[name] = forest.fit(ep.X_ctx, ep.y_ctx).predict_proba(ep.X_qry)
+        ms[name] = 1000 * (time.process_time() - t)
+    for lin in ("lin1", "lin2", "lin4"):
+        for forest in forests:
+            probs[f"{lin}+{forest}"] = 0.5 * (probs[lin] + probs[forest])
+            ms[f"{lin}+{forest}"] = ms[lin] + ms[forest]
+    return probs, ms
+
+
+def _member_linear_proba(clf, Xq: np.ndarray, C: int, member: int) -> np.ndarray:
+    """``clf._linear_proba`` restricted to one ensemble member."""
+    members = clf._members
+    clf._members = lambda xc: (m for i, m in enumerate(members(xc)) if i == member)
+    try:
+        return clf._linear_proba(Xq, C) * clf.n_ensemble
+    finally:
+        del clf._members
+
+
+def bench_blend(name: str, table, ks: list[int], episodes: int) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)
+    from autometa.fewshot.episodes import sample_episode
+
+    rows = []
+    for k in ks:
+        for e in range(episodes):
+            seed = _seed(name, k, e, "balanced")
+            ep = sample_episode(table, k, np.random.default_rng(seed), n_query=200)
+            if ep is None:
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probs, ms = blend_probabilities(ep, seed % 10_000)
+                probs["logreg"] = run_learner("logreg", ep, k, seed % 10_000, {}, "cpu", 4)[0]
+                ms["logreg"] = np.nan
+            for head, p in probs.items():
+                rows.append(
+                    {"dataset": name, "k": k, "head": head, "ms": ms[head], **scores(ep.y_qry, p)}
+                )
+    return rows
+
+
 def bench_dataset(name: str, table, ks: list[int], episodes: int) -> list[dict]:
     import torch
 
@@ -107,7 +181,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--episodes", type=int, default=6)
     p.add_argument("--max-datasets", type=int, default=None)
     p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--out", default=str(RESULTS / "fewshot_heads"))
+    p.add_argument("--out", default=None)
+    p.add_argument(
+        "--study",
+        default="heads",
+        choices=["heads", "blend"],
+        help="heads: heads on the embeddings; blend: ensemble size and tree blends",
+    )
     args = p.parse_args(argv)
     from joblib import Parallel, delayed
 
@@ -117,19 +197,21 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     names = load_split()["val"][: args.max_datasets]
     tables = load_tables(names, DEFAULT_CORPUS)
     ks = [int(k) for k in args.k.split(",")]
+    bench = bench_blend if args.study == "blend" else bench_dataset
     runs = Parallel(n_jobs=args.n_jobs, verbose=5)(
-        delayed(bench_dataset)(name, table, ks, args.episodes) for name, table in tables.items()
+        delayed(bench)(name, table, ks, args.episodes) for name, table in tables.items()
     )
+    metrics = ["roc_auc", "log_loss"] + (["ms"] if args.study == "blend" else [])
     per_dataset = (
         pd.DataFrame([r for rows in runs for r in rows])
-        .groupby(["k", "head", "dataset"])[["roc_auc", "log_loss"]]
+        .groupby(["k", "head", "dataset"])[metrics]
         .mean()
     )
     table = per_dataset.groupby(["k", "head"]).mean().unstack("k")
     table = table.sort_values(("roc_auc", ks[-1]), ascending=False).round(4)
     table.columns = [f"{metric} k={k}" for metric, k in table.columns]
     print(table.to_string())
-    out = Path(args.out)
+    out = Path(args.out or RESULTS / f"fewshot_{args.study}")
     table.to_csv(out.with_suffix(".csv"))
     header = "| head | " + " | ".join(table.columns) + " |"
     lines = [

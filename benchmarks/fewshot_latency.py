@@ -4,7 +4,7 @@ One episode is what ``benchmarks/fewshot.py`` times: ``FewShotClassifier.fit`` o
 rows and ``predict_proba`` on the query rows, on one torch thread (the issue's target is
 <= 50 ms per episode on the CPU). Tables of random numbers (the time does not depend on the
 values) with 8, 30 and 60 features, two classes of 5 and of 20 support rows (the network's
-own head and, above 5 rows per class, the linear head) and 200 query rows, for each weights
+own head and, above 5 rows per class, the linear head with extra trees) and 200 query rows, for each weights
 file and ensemble size; the median of ``--repeats`` runs after one warm-up.
 
     python benchmarks/fewshot_latency.py --models protonet_tiny,protonet_S
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     import torch
 
     from autometa.fewshot._weights import load_weights
+    from autometa.fewshot.classifier import head_for, regime_of
 
     torch.set_num_threads(1)
     rows = []
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 {
                     "model": name,
                     "k": k,
-                    "head": "network" if k <= 5 or not model.has_row_embeddings else "linear",
+                    "head": head_for("auto", model, regime_of(2 * k, 2)),
                     "features": n_features,
                     "n_ensemble": n_ensemble,
                     "ms_per_episode": round(ms, 1),

@@ -585,6 +585,32 @@ def test_fitted_network_is_saved_as_a_reference_to_its_weights(tiny_weights):
 
 
 @needs_torch
+def test_linear_forest_head_saves_and_loads(tmp_path, monkeypatch):
+    """Above 5 rows per class the default head keeps extra trees: they travel in the file."""
+    import torch
+
+    from autometa.fewshot import FewShotClassifier, save_weights
+    from autometa.fewshot._weights import build_model, size_config
+
+    folder = tmp_path / "weights"
+    monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(folder))
+    (folder).mkdir()
+    (folder / "default.json").write_text('{"method": "protonet", "size": "tiny"}')
+    torch.manual_seed(0)
+    passed = {"passed": True, "auc": 0.9, "baseline_auc": 0.8}
+    gate = {"k_le_5": passed, "k_gt_5": {**passed, "head": "linear+forest"}}
+    model = build_model("protonet", size_config("protonet", "tiny")).eval()
+    save_weights(model, folder / "protonet_tiny.pt", {"gate": gate})
+
+    X, y = load_iris(return_X_y=True)
+    X[::4, 2] = np.nan
+    clf = FewShotClassifier(device="cpu", n_ensemble=2).fit(X[::3], y[::3])  # ~17 per class
+    assert clf.fallback_ is None and clf.head_ == "linear+forest"
+    loaded = _round_trip(clf)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+@needs_torch
 def test_a_classifier_saved_on_a_gpu_loads_on_the_cpu(tiny_weights, monkeypatch):
     """device="auto" fitted on CUDA predicts on the CPU where CUDA is missing; an explicit
     device="cuda" says that CUDA is missing."""

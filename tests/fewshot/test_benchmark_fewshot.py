@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("torch")
@@ -150,15 +152,35 @@ def test_the_gate_and_the_checkpoints_know_the_head(bench, tmp_path):
         torch.manual_seed(0)
         model = build_model(method, size_config(method, "tiny"))
         paths[method] = str(save_weights(model, tmp_path / f"{method}_tiny.pt", {"gate": {}}))
-    assert bench.auto_heads(paths["protonet"]) == {"k_le_5": "network", "k_gt_5": "linear"}
+    assert bench.auto_heads(paths["protonet"]) == {
+        "k_le_5": "network",
+        "k_gt_5": "linear+forest",
+    }
     assert bench.auto_heads(paths["pfn"]) == {"k_le_5": "network", "k_gt_5": "network"}
     keys = bench.learner_keys(
         ["protonet_tiny", "pfn_tiny"],
         {"protonet_tiny": paths["protonet"], "pfn_tiny": paths["pfn"]},
     )
-    assert keys["protonet_tiny"].endswith("-linear") and not keys["pfn_tiny"].endswith("-linear")
+    assert keys["protonet_tiny"].endswith("-linear+forest")
+    assert keys["pfn_tiny"].count("-") == 1  # no head suffix
     summary = _summary(
         {5: {"protonet_tiny": 0.8, "logreg": 0.78}, 20: {"protonet_tiny": 0.9, "logreg": 0.85}}
     )
     gate = bench.gate_record(summary, "protonet_tiny", bench.auto_heads(paths["protonet"]))
-    assert gate["k_le_5"]["head"] == "network" and gate["k_gt_5"]["head"] == "linear"
+    assert gate["k_le_5"]["head"] == "network" and gate["k_gt_5"]["head"] == "linear+forest"
+
+
+def test_checkpoints_of_another_head_serve_only_the_network_heads_units(bench, tmp_path):
+    """k <= 5 runs the network's own head whatever the head above, so those units of the
+    same network are reused from a file of another head; its k > 5 units are not."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    network = "protonet_tiny-0123456789abcdef"
+    for key, ks in ((f"{network}-linear", (1, 5, 10)), ("protonet_S-fedcba9876543210", (2,))):
+        lines = [json.dumps({"variant": "balanced", "k": k, "records": [{"k": k}]}) for k in ks]
+        (folder / f"{key}.jsonl").write_text("\n".join(lines) + "\n")
+    own = json.dumps({"variant": "balanced", "k": 20, "records": [{"k": 20}]})
+    (folder / f"{network}-linear+forest.jsonl").write_text(own + "\n")
+    done = bench.read_dataset(folder, {"protonet_tiny": f"{network}-linear+forest", "rf": "rf"})
+    assert sorted(done["protonet_tiny"]) == [("balanced", 1), ("balanced", 5), ("balanced", 20)]
+    assert done["rf"] == {}

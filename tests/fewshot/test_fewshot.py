@@ -225,14 +225,14 @@ def _per_class(y, n):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_auto_head_is_linear_above_five_rows_per_class_where_rows_are_embedded(
+def test_auto_head_is_linear_with_trees_above_five_rows_per_class_where_rows_are_embedded(
     models, data, method
 ):
     X, y, Xq = data
     many = FewShotClassifier(model=models[method], n_ensemble=1).fit(X, y)  # ~13 per class
     few = _per_class(y, 3)
     small = FewShotClassifier(model=models[method], n_ensemble=1).fit(X[few], y[few])
-    assert many.head_ == ("network" if method == "pfn" else "linear")
+    assert many.head_ == ("network" if method == "pfn" else "linear+forest")
     assert small.head_ == "network"
     check_proba(many.predict_proba(Xq), len(Xq), 3)
 
@@ -259,14 +259,35 @@ def test_linear_head_is_deterministic_and_batch_independent(models, data):
     np.testing.assert_allclose(P, P_batched, atol=1e-6)
 
 
+def test_linear_forest_head_averages_the_linear_head_and_extra_trees(models, data):
+    from autometa.fewshot.classifier import FOREST_SHARE, FOREST_TREES
+
+    X, y, Xq = data
+    X = X.copy()
+    X[::7, 1] = np.nan  # the trees take missing values as they are
+    both = FewShotClassifier(model=models["protonet"], n_ensemble=2, head="linear+forest")
+    P = both.fit(X, y).predict_proba(Xq)
+    linear = proba(models["protonet"], X, y, Xq, head="linear")
+    forest = both.forest_.predict_proba(Xq[:, both.forest_columns_])
+    assert both.forest_.n_estimators == FOREST_TREES
+    np.testing.assert_allclose(P, (1 - FOREST_SHARE) * linear + FOREST_SHARE * forest)
+    assert not np.allclose(P, linear)
+    check_proba(P, len(Xq), 3)
+    np.testing.assert_array_equal(P, both.fit(X, y).predict_proba(Xq))  # seeded
+    assert not hasattr(
+        FewShotClassifier(model=models["protonet"], head="linear").fit(X, y), "forest_"
+    )
+
+
 def test_bad_head_is_a_named_error(models, data):
     from autometa.errors import InvalidParameterError
 
     X, y, _Xq = data
     with pytest.raises(InvalidParameterError, match="head='bogus'.*one of"):
         FewShotClassifier(model=models["protonet"], head="bogus").fit(X, y)
-    with pytest.raises(InvalidParameterError, match="'pfn' network does not embed rows"):
-        FewShotClassifier(model=models["pfn"], head="linear").fit(X, y)
+    for head in ("linear", "linear+forest"):
+        with pytest.raises(InvalidParameterError, match="'pfn' network does not embed rows"):
+            FewShotClassifier(model=models["pfn"], head=head).fit(X, y)
 
 
 def test_gate_is_per_head(tmp_path, monkeypatch, data):
@@ -277,16 +298,23 @@ def test_gate_is_per_head(tmp_path, monkeypatch, data):
     gate = {"k_le_5": passed, "k_gt_5": {**passed, "head": "network"}}
     save_weights(tiny("protonet"), tmp_path / "protonet_tiny.pt", {"gate": gate})
     with pytest.warns(FewShotFallbackWarning, match="measured with the network head, not the"):
-        clf = FewShotClassifier().fit(X, y)  # k > 5: the auto head is the linear one
+        clf = FewShotClassifier().fit(X, y)  # k > 5: the auto head is linear+forest
     assert clf.head_ is None
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewShotFallbackWarning)
         assert FewShotClassifier(head="network").fit(X, y).head_ == "network"
-    gate["k_gt_5"]["head"] = "linear"
+    gate["k_gt_5"]["head"] = "linear"  # weights gated with the head before
+    save_weights(tiny("protonet"), tmp_path / "protonet_tiny.pt", {"gate": gate})
+    with pytest.warns(FewShotFallbackWarning, match="linear head, not the linear\\+forest"):
+        FewShotClassifier().fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewShotFallbackWarning)
+        assert FewShotClassifier(head="linear").fit(X, y).head_ == "linear"
+    gate["k_gt_5"]["head"] = "linear+forest"
     save_weights(tiny("protonet"), tmp_path / "protonet_tiny.pt", {"gate": gate})
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewShotFallbackWarning)
-        assert FewShotClassifier().fit(X, y).head_ == "linear"
+        assert FewShotClassifier().fit(X, y).head_ == "linear+forest"
 
 
 def test_a_classifier_saved_before_the_linear_head_predicts_as_it_did(models, data):
