@@ -17,8 +17,14 @@ behind random forest. This compares heads on the same row embeddings
 
     python benchmarks/fewshot_heads.py --k 10,20,50 --episodes 6 --n-jobs 2
 
-Writes ``benchmarks/results/fewshot_heads.{csv,md}`` (mean over datasets of the
-per-dataset mean ROC AUC and log loss).
+``--study blend`` compares, on the same episodes, the linear head with 1, 2 or 4 ensemble
+members, 30 or 50 extra trees and 100 random-forest trees on the raw features, and each
+linear head averaged half and half with each forest, with the CPU milliseconds of each
+(``FewShotClassifier(head="linear+forest")`` is the 4-member head with 50 extra trees);
+``--study share`` varies the forest's share of that head's probabilities.
+
+Writes ``benchmarks/results/fewshot_<study>.{csv,md}`` (mean over datasets of the
+per-dataset mean ROC AUC and log loss, and for ``blend`` of the milliseconds).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from fewshot import _seed, run_learner, scores
 
 RESULTS = ROOT / "benchmarks" / "results"
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: The forest's shares of the linear+forest head's probabilities ``--study share`` compares.
+SHARES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0)
 
 
 def head_probabilities(ep, seed: int) -> dict[str, np.ndarray]:
@@ -116,6 +124,21 @@ def blend_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str,
     return probs, ms
 
 
+def share_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The shipped ``"linear+forest"`` head with the forest's share of its probabilities
+    from 0 (the linear head) to 1 (the extra trees alone)."""
+    from autometa.fewshot.classifier import FewShotClassifier
+
+    clf = FewShotClassifier(random_state=seed, gate=False, head="linear+forest")
+    t = time.process_time()
+    clf.fit(ep.X_ctx, ep.y_ctx)
+    linear = clf._linear_proba(ep.X_qry, len(clf.classes_))
+    forest = clf.forest_.predict_proba(ep.X_qry[:, clf.forest_columns_])
+    ms = 1000 * (time.process_time() - t)
+    probs = {f"share_{w:g}": (1 - w) * linear + w * forest for w in SHARES}
+    return probs, dict.fromkeys(probs, ms)
+
+
 def _member_linear_proba(clf, Xq: np.ndarray, C: int, member: int) -> np.ndarray:
     """``clf._linear_proba`` restricted to one ensemble member."""
     members = clf._members
@@ -126,7 +149,9 @@ def _member_linear_proba(clf, Xq: np.ndarray, C: int, member: int) -> np.ndarray
         del clf._members
 
 
-def bench_blend(name: str, table, ks: list[int], episodes: int) -> list[dict]:
+def bench_blend(name: str, table, ks: list[int], episodes: int, probabilities) -> list[dict]:
+    """``probabilities`` (:func:`blend_probabilities` or :func:`share_probabilities`) on
+    every balanced episode of one dataset, with logistic regression beside them."""
     import torch
 
     torch.set_num_threads(1)
@@ -141,7 +166,7 @@ def bench_blend(name: str, table, ks: list[int], episodes: int) -> list[dict]:
                 break
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                probs, ms = blend_probabilities(ep, seed % 10_000)
+                probs, ms = probabilities(ep, seed % 10_000)
                 probs["logreg"] = run_learner("logreg", ep, k, seed % 10_000, {}, "cpu", 4)[0]
                 ms["logreg"] = np.nan
             for head, p in probs.items():
@@ -185,8 +210,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument(
         "--study",
         default="heads",
-        choices=["heads", "blend"],
-        help="heads: heads on the embeddings; blend: ensemble size and tree blends",
+        choices=["heads", "blend", "share"],
+        help="heads: heads on the embeddings; blend: ensemble size and tree blends; share: "
+        "the forest's share in the linear+forest head",
     )
     args = p.parse_args(argv)
     from joblib import Parallel, delayed
@@ -197,11 +223,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     names = load_split()["val"][: args.max_datasets]
     tables = load_tables(names, DEFAULT_CORPUS)
     ks = [int(k) for k in args.k.split(",")]
-    bench = bench_blend if args.study == "blend" else bench_dataset
+    studies = {"blend": blend_probabilities, "share": share_probabilities}
     runs = Parallel(n_jobs=args.n_jobs, verbose=5)(
-        delayed(bench)(name, table, ks, args.episodes) for name, table in tables.items()
+        delayed(bench_blend)(name, table, ks, args.episodes, studies[args.study])
+        if args.study in studies
+        else delayed(bench_dataset)(name, table, ks, args.episodes)
+        for name, table in tables.items()
     )
-    metrics = ["roc_auc", "log_loss"] + (["ms"] if args.study == "blend" else [])
+    metrics = ["roc_auc", "log_loss"] + (["ms"] if args.study in studies else [])
     per_dataset = (
         pd.DataFrame([r for rows in runs for r in rows])
         .groupby(["k", "head", "dataset"])[metrics]
