@@ -149,54 +149,51 @@ def _member_linear_proba(clf, Xq: np.ndarray, C: int, member: int) -> np.ndarray
         del clf._members
 
 
-def bench_blend(name: str, table, ks: list[int], episodes: int, probabilities) -> list[dict]:
-    """``probabilities`` (:func:`blend_probabilities` or :func:`share_probabilities`) on
-    every balanced episode of one dataset, with logistic regression beside them."""
+def balanced_episodes(name: str, table, ks: list[int], episodes: int):
+    """(k, seed, episode) of every balanced meta-val episode of one dataset, the seeds of
+    ``benchmarks/fewshot.py``; torch on one thread."""
     import torch
 
-    torch.set_num_threads(1)
     from autometa.fewshot.episodes import sample_episode
 
-    rows = []
+    torch.set_num_threads(1)
     for k in ks:
         for e in range(episodes):
             seed = _seed(name, k, e, "balanced")
             ep = sample_episode(table, k, np.random.default_rng(seed), n_query=200)
             if ep is None:
                 break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                probs, ms = probabilities(ep, seed % 10_000)
-                probs["logreg"] = run_learner("logreg", ep, k, seed % 10_000, {}, "cpu", 4)[0]
-                ms["logreg"] = np.nan
-            for head, p in probs.items():
-                rows.append(
-                    {"dataset": name, "k": k, "head": head, "ms": ms[head], **scores(ep.y_qry, p)}
-                )
+            yield k, seed % 10_000, ep
+
+
+def bench_blend(name: str, table, ks: list[int], episodes: int, probabilities) -> list[dict]:
+    """``probabilities`` (:func:`blend_probabilities` or :func:`share_probabilities`) on
+    every balanced episode of one dataset, with logistic regression beside them."""
+    rows = []
+    for k, seed, ep in balanced_episodes(name, table, ks, episodes):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probs, ms = probabilities(ep, seed)
+            probs["logreg"] = run_learner("logreg", ep, k, seed, {}, "cpu", 4)[0]
+            ms["logreg"] = np.nan
+        for head, p in probs.items():
+            rows.append(
+                {"dataset": name, "k": k, "head": head, "ms": ms[head], **scores(ep.y_qry, p)}
+            )
     return rows
 
 
 def bench_dataset(name: str, table, ks: list[int], episodes: int) -> list[dict]:
-    import torch
-
-    torch.set_num_threads(1)
     rows = []
-    for k in ks:
-        for e in range(episodes):
-            from autometa.fewshot.episodes import sample_episode
-
-            seed = _seed(name, k, e, "balanced")
-            ep = sample_episode(table, k, np.random.default_rng(seed), n_query=200)
-            if ep is None:
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                probs = head_probabilities(ep, seed % 10_000)
-                for base in ("logreg", "rf"):
-                    probs[base] = run_learner(base, ep, k, seed % 10_000, {}, "cpu", 4)[0]
-            probs["emb_raw_lr_0.1+rf"] = 0.5 * probs["emb_raw_lr_0.1"] + 0.5 * probs["rf"]
-            for head, p in probs.items():
-                rows.append({"dataset": name, "k": k, "head": head, **scores(ep.y_qry, p)})
+    for k, seed, ep in balanced_episodes(name, table, ks, episodes):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probs = head_probabilities(ep, seed)
+            for base in ("logreg", "rf"):
+                probs[base] = run_learner(base, ep, k, seed, {}, "cpu", 4)[0]
+        probs["emb_raw_lr_0.1+rf"] = 0.5 * probs["emb_raw_lr_0.1"] + 0.5 * probs["rf"]
+        for head, p in probs.items():
+            rows.append({"dataset": name, "k": k, "head": head, **scores(ep.y_qry, p)})
     return rows
 
 
