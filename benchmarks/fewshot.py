@@ -288,6 +288,8 @@ def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
         if key != learner:  # a model: <learner>-<16 hex digits>[-<head>]
             network = key[: len(learner) + 17]
             for sibling in sorted(folder.glob(f"{network}*.jsonl")):
+                if sibling.stem == key:  # read above
+                    continue
                 small = {u: r for u, r in read_units(sibling).items() if u[1] <= max(K_SMALL)}
                 units = {**small, **units}
         done[learner] = units

@@ -133,7 +133,7 @@ def share_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str,
     t = time.process_time()
     clf.fit(ep.X_ctx, ep.y_ctx)
     linear = clf._linear_proba(ep.X_qry, len(clf.classes_))
-    forest = clf.forest_.predict_proba(ep.X_qry[:, clf.forest_columns_])
+    forest = clf._forest_proba(ep.X_qry)
     ms = 1000 * (time.process_time() - t)
     probs = {f"share_{w:g}": (1 - w) * linear + w * forest for w in SHARES}
     return probs, dict.fromkeys(probs, ms)

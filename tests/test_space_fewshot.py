@@ -594,7 +594,7 @@ def test_linear_forest_head_saves_and_loads(tmp_path, monkeypatch):
 
     folder = tmp_path / "weights"
     monkeypatch.setenv("AUTOMETA_FEWSHOT_WEIGHTS", str(folder))
-    (folder).mkdir()
+    folder.mkdir()
     (folder / "default.json").write_text('{"method": "protonet", "size": "tiny"}')
     torch.manual_seed(0)
     passed = {"passed": True, "auc": 0.9, "baseline_auc": 0.8}

@@ -462,17 +462,22 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.model_ = self.model_.to(self.device_).eval()
             if self.head_ == "linear+forest":
-                self.forest_ = self._fit_forest()
+                self._fit_forest()
         return self
 
     # many trees on a few hundred rows: threads would only add overhead (as the linear head)
     @threadpool_limits.wrap(limits=1)
-    def _fit_forest(self) -> ExtraTreesClassifier:
-        """The ``"linear+forest"`` head's trees, on the context's raw features (NaN as is)
-        in canonical column order (the trees' feature draws would see the user's order)."""
+    def _fit_forest(self) -> None:
+        """``forest_``: the ``"linear+forest"`` head's trees, on the context's raw features
+        (NaN as is) in canonical column order ``forest_columns_`` (the trees' feature draws
+        would otherwise see the user's order)."""
         self.forest_columns_ = _canonical_columns(torch.tensor(self.X_)[None])
         forest = ExtraTreesClassifier(FOREST_TREES, random_state=self.random_state, n_jobs=1)
-        return forest.fit(self.X_[:, self.forest_columns_], self.y_)
+        self.forest_ = forest.fit(self.X_[:, self.forest_columns_], self.y_)
+
+    def _forest_proba(self, Xq: np.ndarray) -> np.ndarray:
+        """The ``"linear+forest"`` head's trees' probabilities of the query rows."""
+        return self.forest_.predict_proba(Xq[:, self.forest_columns_])
 
     def _resolve_device(self) -> torch.device:
         if self.device == "auto":
@@ -578,8 +583,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         if head == "linear":
             return self._linear_proba(Xq, C)
         if head == "linear+forest":
-            forest = self.forest_.predict_proba(Xq[:, self.forest_columns_])
-            return (1 - FOREST_SHARE) * self._linear_proba(Xq, C) + FOREST_SHARE * forest
+            linear = self._linear_proba(Xq, C)
+            return (1 - FOREST_SHARE) * linear + FOREST_SHARE * self._forest_proba(Xq)
         max_classes = int(self.meta_.get("train", {}).get("max_classes", 10))
         if C <= max_classes:
             return self._proba(self.X_, self.y_, Xq, C)

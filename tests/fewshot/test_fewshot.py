@@ -268,7 +268,8 @@ def test_linear_forest_head_averages_the_linear_head_and_extra_trees(models, dat
     both = FewShotClassifier(model=models["protonet"], n_ensemble=2, head="linear+forest")
     P = both.fit(X, y).predict_proba(Xq)
     linear = proba(models["protonet"], X, y, Xq, head="linear")
-    forest = both.forest_.predict_proba(Xq[:, both.forest_columns_])
+    forest = both._forest_proba(Xq)
+    np.testing.assert_array_equal(forest, both.forest_.predict_proba(Xq[:, both.forest_columns_]))
     assert both.forest_.n_estimators == FOREST_TREES
     np.testing.assert_allclose(P, (1 - FOREST_SHARE) * linear + FOREST_SHARE * forest)
     assert not np.allclose(P, linear)
