@@ -85,6 +85,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     # XGBoost models (the booster is stored as its own serialised bytes)
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRFClassifier",
     "xgboost.sklearn.XGBRegressor",
 )
 

@@ -239,9 +239,10 @@ def auto_heads(path: str | Path) -> dict[str, str]:
 
 def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
     """A learner's checkpoint name: a baseline's own name, a model's name, the hash of its
-    network (not of the file: writing the gate into it keeps the key) and ``-<head>`` where
-    it runs with another head than the network's above 5 rows per class (its results at
-    k > 5 with another head are not reused; those at k <= 5 are, see :func:`read_dataset`).
+    network (not of the file: writing the gate into it keeps the key) and ``-<head>-<digest
+    of its settings>`` where it runs with another head than the network's above 5 rows per
+    class (its results at k > 5 with another head or other head settings are not reused;
+    those at k <= 5 are, see :func:`read_dataset`).
 
     Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
     same episodes whichever others run beside it: new weights or a new learner run only
@@ -256,9 +257,19 @@ def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, 
             continue
         head = auto_heads(model_paths[learner])["k_gt_5"]
         keys[learner] = f"{learner}-{network_digest(model_paths[learner])[:16]}" + (
-            "" if head == "network" else f"-{head}"
+            "" if head == "network" else f"-{head}-{head_digest()}"
         )
     return keys
+
+
+def head_digest() -> str:
+    """8 hex digits of the settings of the linear and linear+forest heads: results of a
+    head whose settings changed since are not reused."""
+    from autometa.fewshot import classifier
+
+    names = ("LINEAR_HEAD_C", "RAW_CLIP", "FOREST_PARAMS", "FOREST_SHARE")
+    settings = json.dumps({name: getattr(classifier, name) for name in names}, sort_keys=True)
+    return hashlib.sha256(settings.encode()).hexdigest()[:8]
 
 
 def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
@@ -285,7 +296,7 @@ def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
     done = {}
     for learner, key in keys.items():
         units = read_units(folder / f"{key}.jsonl")
-        if key != learner:  # a model: <learner>-<16 hex digits>[-<head>]
+        if key != learner:  # a model: <learner>-<16 hex digits>[-<head>-<8 hex digits>]
             network = key[: len(learner) + 17]
             for sibling in sorted(folder.glob(f"{network}*.jsonl")):
                 if sibling.stem == key:  # read above

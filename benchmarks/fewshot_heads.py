@@ -21,7 +21,8 @@ behind random forest. This compares heads on the same row embeddings
 members, 30 or 50 extra trees and 100 random-forest trees on the raw features, and each
 linear head averaged half and half with each forest, with the CPU milliseconds of each
 (``FewShotClassifier(head="linear+forest")`` is the 4-member head with 50 extra trees);
-``--study share`` varies the forest's share of that head's probabilities.
+``--study share`` varies the forest's share of that head's probabilities; ``--study forest``
+compares its extra trees with random forests grown by scikit-learn and by XGBoost.
 
 Writes ``benchmarks/results/fewshot_<study>.{csv,md}`` (mean over datasets of the
 per-dataset mean ROC AUC and log loss, and for ``blend`` of the milliseconds).
@@ -86,11 +87,59 @@ def head_probabilities(ep, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-def blend_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """The shipped linear head with 1, 2 or 4 ensemble members, small tree ensembles on the
-    raw features, and their 50/50 averages: query probabilities and CPU ms of each."""
-    import torch
+def blend_forests(seed: int, n_features: int) -> dict:
+    """``--study blend``'s tree ensembles on the raw features."""
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    return {
+        "et30": ExtraTreesClassifier(30, random_state=seed, n_jobs=1),
+        "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
+        "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
+    }
+
+
+def xgb_forest(n_trees: int, seed: int, n_features: int, **params):
+    """A random forest grown by XGBoost in one call (scikit-learn's forests pay ~0.5 ms of
+    Python per tree): fully grown trees on 63 % of the rows, sqrt(features) per split."""
+    from xgboost import XGBRFClassifier
+
+    params = {"max_depth": 12, "min_child_weight": 0.0, "reg_lambda": 1e-3} | params
+    params = {
+        "subsample": 0.632,
+        "colsample_bynode": min(1.0, max(1.0, np.sqrt(n_features)) / n_features),
+    } | params
+    return XGBRFClassifier(n_estimators=n_trees, nthread=1, random_state=seed, **params)
+
+
+def forest_forests(seed: int, n_features: int) -> dict:
+    """``--study forest``: the shipped extra trees against random forests, scikit-learn's
+    and XGBoost's (a fraction of the time)."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+    return {
+        "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
+        "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
+        "xgbrf100_d4_cols50": xgb_forest(100, seed, n_features, max_depth=4, colsample_bynode=0.5),
+        "xgbrf100_d4_cols50_bins32": xgb_forest(
+            100, seed, n_features, max_depth=4, colsample_bynode=0.5, max_bin=32
+        ),
+        "xgbrf200_d4_cols50": xgb_forest(200, seed, n_features, max_depth=4, colsample_bynode=0.5),
+        "xgbrf100_d3_cols50": xgb_forest(100, seed, n_features, max_depth=3, colsample_bynode=0.5),
+    }
+
+
+def forest_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """:func:`blend_probabilities` with :func:`forest_forests`."""
+    return blend_probabilities(ep, seed, forest_forests)
+
+
+def blend_probabilities(
+    ep, seed: int, forests=blend_forests
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The shipped linear head with 1, 2 or 4 ensemble members, small tree ensembles on the
+    raw features (``forests(seed, n_features)``), and their 50/50 averages: query
+    probabilities and CPU ms of each."""
+    import torch
 
     from autometa.fewshot.classifier import FewShotClassifier
 
@@ -108,11 +157,7 @@ def blend_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str,
     probs, ms = {}, {}
     for n in (1, 2, 4):
         probs[f"lin{n}"], ms[f"lin{n}"] = np.mean(members[:n], 0), sum(member_ms[:n])
-    forests = {
-        "et30": ExtraTreesClassifier(30, random_state=seed, n_jobs=1),
-        "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
-        "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
-    }
+    forests = forests(seed, ep.X_ctx.shape[1])
     for name, forest in forests.items():
         t = time.process_time()
         probs[name] = forest.fit(ep.X_ctx, ep.y_ctx).predict_proba(ep.X_qry)
@@ -207,9 +252,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument(
         "--study",
         default="heads",
-        choices=["heads", "blend", "share"],
+        choices=["heads", "blend", "share", "forest"],
         help="heads: heads on the embeddings; blend: ensemble size and tree blends; share: "
-        "the forest's share in the linear+forest head",
+        "the forest's share in the linear+forest head; forest: extra trees against "
+        "XGBoost's random forests",
     )
     args = p.parse_args(argv)
     from joblib import Parallel, delayed
@@ -220,7 +266,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     names = load_split()["val"][: args.max_datasets]
     tables = load_tables(names, DEFAULT_CORPUS)
     ks = [int(k) for k in args.k.split(",")]
-    studies = {"blend": blend_probabilities, "share": share_probabilities}
+    studies = {
+        "blend": blend_probabilities,
+        "share": share_probabilities,
+        "forest": forest_probabilities,
+    }
     runs = Parallel(n_jobs=args.n_jobs, verbose=5)(
         delayed(bench_blend)(name, table, ks, args.episodes, studies[args.study])
         if args.study in studies

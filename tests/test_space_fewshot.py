@@ -586,7 +586,7 @@ def test_fitted_network_is_saved_as_a_reference_to_its_weights(tiny_weights):
 
 @needs_torch
 def test_linear_forest_head_saves_and_loads(tmp_path, monkeypatch):
-    """Above 5 rows per class the default head keeps extra trees: they travel in the file."""
+    """Above 5 rows per class the default head keeps a forest: it travels in the file."""
     import torch
 
     from autometa.fewshot import FewShotClassifier, save_weights

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -56,13 +55,24 @@ EMBEDDING_HEADS = ("linear", "linear+forest")
 LINEAR_HEAD_C = 0.1
 #: Where the linear head clips the standardised raw features (outliers).
 RAW_CLIP = 5.0
-#: Trees of the ``"linear+forest"`` head's extremely randomised trees, and the forest's
-#: share of its probabilities. Chosen on meta-validation at k = 10-50 among 30 and 50
-#: extra trees and 100 random-forest trees, each averaged half and half with the linear head
-#: of 1, 2 or 4 members (``benchmarks/fewshot_heads.py --study blend``): every blend beat
-#: the forest and the linear head alone; 50 extra trees came within 0.001 of 100 random-
-#: forest trees at 60 % of the time.
-FOREST_TREES = 50
+#: The ``"linear+forest"`` head's random forest (XGBoost's, grown in one call: scikit-learn's
+#: forests spend ~0.5 ms of Python per tree, more than the trees take to grow on a few dozen
+#: rows) and the forest's share of its probabilities. Chosen on meta-validation at k = 10-50
+#: (``benchmarks/fewshot_heads.py --study blend`` and ``--study forest``, results in
+#: ``benchmarks/results/fewshot_forest_round*.md``): every blend of the linear head and a
+#: forest beat both alone; trees 3-6 deep that each see 30-70 % of the features per split
+#: beat 50 extra trees (by 0.004-0.007 ROC AUC), 100 scikit-learn random-forest trees, and
+#: XGBoost forests of deeper trees or of sqrt(features) per split, in a fifth of the time of
+#: scikit-learn's forest; 32 bins cost nothing on a few hundred rows.
+FOREST_PARAMS = {
+    "n_estimators": 100,
+    "max_depth": 4,
+    "colsample_bynode": 0.5,
+    "subsample": 0.632,
+    "min_child_weight": 0.0,
+    "reg_lambda": 1e-3,
+    "max_bin": 32,
+}
 FOREST_SHARE = 0.5
 
 
@@ -133,7 +143,7 @@ def _check_head(head: Any) -> None:
 
 def head_for(head: str, model: EpisodeModel, regime: str) -> str:
     """The head a fit in ``regime`` puts on ``model``: ``head`` itself, or for ``"auto"``
-    the linear head averaged with extra trees above :data:`SMALL_K` rows per class where
+    the linear head averaged with a random forest above :data:`SMALL_K` rows per class where
     the method embeds rows on their own (ProtoNet, MAML, Reptile), the method's own head
     otherwise."""
     _check_head(head)
@@ -288,8 +298,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
     what many rows per class say, a linear model on the same embeddings keeps it (Tian et
     al., "Rethinking few-shot image classification: a good embedding is all you need?",
     ECCV 2020), and the raw features give it what the embedding lost. Its probabilities
-    are averaged with those of extremely randomised trees on the raw features: the two err
-    differently, and on meta-validation the average beat both (and random forests).
+    are averaged with those of a random forest on the raw features (:data:`FOREST_PARAMS`):
+    the two err differently, and on meta-validation the average beat both.
 
     When no usable weights are shipped, or the shipped weights failed the meta-validation
     gate for the regime of this fit (k <= 5 or k > 5 rows per class), it falls back to
@@ -311,7 +321,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         ``"network"``: the method's own head (class prototypes, the adapted head, the PFN's
         output); ``"linear"``: logistic regression on the standardised row embeddings and
         raw features (ProtoNet, MAML and Reptile only); ``"linear+forest"``: the linear
-        head's probabilities averaged with those of 50 extra trees on the raw features;
+        head's probabilities averaged with those of a random forest on the raw features;
         ``"auto"``: ``"linear+forest"`` above 5 rows per class where the method has row
         embeddings, the network's otherwise. The weights' gate is per head.
     random_state : int
@@ -333,7 +343,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         Why logistic regression is used instead of the network, or ``None``.
     head_ : {"network", "linear", "linear+forest"} or None
         The head the network runs with (``None`` with the fallback).
-    forest_ : ExtraTreesClassifier
+    forest_ : xgboost.XGBRFClassifier
         The trees of the ``"linear+forest"`` head (only with that head), fitted on the
         columns in the order ``forest_columns_``.
     model_ : EpisodeModel or None
@@ -465,14 +475,15 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 self._fit_forest()
         return self
 
-    # many trees on a few hundred rows: threads would only add overhead (as the linear head)
-    @threadpool_limits.wrap(limits=1)
     def _fit_forest(self) -> None:
         """``forest_``: the ``"linear+forest"`` head's trees, on the context's raw features
         (NaN as is) in canonical column order ``forest_columns_`` (the trees' feature draws
         would otherwise see the user's order)."""
+        from xgboost import XGBRFClassifier
+
         self.forest_columns_ = _canonical_columns(torch.tensor(self.X_)[None])
-        forest = ExtraTreesClassifier(FOREST_TREES, random_state=self.random_state, n_jobs=1)
+        # a few hundred rows: threads would only add overhead (as for the linear head)
+        forest = XGBRFClassifier(**FOREST_PARAMS, n_jobs=1, random_state=self.random_state)
         self.forest_ = forest.fit(self.X_[:, self.forest_columns_], self.y_)
 
     def _forest_proba(self, Xq: np.ndarray) -> np.ndarray:

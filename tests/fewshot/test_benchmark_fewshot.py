@@ -161,13 +161,25 @@ def test_the_gate_and_the_checkpoints_know_the_head(bench, tmp_path):
         ["protonet_tiny", "pfn_tiny"],
         {"protonet_tiny": paths["protonet"], "pfn_tiny": paths["pfn"]},
     )
-    assert keys["protonet_tiny"].endswith("-linear+forest")
+    assert keys["protonet_tiny"].endswith(f"-linear+forest-{bench.head_digest()}")
     assert keys["pfn_tiny"].count("-") == 1  # no head suffix
     summary = _summary(
         {5: {"protonet_tiny": 0.8, "logreg": 0.78}, 20: {"protonet_tiny": 0.9, "logreg": 0.85}}
     )
     gate = bench.gate_record(summary, "protonet_tiny", bench.auto_heads(paths["protonet"]))
     assert gate["k_le_5"]["head"] == "network" and gate["k_gt_5"]["head"] == "linear+forest"
+
+
+def test_new_head_settings_get_new_checkpoints(bench, monkeypatch):
+    """Results of the linear+forest head are not reused once its forest changed."""
+    from autometa.fewshot import classifier
+
+    before = bench.head_digest()
+    assert before == bench.head_digest() and len(before) == 8
+    monkeypatch.setitem(classifier.FOREST_PARAMS, "n_estimators", 7)
+    assert bench.head_digest() != before
+    monkeypatch.setattr(classifier, "FOREST_SHARE", 0.25)
+    assert len({before, bench.head_digest()}) == 2
 
 
 def test_checkpoints_of_another_head_serve_only_the_network_heads_units(bench, tmp_path):

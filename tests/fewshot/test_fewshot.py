@@ -259,8 +259,8 @@ def test_linear_head_is_deterministic_and_batch_independent(models, data):
     np.testing.assert_allclose(P, P_batched, atol=1e-6)
 
 
-def test_linear_forest_head_averages_the_linear_head_and_extra_trees(models, data):
-    from autometa.fewshot.classifier import FOREST_SHARE, FOREST_TREES
+def test_linear_forest_head_averages_the_linear_head_and_a_forest(models, data):
+    from autometa.fewshot.classifier import FOREST_PARAMS, FOREST_SHARE
 
     X, y, Xq = data
     X = X.copy()
@@ -270,7 +270,7 @@ def test_linear_forest_head_averages_the_linear_head_and_extra_trees(models, dat
     linear = proba(models["protonet"], X, y, Xq, head="linear")
     forest = both._forest_proba(Xq)
     np.testing.assert_array_equal(forest, both.forest_.predict_proba(Xq[:, both.forest_columns_]))
-    assert both.forest_.n_estimators == FOREST_TREES
+    assert both.forest_.get_params()["n_estimators"] == FOREST_PARAMS["n_estimators"]
     np.testing.assert_allclose(P, (1 - FOREST_SHARE) * linear + FOREST_SHARE * forest)
     assert not np.allclose(P, linear)
     check_proba(P, len(Xq), 3)
