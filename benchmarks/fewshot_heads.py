@@ -20,12 +20,15 @@ behind random forest. This compares heads on the same row embeddings
 ``--study blend`` compares, on the same episodes, the linear head with 1, 2 or 4 ensemble
 members, 30 or 50 extra trees and 100 random-forest trees on the raw features, and each
 linear head averaged half and half with each forest, with the CPU milliseconds of each
-(``FewShotClassifier(head="linear+forest")`` is the 4-member head with 50 extra trees);
-``--study share`` varies the forest's share of that head's probabilities; ``--study forest``
-compares its extra trees with random forests grown by scikit-learn and by XGBoost.
+(``FewShotClassifier(head="linear+forest")`` was the 4-member head with 50 extra trees);
+``--study share`` varies the forest's share of that head's probabilities; ``--study forest
+--round N`` (1-4) compares random forests grown by XGBoost (:data:`FOREST_ROUNDS`) with
+50 extra trees and scikit-learn's random forest (``FOREST_PARAMS`` of the classifier is
+round 4's ``xgbrf100_d4_cols50_bins32``; results ``fewshot_forest_round<N>.md``).
 
 Writes ``benchmarks/results/fewshot_<study>.{csv,md}`` (mean over datasets of the
-per-dataset mean ROC AUC and log loss, and for ``blend`` of the milliseconds).
+per-dataset mean ROC AUC and log loss, and for ``blend``, ``share`` and ``forest`` of the
+milliseconds).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import argparse
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -100,37 +104,83 @@ def blend_forests(seed: int, n_features: int) -> dict:
 
 def xgb_forest(n_trees: int, seed: int, n_features: int, **params):
     """A random forest grown by XGBoost in one call (scikit-learn's forests pay ~0.5 ms of
-    Python per tree): fully grown trees on 63 % of the rows, sqrt(features) per split."""
+    Python per tree): by default 12 deep on 63 % of the rows, sqrt(features) per split;
+    ``params`` override that."""
     from xgboost import XGBRFClassifier
 
-    params = {"max_depth": 12, "min_child_weight": 0.0, "reg_lambda": 1e-3} | params
     params = {
+        "max_depth": 12,
+        "min_child_weight": 0.0,
+        "reg_lambda": 1e-3,
         "subsample": 0.632,
         "colsample_bynode": min(1.0, max(1.0, np.sqrt(n_features)) / n_features),
     } | params
-    return XGBRFClassifier(n_estimators=n_trees, nthread=1, random_state=seed, **params)
+    return XGBRFClassifier(n_estimators=n_trees, n_jobs=1, random_state=seed, **params)
 
 
-def forest_forests(seed: int, n_features: int) -> dict:
-    """``--study forest``: the shipped extra trees against random forests, scikit-learn's
-    and XGBoost's (a fraction of the time)."""
+#: ``--study forest``'s XGBoost forests per ``--round``: name -> (trees, parameters that
+#: override :func:`xgb_forest`'s). Each round refined the best of the one before.
+FOREST_ROUNDS = {
+    1: {
+        "xgbrf50": (50, {}),
+        "xgbrf100": (100, {}),
+        "xgbrf100_l1": (100, {"reg_lambda": 1.0}),
+        "xgbrf100_d6": (100, {"max_depth": 6}),
+    },
+    2: {
+        "xgbrf100_d4": (100, {"max_depth": 4}),
+        "xgbrf50_d6": (50, {"max_depth": 6}),
+        "xgbrf100_d6": (100, {"max_depth": 6}),
+        "xgbrf200_d6": (200, {"max_depth": 6}),
+        "xgbrf100_d8": (100, {"max_depth": 8}),
+        "xgbrf100_d6_rows80": (100, {"max_depth": 6, "subsample": 0.8}),
+        "xgbrf100_d6_cols50": (100, {"max_depth": 6, "colsample_bynode": 0.5}),
+        "xgbrf100_d6_mcw1": (100, {"max_depth": 6, "min_child_weight": 1.0}),
+    },
+    3: {
+        **{
+            f"xgbrf100_d6_cols{c}": (100, {"max_depth": 6, "colsample_bynode": c / 100})
+            for c in (30, 50, 70, 100)
+        },
+        "xgbrf100_d4_cols50": (100, {"max_depth": 4, "colsample_bynode": 0.5}),
+        "xgbrf50_d6_cols50": (50, {"max_depth": 6, "colsample_bynode": 0.5}),
+        "xgbrf100_d6_cols50_rows80": (
+            100,
+            {"max_depth": 6, "colsample_bynode": 0.5, "subsample": 0.8},
+        ),
+    },
+    4: {
+        "xgbrf100_d4_cols50": (100, {"max_depth": 4, "colsample_bynode": 0.5}),
+        "xgbrf100_d4_cols50_bins32": (
+            100,
+            {"max_depth": 4, "colsample_bynode": 0.5, "max_bin": 32},
+        ),
+        "xgbrf200_d4_cols50": (200, {"max_depth": 4, "colsample_bynode": 0.5}),
+        "xgbrf100_d3_cols50": (100, {"max_depth": 3, "colsample_bynode": 0.5}),
+    },
+}
+
+
+def forest_forests(seed: int, n_features: int, round_: int = 4) -> dict:
+    """``--study forest``: the shipped extra trees and scikit-learn's random forest against
+    one round of XGBoost forests (:data:`FOREST_ROUNDS`)."""
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
     return {
         "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
         "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
-        "xgbrf100_d4_cols50": xgb_forest(100, seed, n_features, max_depth=4, colsample_bynode=0.5),
-        "xgbrf100_d4_cols50_bins32": xgb_forest(
-            100, seed, n_features, max_depth=4, colsample_bynode=0.5, max_bin=32
-        ),
-        "xgbrf200_d4_cols50": xgb_forest(200, seed, n_features, max_depth=4, colsample_bynode=0.5),
-        "xgbrf100_d3_cols50": xgb_forest(100, seed, n_features, max_depth=3, colsample_bynode=0.5),
+        **{
+            name: xgb_forest(n_trees, seed, n_features, **params)
+            for name, (n_trees, params) in FOREST_ROUNDS[round_].items()
+        },
     }
 
 
-def forest_probabilities(ep, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """:func:`blend_probabilities` with :func:`forest_forests`."""
-    return blend_probabilities(ep, seed, forest_forests)
+def forest_probabilities(
+    ep, seed: int, round_: int = 4
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """:func:`blend_probabilities` with one round of :func:`forest_forests`."""
+    return blend_probabilities(ep, seed, partial(forest_forests, round_=round_))
 
 
 def blend_probabilities(
@@ -250,6 +300,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--out", default=None)
     p.add_argument(
+        "--round", type=int, default=4, choices=sorted(FOREST_ROUNDS), help="--study forest's round"
+    )
+    p.add_argument(
         "--study",
         default="heads",
         choices=["heads", "blend", "share", "forest"],
@@ -269,7 +322,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     studies = {
         "blend": blend_probabilities,
         "share": share_probabilities,
-        "forest": forest_probabilities,
+        "forest": partial(forest_probabilities, round_=args.round),
     }
     runs = Parallel(n_jobs=args.n_jobs, verbose=5)(
         delayed(bench_blend)(name, table, ks, args.episodes, studies[args.study])
@@ -287,7 +340,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     table = table.sort_values(("roc_auc", ks[-1]), ascending=False).round(4)
     table.columns = [f"{metric} k={k}" for metric, k in table.columns]
     print(table.to_string())
-    out = Path(args.out or RESULTS / f"fewshot_{args.study}")
+    name = f"forest_round{args.round}" if args.study == "forest" else args.study
+    out = Path(args.out or RESULTS / f"fewshot_{name}")
     table.to_csv(out.with_suffix(".csv"))
     header = "| head | " + " | ".join(table.columns) + " |"
     lines = [

@@ -196,3 +196,21 @@ def test_checkpoints_of_another_head_serve_only_the_network_heads_units(bench, t
     done = bench.read_dataset(folder, {"protonet_tiny": f"{network}-linear+forest", "rf": "rf"})
     assert sorted(done["protonet_tiny"]) == [("balanced", 1), ("balanced", 5), ("balanced", 20)]
     assert done["rf"] == {}
+
+
+def test_the_shipped_forest_is_the_one_the_forest_study_chose(bench, load_benchmark, monkeypatch):
+    """``FOREST_PARAMS`` is what ``fewshot_heads.py --study forest --round 4`` measured as
+    ``xgbrf100_d4_cols50_bins32``; every round's forests can be built."""
+    import sys
+
+    from autometa.fewshot.classifier import FOREST_PARAMS
+
+    # the script imports its sibling as `fewshot`, which the tests' own package shadows here
+    monkeypatch.setitem(sys.modules, "fewshot", bench)
+    heads = load_benchmark("fewshot_heads")
+    for round_ in heads.FOREST_ROUNDS:
+        forests = heads.forest_forests(seed=0, n_features=9, round_=round_)
+        assert {"et50", "rf100"} <= set(forests) and len(forests) > 3
+    chosen = heads.forest_forests(seed=0, n_features=9)["xgbrf100_d4_cols50_bins32"]
+    params = chosen.get_params()
+    assert {name: params[name] for name in FOREST_PARAMS} == FOREST_PARAMS
