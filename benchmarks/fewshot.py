@@ -17,7 +17,8 @@ Small CPU run (minutes)::
 
 Every finished (dataset, support variant, k) unit of every learner is appended to a JSON-lines
 file per dataset and learner under ``--checkpoints`` (a folder keyed by the arguments that
-change the episodes; a model's file is named by its weights' hash): the same command resumes,
+change the episodes; a model's file is named by its weights' hash, head and ensemble
+members): the same command resumes,
 a new model or new weights run only themselves, and ``--report-only`` reports the datasets
 every learner has finished.
 
@@ -141,7 +142,7 @@ def make_baseline(name: str, y_ctx: np.ndarray, k: int, seed: int):
     raise ValueError(f"unknown baseline {name!r}")
 
 
-def run_learner(name: str, ep, k: int, seed: int, models: dict, device: str, n_ensemble: int):
+def run_learner(name: str, ep, k: int, seed: int, models: dict, device: str, n_ensemble: int | str):
     """Fit on the support, predict the query; returns (proba, seconds)."""
     C = int(ep.y_ctx.max()) + 1
     t0 = time.perf_counter()
@@ -237,12 +238,15 @@ def auto_heads(path: str | Path) -> dict[str, str]:
     return {regime: head_for("auto", model, regime) for regime in ("k_le_5", "k_gt_5")}
 
 
-def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, str]:
+def learner_keys(
+    learners: list[str], model_paths: dict[str, str], n_ensemble: int | str = "auto"
+) -> dict[str, str]:
     """A learner's checkpoint name: a baseline's own name, a model's name, the hash of its
-    network (not of the file: writing the gate into it keeps the key) and ``-<head>-<digest
-    of its settings>`` where it runs with another head than the network's above 5 rows per
-    class (its results at k > 5 with another head or other head settings are not reused;
-    those at k <= 5 are, see :func:`read_dataset`).
+    network (not of the file: writing the gate into it keeps the key), ``-n<members>`` where
+    it averages other than 4 ensemble members at k <= 5 (``n_ensemble``), and ``-<head>-<digest
+    of its settings and members>`` where it runs with another head than the network's above
+    5 rows per class (its results at k > 5 with another head, other head settings or other
+    members are not reused; those at k <= 5 are, see :func:`read_dataset`).
 
     Episodes are seeded by (dataset, k, episode, variant) alone, so every learner sees the
     same episodes whichever others run beside it: new weights or a new learner run only
@@ -255,21 +259,40 @@ def learner_keys(learners: list[str], model_paths: dict[str, str]) -> dict[str, 
         if learner not in model_paths:
             keys[learner] = learner
             continue
-        head = auto_heads(model_paths[learner])["k_gt_5"]
-        keys[learner] = f"{learner}-{network_digest(model_paths[learner])[:16]}" + (
-            "" if head == "network" else f"-{head}-{head_digest()}"
+        heads = auto_heads(model_paths[learner])
+        small, large = (members(n_ensemble, heads[regime]) for regime in ("k_le_5", "k_gt_5"))
+        keys[learner] = (
+            f"{learner}-{network_digest(model_paths[learner])[:16]}"
+            + ("" if small == HISTORICAL_MEMBERS else f"-n{small}")
+            + ("" if heads["k_gt_5"] == "network" else f"-{heads['k_gt_5']}-{head_digest(large)}")
         )
     return keys
 
 
-def head_digest() -> str:
-    """8 hex digits of the settings of the linear and linear+forest heads: results of a
-    head whose settings changed since are not reused."""
+#: The ensemble members of every result before ``--n-ensemble`` entered the learners' keys
+#: (their files carry no member count).
+HISTORICAL_MEMBERS = 4
+
+
+def members(n_ensemble: int | str, head: str) -> int:
+    """Ensemble members ``FewShotClassifier(n_ensemble=...)`` averages with ``head``."""
+    from autometa.fewshot.classifier import AUTO_MEMBERS
+
+    return AUTO_MEMBERS[head] if n_ensemble == "auto" else int(n_ensemble)
+
+
+def head_digest(n_members: int = HISTORICAL_MEMBERS) -> str:
+    """8 hex digits of the settings of the linear and linear+forest heads (and of their
+    ensemble members where not the historical 4): results of a head whose settings changed
+    since are not reused."""
     from autometa.fewshot import classifier
 
     names = ("LINEAR_HEAD_C", "RAW_CLIP", "FOREST_PARAMS", "FOREST_SHARE")
-    settings = json.dumps({name: getattr(classifier, name) for name in names}, sort_keys=True)
-    return hashlib.sha256(settings.encode()).hexdigest()[:8]
+    settings = {name: getattr(classifier, name) for name in names}
+    if n_members != HISTORICAL_MEMBERS:
+        settings["members"] = n_members
+    encoded = json.dumps(settings, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:8]
 
 
 def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
@@ -296,10 +319,10 @@ def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
     done = {}
     for learner, key in keys.items():
         units = read_units(folder / f"{key}.jsonl")
-        if key != learner:  # a model: <learner>-<16 hex digits>[-<head>-<8 hex digits>]
-            network = key[: len(learner) + 17]
+        if key != learner:  # a model: <learner>-<16 hex>[-n<members>][-<head>-<8 hex>]
+            network = key.split("-linear")[0]  # the network with its k <= 5 members
             for sibling in sorted(folder.glob(f"{network}*.jsonl")):
-                if sibling.stem == key:  # read above
+                if sibling.stem == key or sibling.stem.split("-linear")[0] != network:
                     continue
                 small = {u: r for u, r in read_units(sibling).items() if u[1] <= max(K_SMALL)}
                 units = {**small, **units}
@@ -318,7 +341,7 @@ def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | N
     import torch
 
     torch.set_num_threads(1)
-    keys = learner_keys(learners, model_paths)
+    keys = learner_keys(learners, model_paths, args.n_ensemble)
     done = read_dataset(checkpoint, keys)
     missing = {u: [m for m in learners if u not in done[m]] for u in units(args)}
     needed = {m for ms in missing.values() for m in ms}
@@ -342,13 +365,13 @@ def bench_dataset(name, table, args, learners, model_paths, checkpoint: Path | N
 
 
 def checkpoint_dir(args) -> Path:
-    """A folder per set of arguments that change the episodes or how they are scored."""
+    """A folder per set of arguments that change the episodes or how they are scored (a
+    model's ensemble members are part of its file name, :func:`learner_keys`)."""
     key = {
         "split": args.split,
         "split_file": str(args.split_file),
         "episodes": args.episodes,
         "n_query": args.n_query,
-        "n_ensemble": args.n_ensemble,
         "device": args.device.split(":")[0],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -536,7 +559,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--imbalanced", action="store_true", help="also run the imbalanced-support variant"
     )
     p.add_argument("--max-datasets", type=int, default=None)
-    p.add_argument("--n-ensemble", type=int, default=4)
+    p.add_argument(
+        "--n-ensemble",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help='ensemble members of the models: an int, or "auto" (FewShotClassifier\'s default)',
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument(
@@ -585,7 +613,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.report_only:
         if ckdir is None:
             p.error("--report-only needs the checkpoint (drop --no-checkpoint)")
-        keys = learner_keys(learners, model_paths)
+        keys = learner_keys(learners, model_paths, args.n_ensemble)
         finished = {n: read_dataset(ckdir / n, keys) for n in datasets}
         datasets = [
             n for n in datasets if all(u in finished[n][m] for m in learners for u in units(args))

@@ -87,7 +87,7 @@ def head_probabilities(ep, seed: int) -> dict[str, np.ndarray]:
             probs[f"emb_raw_lr_{c_inv:g}"] = lr.fit(both_ctx, clf.y_).predict_proba(both_qry)
         for name, p in probs.items():
             sums[name] = sums.get(name, 0) + p
-    out.update({name: p / clf.n_ensemble for name, p in sums.items()})
+    out.update({name: p / clf.n_ensemble_ for name, p in sums.items()})
     return out
 
 
@@ -199,7 +199,7 @@ def blend_probabilities(
     members, member_ms = [], []
     for m in range(4):
         # member m of the 4-member ensemble: the seed and normalisation _members gives it
-        clf.random_state, clf.n_ensemble = seed, m + 1
+        clf.random_state, clf.n_ensemble_ = seed, m + 1
         t = time.process_time()
         with torch.no_grad():
             members.append(_member_linear_proba(clf, ep.X_qry, C, m))
@@ -239,7 +239,7 @@ def _member_linear_proba(clf, Xq: np.ndarray, C: int, member: int) -> np.ndarray
     members = clf._members
     clf._members = lambda xc: (m for i, m in enumerate(members(xc)) if i == member)
     try:
-        return clf._linear_proba(Xq, C) * clf.n_ensemble
+        return clf._linear_proba(Xq, C) * clf.n_ensemble_
     finally:
         del clf._members
 

@@ -85,7 +85,7 @@ def test_checkpoint_resumes_finished_units_and_survives_a_cut_line(bench, tmp_pa
         return {m: [{"dataset": name, "variant": variant, "k": k, "m": m}] for m in learners}
 
     monkeypatch.setattr(bench, "_episode_records", fake_episodes)
-    args = argparse.Namespace(imbalanced=True, k=[1, 5])
+    args = argparse.Namespace(imbalanced=True, k=[1, 5], n_ensemble="auto")
     checkpoint = tmp_path / "d"
     checkpoint.mkdir()
     finished = {"variant": "balanced", "k": 1, "records": [{"dataset": "d", "kept": True}]}
@@ -118,7 +118,7 @@ def test_a_new_learner_or_new_weights_run_only_themselves(bench, tmp_path, monke
 
     from autometa.fewshot._weights import build_model, save_weights, size_config
 
-    args = argparse.Namespace(imbalanced=False, k=[1])
+    args = argparse.Namespace(imbalanced=False, k=[1], n_ensemble="auto")
     torch.manual_seed(0)
     model = build_model("protonet", size_config("protonet", "tiny"))
     weights = save_weights(model, tmp_path / "protonet_S.pt", {"gate": {}})
@@ -161,8 +161,17 @@ def test_the_gate_and_the_checkpoints_know_the_head(bench, tmp_path):
         ["protonet_tiny", "pfn_tiny"],
         {"protonet_tiny": paths["protonet"], "pfn_tiny": paths["pfn"]},
     )
-    assert keys["protonet_tiny"].endswith(f"-linear+forest-{bench.head_digest()}")
-    assert keys["pfn_tiny"].count("-") == 1  # no head suffix
+    # n_ensemble="auto": 4 members at k <= 5 (no suffix), the linear+forest head's 2 above
+    assert keys["protonet_tiny"].endswith(f"-linear+forest-{bench.head_digest(2)}")
+    assert keys["protonet_tiny"].count("-") == 3
+    assert keys["pfn_tiny"].count("-") == 1  # no head suffix, 4 members
+    paths_ = {"protonet_tiny": paths["protonet"], "pfn_tiny": paths["pfn"]}
+    four = bench.learner_keys(["protonet_tiny", "pfn_tiny"], paths_, n_ensemble=4)
+    assert four["protonet_tiny"].endswith(f"-linear+forest-{bench.head_digest()}")
+    assert four["pfn_tiny"] == keys["pfn_tiny"]
+    two = bench.learner_keys(["protonet_tiny", "pfn_tiny"], paths_, n_ensemble=2)
+    assert two["pfn_tiny"] == keys["pfn_tiny"] + "-n2"
+    assert two["protonet_tiny"] == keys["protonet_tiny"].replace("-linear", "-n2-linear")
     summary = _summary(
         {5: {"protonet_tiny": 0.8, "logreg": 0.78}, 20: {"protonet_tiny": 0.9, "logreg": 0.85}}
     )
@@ -196,6 +205,9 @@ def test_checkpoints_of_another_head_serve_only_the_network_heads_units(bench, t
     done = bench.read_dataset(folder, {"protonet_tiny": f"{network}-linear+forest", "rf": "rf"})
     assert sorted(done["protonet_tiny"]) == [("balanced", 1), ("balanced", 5), ("balanced", 20)]
     assert done["rf"] == {}
+    # other ensemble members at k <= 5: nothing of the 4-member files is theirs
+    done = bench.read_dataset(folder, {"protonet_tiny": f"{network}-n2-linear+forest"})
+    assert done["protonet_tiny"] == {}
 
 
 def test_the_shipped_forest_is_the_one_the_forest_study_chose(bench, load_benchmark, monkeypatch):

@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 import itertools
 
+from autometa.errors import InvalidParameterError
 from autometa.fewshot import FewShotClassifier, FewShotWeightsError, load_weights, save_weights
 from autometa.fewshot._weights import build_model, size_config
 from autometa.fewshot.classifier import FewShotFallbackWarning
@@ -259,6 +260,29 @@ def test_linear_head_is_deterministic_and_batch_independent(models, data):
     np.testing.assert_allclose(P, P_batched, atol=1e-6)
 
 
+def test_auto_ensemble_members_follow_the_head(models, data):
+    """n_ensemble="auto" averages 4 members with the network's head, 2 with the
+    linear+forest head (its forest adds what more members would); an int is taken as is."""
+    from autometa.fewshot.classifier import AUTO_MEMBERS
+
+    X, y, Xq = data  # ~13 rows per class: above 5, the auto head is linear+forest
+    auto = FewShotClassifier(model=models["protonet"]).fit(X, y)
+    assert auto.head_ == "linear+forest" and auto.n_ensemble_ == AUTO_MEMBERS["linear+forest"] == 2
+    two = FewShotClassifier(model=models["protonet"], n_ensemble=2).fit(X, y)
+    np.testing.assert_array_equal(auto.predict_proba(Xq), two.predict_proba(Xq))
+    few = np.r_[np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3], np.flatnonzero(y == 2)[:3]]
+    small = FewShotClassifier(model=models["protonet"]).fit(X[few], y[few])
+    assert small.head_ == "network" and small.n_ensemble_ == 4
+    assert FewShotClassifier(model=models["protonet"], n_ensemble=3).fit(X, y).n_ensemble_ == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, "4", "many", True, None])
+def test_n_ensemble_is_checked(models, data, bad):
+    X, y, _ = data
+    with pytest.raises(InvalidParameterError, match=r"n_ensemble=.*positive int or \"auto\""):
+        FewShotClassifier(model=models["protonet"], n_ensemble=bad).fit(X, y)
+
+
 def test_linear_forest_head_averages_the_linear_head_and_a_forest(models, data):
     from autometa.fewshot.classifier import FOREST_PARAMS, FOREST_SHARE
 
@@ -269,7 +293,8 @@ def test_linear_forest_head_averages_the_linear_head_and_a_forest(models, data):
     P = both.fit(X, y).predict_proba(Xq)
     linear = proba(models["protonet"], X, y, Xq, head="linear")
     forest = both._forest_proba(Xq)
-    np.testing.assert_array_equal(forest, both.forest_.predict_proba(Xq[:, both.forest_columns_]))
+    trees = both.forest_.predict_proba(Xq[:, both.forest_columns_])
+    np.testing.assert_array_equal(forest, trees[:, both.forest_class_rank_])
     assert both.forest_.get_params()["n_estimators"] == FOREST_PARAMS["n_estimators"]
     np.testing.assert_allclose(P, (1 - FOREST_SHARE) * linear + FOREST_SHARE * forest)
     assert not np.allclose(P, linear)
