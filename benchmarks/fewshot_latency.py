@@ -4,7 +4,7 @@ One episode is what ``benchmarks/fewshot.py`` times: ``FewShotClassifier.fit`` o
 rows and ``predict_proba`` on the query rows, on one torch thread (the issue's target is
 <= 50 ms per episode on the CPU). Tables of random numbers (the time does not depend on the
 values) with 8, 30 and 60 features, two classes of 5 and of 20 support rows (the network's
-own head and, above 5 rows per class, the linear head with extra trees) and 200 query rows,
+own head and, above 5 rows per class, the linear head with its forest) and 200 query rows,
 for each weights file and ensemble setting; the median of ``--repeats`` runs after one warm-up.
 
     python benchmarks/fewshot_latency.py --models protonet_tiny,protonet_S
