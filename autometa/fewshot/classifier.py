@@ -67,8 +67,8 @@ RAW_CLIP = 5.0
 #: ``benchmarks/results/fewshot_forest_round*.md``): every blend of the linear head and a
 #: forest beat both alone; trees 3-6 deep that each see 30-70 % of the features per split
 #: beat 50 extra trees (by 0.004-0.007 ROC AUC), 100 scikit-learn random-forest trees, and
-#: XGBoost forests of deeper trees or of sqrt(features) per split, in a fifth of the time of
-#: scikit-learn's forest; 32 bins cost nothing on a few hundred rows.
+#: XGBoost forests of deeper trees or of sqrt(features) per split, in about a quarter of the
+#: time of scikit-learn's forest; 32 bins cost nothing on a few hundred rows.
 FOREST_PARAMS = {
     "n_estimators": 100,
     "max_depth": 4,
