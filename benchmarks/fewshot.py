@@ -253,6 +253,7 @@ def learner_keys(
     themselves, and what the others finished is kept.
     """
     from autometa.fewshot._weights import network_digest
+    from autometa.fewshot.classifier import ensemble_members
 
     keys = {}
     for learner in learners:
@@ -260,7 +261,7 @@ def learner_keys(
             keys[learner] = learner
             continue
         heads = auto_heads(model_paths[learner])
-        small, large = (members(n_ensemble, heads[regime]) for regime in ("k_le_5", "k_gt_5"))
+        small, large = (ensemble_members(n_ensemble, heads[r]) for r in ("k_le_5", "k_gt_5"))
         keys[learner] = (
             f"{learner}-{network_digest(model_paths[learner])[:16]}"
             + ("" if small == HISTORICAL_MEMBERS else f"-n{small}")
@@ -272,13 +273,6 @@ def learner_keys(
 #: The ensemble members of every result before ``--n-ensemble`` entered the learners' keys
 #: (their files carry no member count).
 HISTORICAL_MEMBERS = 4
-
-
-def members(n_ensemble: int | str, head: str) -> int:
-    """Ensemble members ``FewShotClassifier(n_ensemble=...)`` averages with ``head``."""
-    from autometa.fewshot.classifier import AUTO_MEMBERS
-
-    return AUTO_MEMBERS[head] if n_ensemble == "auto" else int(n_ensemble)
 
 
 def head_digest(n_members: int = HISTORICAL_MEMBERS) -> str:
@@ -293,6 +287,16 @@ def head_digest(n_members: int = HISTORICAL_MEMBERS) -> str:
         settings["members"] = n_members
     encoded = json.dumps(settings, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:8]
+
+
+def _network_key(key: str) -> str:
+    """A model's key without its head part: the network and its k <= 5 members (what the
+    k <= 5 units depend on)."""
+    from autometa.fewshot.classifier import EMBEDDING_HEADS
+
+    for head in sorted(EMBEDDING_HEADS, key=len, reverse=True):
+        key = key.split(f"-{head}")[0]
+    return key
 
 
 def read_units(path: Path) -> dict[tuple[str, int], list[dict]]:
@@ -320,9 +324,9 @@ def read_dataset(folder: Path | None, keys: dict[str, str]) -> dict[str, dict]:
     for learner, key in keys.items():
         units = read_units(folder / f"{key}.jsonl")
         if key != learner:  # a model: <learner>-<16 hex>[-n<members>][-<head>-<8 hex>]
-            network = key.split("-linear")[0]  # the network with its k <= 5 members
+            network = _network_key(key)
             for sibling in sorted(folder.glob(f"{network}*.jsonl")):
-                if sibling.stem == key or sibling.stem.split("-linear")[0] != network:
+                if sibling.stem == key or _network_key(sibling.stem) != network:
                     continue
                 small = {u: r for u, r in read_units(sibling).items() if u[1] <= max(K_SMALL)}
                 units = {**small, **units}

@@ -164,11 +164,9 @@ FOREST_ROUNDS = {
 def forest_forests(seed: int, n_features: int, round_: int = 4) -> dict:
     """``--study forest``: the shipped extra trees and scikit-learn's random forest against
     one round of XGBoost forests (:data:`FOREST_ROUNDS`)."""
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-
+    references = blend_forests(seed, n_features)
     return {
-        "et50": ExtraTreesClassifier(50, random_state=seed, n_jobs=1),
-        "rf100": RandomForestClassifier(100, random_state=seed, n_jobs=1),
+        **{name: references[name] for name in ("et50", "rf100")},
         **{
             name: xgb_forest(n_trees, seed, n_features, **params)
             for name, (n_trees, params) in FOREST_ROUNDS[round_].items()

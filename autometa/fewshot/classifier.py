@@ -85,6 +85,11 @@ FOREST_SHARE = 0.5
 AUTO_MEMBERS = {"network": 4, "linear": 4, "linear+forest": 2}
 
 
+def ensemble_members(n_ensemble: int | str, head: str) -> int:
+    """Ensemble members ``FewShotClassifier(n_ensemble=...)`` averages with ``head``."""
+    return AUTO_MEMBERS[head] if n_ensemble == "auto" else int(n_ensemble)
+
+
 class FewShotFallbackWarning(UserWarning):
     """FewShotClassifier is using logistic regression instead of the neural learner."""
 
@@ -484,7 +489,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
                 }
         self.n_ensemble_ = None
         if self.head_ is not None:
-            self.n_ensemble_ = AUTO_MEMBERS[self.head_] if auto_members else self.n_ensemble
+            self.n_ensemble_ = ensemble_members(self.n_ensemble, self.head_)
         if self.fallback_ is not None:
             warnings.warn(
                 f"FewShotClassifier falls back to logistic regression: {self.fallback_}",
@@ -507,9 +512,8 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         random draws: they would otherwise see the user's column order and labels)."""
         from xgboost import XGBRFClassifier
 
-        xc = torch.tensor(self.X_)[None]
-        self.forest_columns_ = _canonical_columns(xc)
-        z, _ = normalize(xc, xc.shape[1], "robust")
+        z = _robust(torch.tensor(self.X_)[None])
+        self.forest_columns_ = _canonical_columns(z)
         y_ctx = torch.from_numpy(self.y_)[None]
         rank = canonical_class_order(z, y_ctx, len(self.classes_))[0].numpy()
         # a few hundred rows: threads would only add overhead (as for the linear head)
@@ -651,7 +655,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         Fd = xc.shape[2]
         if Fd > max_f:
             # Feature subsets chosen by canonical column rank: invariant to column order.
-            by_rank = _canonical_columns(xc)
+            by_rank = _canonical_columns(_robust(xc))
         for m in range(self.n_ensemble_):
             seed = int(self.random_state) * 7919 + m
             cols = slice(None)
@@ -711,11 +715,15 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         return out / self.n_ensemble_
 
 
-def _canonical_columns(xc: torch.Tensor) -> np.ndarray:
-    """The context's columns (``xc``: 1 x rows x features) in canonical order: the same
-    columns in the same order whatever order the user gave them in."""
-    z, _ = normalize(xc, xc.shape[1], "robust")
-    return np.argsort(canonical_feature_order(z, xc.shape[1])[0].numpy())
+def _robust(xc: torch.Tensor) -> torch.Tensor:
+    """The context (``xc``: 1 x rows x features) normalised as the canonical orders see it."""
+    return normalize(xc, xc.shape[1], "robust")[0]
+
+
+def _canonical_columns(z: torch.Tensor) -> np.ndarray:
+    """The context's columns (``z``: :func:`_robust` of the context) in canonical order: the
+    same columns in the same order whatever order the user gave them in."""
+    return np.argsort(canonical_feature_order(z, z.shape[1])[0].numpy())
 
 
 def _standardised(
