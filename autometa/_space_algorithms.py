@@ -48,6 +48,12 @@ class Param:
     log: bool = False
     integer: bool = False
     choices: tuple[Any, ...] | None = None
+    #: Whether the seeded portfolio draws it (:func:`autometa.space.sample`) and
+    #: :func:`autometa.space.defaults` writes it out. ``False`` for a hyperparameter added
+    #: after the shipped knowledge base's portfolio was drawn: that portfolio and its
+    #: configuration ids stay the same (it is at its default there), and every other search
+    #: (:func:`autometa.space.suggest`) draws it.
+    in_portfolio: bool = True
 
     def suggest(self, trial: Any, key: str) -> Any:
         if self.choices is not None:
@@ -250,6 +256,9 @@ def _both(
 
 _p = Param  # a short name for the table below
 _CLASS_WEIGHT = _p("class_weight", None, choices=(None, "balanced"))
+#: Class weighting of the tree ensembles: it decides balanced accuracy on imbalanced tables
+#: (the default metric), added after the shipped portfolio was drawn.
+_TREE_CLASS_WEIGHT = _p("class_weight", None, choices=(None, "balanced"), in_portfolio=False)
 _CRITERION = _p("criterion", "gini", choices=("gini", "entropy"))
 _RBF = (_p("C", 1.0, 1e-3, 1e4, log=True), _p("gamma", 0.05, 1e-5, 10.0, log=True))
 _FOREST = (
@@ -373,17 +382,22 @@ TABLE: tuple[Algorithm, ...] = (
         "random_forest",
         _sk_both("ensemble", "RandomForest"),
         _FOREST,
-        classification_params=(_CRITERION,),
+        classification_params=(_CRITERION, _TREE_CLASS_WEIGHT),
         fixed=_FOREST_FIXED,
     ),
     *_both(
         "extra_trees",
         _sk_both("ensemble", "ExtraTrees"),
         _FOREST,
-        classification_params=(_CRITERION,),
+        classification_params=(_CRITERION, _TREE_CLASS_WEIGHT),
         fixed=_FOREST_FIXED,
     ),
-    *_both("hist_gradient_boosting", _sk_both("ensemble", "HistGradientBoosting"), _HGB),
+    *_both(
+        "hist_gradient_boosting",
+        _sk_both("ensemble", "HistGradientBoosting"),
+        _HGB,
+        classification_params=(_TREE_CLASS_WEIGHT,),
+    ),
     *_both(
         "xgboost",
         {C: _xgb_classifier, R: _xgb_regressor},

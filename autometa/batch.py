@@ -197,6 +197,7 @@ def run(
     include_optional: bool = False,
     retry: Iterable[str] = (),
     progress: bool = True,
+    include_balanced: bool = False,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
 
@@ -233,6 +234,9 @@ def run(
         apply to (more than 1,000 training rows or 100 features after preprocessing) its
         folds are recorded as ``not_applicable`` without running it. Pass it again when
         resuming or extending such a knowledge base.
+    include_balanced : also evaluate the class-weighted default of every classifier with a
+        ``class_weight`` (:func:`autometa.space.balanced_defaults`), after the ``configs``
+        of the portfolio, which stay the same. Pass it again when resuming or extending.
     retry : statuses (of :data:`autometa.kb.STATUSES`, e.g. ``("error", "timeout")``) whose
         evaluations are run again, for instance after a bug fix or with a longer
         ``time_limit``; the new result replaces the old one (fold by fold). By default a
@@ -280,6 +284,7 @@ def run(
         target=target,
         include_optional=include_optional,
         retry=retry,
+        include_balanced=include_balanced,
     )
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
         return _run_locked(
@@ -296,9 +301,10 @@ def run(
 
 
 def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int, task: str) -> list[dict]:
-    """The algorithm defaults and the ``top`` best-scoring configurations of the portfolio."""
+    """The algorithm defaults (the class-weighted ones too, where the portfolio has them)
+    and the ``top`` best-scoring configurations of the portfolio."""
     best = set(scores.dropna().sort_values(ascending=False, kind="stable").index[:top])
-    defaults = {space.config_id(c) for c in space.defaults(task)}
+    defaults = {space.config_id(c) for c in space.defaults(task) + space.balanced_defaults(task)}
     return [c for c in portfolio if space.config_id(c) in best | defaults]
 
 
@@ -316,6 +322,7 @@ class _Settings:
     target: str | None
     include_optional: bool
     retry: tuple[str, ...] = ()
+    include_balanced: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,7 +364,11 @@ def _run_locked(
         journal.write(record)
     portfolios = {
         task: space.portfolio(
-            task, configs, settings.random_state, include_optional=settings.include_optional
+            task,
+            configs,
+            settings.random_state,
+            include_optional=settings.include_optional,
+            include_balanced=settings.include_balanced,
         )
         for task in tasks
     }

@@ -167,6 +167,12 @@ def batch(
         help="Also evaluate the default of each optional algorithm (the few-shot learner, "
         "where torch is installed) on the datasets it applies to; pass it again to resume.",
     ),
+    include_balanced: bool = typer.Option(
+        False,
+        "--include-balanced",
+        help="Also evaluate the class-weighted (class_weight='balanced') default of every "
+        "classifier that has one; pass it again to resume.",
+    ),
     retry: list[str] = typer.Option(
         [],
         "--retry",
@@ -196,6 +202,7 @@ def batch(
         target=target,
         include_optional=include_optional,
         retry=tuple(retry),
+        include_balanced=include_balanced,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 

@@ -64,6 +64,7 @@ __all__ = [  # noqa: RUF022
     "unavailable",
     "algorithm_names",
     "validate",
+    "balanced_defaults",
     "defaults",
     "STUDY_ALGORITHMS_ATTR",
     "study_algorithms",
@@ -246,10 +247,34 @@ def defaults(task: str, include_optional: bool = False) -> list[dict[str, Any]]:
     ['ridge', 'elastic_net']
     """
     return [
-        _config(task, a, {p.name: p.default for p in a.params}, scaling=a.scaling)
+        _config(task, a, {p.name: p.default for p in a.params if p.in_portfolio}, scaling=a.scaling)
         for a in ALGORITHMS[check_task(task)].values()
         if include_optional or not a.optional
     ]
+
+
+def balanced_defaults(task: str) -> list[dict[str, Any]]:
+    """The default configuration of every classifier with a ``class_weight``, with
+    ``class_weight="balanced"`` (none for regression).
+
+    The seeded portfolio holds few class-weighted configurations, the tree ensembles none,
+    while balanced accuracy (the default metric) on imbalanced tables turns on class
+    weights; :func:`portfolio` appends these when asked (``include_balanced=True``).
+
+    Examples
+    --------
+    >>> [c["algorithm"] for c in balanced_defaults("classification")][-1]
+    'hist_gradient_boosting'
+    >>> balanced_defaults("regression")
+    []
+    """
+    weighted = []
+    for config in defaults(task):
+        algorithm = get_algorithm(task, config["algorithm"])
+        if "class_weight" in {p.name for p in algorithm.params}:
+            params = {**config["params"], "class_weight": "balanced"}
+            weighted.append(_config(task, algorithm, params, scaling=algorithm.scaling))
+    return weighted
 
 
 #: Optuna study user attribute: the algorithm names the study's trials draw from
@@ -282,7 +307,9 @@ def param_key(algorithm: str, param: str) -> str:
     return f"{algorithm}.{param}"
 
 
-def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> dict[str, Any]:
+def suggest(
+    trial: Any, task: str, algorithms: Sequence[str] | None = None, *, portfolio: bool = False
+) -> dict[str, Any]:
     """Draw a configuration through an Optuna ``trial`` (any sampler).
 
     Parameters
@@ -294,6 +321,9 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
         :func:`study_algorithms`; for any other study all of the task but the optional
         ones, :func:`algorithm_names`). Optuna needs one list per study: pass the same one
         to every trial of a study (and to :func:`to_trial_params`).
+    portfolio : draw only the hyperparameters of the seeded portfolio (``Param.in_portfolio``),
+        the others at their defaults, left out of the configuration: what :func:`sample`
+        draws, so that hyperparameters added later do not change the seeded draws.
 
     Examples
     --------
@@ -310,7 +340,11 @@ def suggest(trial: Any, task: str, algorithms: Sequence[str] | None = None) -> d
     name = trial.suggest_categorical("algorithm", names)
     algorithm = get_algorithm(task, name)
     steps = {step: trial.suggest_categorical(step, list(ch)) for step, ch in PREPROCESSING.items()}
-    params = {p.name: p.suggest(trial, param_key(name, p.name)) for p in algorithm.params}
+    params = {
+        p.name: p.suggest(trial, param_key(name, p.name))
+        for p in algorithm.params
+        if p.in_portfolio or not portfolio
+    }
     return _config(task, algorithm, params, **steps)
 
 
@@ -333,9 +367,10 @@ def to_trial_params(
         )
     trial_params = {"algorithm": config["algorithm"]}
     trial_params.update({step: config.get(step, ch[0]) for step, ch in PREPROCESSING.items()})
-    trial_params.update(
-        {param_key(config["algorithm"], k): v for k, v in config.get("params", {}).items()}
-    )
+    # every hyperparameter, defaults included: a configuration written before one was added
+    # (the knowledge base's) must not have it drawn at random when enqueued
+    params = _complete(config, None)[0]["params"]
+    trial_params.update({param_key(config["algorithm"], k): v for k, v in params.items()})
     return trial_params
 
 
@@ -348,18 +383,23 @@ def sample(task: str, n: int, random_state: int = 0) -> list[dict[str, Any]]:
     configs = []
     for _ in range(n):
         trial = study.ask()
-        configs.append(suggest(trial, task))
+        configs.append(suggest(trial, task, portfolio=True))
         study.tell(trial, 0.0)
     return configs
 
 
 def portfolio(
-    task: str, n: int, random_state: int = 0, include_optional: bool = False
+    task: str,
+    n: int,
+    random_state: int = 0,
+    include_optional: bool = False,
+    include_balanced: bool = False,
 ) -> list[dict[str, Any]]:
     """The batch portfolio: all algorithm defaults, then seeded samples, ``n`` distinct configs.
 
-    With ``include_optional``, the defaults of the optional algorithms (e.g. ``"fewshot"``
-    where PyTorch is installed) follow the ``n`` configs, which stay the same.
+    With ``include_balanced``, the class-weighted defaults (:func:`balanced_defaults`) follow
+    the ``n`` configs, which stay the same; with ``include_optional``, the defaults of the
+    optional algorithms (e.g. ``"fewshot"`` where PyTorch is installed) after them.
     """
     configs = {config_id(c): c for c in defaults(task)}
     extra = sample(task, 2 * n, random_state=random_state)
@@ -368,6 +408,8 @@ def portfolio(
             break
         configs.setdefault(config_id(config), config)
     chosen = list(configs.values())[:n]
+    if include_balanced:
+        chosen += [c for c in balanced_defaults(task) if config_id(c) not in configs]
     if include_optional:
         chosen += [c for c in defaults(task, include_optional=True) if _is_optional(c)]
     return chosen

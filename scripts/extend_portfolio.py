@@ -1,0 +1,64 @@
+"""Evaluate configurations appended to the portfolio on every dataset of a knowledge base.
+
+The seeded portfolio of 100 configurations per task stays the same; what is appended after
+it (the class-weighted defaults, ``batch.run(include_balanced=True)``; the optional
+algorithms' defaults, ``include_optional=True``) is evaluated here with each corpus's own
+protocol, as the rest of the knowledge base (PMLB two repeats, the rest one; 3-fold CV on
+at most 500 rows):
+
+    python scripts/make_missing_variants.py ../shared/corpus/pmlb /work/kbv2/missing
+    python scripts/extend_portfolio.py data/kb --work kb_extend --n-jobs 1
+
+The missing-value variants must exist where the knowledge base's ``source`` column says
+(the first command writes them, deterministically). ``--work`` keeps the partial knowledge
+base, so running the same command again resumes; the result replaces ``KB`` at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from autometa import KnowledgeBase, batch
+
+TASK = "classification"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("kb", help="knowledge-base directory (replaced by the result)")
+    p.add_argument("--work", required=True, help="directory of the partial knowledge base")
+    p.add_argument("--n-jobs", type=int, default=1)
+    args = p.parse_args(argv)
+    work = Path(args.work)
+    if not (work / "kb.json").is_file():
+        KnowledgeBase.load(args.kb).save(work)
+    sources = KnowledgeBase.load(work).datasets(TASK).sort_values("n_rows")["source"]
+    missing = [s for s in sources if not Path(s).exists()]
+    if missing:
+        raise SystemExit(f"{len(missing)} dataset sources do not exist, e.g. {missing[:3]}")
+    pmlb = [s for s in sources if "/pmlb/" in s]
+    other = [s for s in sources if "/pmlb/" not in s]
+    for group, repeats in ((other, 1), (pmlb, 2)):
+        summary = batch.run(
+            group,
+            work,
+            configs=100,
+            cv=3,
+            repeats=repeats,
+            max_rows=500,
+            n_jobs=args.n_jobs,
+            time_limit=30,
+            include_optional=True,
+            include_balanced=True,
+            tasks=(TASK,),
+        )
+        print(summary)
+    KnowledgeBase.load(work).save(args.kb)
+    shutil.rmtree(work)
+    print(f"saved {args.kb}")
+
+
+if __name__ == "__main__":
+    main()
