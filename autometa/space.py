@@ -322,8 +322,9 @@ def suggest(
         ones, :func:`algorithm_names`). Optuna needs one list per study: pass the same one
         to every trial of a study (and to :func:`to_trial_params`).
     portfolio : draw only the hyperparameters of the seeded portfolio (``Param.in_portfolio``),
-        the others at their defaults, left out of the configuration: what :func:`sample`
-        draws, so that hyperparameters added later do not change the seeded draws.
+        the others at their defaults: what :func:`sample` draws, so that hyperparameters
+        added later do not change the seeded draws. Either way such a hyperparameter is
+        written into the configuration only away from its default.
 
     Examples
     --------
@@ -340,11 +341,14 @@ def suggest(
     name = trial.suggest_categorical("algorithm", names)
     algorithm = get_algorithm(task, name)
     steps = {step: trial.suggest_categorical(step, list(ch)) for step, ch in PREPROCESSING.items()}
-    params = {
-        p.name: p.suggest(trial, param_key(name, p.name))
-        for p in algorithm.params
-        if p.in_portfolio or not portfolio
-    }
+    params = {}
+    for p in algorithm.params:
+        if p.in_portfolio or not portfolio:
+            value = p.suggest(trial, param_key(name, p.name))
+            # one added after the portfolio is written only away from its default, so that
+            # a drawn configuration equal to one of the knowledge base's has the same id
+            if p.in_portfolio or value != p.default:
+                params[p.name] = value
     return _config(task, algorithm, params, **steps)
 
 

@@ -358,3 +358,19 @@ def test_retry_names_statuses_that_can_fail(tmp_path):
     with pytest.raises(InvalidParameterError, match="retry must name statuses"):
         _run(f"dir:{_write_suite(tmp_path / 'suite')}", tmp_path / "kb", retry=["ok"])
     assert not (tmp_path / "kb").exists()
+
+
+def test_include_balanced_appends_the_class_weighted_defaults(tmp_path):
+    from autometa import space
+
+    suite = _write_suite(tmp_path / "suite", n_datasets=1)
+    _run(f"dir:{suite}", tmp_path / "kb", configs=2, n_jobs=1)
+    extended = _run(f"dir:{suite}", tmp_path / "kb", configs=2, n_jobs=1, include_balanced=True)
+    balanced = {space.config_id(c) for c in space.balanced_defaults("classification")}
+    assert extended.n_evaluations == len(balanced)  # the portfolio's 2 per task stay done
+    kb = KnowledgeBase.load(tmp_path / "kb")
+    assert balanced <= set(kb.configs("classification"))
+    assert len(kb.configs("regression")) == 2
+    assert (
+        kb.performance("classification", "balanced_accuracy")[sorted(balanced)].notna().all().all()
+    )
