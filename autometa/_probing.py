@@ -1,9 +1,16 @@
-"""Online probing: cross-validate a meta-model's probe configurations on the user's data,
-within a wall-clock budget, measured the way the knowledge base measured them.
+"""Online probing: measure configurations on the user's data within a wall-clock budget.
 
-The offline side (which configurations, how much to trust them) is
-:mod:`autometa.metamodel.probing`; this module only runs the probes (:func:`probe`, the
-probing step of :func:`autometa.recommend`).
+Two stages share ``recommend``'s ``probe_budget``:
+
+1. **Probes** (:func:`probe`): the meta-model's few cheap probe configurations,
+   cross-validated the way the knowledge base measured them (its base size and folds), so
+   the ranking can be conditioned on what they scored. Which configurations and how much
+   to trust them is mined offline (:mod:`autometa.metamodel.probing`).
+2. **Race** (:func:`race`): the top recommendations that ranking gives, raced on the
+   dataset's own rows with successive halving (the race of
+   :class:`autometa.AutoClassifier`, :mod:`autometa._search`), and reordered by what they
+   scored. The meta-model's first pick is an estimate; the race measures it and its
+   runners-up on the user's rows, at the size the user will fit them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,16 @@ DEFAULT_PROBE_ROWS = 500
 #: Seconds kept back from the budget for starting each evaluation process.
 START_OVERHEAD = 0.15
 
+#: Recommendations the race measures (the first ``RACE_SIZE`` of the ranking).
+RACE_SIZE = 5
+
+#: Folds of the race's last level.
+RACE_CV = 3
+
+#: Columns of :attr:`autometa.Recommendations.probes`: ``stage`` is ``"probe"`` or
+#: ``"race"``; ``rows`` and ``folds`` the fidelity a raced configuration reached.
+TABLE_COLUMNS = ["stage", "config_id", "algorithm", "score", "status", "seconds", "rows", "folds"]
+
 
 def probe(
     fitted: Any, kb: Any, dataset: Any, *, metric: str, budget: float, random_state: int
@@ -34,12 +51,16 @@ def probe(
     no probe configurations) and notes on what could not be probed.
     """
     if not getattr(fitted, "probe_configs_", None):
-        note = f"model {fitted.name!r} has no probe configurations; ranked without probing"
+        note = (
+            f"model {fitted.name!r} has no probe configurations; ranked without them (the "
+            "race of the top recommendations still runs)"
+        )
         return {}, None, [note]
     if not getattr(fitted, "probes_used", True):
         note = (
             "probing skipped: on this knowledge base's held-out families, probes did not "
-            "improve the first pick (the meta-model's probes_used); ranked without probing"
+            "improve the first pick (the meta-model's probes_used); ranked without them (the "
+            "race of the top recommendations still runs)"
         )
         return {}, None, [note]
     probes, table = run_probes(
@@ -52,7 +73,10 @@ def probe(
     )
     notes = []
     if not probes:
-        notes.append(f"no probe finished within probe_budget={budget:g}s; ranked without probing")
+        notes.append(
+            f"no probe configuration finished within its share of the budget ({budget:g}s); "
+            "ranked without them"
+        )
     elif len(probes) < len(table):
         notes.append(
             f"{len(probes)} of {len(table)} probes finished within probe_budget={budget:g}s"
@@ -114,6 +138,78 @@ def run_probes(
             if result.status == "ok" and np.isfinite(row["score"]):
                 scores[config_id] = float(row["score"])
         rows.append(row)
-    return scores, pd.DataFrame(
-        rows, columns=["config_id", "algorithm", "score", "status", "seconds"]
+    table = pd.DataFrame(rows, columns=["config_id", "algorithm", "score", "status", "seconds"])
+    return scores, table.assign(stage="probe", rows=len(data.y), folds=PROBE_CV)[TABLE_COLUMNS]
+
+
+def race(
+    items: list[Any], dataset: Any, *, metric: str, budget: float, random_state: int
+) -> tuple[list[int], pd.DataFrame]:
+    """Race the recommendations ``items`` on ``dataset`` within ``budget`` seconds.
+
+    Successive halving (:meth:`autometa._search.Search.race`) on :data:`RACE_CV` folds of
+    all rows: every candidate on a subsample or one fold, the better half on, two to full
+    cross-validation; a fit is stopped at its share of the budget.
+
+    Returns
+    -------
+    order : list of int
+        Positions in ``items``, best first: by the highest fidelity reached, then the score
+        there (a configuration that got further beat the ones it was raced against);
+        those without a score (failed, or no time) after them, in ranking order.
+    table : DataFrame
+        One row per item (:data:`TABLE_COLUMNS`, stage ``"race"``).
+    """
+    import dataclasses
+    import time
+
+    from autometa._candidates import Candidate
+    from autometa._search import Search
+    from autometa.evaluate import make_splits
+
+    start = time.monotonic()
+    y = np.asarray(dataset.y)
+    if dataset.task == "classification":  # the race scores class indices
+        y = np.unique(y, return_inverse=True)[1]
+    data = dataclasses.replace(dataset, y=pd.Series(y, name=getattr(dataset.y, "name", None)))
+    search = Search(
+        data,
+        metric,
+        make_splits(data, RACE_CV, random_state),
+        deadline=start + budget,
+        budget=budget,
+        ensemble=False,
+        random_state=random_state,
+        n_jobs=1,
+        memory_limit_mb=None,
+        log=lambda message: None,
+        refit=False,
     )
+    cands = [
+        Candidate(
+            config=dict(item.config),
+            config_id=item.config_id,
+            source=f"recommendation {item.rank}",
+            predicted_score=item.predicted_score,
+            predicted_fit_time=item.predicted_fit_time,
+        )
+        for item in items
+    ]
+    if cands:
+        search.race(cands)
+    best = search.ranked(cands)
+    order = [next(i for i, c in enumerate(cands) if c is b) for b in best]
+    table = pd.DataFrame(
+        {
+            "stage": "race",
+            "config_id": [c.config_id for c in cands],
+            "algorithm": [c.algorithm for c in cands],
+            "score": [c.score if c.scores else np.nan for c in cands],
+            "status": [c.status for c in cands],
+            "seconds": [float(sum(t for _, t in c.fits)) for c in cands],
+            "rows": [c.rows or np.nan for c in cands],
+            "folds": [c.folds or np.nan for c in cands],
+        },
+        columns=TABLE_COLUMNS,
+    )
+    return order, table

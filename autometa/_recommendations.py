@@ -154,6 +154,10 @@ EVIDENCE_COLUMNS = ("dataset", "distance", "score", "rank", "n_configs")
 JSON_FORMAT_VERSION = 1
 
 
+#: Numeric columns of :attr:`Recommendations.probes` (NaN is written as null).
+_PROBE_NUMBERS = ("score", "seconds", "rows", "folds")
+
+
 def _f(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
 
@@ -203,8 +207,10 @@ class Recommendations(Sequence[Recommendation]):
     autometa_version : str
         The autometa version that made them.
     probes : pandas.DataFrame or None
-        With ``recommend(..., probe=True)``: each probe configuration, its score on the
-        dataset, status and seconds.
+        With ``recommend(..., probe=True)``: what was measured on the dataset, one row per
+        configuration: ``stage`` (``"probe"``: a probe configuration of the meta-model;
+        ``"race"``: a raced recommendation), ``config_id``, ``algorithm``, ``score``,
+        ``status``, ``seconds`` (of fitting), ``rows`` and ``folds`` (the fidelity).
     reference : dict or None
         The knowledge base's single best configuration (the best mean normalised score
         over its datasets) as the same meta-model predicts it for this dataset:
@@ -295,7 +301,7 @@ class Recommendations(Sequence[Recommendation]):
             "probes": None
             if self.probes is None
             else [
-                {k: (_f(float(v)) if k in ("score", "seconds") else v) for k, v in row.items()}
+                {k: (_f(float(v)) if k in _PROBE_NUMBERS else v) for k, v in row.items()}
                 for row in self.probes.to_dict("records")
             ],
             "reference": None
@@ -344,13 +350,17 @@ class Recommendations(Sequence[Recommendation]):
             autometa_version=data.get("autometa_version"),
         )
         if data.get("probes") is not None:
+            from autometa._probing import TABLE_COLUMNS
+
+            # files written before the race have probe rows only, without these columns
             recommendations.probes = pd.DataFrame(
                 [
-                    {k: (_nan(v) if k in ("score", "seconds") else v) for k, v in row.items()}
+                    {"stage": "probe", "rows": None, "folds": None}
+                    | {k: (_nan(v) if k in _PROBE_NUMBERS else v) for k, v in row.items()}
                     for row in data["probes"]
                 ],
-                columns=["config_id", "algorithm", "score", "status", "seconds"],
-            )
+                columns=TABLE_COLUMNS,
+            ).astype({"rows": float, "folds": float})
         if data.get("reference") is not None:
             recommendations.reference = {
                 k: (_nan(v) if k in ("predicted_score", "predicted_std") else v)

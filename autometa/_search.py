@@ -174,6 +174,9 @@ class Search:
     random_state, n_jobs, memory_limit_mb
     log : callable
         Progress messages.
+    refit : bool
+        Whether the caller refits after the search (time is kept free for it); ``False``
+        for ``recommend``'s probing race, which refits nothing.
     """
 
     def __init__(
@@ -189,6 +192,7 @@ class Search:
         n_jobs: int,
         memory_limit_mb: float | None,
         log: Callable[[str], None],
+        refit: bool = True,
     ) -> None:
         from autometa.metrics import METRICS, metrics_for
 
@@ -208,6 +212,7 @@ class Search:
         self.n_jobs = n_jobs
         self.memory_limit_mb = memory_limit_mb
         self.log = log
+        self.refit = refit
         # each row's place in a seeded, stratified order: subsamples are its prefixes
         self.row_rank = np.argsort(stratified_order(self.y, self.task, random_state))
         self.candidates: list[Candidate] = []
@@ -249,6 +254,8 @@ class Search:
         """Seconds kept free for the refit: the likely final model's estimated fit time
         (an ensemble's three best while they fit in :data:`ENSEMBLE_RESERVE_SHARE` of the
         budget) plus overhead."""
+        if not self.refit:
+            return self.overhead()
         top = self.by_common_fidelity(self.contenders())[:3] or self.candidates[:1]
         unknown = 0.05 * self.budget
         times = [e if np.isfinite(e := self.refit_estimate(c)) else unknown for c in top]

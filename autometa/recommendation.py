@@ -13,6 +13,7 @@ in :mod:`autometa._novelty`, the ranking and the result's items in :mod:`automet
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import time
@@ -63,8 +64,15 @@ METAFEATURE_BUDGET = 1.0
 #: 2-second latency; ``learn_from``, which adds rows to a knowledge base, describes a dataset
 #: exactly as ``batch`` does.
 QUERY_METAFEATURE_ROWS = 2000
-#: Default seconds ``recommend(..., probe=True)`` may spend on probes.
+#: Default seconds ``recommend(..., probe=True)`` may spend on probes and the race.
 PROBE_BUDGET = 30.0
+
+#: Share of ``probe_budget`` the meta-model's probe configurations may use; the race of
+#: the top recommendations has the rest (and whatever the probes leave).
+PROBE_SHARE = 0.5
+
+#: Seconds below which the race is not started.
+MIN_RACE_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------------------
@@ -225,6 +233,39 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     timings[step] = time.perf_counter() - start
 
 
+def _race(
+    items: list[Recommendation],
+    ranking: Any,
+    dataset: Any,
+    metric: str,
+    budget: float,
+    random_state: int,
+) -> tuple[Any, pd.DataFrame, list[str]]:
+    """The probing race of the first recommendations (:func:`autometa._probing.race`)
+    within ``budget`` seconds: the ranking with them reordered by what they scored, the
+    race's table and notes."""
+    raced = items[: _probing.RACE_SIZE]
+    if budget < MIN_RACE_SECONDS:
+        note = (
+            f"no time left in probe_budget for racing the top {len(raced)} "
+            "recommendations on the dataset; ranked without the race"
+        )
+        table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
+        return ranking, table, [note]
+    order, table = _probing.race(
+        raced, dataset, metric=metric, budget=budget, random_state=random_state
+    )
+    picks = [ranking.picks[i] for i in order] + ranking.picks[len(raced) :]
+    measured = int(table["score"].notna().sum())
+    notes = []
+    if measured < len(raced):
+        notes.append(
+            f"{measured} of the top {len(raced)} recommendations were measured on the dataset "
+            f"within probe_budget; the others keep the meta-model's order after them"
+        )
+    return dataclasses.replace(ranking, picks=picks), table, notes
+
+
 def _fitted_model(
     model: Any, kb: Any, task: str, metric: str, random_state: int, use_cache: bool
 ) -> Any:
@@ -348,14 +389,19 @@ def recommend(
     metafeature_budget : float
         Seconds for meta-feature extraction (expensive groups are skipped beyond it).
     probe : bool, default=False
-        Cross-validate the meta-model's few cheap probe configurations on the dataset
+        Measure before recommending, in two stages (:mod:`autometa._probing`). First the
+        meta-model's few cheap probe configurations are cross-validated on the dataset
         (subsampled to the knowledge base's base size, as the knowledge base measured
-        them) and rank with what they scored: the training datasets whose scores of the
-        same configurations are alike count more (see :mod:`autometa.metamodel.probing`).
-        Costs up to ``probe_budget`` seconds; the ``default`` and ``forest`` models probe.
-        What was measured is in :attr:`Recommendations.probes`.
+        them), and the ranking is conditioned on what they scored: the training datasets
+        whose scores of the same configurations are alike count more (see
+        :mod:`autometa.metamodel.probing`; the ``default`` and ``forest`` models probe,
+        where their held-out families said probes help). Then the first five
+        recommendations are raced on the dataset's own rows (successive halving up to
+        3-fold cross-validation) and reordered by what they scored. Costs up to
+        ``probe_budget`` seconds; what was measured is in :attr:`Recommendations.probes`.
     probe_budget : float, default=30
-        Wall-clock seconds probing may take in all; probes that do not fit are skipped.
+        Wall-clock seconds probing may take in all (the probe configurations at most half
+        of it); fits that do not fit in it are stopped or skipped.
     random_state : int
         Seed of the meta-model; results are deterministic for a fixed seed.
     use_cache : bool
@@ -401,10 +447,16 @@ def recommend(
         mf, notes = _extract(dataset, fitted.metafeature_columns_, metafeature_budget)
     probes, probe_table = {}, None
     if probe:
+        _check_seconds("probe_budget", probe_budget)
+        probe_start = time.monotonic()
         with _timed(timings, "probes"):
-            _check_seconds("probe_budget", probe_budget)
             probes, probe_table, probe_notes = _probing.probe(
-                fitted, kb, dataset, metric=metric, budget=probe_budget, random_state=random_state
+                fitted,
+                kb,
+                dataset,
+                metric=metric,
+                budget=PROBE_SHARE * probe_budget,
+                random_state=random_state,
             )
         notes += probe_notes
     with _timed(timings, "rank"):
@@ -415,7 +467,7 @@ def recommend(
             configs,
             dataset,
             mf,
-            k=k,
+            k=max(k, _probing.RACE_SIZE) if probe else k,
             time_budget=time_budget,
             novelty_factor=factor,
             probes=probes,
@@ -425,6 +477,21 @@ def recommend(
         items = recommendation_items(
             fitted, configs, ranking, neighbours, dataset=dataset, metric=metric
         )
+    if probe:
+        with _timed(timings, "race"):
+            left = probe_start + probe_budget - time.monotonic()
+            ranking, race_table, race_notes = _race(
+                items, ranking, dataset, metric, left, random_state
+            )
+            probe_table = (
+                race_table if probe_table is None else pd.concat([probe_table, race_table])
+            )
+            probe_table = probe_table.reset_index(drop=True)
+            notes += race_notes
+            ranking.picks = ranking.picks[:k]
+            items = recommendation_items(
+                fitted, configs, ranking, neighbours, dataset=dataset, metric=metric
+            )
     if reasons:
         message = (
             f"dataset {dataset.name!r} is unlike the knowledge base ("

@@ -219,10 +219,20 @@ def test_recommend_with_probes_measures_them_within_the_budget(frame, space_two_
         frame, target="y", k=3, kb=space_two_kinds, probe=True, probe_budget=20
     )
     table = recs.probes
-    assert list(table.columns) == ["config_id", "algorithm", "score", "status", "seconds"]
-    assert 1 <= len(table) <= 2 and (table["status"] == "ok").all()
-    assert table["score"].between(0.5, 1.0).all()
-    assert recs.timings["probes"] <= 20 * 1.1
+    assert list(table.columns) == [
+        "stage",
+        "config_id",
+        "algorithm",
+        "score",
+        "status",
+        "seconds",
+        "rows",
+        "folds",
+    ]
+    probed = table[table["stage"] == "probe"]
+    assert 1 <= len(probed) <= 2 and (probed["status"] == "ok").all()
+    assert probed["score"].between(0.5, 1.0).all()
+    assert recs.timings["probes"] + recs.timings["race"] <= 20 * 1.1
     plain = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds)
     assert plain.probes is None and "probes" not in plain.timings
 
@@ -232,13 +242,14 @@ def test_recommend_probe_budget_is_checked_and_honoured(frame, space_two_kinds):
         autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True, probe_budget=0)
     recs = autometa.recommend(frame, target="y", kb=space_two_kinds, probe=True, probe_budget=0.5)
     assert (recs.probes["status"] == "skipped").all()
-    assert any("no probe finished" in w for w in recs.warnings)
-    assert recs.timings["probes"] <= 0.5 * 1.1
+    assert any("no probe configuration finished" in w for w in recs.warnings)
+    assert any("no time left in probe_budget for racing" in w for w in recs.warnings)
+    assert recs.timings["probes"] + recs.timings["race"] <= 0.5 * 1.1
 
 
 def test_a_model_without_probes_says_so(frame, space_two_kinds):
     recs = autometa.recommend(frame, target="y", kb=space_two_kinds, model="knn", probe=True)
-    assert recs.probes is None
+    assert set(recs.probes["stage"]) == {"race"}  # the race runs all the same
     assert any("no probe configurations" in w for w in recs.warnings)
 
 
@@ -251,11 +262,12 @@ def test_probes_the_held_out_families_did_not_trust_are_skipped_and_said(frame, 
     assert fitted.probe_configs_  # it has probes to run
     fitted.probe_trust_ = {**(fitted.probe_trust_ or {}), "used": 0.0}
     recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, model=fitted, probe=True)
-    assert recs.probes is None and "probes" in recs.timings
+    assert set(recs.probes["stage"]) == {"race"} and "probes" in recs.timings
     assert any(w.startswith("probing skipped: on this knowledge base") for w in recs.warnings)
     fitted.probe_trust_["used"] = 1.0
     recs = autometa.recommend(frame, target="y", k=3, kb=space_two_kinds, model=fitted, probe=True)
-    assert recs.probes is not None and not any("probing skipped" in w for w in recs.warnings)
+    assert "probe" in set(recs.probes["stage"])
+    assert not any("probing skipped" in w for w in recs.warnings)
 
 
 def test_probes_survive_the_json_round_trip(frame, space_two_kinds):
@@ -299,3 +311,69 @@ def test_the_benchmark_scores_probed_picks(two_kinds):
             n_folds=3,
             n_bootstrap=0,
         )
+
+
+def test_the_race_reorders_the_top_recommendations_by_what_they_score(frame, space_two_kinds):
+    plain = autometa.recommend(frame, target="y", k=5, kb=space_two_kinds, model="knn")
+    recs = autometa.recommend(
+        frame, target="y", k=5, kb=space_two_kinds, model="knn", probe=True, probe_budget=30
+    )
+    race = recs.probes[recs.probes["stage"] == "race"].set_index("config_id")
+    assert set(race.index) == {r.config_id for r in plain}  # the same five, raced
+    assert race["score"].notna().all()
+    full = race[race["folds"] == race["folds"].max()]
+    assert recs[0].config_id == full["score"].idxmax()  # the best at the highest fidelity
+    assert [r.rank for r in recs] == [1, 2, 3, 4, 5]
+    # k smaller than the race: the race still measures five, the pick is its winner
+    one = autometa.recommend(
+        frame, target="y", k=1, kb=space_two_kinds, model="knn", probe=True, probe_budget=30
+    )
+    assert len(one) == 1 and one[0].config_id == recs[0].config_id
+    assert (one.probes["stage"] == "race").sum() == 5
+
+
+def test_a_race_failure_leaves_the_failed_recommendation_after_the_measured_ones():
+    from types import SimpleNamespace
+
+    from autometa import space
+    from autometa._probing import race
+    from autometa.data import load_dataset
+
+    X = pd.DataFrame({"a": np.r_[np.zeros(30), np.ones(30)], "b": np.arange(60.0)})
+    y = pd.Series(["no"] * 30 + ["yes"] * 30)
+    dataset = load_dataset((X, y), task="classification")
+    good = space.defaults("classification")[0]  # logistic regression
+    bad = {**space.defaults("classification")[3], "params": {"n_neighbors": 50}}  # 40 rows
+    items = [
+        SimpleNamespace(
+            config=c,
+            config_id=space.config_id(c),
+            rank=i + 1,
+            predicted_score=0.5,
+            predicted_fit_time=0.1,
+        )
+        for i, c in enumerate([bad, good])
+    ]
+    order, table = race(items, dataset, metric="balanced_accuracy", budget=30, random_state=0)
+    assert order == [1, 0]
+    assert table.loc[0, "status"] == "error" and np.isnan(table.loc[0, "score"])
+    assert table.loc[1, "score"] > 0.9
+
+
+def test_probes_written_before_the_race_read_back(frame, space_two_kinds):
+    from autometa.recommendation import Recommendations
+
+    data = autometa.recommend(frame, target="y", k=2, kb=space_two_kinds).to_dict()
+    data["probes"] = [  # the table as it was written before the race existed
+        {"config_id": "lda-1", "algorithm": "lda", "score": 0.8, "status": "ok", "seconds": 0.1},
+        {
+            "config_id": "knn-2",
+            "algorithm": "knn",
+            "score": None,
+            "status": "skipped",
+            "seconds": 0.0,
+        },
+    ]
+    back = Recommendations.from_dict(data).probes
+    assert list(back["stage"]) == ["probe", "probe"]
+    assert back["rows"].isna().all() and np.isnan(back.loc[1, "score"])
