@@ -564,6 +564,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--max-datasets", type=int, default=None)
     p.add_argument(
+        "--skip",
+        default="",
+        help="comma list of datasets to leave out of this run (e.g. one too slow to finish "
+        "now); the checkpoint keeps what they finished",
+    )
+    p.add_argument(
         "--n-ensemble",
         type=lambda v: v if v == "auto" else int(v),
         default="auto",
@@ -605,7 +611,8 @@ def main(argv: list[str] | None = None) -> dict:
     model_paths = {m: str(Path(args.weights) / f"{m}.pt") for m in names}
     learners = names + baselines
     split = load_split(args.split_file)
-    datasets = split[args.split][: args.max_datasets]
+    skipped = {d for d in args.skip.split(",") if d}
+    datasets = [d for d in split[args.split][: args.max_datasets] if d not in skipped]
     tables = {} if args.report_only else load_tables(datasets, args.corpus, packed=args.packed)
 
     t0 = time.time()

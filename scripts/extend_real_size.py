@@ -46,6 +46,11 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--base-rows", type=int, default=500)
     parser.add_argument("--retry", nargs="*", default=[], help="statuses to evaluate again")
+    parser.add_argument(
+        "--include-balanced",
+        action="store_true",
+        help="also the class-weighted defaults (evaluated like the other defaults)",
+    )
     args = parser.parse_args()
     sources = sources_by_size(KnowledgeBase.load(args.kb), args.base_rows)
     print(f"{len(sources)} datasets with more than {args.base_rows} rows", flush=True)
@@ -59,6 +64,7 @@ def main() -> None:
         n_jobs=args.n_jobs,
         time_limit=args.time_limit,
         retry=tuple(args.retry),
+        include_balanced=args.include_balanced,
     )
 
 
