@@ -462,7 +462,10 @@ def _run_ours(method, ctx, Xtr, ytr, Xte, seed, probe_budget, inner_folds):
     if inner:
         extra["inner_scores"] = inner
     if method == "top1_probe" and recs.probes is not None:
-        extra["probes_ok"] = int((recs.probes["status"] == "ok").sum())
+        ok = recs.probes["status"] == "ok"
+        stage = recs.probes.get("stage", pd.Series("probe", index=recs.probes.index))
+        extra["probes_ok"] = int((ok & (stage == "probe")).sum())
+        extra["raced_ok"] = int((recs.probes["score"].notna() & (stage == "race")).sum())
     return pred, extra
 
 
