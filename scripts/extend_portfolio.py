@@ -25,15 +25,10 @@ from autometa import KnowledgeBase, batch
 TASK = "classification"
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("kb", help="knowledge-base directory (replaced by the result)")
-    p.add_argument("--work", required=True, help="directory of the partial knowledge base")
-    p.add_argument("--n-jobs", type=int, default=1)
-    args = p.parse_args(argv)
-    work = Path(args.work)
-    if not (work / "kb.json").is_file():
-        KnowledgeBase.load(args.kb).save(work)
+def run_by_corpus(work: Path, n_jobs: int, *, include_balanced: bool = True) -> None:
+    """Run the batch on every classification dataset of the knowledge base at ``work``, with
+    each corpus's protocol; what the portfolio (with its appended configurations) still
+    lacks is evaluated, the rest is skipped."""
     sources = KnowledgeBase.load(work).datasets(TASK).sort_values("n_rows")["source"]
     missing = [s for s in sources if not Path(s).exists()]
     if missing:
@@ -48,13 +43,25 @@ def main(argv: list[str] | None = None) -> None:
             cv=3,
             repeats=repeats,
             max_rows=500,
-            n_jobs=args.n_jobs,
+            n_jobs=n_jobs,
             time_limit=30,
             include_optional=True,
-            include_balanced=True,
+            include_balanced=include_balanced,
             tasks=(TASK,),
         )
         print(summary)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("kb", help="knowledge-base directory (replaced by the result)")
+    p.add_argument("--work", required=True, help="directory of the partial knowledge base")
+    p.add_argument("--n-jobs", type=int, default=1)
+    args = p.parse_args(argv)
+    work = Path(args.work)
+    if not (work / "kb.json").is_file():
+        KnowledgeBase.load(args.kb).save(work)
+    run_by_corpus(work, args.n_jobs)
     KnowledgeBase.load(work).save(args.kb)
     shutil.rmtree(work)
     print(f"saved {args.kb}")

@@ -20,7 +20,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from autometa import KnowledgeBase, batch
+from extend_portfolio import run_by_corpus  # scripts/ is on the path of a script
+
+from autometa import KnowledgeBase
 
 TASK = "classification"
 
@@ -37,26 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         stale = [c for c, cfg in kb.configs(TASK).items() if cfg["algorithm"] == "fewshot"]
         print(f"dropping the results of {stale}")
         kb.without_results(stale).save(work)
-    sources = KnowledgeBase.load(work).datasets(TASK).sort_values("n_rows")["source"]
-    missing = [s for s in sources if not Path(s).exists()]
-    if missing:
-        raise SystemExit(f"{len(missing)} dataset sources do not exist, e.g. {missing[:3]}")
-    pmlb = [s for s in sources if "/pmlb/" in s]
-    other = [s for s in sources if "/pmlb/" not in s]
-    for group, repeats in ((other, 1), (pmlb, 2)):
-        summary = batch.run(
-            group,
-            work,
-            configs=100,
-            cv=3,
-            repeats=repeats,
-            max_rows=500,
-            n_jobs=args.n_jobs,
-            time_limit=30,
-            include_optional=True,
-            tasks=(TASK,),
-        )
-        print(summary)
+    # the knowledge base's portfolio as it stands (the class-weighted defaults included)
+    run_by_corpus(work, args.n_jobs, include_balanced=True)
     KnowledgeBase.load(work).save(args.kb)
     shutil.rmtree(work)
     print(f"saved {args.kb}")
