@@ -80,15 +80,13 @@ def test_fewshot_is_an_optional_small_table_classification_algorithm():
 
 
 def test_seeded_draws_and_the_shipped_configs_do_not_change():
-    # config ids of the portfolio before the few-shot learner existed, with the class-weighted
-    # defaults appended (= the shipped configurations of data/kb/configs.json but the
-    # optional algorithms' defaults)
+    # config ids of the portfolio before the few-shot learner existed (= the shipped
+    # configurations of data/kb/configs.json but the optional algorithms' defaults)
     shipped = REPO / "data" / "kb" / "configs.json"
     if shipped.is_file():
         configs = json.loads(shipped.read_text())
         for task in space.TASKS:
-            portfolio = space.portfolio(task, 100, random_state=0, include_balanced=True)
-            ids = {space.config_id(c) for c in portfolio}
+            ids = {space.config_id(c) for c in space.portfolio(task, 100, random_state=0)}
             plain = space.algorithm_names(task)
             assert ids == {cid for cid, c in configs[task].items() if c["algorithm"] in plain}
     assert [space.config_id(c) for c in space.sample("classification", 6, 1)] == [
