@@ -240,30 +240,36 @@ def _race(
     metric: str,
     budget: float,
     random_state: int,
-) -> tuple[Any, pd.DataFrame, list[str]]:
+    *,
+    k: int,
+) -> tuple[Any, list[Recommendation], pd.DataFrame, list[str]]:
     """The probing race of the first recommendations (:func:`autometa._probing.race`)
-    within ``budget`` seconds: the ranking with them reordered by what they scored, the
-    race's table and notes."""
+    within ``budget`` seconds: the ranking and its ``k`` first items with the raced ones
+    reordered by what they scored (ranks renumbered), the race's table and notes."""
     raced = items[: _probing.RACE_SIZE]
+    order = list(range(len(raced)))
+    notes = []
     if budget < MIN_RACE_SECONDS:
-        note = (
+        notes.append(
             f"no time left in probe_budget for racing the top {len(raced)} "
             "recommendations on the dataset; ranked without the race"
         )
         table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
-        return ranking, table, [note]
-    order, table = _probing.race(
-        raced, dataset, metric=metric, budget=budget, random_state=random_state
-    )
-    picks = [ranking.picks[i] for i in order] + ranking.picks[len(raced) :]
-    measured = int(table["score"].notna().sum())
-    notes = []
-    if measured < len(raced):
-        notes.append(
-            f"{measured} of the top {len(raced)} recommendations were measured on the dataset "
-            f"within probe_budget; the others keep the meta-model's order after them"
+    else:
+        order, table = _probing.race(
+            raced, dataset, metric=metric, budget=budget, random_state=random_state
         )
-    return dataclasses.replace(ranking, picks=picks), table, notes
+        measured = int(table["score"].notna().sum())
+        if measured < len(raced):
+            notes.append(
+                f"{measured} of the top {len(raced)} recommendations were measured on the "
+                "dataset within probe_budget; the others keep the meta-model's order after them"
+            )
+    order += list(range(len(raced), len(items)))
+    picks = [ranking.picks[i] for i in order][:k]
+    # the items only move: their evidence does not depend on their place
+    items = [dataclasses.replace(items[i], rank=r) for r, i in enumerate(order[:k], start=1)]
+    return dataclasses.replace(ranking, picks=picks), items, table, notes
 
 
 def _fitted_model(
@@ -480,18 +486,14 @@ def recommend(
     if probe:
         with _timed(timings, "race"):
             left = probe_start + probe_budget - time.monotonic()
-            ranking, race_table, race_notes = _race(
-                items, ranking, dataset, metric, left, random_state
+            ranking, items, race_table, race_notes = _race(
+                items, ranking, dataset, metric, left, random_state, k=k
             )
             probe_table = (
                 race_table if probe_table is None else pd.concat([probe_table, race_table])
             )
             probe_table = probe_table.reset_index(drop=True)
             notes += race_notes
-            ranking.picks = ranking.picks[:k]
-            items = recommendation_items(
-                fitted, configs, ranking, neighbours, dataset=dataset, metric=metric
-            )
     if reasons:
         message = (
             f"dataset {dataset.name!r} is unlike the knowledge base ("
