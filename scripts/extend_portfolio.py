@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from autometa import KnowledgeBase, batch
+from autometa import KnowledgeBase, batch, space
 
 TASK = "classification"
 
 
-def run_by_corpus(work: Path, n_jobs: int, *, include_balanced: bool = True) -> None:
+def holds_balanced(kb_dir: Path) -> bool:
+    """Whether the knowledge base already holds the class-weighted defaults."""
+    ids = {space.config_id(c) for c in space.balanced_defaults(TASK)}
+    return bool(ids & set(KnowledgeBase.load(kb_dir).configs(TASK)))
+
+
+def run_by_corpus(work: Path, n_jobs: int, *, include_balanced: bool) -> None:
     """Run the batch on every classification dataset of the knowledge base at ``work``, with
     each corpus's protocol; what the portfolio (with its appended configurations) still
     lacks is evaluated, the rest is skipped."""
@@ -52,19 +59,35 @@ def run_by_corpus(work: Path, n_jobs: int, *, include_balanced: bool = True) -> 
         print(summary)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def run_script(
+    argv: list[str] | None,
+    description: str,
+    *,
+    prepare: Callable[[KnowledgeBase], KnowledgeBase] = lambda kb: kb,
+    include_balanced: bool | None = None,
+) -> None:
+    """The command line of this script and of ``reevaluate_fewshot.py``: copy ``KB`` into
+    ``--work`` through ``prepare`` (once: a rerun resumes), run the batch
+    (:func:`run_by_corpus`; ``include_balanced=None``: as the knowledge base already does),
+    then replace ``KB`` with the result."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("kb", help="knowledge-base directory (replaced by the result)")
     p.add_argument("--work", required=True, help="directory of the partial knowledge base")
     p.add_argument("--n-jobs", type=int, default=1)
     args = p.parse_args(argv)
     work = Path(args.work)
     if not (work / "kb.json").is_file():
-        KnowledgeBase.load(args.kb).save(work)
-    run_by_corpus(work, args.n_jobs)
+        prepare(KnowledgeBase.load(args.kb)).save(work)
+    if include_balanced is None:
+        include_balanced = holds_balanced(work)
+    run_by_corpus(work, args.n_jobs, include_balanced=include_balanced)
     KnowledgeBase.load(work).save(args.kb)
     shutil.rmtree(work)
     print(f"saved {args.kb}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_script(argv, __doc__.split("\n")[0], include_balanced=True)
 
 
 if __name__ == "__main__":

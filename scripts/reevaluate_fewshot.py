@@ -16,34 +16,23 @@ running the same command again resumes; the result replaces ``KB`` at the end.
 
 from __future__ import annotations
 
-import argparse
-import shutil
-from pathlib import Path
-
-from extend_portfolio import run_by_corpus  # scripts/ is on the path of a script
+from extend_portfolio import run_script  # scripts/ is on the path of a script
 
 from autometa import KnowledgeBase
 
 TASK = "classification"
 
 
+def _without_fewshot_results(kb: KnowledgeBase) -> KnowledgeBase:
+    stale = [c for c, cfg in kb.configs(TASK).items() if cfg["algorithm"] == "fewshot"]
+    print(f"dropping the results of {stale}")
+    return kb.without_results(stale)
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("kb", help="knowledge-base directory (replaced by the result)")
-    p.add_argument("--work", required=True, help="directory of the partial knowledge base")
-    p.add_argument("--n-jobs", type=int, default=1)
-    args = p.parse_args(argv)
-    work = Path(args.work)
-    if not (work / "kb.json").is_file():
-        kb = KnowledgeBase.load(args.kb)
-        stale = [c for c, cfg in kb.configs(TASK).items() if cfg["algorithm"] == "fewshot"]
-        print(f"dropping the results of {stale}")
-        kb.without_results(stale).save(work)
-    # the knowledge base's portfolio as it stands (the class-weighted defaults included)
-    run_by_corpus(work, args.n_jobs, include_balanced=True)
-    KnowledgeBase.load(work).save(args.kb)
-    shutil.rmtree(work)
-    print(f"saved {args.kb}")
+    # the rest of the portfolio as the knowledge base holds it (the class-weighted defaults
+    # only where it has them): only the dropped few-shot cells are missing
+    run_script(argv, __doc__.split("\n")[0], prepare=_without_fewshot_results)
 
 
 if __name__ == "__main__":
