@@ -42,6 +42,21 @@ class Candidate:
     folds_total: int = 5
 
     @classmethod
+    def from_recommendation(cls, rec: Any, config: dict[str, Any] | None = None) -> Candidate:
+        """The candidate of recommendation ``rec`` (with ``config`` instead of its own,
+        e.g. as :func:`as_suggested` writes it)."""
+        from autometa import space
+
+        config = dict(rec.config) if config is None else config
+        return cls(
+            config=config,
+            config_id=space.config_id(config),
+            source=f"recommendation {rec.rank}",
+            predicted_score=rec.predicted_score,
+            predicted_fit_time=rec.predicted_fit_time,
+        )
+
+    @classmethod
     def from_trial(cls, trial: Any, *, n_rows: int, splits: Sequence) -> Candidate:
         """The candidate of a finished tuning trial (complete, pruned or failed) whose
         ``user_attrs`` hold its ``config`` and ``config_id``; a complete trial was
@@ -114,7 +129,6 @@ def as_suggested(config: dict, task: str) -> dict | None:
 def from_recommendations(recs: Any, task: str, log: Callable[[str], None]) -> list[Candidate]:
     """The race's candidates: the recommendations in the search space (:func:`as_suggested`),
     in their order; ``log`` says which were skipped."""
-    from autometa import space
 
     candidates = []
     for rec in recs:
@@ -122,15 +136,7 @@ def from_recommendations(recs: Any, task: str, log: Callable[[str], None]) -> li
         if config is None:
             log(f"recommendation {rec.rank} is not in the search space; skipped")
             continue
-        candidates.append(
-            Candidate(
-                config=config,
-                config_id=space.config_id(config),
-                source=f"recommendation {rec.rank}",
-                predicted_score=rec.predicted_score,
-                predicted_fit_time=rec.predicted_fit_time,
-            )
-        )
+        candidates.append(Candidate.from_recommendation(rec, config))
     return candidates
 
 

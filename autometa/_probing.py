@@ -185,16 +185,7 @@ def race(
         log=lambda message: None,
         refit=False,
     )
-    cands = [
-        Candidate(
-            config=dict(item.config),
-            config_id=item.config_id,
-            source=f"recommendation {item.rank}",
-            predicted_score=item.predicted_score,
-            predicted_fit_time=item.predicted_fit_time,
-        )
-        for item in items
-    ]
+    cands = [Candidate.from_recommendation(item) for item in items]
     if cands:
         search.race(cands)
     best = search.ranked(cands)
