@@ -46,6 +46,7 @@ __all__ = ["TRUSTED_TYPES", "load", "save"]
 #: preprocessing choice; ``tests/test_auto.py`` checks it). Nothing else is rebuilt.
 TRUSTED_TYPES: tuple[str, ...] = (
     # autometa's own estimators and pipeline steps
+    "autometa._balanced.BalancedPriorClassifier",
     "autometa._ensemble.WeightedEnsemble",
     "autometa._pipeline.BoundedPipeline",
     "autometa.auto.AutoClassifier",

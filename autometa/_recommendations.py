@@ -75,7 +75,9 @@ class Recommendation:
 
     def make_pipeline(self, random_state: int | None = 0) -> Any:
         """A new, unfitted scikit-learn estimator for this configuration that accepts the
-        raw DataFrame (categorical columns and missing values included).
+        raw DataFrame (categorical columns and missing values included), built for
+        :attr:`metric` (for balanced accuracy its ``predict`` ignores how common each
+        class is: :class:`~autometa._balanced.BalancedPriorClassifier`).
 
         Raises
         ------
@@ -96,6 +98,7 @@ class Recommendation:
                 categorical=list(self.categorical),
                 task=self.task,
                 random_state=random_state,
+                metric=self.metric,
             )
         except ConfigError as exc:
             raise ConfigError(

@@ -138,13 +138,16 @@ def _fit_predict(
     train: np.ndarray,
     test: np.ndarray,
     n_classes: int | None,
+    metric: str,
 ) -> tuple[np.ndarray, float, float]:
     """Child-process body: fit one fold, predict its test rows."""
     from threadpoolctl import threadpool_limits
 
     from autometa import space
 
-    estimator = space.build(config, categorical=categorical, task=task, random_state=random_state)
+    estimator = space.build(
+        config, categorical=categorical, task=task, random_state=random_state, metric=metric
+    )
     # one core per evaluation, as tune's: parallelism is n_jobs', and OpenMP/BLAS threads
     # fighting over a busy machine make fit times (and so the time plan) unpredictable
     with space.quiet_fit_warnings(), threadpool_limits(1):
@@ -338,6 +341,7 @@ class Search:
                 train,
                 test,
                 self.n_classes,
+                self.metric,
                 time_limit=time_limit,
                 memory_limit_mb=self.memory_limit_mb,
             )

@@ -328,7 +328,11 @@ class _AutoBase(BaseEstimator):
         from autometa import space
 
         return space.build(
-            config, categorical=self._categorical, task=self._task, random_state=self.random_state
+            config,
+            categorical=self._categorical,
+            task=self._task,
+            random_state=self.random_state,
+            metric=self.metric_,
         )
 
     def _n_jobs(self) -> int:

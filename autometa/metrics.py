@@ -13,13 +13,16 @@ class Metric:
     # in the same units on every dataset (a score of 0.9 means as much on any table),
     # unlike RMSE, MAE or log loss
     bounded: bool
+    # its best decision ignores how common each class is (argmax p(c|x) / prior(c)), so
+    # the models autometa builds for it predict through a BalancedPriorClassifier
+    balanced_prior: bool = False
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("accuracy", "classification", True, True),
-        Metric("balanced_accuracy", "classification", True, True),
+        Metric("balanced_accuracy", "classification", True, True, balanced_prior=True),
         Metric("log_loss", "classification", False, False),
         Metric("roc_auc", "classification", True, True),
         Metric("r2", "regression", True, True),

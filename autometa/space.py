@@ -50,6 +50,7 @@ from autometa import _space_algorithms
 from autometa._constants import TASKS, check_task
 from autometa._space_algorithms import Algorithm, Param
 from autometa.errors import ConfigError, InvalidParameterError
+from autometa.metrics import get_metric
 
 # In reading order, not sorted: the API page lists the names in this order.
 __all__ = [  # noqa: RUF022
@@ -581,6 +582,7 @@ def build(
     *,
     task: str | None = None,
     random_state: int | None = 0,
+    metric: str | None = None,
 ) -> Pipeline:
     """A new, unfitted scikit-learn pipeline for ``config``.
 
@@ -595,6 +597,11 @@ def build(
     categorical : names of the categorical columns of the data it will be fitted on.
     task : overrides ``config["task"]``.
     random_state : seed of the estimator where it has one.
+    metric : the metric the model is built for, default=None. For balanced accuracy the
+        classifier is wrapped in :class:`~autometa._balanced.BalancedPriorClassifier`
+        (its probabilities moved to equal class priors, its ``predict`` the
+        balanced-accuracy decision); ``None`` builds the plain estimator, as the
+        knowledge base's evaluations do.
     """
     from autometa._pipeline import BoundedPipeline
     from autometa._space_build import preprocessor
@@ -604,6 +611,10 @@ def build(
     estimator = algorithm.make(full["params"], random_state)
     if task == "regression":
         estimator = TransformedTargetRegressor(estimator, transformer=StandardScaler())
+    elif metric is not None and get_metric(metric, task).balanced_prior:
+        from autometa._balanced import BalancedPriorClassifier
+
+        estimator = BalancedPriorClassifier(estimator)
     return BoundedPipeline(
         [
             ("preprocess", preprocessor(full, categorical, task)),

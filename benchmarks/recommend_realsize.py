@@ -577,6 +577,12 @@ def checkpoint_path(args: argparse.Namespace) -> Path:
     return Path(args.checkpoints) / f"recommend_realsize_{digest}.jsonl"
 
 
+#: How our picks are built and decided; bumped when that changes without the KB or the
+#: meta-models changing (2: classifiers built for balanced accuracy predict through
+#: ``BalancedPriorClassifier``).
+PICKS_VERSION = 2
+
+
 def meta_model_key(seed: int, kb_fingerprint: str) -> str:
     """Hash of the KB and the meta-models' parameters behind our methods' cells.
 
@@ -588,6 +594,7 @@ def meta_model_key(seed: int, kb_fingerprint: str) -> str:
 
     params = {name: get_model(name, random_state=seed).get_params() for name in ("default", "sbs")}
     params["kb"] = kb_fingerprint
+    params["picks"] = PICKS_VERSION
     params["state_version"] = STATE_VERSION
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
