@@ -122,6 +122,7 @@ class Objective:
                 time_limit=self.time_limit,
                 memory_limit_mb=self.memory_limit_mb,
                 random_state=self.random_state,
+                built_for=self.metric,
             )
             folds = _jsonable_folds(result.folds)
             if self.cache is not None:

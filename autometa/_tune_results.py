@@ -67,6 +67,10 @@ def pipeline_from_trial(
 ) -> Any:
     """A new, unfitted scikit-learn pipeline for the configuration of ``trial``.
 
+    The pipeline is built for the metric the trial was scored on (its ``metric`` user
+    attribute): for balanced accuracy its ``predict`` is balanced accuracy's decision, as
+    in the trial's evaluation.
+
     Parameters
     ----------
     trial : optuna.trial.FrozenTrial
@@ -85,6 +89,14 @@ def pipeline_from_trial(
     >>> pipe.fit(X, y)  # doctest: +SKIP
     """
     config = config_from_trial(trial, task)
+    attrs = getattr(trial, "user_attrs", {}) or {}
     if categorical is None:
-        categorical = (getattr(trial, "user_attrs", {}) or {}).get("categorical", [])
-    return space.build(config, categorical=list(categorical), task=task, random_state=random_state)
+        categorical = attrs.get("categorical", [])
+    # built for the metric the trial was scored on, as tune evaluated it
+    return space.build(
+        config,
+        categorical=list(categorical),
+        task=task,
+        random_state=random_state,
+        metric=attrs.get("metric"),
+    )

@@ -73,6 +73,7 @@ class _AutoBase(BaseEstimator):
     _task = ""
     _parameter_constraints: ClassVar[dict] = {
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "probe_budget": [Interval(Real, 0, None, closed="neither"), None],
         "k": [Interval(Integral, 1, None, closed="left")],
         "kb": [str, os.PathLike, HasMethods(["performance", "configs"]), None],
         "model": [str, HasMethods(["rank", "select"])],
@@ -96,8 +97,10 @@ class _AutoBase(BaseEstimator):
         n_jobs=1,
         random_state=0,
         verbose=0,
+        probe_budget=None,
     ):
         self.time_budget = time_budget
+        self.probe_budget = probe_budget
         self.metric = metric
         self.k = k
         self.kb = kb
@@ -125,6 +128,12 @@ class _AutoBase(BaseEstimator):
             )
         except SkError as exc:
             raise InvalidParameterError(str(exc)) from None
+        if self.probe_budget is not None and self.time_budget is not None:
+            raise InvalidParameterError(
+                f"probe_budget={self.probe_budget!r} applies only without a time budget "
+                f"(time_budget=None); with time_budget={self.time_budget!r} the search "
+                "races the top k recommendations itself: leave probe_budget=None"
+            )
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -187,6 +196,8 @@ class _AutoBase(BaseEstimator):
             kb=self.kb,
             model=self.model,
             random_state=self.random_state,
+            probe=self.probe_budget is not None,
+            **({} if self.probe_budget is None else {"probe_budget": float(self.probe_budget)}),
             **({} if mf_budget is None else {"metafeature_budget": mf_budget}),
         )
         self.recommendations_ = recs
@@ -432,6 +443,11 @@ _DOC_PARAMS = """
         on the machine.
     verbose : int, default=0
         1 or more: print progress lines on stderr.
+    probe_budget : float or None, default=None
+        Only with ``time_budget=None``: seconds for ``recommend(probe=True)`` to measure
+        before the first recommendation is fitted (probe configurations, then a race of
+        the top five on these rows; see :func:`autometa.recommend`), so the zero-shot
+        model is the race's winner. ``None``: no measurement, the meta-model's first pick.
 
     Attributes
     ----------

@@ -437,6 +437,12 @@ def fit_command(
         help="Seconds the whole fit may take, refit included (default: fit the first "
         "recommendation without evaluating).",
     ),
+    probe_budget: Optional[float] = typer.Option(
+        None,
+        "--probe-budget",
+        help="Without --time-budget: seconds to measure probes and race the top five "
+        "recommendations on the data before fitting the winner.",
+    ),
     task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="Metric to optimise."),
     k: int = typer.Option(5, "-k", help="Recommendations raced."),
@@ -462,6 +468,7 @@ def fit_command(
     task = task or infer_task(y.dropna())
     estimator = (autometa.AutoClassifier if task == "classification" else autometa.AutoRegressor)(
         time_budget=time_budget,
+        probe_budget=probe_budget,
         metric=metric,
         k=k,
         kb=kb,

@@ -399,6 +399,7 @@ def evaluate(
     random_state: int = 0,
     estimator: BaseEstimator | None = None,
     isolate: bool = True,
+    built_for: str | None = None,
 ) -> Evaluation:
     """Cross-validate ``config`` on ``dataset``.
 
@@ -416,6 +417,10 @@ def evaluate(
     estimator : evaluate this scikit-learn estimator instead of building ``config``.
     isolate : run in a child process (the default). ``False`` runs in-process with no limits,
         for debugging.
+    built_for : the metric the configuration's model is built for (``metric`` of
+        :func:`autometa.space.build`: balanced accuracy's decision), default=None: the plain
+        estimator, as the knowledge base records it. Every metric of ``metrics`` is still
+        recorded, from that one model.
 
     Returns
     -------
@@ -428,7 +433,11 @@ def evaluate(
     from_config = estimator is None
     if from_config:
         estimator = space.build(
-            config, categorical=dataset.categorical, task=dataset.task, random_state=random_state
+            config,
+            categorical=dataset.categorical,
+            task=dataset.task,
+            random_state=random_state,
+            metric=built_for,
         )
     name = getattr(dataset, "name", "dataset")
     result = Evaluation(config=config, dataset=name)

@@ -27,7 +27,10 @@ Methods (fit+predict wall seconds include ``recommend``, meta-features and probi
   ``logreg`` (LogisticRegression, max_iter=1000) / ``ridge``; for classification also the
   class-weighted ``hgb_balanced``, ``rf_balanced``, ``xgb_balanced`` (balanced sample
   weights) and ``logreg_balanced`` (../shared/BENCHMARKING.md: balanced accuracy must be
-  judged against class-weighted defaults too);
+  judged against class-weighted defaults too), and ``hgb_prior``, ``rf_prior``,
+  ``xgb_prior``: the plain defaults with balanced accuracy's decision
+  (``autometa._balanced.BalancedPriorClassifier``, as our picks are built), to show what
+  the decision alone gives them (outside the yardstick, which the issue fixes);
 * FLAML zero-shot (``flaml.default``, when it imports): ``flaml_auto`` (FLAML's own
   learner-and-config pick, ``preprocess_and_suggest_hyperparams(task, X, y, "all")``, the
   analogue of our top-1) and the flamlized ``flaml_lgbm`` (if lightgbm is installed),
@@ -121,6 +124,11 @@ BASELINES = {
         "xgb_balanced",
         "logreg",
         "logreg_balanced",
+        # with balanced accuracy's decision (autometa._balanced), as autometa builds its
+        # picks: what the decision alone gives the defaults (not in the yardstick)
+        "hgb_prior",
+        "rf_prior",
+        "xgb_prior",
     ),
     "regression": ("hgb", "rf", "xgb", "ridge"),
 }
@@ -296,7 +304,11 @@ def baseline(method: str, task: str, seed: int) -> Any:
     from xgboost import XGBClassifier, XGBRegressor
 
     weight = "balanced" if method.endswith("_balanced") else None
-    kind = method.removesuffix("_balanced")
+    kind = method.removesuffix("_balanced").removesuffix("_prior")
+    if task == "classification" and method.endswith("_prior"):
+        from autometa._balanced import BalancedPriorClassifier
+
+        return BalancedPriorClassifier(baseline(kind, task, seed))
     if task == "classification":
         return {
             "hgb": lambda: HistGradientBoostingClassifier(class_weight=weight, random_state=seed),

@@ -95,6 +95,23 @@ def test_parameters_validated_once_in_fit_with_one_line_errors(table):
     AutoClassifier(k=0).set_params(k=-5)  # nothing is checked before fit
 
 
+def test_probe_budget_measures_before_the_zero_shot_fit(table):
+    X, y = table.drop(columns="churn"), table["churn"]
+    with pytest.raises(InvalidParameterError, match=r"probe_budget=5.*time_budget=None"):
+        AutoClassifier(time_budget=10, probe_budget=5, kb=KB).fit(X, y)
+    with pytest.raises(InvalidParameterError, match=r"'probe_budget'.*-1"):
+        AutoClassifier(probe_budget=-1, kb=KB).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        model = AutoClassifier(probe_budget=8, kb=KB, random_state=0).fit(X, y)
+    # what was measured in time depends on the machine (the race: tests/metamodel)
+    assert model.recommendations_.probes is not None
+    # the model is the first of the (reordered) recommendations
+    assert model.best_config_ == dict(model.recommendations_[0].config)
+    assert model.study_ is None and len(model.leaderboard_) == 1
+    assert AutoClassifier(kb=KB).fit(X, y).recommendations_.probes is None
+
+
 def test_sparse_input_is_refused_by_name():
     from scipy import sparse
 

@@ -96,3 +96,78 @@ def test_training_prior_counts_only_the_classes_of_the_estimator():
     X, y = _imbalanced()
     model = LogisticRegression().fit(X, y)
     assert training_prior(model, y).shape == (2,)
+
+
+# ---- where the decision is used -------------------------------------------------------
+
+
+def _imbalanced_dataset(n=900):
+    import autometa
+
+    X, y = _imbalanced(n, seed=3)
+    return autometa.load_dataset((pd.DataFrame(X, columns=["a", "b", "c"]), pd.Series(y)))
+
+
+def test_evaluate_builds_for_the_metric_it_is_told_and_plain_by_default():
+    from autometa.evaluate import evaluate
+
+    dataset = _imbalanced_dataset()
+    config = {"task": "classification", "algorithm": "logistic_regression", "params": {}}
+    kw = dict(cv=3, metrics=["balanced_accuracy", "roc_auc"], isolate=False)
+    plain = evaluate(config, dataset, **kw)
+    built = evaluate(config, dataset, built_for="balanced_accuracy", **kw)
+    assert built.mean("balanced_accuracy") > plain.mean("balanced_accuracy") + 0.1
+    # binary ROC AUC ranks by one class's probability: the prior shift leaves it alone
+    assert built.mean("roc_auc") == pytest.approx(plain.mean("roc_auc"))
+
+
+def test_pipeline_from_trial_is_built_for_the_trials_metric():
+    from types import SimpleNamespace
+
+    from autometa import pipeline_from_trial
+
+    config = {"task": "classification", "algorithm": "random_forest", "params": {}}
+
+    def final(metric):
+        attrs = {"config": config} if metric is None else {"config": config, "metric": metric}
+        return pipeline_from_trial(SimpleNamespace(user_attrs=attrs, params={})).steps[-1][1]
+
+    assert isinstance(final("balanced_accuracy"), BalancedPriorClassifier)
+    assert not isinstance(final("accuracy"), BalancedPriorClassifier)
+    assert not isinstance(final(None), BalancedPriorClassifier)  # studies before the change
+
+
+def test_auto_classifier_and_recommendations_build_for_their_metric():
+    import dataclasses
+
+    import autometa
+    from autometa._testing import space_kb
+
+    dataset = _imbalanced_dataset(300)
+    kb = space_kb()
+    recs = autometa.recommend(dataset, k=1, kb=kb, use_cache=False)
+    assert recs.metric == "balanced_accuracy"
+    assert isinstance(recs[0].make_pipeline().steps[-1][1], BalancedPriorClassifier)
+    for_accuracy = dataclasses.replace(recs[0], metric="accuracy")
+    assert not isinstance(for_accuracy.make_pipeline().steps[-1][1], BalancedPriorClassifier)
+    auto = autometa.AutoClassifier(kb=kb).fit(dataset.X, dataset.y)
+    assert isinstance(auto.model_.steps[-1][1], BalancedPriorClassifier)
+
+
+def test_tune_evaluates_its_trials_built_for_the_metric(monkeypatch, tmp_path):
+    import autometa
+    import autometa.evaluate as evaluate_module
+
+    seen = []
+    real = evaluate_module.evaluate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("built_for"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", spy)
+    study = autometa.tune(
+        _imbalanced_dataset(200), n_trials=1, n_warm_start=0, cv=2, random_state=0
+    )
+    assert seen == ["balanced_accuracy"]
+    assert study.best_trial.user_attrs["metric"] == "balanced_accuracy"

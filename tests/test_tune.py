@@ -192,7 +192,9 @@ def test_pipeline_from_trial_and_fit_best(data, frame, fast_space):
         check_is_fitted(pipe)
     assert (
         type(pipe[-1]).__name__
-        == type(space.build(study.best_trial.user_attrs["config"])[-1]).__name__
+        == type(
+            space.build(study.best_trial.user_attrs["config"], metric="balanced_accuracy")[-1]
+        ).__name__
     )
     model = autometa.fit_best(study, frame, target="target")
     check_is_fitted(model)
