@@ -113,7 +113,7 @@ def test_evaluate_builds_for_the_metric_it_is_told_and_plain_by_default():
 
     dataset = _imbalanced_dataset()
     config = {"task": "classification", "algorithm": "logistic_regression", "params": {}}
-    kw = dict(cv=3, metrics=["balanced_accuracy", "roc_auc"], isolate=False)
+    kw = {"cv": 3, "metrics": ["balanced_accuracy", "roc_auc"], "isolate": False}
     plain = evaluate(config, dataset, **kw)
     built = evaluate(config, dataset, built_for="balanced_accuracy", **kw)
     assert built.mean("balanced_accuracy") > plain.mean("balanced_accuracy") + 0.1
