@@ -112,6 +112,21 @@ def test_probe_budget_measures_before_the_zero_shot_fit(table):
     assert AutoClassifier(kb=KB).fit(X, y).recommendations_.probes is None
 
 
+def test_cli_fit_passes_the_probe_budget_and_names_the_conflict(table, tmp_path):
+    from typer.testing import CliRunner
+
+    from autometa.cli import app
+
+    data = tmp_path / "data.csv"
+    table.to_csv(data, index=False)
+    args = ["fit", str(data), "-t", "churn", "-o", str(tmp_path / "m.skops")]
+    result = CliRunner().invoke(app, [*args, "--time-budget", "5", "--probe-budget", "3"])
+    assert result.exit_code != 0 and not (tmp_path / "m.skops").exists()
+    assert "probe_budget=3.0 applies only without a time budget" in " ".join(
+        f"{result.output} {result.exception}".split()
+    )
+
+
 def test_sparse_input_is_refused_by_name():
     from scipy import sparse
 
