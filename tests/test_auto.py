@@ -328,10 +328,21 @@ def test_trusted_types_cover_every_algorithm_of_the_space():
                         space.build(config, categorical=["b"], task=task).fit(X, y),
                     )
                 )
-        assert [name for name, _ in pipelines] == space.algorithm_names(task, True)
+                if task == "classification":  # as built for balanced accuracy, too
+                    pipelines.append(
+                        (
+                            config["algorithm"],
+                            space.build(config, categorical=["b"], metric="balanced_accuracy").fit(
+                                X, y
+                            ),
+                        )
+                    )
+        names = list(dict.fromkeys(name for name, _ in pipelines))
+        assert names == space.algorithm_names(task, True)
         ensemble = WeightedEnsemble(pipelines, [1 / len(pipelines)] * len(pipelines), task)
         found |= set(sio.get_untrusted_types(data=sio.dumps(ensemble)))
     assert found <= set(TRUSTED_TYPES), sorted(found - set(TRUSTED_TYPES))
+    assert "autometa._balanced.BalancedPriorClassifier" in found
     if "fewshot" in space.ALGORITHMS["classification"]:
         assert "autometa.fewshot.classifier.FewShotClassifier" in found
         assert not any(name.startswith("torch") for name in found)
