@@ -91,6 +91,7 @@ class Recommendation:
         >>> recs[0].make_pipeline().fit(X, y)  # doctest: +SKIP
         """
         from autometa import space
+        from autometa.metrics import METRICS
 
         try:
             return space.build(
@@ -98,7 +99,9 @@ class Recommendation:
                 categorical=list(self.categorical),
                 task=self.task,
                 random_state=random_state,
-                metric=self.metric,
+                # a from_frames knowledge base may score a metric autometa does not know:
+                # its model is the plain estimator
+                metric=self.metric if self.metric in METRICS else None,
             )
         except ConfigError as exc:
             raise ConfigError(

@@ -171,3 +171,14 @@ def test_tune_evaluates_its_trials_built_for_the_metric(monkeypatch, tmp_path):
     )
     assert seen == ["balanced_accuracy"]
     assert study.best_trial.user_attrs["metric"] == "balanced_accuracy"
+
+
+def test_a_metric_autometa_does_not_know_builds_the_plain_estimator():
+    import dataclasses
+
+    import autometa
+    from autometa._testing import space_kb
+
+    recs = autometa.recommend(_imbalanced_dataset(300), k=1, kb=space_kb(), use_cache=False)
+    custom = dataclasses.replace(recs[0], metric="my_f1")  # a from_frames KB's own metric
+    assert not isinstance(custom.make_pipeline().steps[-1][1], BalancedPriorClassifier)
