@@ -109,7 +109,9 @@ def test_probe_budget_measures_before_the_zero_shot_fit(table):
     # the model is the first of the (reordered) recommendations
     assert model.best_config_ == dict(model.recommendations_[0].config)
     assert model.study_ is None and len(model.leaderboard_) == 1
-    assert AutoClassifier(kb=KB).fit(X, y).recommendations_.probes is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        assert AutoClassifier(kb=KB).fit(X, y).recommendations_.probes is None
 
 
 def test_cli_fit_passes_the_probe_budget_and_names_the_conflict(table, tmp_path):

@@ -421,13 +421,16 @@ def fewshot_kb(tmp_path, monkeypatch):
 
 @needs_torch
 def test_recommend_picks_it_for_a_small_table_and_never_for_a_large_one(fewshot_kb):
+    from autometa._balanced import BalancedPriorClassifier
     from autometa.fewshot import FewShotClassifier
 
     small = load_breast_cancer(as_frame=True).frame.iloc[::3]
     recs = autometa.recommend(small, target="target", k=3, kb=fewshot_kb, model="sbs")
     assert recs[0].algorithm == "fewshot"
     pipeline = recs[0].make_pipeline()
-    assert isinstance(pipeline.named_steps["model"], FewShotClassifier)
+    # built for balanced accuracy: the learner behind balanced accuracy's decision
+    assert isinstance(pipeline.named_steps["model"], BalancedPriorClassifier)
+    assert isinstance(pipeline.named_steps["model"].estimator, FewShotClassifier)
     X, y = small.drop(columns="target"), small["target"]
     assert quiet_fit(pipeline, X, y).predict_proba(X).shape == (len(X), 2)
 
@@ -648,9 +651,10 @@ def test_auto_classifier_with_the_fewshot_learner_saves_and_loads(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = autometa.AutoClassifier(kb=fewshot_kb, model="sbs").fit(X, y)
-    assert isinstance(model.model_.named_steps["model"], FewShotClassifier)
+    # behind balanced accuracy's decision (the default metric)
+    assert isinstance(model.model_.named_steps["model"].estimator_, FewShotClassifier)
     path = model.save(tmp_path / "model.skops")
     loaded = autometa.load_model(path)
-    assert isinstance(loaded.model_.named_steps["model"], FewShotClassifier)
+    assert isinstance(loaded.model_.named_steps["model"].estimator_, FewShotClassifier)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
