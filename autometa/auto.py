@@ -196,8 +196,11 @@ class _AutoBase(BaseEstimator):
             kb=self.kb,
             model=self.model,
             random_state=self.random_state,
-            probe=self.probe_budget is not None,
-            **({} if self.probe_budget is None else {"probe_budget": float(self.probe_budget)}),
+            **(
+                {}
+                if self.probe_budget is None
+                else {"probe": True, "probe_budget": float(self.probe_budget)}
+            ),
             **({} if mf_budget is None else {"metafeature_budget": mf_budget}),
         )
         self.recommendations_ = recs
