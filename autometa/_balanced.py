@@ -26,7 +26,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-__all__ = ["BalancedPriorClassifier", "training_prior"]
+__all__ = ["BalancedPriorClassifier", "remove_prior", "training_prior"]
 
 
 def training_prior(estimator: Any, y: Any, sample_weight: Any = None) -> np.ndarray:
@@ -41,6 +41,20 @@ def training_prior(estimator: Any, y: Any, sample_weight: Any = None) -> np.ndar
     mass = np.array([weights[y == c].sum() for c in classes], dtype=float)
     total = mass.sum()
     return mass / total if total > 0 else np.full(len(classes), 1.0 / len(classes))
+
+
+def remove_prior(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Probabilities ``proba`` (one column per class) learned under class prior ``prior``,
+    moved to equal priors and renormalised; returned unchanged when the columns do not
+    match the prior (e.g. one class seen in training). Their argmax is the
+    balanced-accuracy decision."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2 or proba.shape[1] != len(prior):
+        return proba
+    shifted = proba / np.maximum(prior, np.finfo(float).tiny)
+    total = shifted.sum(axis=1, keepdims=True)
+    uniform = np.full_like(shifted, 1.0 / shifted.shape[1])
+    return np.divide(shifted, total, out=uniform, where=total > 0)
 
 
 def _estimator_has(attr: str):
@@ -109,13 +123,7 @@ class BalancedPriorClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     def predict_proba(self, X: Any) -> np.ndarray:
         """``estimator_``'s probabilities divided by :attr:`class_prior_`, renormalised."""
         check_is_fitted(self)
-        proba = np.asarray(self.estimator_.predict_proba(X), dtype=float)
-        if proba.shape[1] != len(self.class_prior_):  # e.g. one class seen in training
-            return proba
-        shifted = proba / np.maximum(self.class_prior_, np.finfo(float).tiny)
-        total = shifted.sum(axis=1, keepdims=True)
-        uniform = np.full_like(shifted, 1.0 / shifted.shape[1])
-        return np.divide(shifted, total, out=uniform, where=total > 0)
+        return remove_prior(self.estimator_.predict_proba(X), self.class_prior_)
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of highest re-weighted probability (``estimator_.predict`` where

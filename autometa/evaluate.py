@@ -110,7 +110,28 @@ def _macro_ovr_auc(y_true: np.ndarray, scores: np.ndarray, classes: np.ndarray) 
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
-def _classification_scores(estimator, X_test, y_test, y_pred, all_classes) -> dict[str, float]:
+def _balanced_decision(estimator, proba: np.ndarray, y_pred, y_train) -> np.ndarray:
+    """The labels of balanced accuracy's decision (:mod:`autometa._balanced`): the plain
+    model's probabilities with the class prior it learned from removed; ``y_pred`` for a
+    model that already decides so (built for balanced accuracy)."""
+    from autometa._balanced import BalancedPriorClassifier, remove_prior, training_prior
+
+    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    if isinstance(final, BalancedPriorClassifier) or not hasattr(final, "classes_"):
+        return y_pred
+    classes = np.asarray(final.classes_)
+    moved = remove_prior(proba, training_prior(final, y_train))
+    if moved.shape != (len(y_pred), len(classes)):
+        return y_pred
+    return classes[np.argmax(moved, axis=1)]
+
+
+def _classification_scores(
+    estimator, X_test, y_test, y_pred, all_classes, y_train
+) -> dict[str, float]:
+    """Every classification metric of one fold. Balanced accuracy is scored on the
+    balanced decision (:func:`_balanced_decision`), the score of the model autometa builds
+    for that metric; the other metrics on the model's own predictions."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 
     scores = {
@@ -122,6 +143,8 @@ def _classification_scores(estimator, X_test, y_test, y_pred, all_classes) -> di
     fitted_classes = np.asarray(estimator.classes_)
     if hasattr(estimator, "predict_proba"):
         proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
+        decided = _balanced_decision(estimator, proba, y_pred, y_train)
+        scores["balanced_accuracy"] = balanced_accuracy_score(y_test, decided)
         # Classes missing from this training fold get probability 0 in the full label space.
         full = np.zeros((len(y_test), len(all_classes)))
         index = np.searchsorted(all_classes, fitted_classes)
@@ -180,7 +203,7 @@ def _run_fold(estimator, dataset, fold: int, train, test, metrics: list[str]) ->
         y_pred = model.predict(X_test)
         if dataset.task == "classification":
             scores = _classification_scores(
-                model, X_test, np.asarray(y_test), y_pred, np.unique(np.asarray(y))
+                model, X_test, np.asarray(y_test), y_pred, np.unique(np.asarray(y)), y_train
             )
         else:
             scores = _regression_scores(y_test, y_pred)

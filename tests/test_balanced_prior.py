@@ -113,12 +113,58 @@ def test_evaluate_builds_for_the_metric_it_is_told_and_plain_by_default():
 
     dataset = _imbalanced_dataset()
     config = {"task": "classification", "algorithm": "logistic_regression", "params": {}}
-    kw = {"cv": 3, "metrics": ["balanced_accuracy", "roc_auc"], "isolate": False}
+    kw = {"cv": 3, "metrics": ["accuracy", "balanced_accuracy", "roc_auc"], "isolate": False}
     plain = evaluate(config, dataset, **kw)
     built = evaluate(config, dataset, built_for="balanced_accuracy", **kw)
-    assert built.mean("balanced_accuracy") > plain.mean("balanced_accuracy") + 0.1
+    # the plain model predicts the majority class more often: higher accuracy ...
+    assert plain.mean("accuracy") > built.mean("accuracy") + 0.05
+    # ... but balanced accuracy is scored on the decision either way
+    assert built.mean("balanced_accuracy") == pytest.approx(plain.mean("balanced_accuracy"))
     # binary ROC AUC ranks by one class's probability: the prior shift leaves it alone
     assert built.mean("roc_auc") == pytest.approx(plain.mean("roc_auc"))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params", "decision"),
+    [
+        ("random_forest", {}, "prior removed"),
+        ("logistic_regression", {"class_weight": "balanced"}, "predict"),
+        ("linear_svm", {}, "predict"),
+    ],
+)
+def test_evaluate_scores_balanced_accuracy_on_the_balanced_decision(algorithm, params, decision):
+    """What the knowledge base records: balanced accuracy of the plain model's probabilities
+    with the training prior removed (fold by fold, computed here by hand); a class-weighted
+    model and one without probabilities as they predict. Accuracy stays the plain one."""
+    from autometa.evaluate import evaluate, make_splits
+
+    dataset = _imbalanced_dataset()
+    config = {"task": "classification", "algorithm": algorithm, "params": params}
+    result = evaluate(config, dataset, cv=3, isolate=False)
+    model = space.build(config, task="classification", random_state=0)
+    X, y = dataset.X, np.asarray(dataset.y)
+    for fold, (train, test) in zip(result.folds, make_splits(dataset, 3, 0), strict=True):
+        fitted = clone(model).fit(X.iloc[train], y[train])
+        predicted = fitted.predict(X.iloc[test])
+        if decision == "prior removed":
+            prior = np.bincount(y[train]) / len(train)
+            predicted_ba = fitted.classes_[
+                np.argmax(fitted.predict_proba(X.iloc[test]) / prior, axis=1)
+            ]
+        else:
+            predicted_ba = predicted
+        assert fold["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(y[test], predicted_ba)
+        )
+        assert fold["accuracy"] == pytest.approx(np.mean(predicted == y[test]))
+    if decision == "prior removed":  # the case that matters: the two decisions differ
+        plain_ba = [
+            balanced_accuracy_score(
+                y[test], clone(model).fit(X.iloc[train], y[train]).predict(X.iloc[test])
+            )
+            for train, test in make_splits(dataset, 3, 0)
+        ]
+        assert result.mean("balanced_accuracy") > np.mean(plain_ba) + 0.02
 
 
 def test_pipeline_from_trial_is_built_for_the_trials_metric():

@@ -403,6 +403,21 @@ def test_without_results_drops_a_configurations_results_and_keeps_it(tmp_path):
         kb.without_results([rf, "nope"])
 
 
+def test_without_results_of_some_datasets_keeps_the_others():
+    kb = _frames_kb()
+    ids = {cfg["algorithm"]: c for c, cfg in kb.configs(TASK).items()}
+    before = kb.performance(TASK, "balanced_accuracy")
+    p = kb.without_results(ids["rf"], datasets=["a"]).performance(TASK, "balanced_accuracy")
+    assert np.isnan(p.loc["a", ids["rf"]]) and p.loc["a", ids["knn"]] == before.loc["a", ids["knn"]]
+    others = before.index != "a"
+    pd.testing.assert_frame_equal(p[others], before[others])
+    assert kb.without_results(ids["rf"], datasets="a").fingerprint() == (
+        kb.without_results(ids["rf"], datasets=["a"]).fingerprint()
+    )
+    with pytest.raises(KnowledgeBaseError, match=r"datasets \['nope'\]"):
+        kb.without_results(ids["rf"], datasets=["a", "nope"])
+
+
 def test_without_refuses_unknown_datasets():
     kb = _frames_kb()
     with pytest.raises(KnowledgeBaseError, match=r"\['nope'\]"):

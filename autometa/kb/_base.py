@@ -459,9 +459,12 @@ class KnowledgeBase(TableQueries):
             r[~r["dataset"].isin(names)],
         )
 
-    def without_results(self, config_ids: str | Iterable[str]) -> KnowledgeBase:
+    def without_results(
+        self, config_ids: str | Iterable[str], datasets: str | Iterable[str] | None = None
+    ) -> KnowledgeBase:
         """A new knowledge base without the results of the configurations ``config_ids``
-        (every dataset, fold and fidelity); the configurations themselves stay.
+        (every fold and fidelity; of every dataset, or of ``datasets``); the
+        configurations themselves stay.
 
         How results that a change made stale (new few-shot weights behind the ``fewshot``
         configuration, a fixed bug in one algorithm) are dropped: save the result and run
@@ -472,6 +475,9 @@ class KnowledgeBase(TableQueries):
         ----------
         config_ids : str or iterable of str
             Configuration ids of the knowledge base (``configs(task)``'s keys).
+        datasets : str or iterable of str, default=None
+            Drop only these datasets' results of ``config_ids`` (names of datasets with
+            results); ``None`` drops them on every dataset.
 
         Returns
         -------
@@ -482,8 +488,8 @@ class KnowledgeBase(TableQueries):
         Raises
         ------
         KnowledgeBaseError
-            An id is not a configuration of the knowledge base (the message names the first
-            ones).
+            An id is not a configuration of the knowledge base, or a name in ``datasets``
+            has no results (the message names the first ones).
 
         See Also
         --------
@@ -509,7 +515,17 @@ class KnowledgeBase(TableQueries):
                 f"({len(unknown)} unknown of {len(ids)})"
             )
         r = self._results
-        return self._derived(self._datasets, self._metafeatures, r[~r["config_id"].isin(ids)])
+        dropped = r["config_id"].isin(ids)
+        if datasets is not None:
+            names = {datasets} if isinstance(datasets, str) else {str(d) for d in datasets}
+            unknown = sorted(names - set(r["dataset"]))
+            if unknown:
+                raise KnowledgeBaseError(
+                    f"without_results: datasets {unknown[:5]} have no results in the knowledge "
+                    f"base ({len(unknown)} unknown of {len(names)})"
+                )
+            dropped &= r["dataset"].isin(names)
+        return self._derived(self._datasets, self._metafeatures, r[~dropped])
 
     def _derived(
         self, datasets: pd.DataFrame, metafeatures: pd.DataFrame, results: pd.DataFrame
