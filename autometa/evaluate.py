@@ -443,7 +443,9 @@ def evaluate(
     built_for : the metric the configuration's model is built for (``metric`` of
         :func:`autometa.space.build`: balanced accuracy's decision), default=None: the plain
         estimator, as the knowledge base records it. Every metric of ``metrics`` is still
-        recorded, from that one model.
+        recorded, from that one model; balanced accuracy always on the balanced decision
+        (the training class prior removed from the probabilities, as the model built for it
+        predicts), so it is the same either way.
 
     Returns
     -------

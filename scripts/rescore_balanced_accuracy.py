@@ -1,7 +1,7 @@
 """Score a knowledge base's balanced accuracy again on the balanced decision, most
 imbalanced datasets first.
 
-Since autometa 0.2 the evaluator scores balanced accuracy on the decision of the models
+The evaluator now scores balanced accuracy on the decision of the models
 autometa builds for it (the training class prior removed from the probabilities,
 :mod:`autometa._balanced`); knowledge bases evaluated before scored the plain ``argmax``,
 which under-rates every configuration with probabilities and no class weights on
@@ -37,7 +37,7 @@ from extend_portfolio import holds_balanced  # scripts/ is on the path of a scri
 from autometa import KnowledgeBase, batch, space
 
 TASK = "classification"
-BASE_ROWS, REAL_ROWS, TOP_CONFIGS = 500, 10_000, 25
+CONFIGS, BASE_ROWS, REAL_ROWS, TOP_CONFIGS = 100, 500, 10_000, 25
 PROGRESS = "rescore_progress.json"
 
 
@@ -78,7 +78,7 @@ def rescore(work: Path, name: str, n_jobs: int, progress: dict) -> None:
         _save(work, progress)
     source = kb.datasets(TASK).loc[name, "source"]
     common = {
-        "configs": 100,
+        "configs": CONFIGS,
         "cv": 3,
         "n_jobs": n_jobs,
         "tasks": (TASK,),
@@ -107,12 +107,13 @@ def _save(work: Path, progress: dict) -> None:
     (work / PROGRESS).write_text(json.dumps(progress, indent=1))
 
 
-def _past(until: str | None) -> bool:
+def deadline(until: str | None, now: dt.datetime) -> dt.datetime | None:
+    """The next time of day ``until`` (``HH:MM``) after ``now`` (tomorrow's if past)."""
     if until is None:
-        return False
+        return None
     hour, minute = (int(x) for x in until.split(":"))
-    now = dt.datetime.now()
-    return (now.hour, now.minute) >= (hour, minute)
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return at if at > now else at + dt.timedelta(days=1)
 
 
 def finish(kb_dir: str, work: Path) -> None:
@@ -154,8 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     if progress.get("started") in order:  # resume the dataset a killed run was in
         order.remove(progress["started"])
         order.insert(0, progress["started"])
+    stop = deadline(args.until, dt.datetime.now())
     for count, name in enumerate(order):
-        if _past(args.until) or (args.max_datasets is not None and count >= args.max_datasets):
+        late = stop is not None and dt.datetime.now() >= stop
+        if late or (args.max_datasets is not None and count >= args.max_datasets):
             break
         start = dt.datetime.now()
         rescore(work, name, args.n_jobs, progress)
