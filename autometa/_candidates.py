@@ -44,13 +44,16 @@ class Candidate:
     @classmethod
     def from_recommendation(cls, rec: Any, config: dict[str, Any] | None = None) -> Candidate:
         """The candidate of recommendation ``rec`` (with ``config`` instead of its own,
-        e.g. as :func:`as_suggested` writes it)."""
+        e.g. as :func:`as_suggested` writes it; its own keeps its knowledge-base id)."""
         from autometa import space
 
-        config = dict(rec.config) if config is None else config
+        if config is None:
+            config, config_id = dict(rec.config), rec.config_id
+        else:
+            config_id = space.config_id(config)
         return cls(
             config=config,
-            config_id=space.config_id(config),
+            config_id=config_id,
             source=f"recommendation {rec.rank}",
             predicted_score=rec.predicted_score,
             predicted_fit_time=rec.predicted_fit_time,

@@ -228,14 +228,8 @@ class _AutoBase(BaseEstimator):
                 self._log(f"recommendation {rec.rank} ({rec.algorithm}) failed: {exc}")
                 errors.append(exc)
                 continue
-            cand = Candidate(
-                config=dict(rec.config),
-                config_id=rec.config_id,
-                source=f"recommendation {rec.rank}",
-                predicted_score=rec.predicted_score,
-                status="fitted",
-                weight=1.0,
-            )
+            cand = Candidate.from_recommendation(rec)
+            cand.status, cand.weight = "fitted", 1.0
             self._set_result([cand], [(cand, pipeline)], score=float("nan"), best=cand)
             return
         if not errors:
