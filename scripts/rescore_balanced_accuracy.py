@@ -64,27 +64,20 @@ def moved_configs(kb: KnowledgeBase) -> list[str]:
     return moved
 
 
-def rescore(work: Path, name: str, n_jobs: int, progress: dict) -> None:
-    """Drop ``name``'s moved results (once: a resumed run keeps what it redid) and run the
-    batch on it at both fidelities."""
+def rescore(work: Path, name: str, progress: dict, moved: list[str], common: dict) -> None:
+    """Drop ``name``'s results of the ``moved`` configurations (once: a resumed run keeps
+    what it redid) and run the batch on it at both fidelities (``common``: the options of
+    both batch runs)."""
     kb = KnowledgeBase.load(work)
     results = kb.results(TASK, fidelity="all")
     results = results[results["dataset"] == name]
     real_size = bool((results["n_rows_used"] > BASE_ROWS).any())
     if progress.get("started") != name:
         held = set(results["config_id"])
-        kb.without_results([c for c in moved_configs(kb) if c in held], datasets=name).save(work)
+        kb.without_results([c for c in moved if c in held], datasets=name).save(work)
         progress.update(started=name, real_size=real_size)
         _save(work, progress)
     source = kb.datasets(TASK).loc[name, "source"]
-    common = {
-        "configs": CONFIGS,
-        "cv": 3,
-        "n_jobs": n_jobs,
-        "tasks": (TASK,),
-        "include_balanced": holds_balanced(work),
-        "progress": False,
-    }
     batch.run(
         [source],
         work,
@@ -151,7 +144,18 @@ def main(argv: list[str] | None = None) -> None:
         KnowledgeBase.load(args.kb).save(work)
         _save(work, {"done": [], "started": None})
     progress = json.loads((work / PROGRESS).read_text())
-    order = [n for n in by_imbalance(KnowledgeBase.load(work)) if n not in progress["done"]]
+    kb = KnowledgeBase.load(work)
+    # the portfolio stays as it is through the run: what moves and the batch's options once
+    moved = moved_configs(kb)
+    common = {
+        "configs": CONFIGS,
+        "cv": 3,
+        "n_jobs": args.n_jobs,
+        "tasks": (TASK,),
+        "include_balanced": holds_balanced(work),
+        "progress": False,
+    }
+    order = [n for n in by_imbalance(kb) if n not in progress["done"]]
     if progress.get("started") in order:  # resume the dataset a killed run was in
         order.remove(progress["started"])
         order.insert(0, progress["started"])
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         if late or (args.max_datasets is not None and count >= args.max_datasets):
             break
         start = dt.datetime.now()
-        rescore(work, name, args.n_jobs, progress)
+        rescore(work, name, progress, moved, common)
         seconds = (dt.datetime.now() - start).total_seconds()
         print(f"{len(progress['done'])}: {name} rescored in {seconds:.0f} s", flush=True)
 
