@@ -20,7 +20,9 @@ Datasets are taken in order of their class imbalance (minority over majority cla
 smallest first), where the decision matters most, so a run stopped early has rescored the
 datasets that move most. ``--until`` (a wall-clock time, ``HH:MM``) starts no dataset after
 it; a killed run resumes the dataset it was in. ``--finish`` replaces ``KB`` with the work
-and records in its notes which datasets were rescored (those left keep the plain scores).
+and records the rescored datasets in its ``kb.json`` (``info["balanced_decision_datasets"]``,
+and a sentence in its notes); a later run skips them, so the rescoring goes on across
+sessions from the shipped knowledge base alone (those left keep the plain scores).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from autometa import KnowledgeBase, batch, space
 TASK = "classification"
 CONFIGS, BASE_ROWS, REAL_ROWS, TOP_CONFIGS = 100, 500, 10_000, 25
 PROGRESS = "rescore_progress.json"
+RECORD = "balanced_decision_datasets"  # kb.info key: the datasets already rescored
+NOTE = "; balanced accuracy scored on the balanced decision on"
 
 
 def by_imbalance(kb: KnowledgeBase) -> list[str]:
@@ -114,14 +118,17 @@ def finish(kb_dir: str, work: Path) -> None:
     if progress.get("started"):
         raise SystemExit(f"{progress['started']} is half rescored: run again without --finish")
     kb = KnowledgeBase.load(work)
-    done = progress["done"]
+    done = sorted(progress["done"])
     mf = kb.metafeatures().loc[done]
     worst = (mf["general.minority_class_size"] / mf["general.majority_class_size"]).max()
+    left = len(kb.datasets(TASK)) - len(done)
+    notes = kb.info.get("notes", "").split(NOTE)[0]
+    rest = f", plain argmax on the other {left}" if left else ""
     kb.info["notes"] = (
-        f"{kb.info.get('notes', '')}; balanced accuracy scored on the balanced decision on "
-        f"{len(done)} classification datasets (minority/majority class size up to "
-        f"{worst:.3f}), plain argmax on the rest"
+        f"{notes}{NOTE} {len(done)} classification datasets (minority/majority class size "
+        f"up to {worst:.3f}){rest}"
     )
+    kb.info[RECORD] = done
     kb.save(kb_dir)
     shutil.rmtree(work)
     print(f"saved {kb_dir}: {len(done)} datasets rescored (ratio up to {worst:.3f})")
@@ -141,8 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         finish(args.kb, work)
         return
     if not (work / "kb.json").is_file():
-        KnowledgeBase.load(args.kb).save(work)
-        _save(work, {"done": [], "started": None})
+        shipped = KnowledgeBase.load(args.kb)
+        shipped.save(work)
+        _save(work, {"done": list(shipped.info.get(RECORD, [])), "started": None})
     progress = json.loads((work / PROGRESS).read_text())
     kb = KnowledgeBase.load(work)
     # the portfolio stays as it is through the run: what moves and the batch's options once

@@ -73,12 +73,22 @@ def test_rescoring_redoes_exactly_the_cells_the_decision_moves(
     work = tmp_path / "work"
     rescore.main([str(stale), "--work", str(work), "--max-datasets", "1"])
     assert json.loads((work / rescore.PROGRESS).read_text())["done"] == ["skewed"]
-    rescore.main([str(stale), "--work", str(work)])  # resumes with the other dataset
     rescore.main([str(stale), "--work", str(work), "--finish"])
     assert not work.exists()
+    halfway = KnowledgeBase.load(stale)
+    assert halfway.info[rescore.RECORD] == ["skewed"]
+    assert "on 1 classification datasets" in halfway.info["notes"]
+    assert "plain argmax on the other 1" in halfway.info["notes"]
 
+    # a later run (a new work folder: another session) goes on with the dataset left
+    rescore.main([str(stale), "--work", str(work)])
+    assert json.loads((work / rescore.PROGRESS).read_text())["done"] == ["skewed", "mild"]
+    rescore.main([str(stale), "--work", str(work), "--finish"])
     after = KnowledgeBase.load(stale)
+    assert after.info[rescore.RECORD] == ["mild", "skewed"]
+    assert after.info["notes"].count("balanced decision") == 1
     assert "balanced decision on 2 classification datasets" in after.info["notes"]
+    assert "plain argmax" not in after.info["notes"]
     key = ["dataset", "config_id", "fold", "n_rows_used"]
     both = fresh.results(TASK, fidelity="all").merge(
         after.results(TASK, fidelity="all"), on=key, suffixes=("_fresh", "_after")
