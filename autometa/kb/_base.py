@@ -440,18 +440,12 @@ class KnowledgeBase(TableQueries):
         >>> len(kb.without("a")), len(kb)
         (2, 3)
         """
-        names = {datasets} if isinstance(datasets, str) else {str(d) for d in datasets}
         known = (
             set(self._datasets["dataset"])
             | set(self._metafeatures.index)
             | set(self._results["dataset"])
         )
-        unknown = sorted(names - known)
-        if unknown:
-            raise KnowledgeBaseError(
-                f"without: datasets {unknown[:5]} are not in the knowledge base "
-                f"({len(unknown)} unknown of {len(names)})"
-            )
+        names = _known_names(datasets, known, "without: datasets {} are not in the knowledge base")
         d, r = self._datasets, self._results
         return self._derived(
             d[~d["dataset"].isin(names)],
@@ -506,25 +500,15 @@ class KnowledgeBase(TableQueries):
         >>> sorted(kb.without_results("lr").configs("classification"))
         ['lr', 'rf']
         """
-        ids = {config_ids} if isinstance(config_ids, str) else {str(c) for c in config_ids}
         known = {c for task_configs in self._configs.values() for c in task_configs}
-        unknown = sorted(ids - known)
-        if unknown:
-            raise KnowledgeBaseError(
-                f"without_results: configurations {unknown[:5]} are not in the knowledge base "
-                f"({len(unknown)} unknown of {len(ids)})"
-            )
+        ids = _known_names(
+            config_ids, known, "without_results: configurations {} are not in the knowledge base"
+        )
         r = self._results
         dropped = r["config_id"].isin(ids)
         if datasets is not None:
-            names = {datasets} if isinstance(datasets, str) else {str(d) for d in datasets}
-            unknown = sorted(names - set(r["dataset"]))
-            if unknown:
-                raise KnowledgeBaseError(
-                    f"without_results: datasets {unknown[:5]} have no results in the knowledge "
-                    f"base ({len(unknown)} unknown of {len(names)})"
-                )
-            dropped &= r["dataset"].isin(names)
+            message = "without_results: datasets {} have no results in the knowledge base"
+            dropped &= r["dataset"].isin(_known_names(datasets, set(r["dataset"]), message))
         return self._derived(self._datasets, self._metafeatures, r[~dropped])
 
     def _derived(
@@ -571,3 +555,15 @@ class KnowledgeBase(TableQueries):
             )
         where = f", path={str(self.path)!r}" if self.path else ""
         return f"KnowledgeBase({'; '.join(parts) or 'empty'}{where})"
+
+
+def _known_names(names: str | Iterable[str], known: set[str], message: str) -> set[str]:
+    """``names`` (one or many) as a set, refused with ``message`` (``{}``: the first
+    unknown names) when some are not ``known``."""
+    wanted = {names} if isinstance(names, str) else {str(n) for n in names}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise KnowledgeBaseError(
+            f"{message.format(unknown[:5])} ({len(unknown)} unknown of {len(wanted)})"
+        )
+    return wanted
