@@ -9,7 +9,8 @@ Two stages share ``recommend``'s ``probe_budget``:
 2. **Race** (:func:`race`): the top recommendations that ranking gives, raced on the
    dataset's own rows with successive halving (the race of
    :class:`autometa.AutoClassifier`, :mod:`autometa._search`), and reordered by what they
-   scored. The meta-model's first pick is an estimate; the race measures it and its
+   scored. The budget is the race's alone, so it eliminates a candidate only when the
+   time left cannot take them all to full cross-validation. The meta-model's first pick is an estimate; the race measures it and its
    runners-up on the user's rows, at the size the user will fit them.
 """
 
@@ -149,7 +150,8 @@ def race(
 
     Successive halving (:meth:`autometa._search.Search.race`) on :data:`RACE_CV` folds of
     all rows: every candidate on a subsample or one fold, the better half on, two to full
-    cross-validation; a fit is stopped at its share of the budget.
+    cross-validation -- or all of them, as soon as the time left is expected to take them
+    all there (``keep_if_affordable``); a fit is stopped at its share of the budget.
 
     Returns
     -------
@@ -187,7 +189,7 @@ def race(
     )
     cands = [Candidate.from_recommendation(item) for item in items]
     if cands:
-        search.race(cands)
+        search.race(cands, keep_if_affordable=True)
     best = search.ranked(cands)
     order = [next(i for i, c in enumerate(cands) if c is b) for b in best]
     table = pd.DataFrame(

@@ -58,6 +58,10 @@ ENSEMBLE_RESERVE_SHARE = 0.25
 #: exponent still rises towards 2 at larger sizes, which two measured sizes show.
 FIT_TIME_EXPONENT = 0.9
 FIT_TIME_EXPONENT_RANGE = (0.5, 2.2)
+#: A race keeping every candidate (``Search.race(keep_if_affordable=True)``) needs this
+#: many times their expected fit times left: prediction, process starts and a busy
+#: machine cost more than the fits alone.
+AFFORD_MARGIN = 1.5
 #: Fewest seconds worth starting an evaluation with.
 MIN_EVAL_SECONDS = 0.05
 #: Tuning trials are stopped after this many times a typical evaluation (at least
@@ -480,14 +484,24 @@ class Search:
             )
         return f"{cand.status} ({cand.error.splitlines()[0][:80] if cand.error else ''})"
 
-    def race(self, cands: list[Candidate]) -> None:
-        """Successive halving of ``cands`` up to full cross-validation."""
+    def race(self, cands: list[Candidate], *, keep_if_affordable: bool = False) -> None:
+        """Successive halving of ``cands`` up to full cross-validation.
+
+        With ``keep_if_affordable``, a level eliminates nobody when the time left is
+        expected to take every candidate still in the race to full cross-validation
+        (:data:`AFFORD_MARGIN` times their fit times scaled from what they measured): they
+        all go straight to the last level. For a budget that is the race's alone (probing
+        in :func:`autometa.recommend`), a small fidelity then only measures costs and
+        cannot drop a candidate that needs more rows to show what it is worth.
+        """
         self.candidates.extend(cands)
         for c in cands:
             c.folds_total = len(self.splits)
         levels = plan_levels(self.n, len(cands), len(self.splits))
         alive = list(cands)
-        for i, level in enumerate(levels):
+        i = 0
+        while i < len(levels):
+            level = levels[i]
             what = (
                 f"{level.rows} rows"
                 if level.rows < self.n
@@ -498,12 +512,21 @@ class Search:
             ok = [c for c in alive if c.status == "ok"]
             if i == len(levels) - 1 or not ok:
                 return
+            i += 1
+            if keep_if_affordable and self._affordable(ok, levels[-1]):
+                alive, i = ok, len(levels) - 1
+                continue
             keep = min(len(ok), max(min(2, len(ok)), math.ceil(len(alive) / 2)))
             survivors = self.ranked(ok)[:keep]
             for c in ok:
                 if c not in survivors:
                     c.status = "eliminated"
             alive = survivors
+
+    def _affordable(self, cands: Sequence[Candidate], level: Level) -> bool:
+        """Whether the time left should take all of ``cands`` to ``level``."""
+        expected = sum(self.expected_seconds(c, level) for c in cands)
+        return AFFORD_MARGIN * expected <= self.left()
 
     # ---- tuning ------------------------------------------------------------------
 

@@ -136,3 +136,44 @@ def test_ensemble_refits_are_reserved_only_while_they_are_a_small_share():
         cand.fits = [(800, 3 * cand.fits[0][1])]  # three refits: over a quarter of 10 s
     large = search.reserve() - search.overhead()
     assert large == pytest.approx(search.refit_estimate(cands[0]))
+
+
+def _fake_evaluations(monkeypatch, seconds: float) -> None:
+    """Evaluations that take no time but report ``seconds`` of fitting; ``late`` scores
+    worst on a subsample and best on all rows (a model that needs rows to show its worth)."""
+
+    def evaluate(self, cand, level, allowance):
+        train_rows = len(self.splits[0][0]) * level.rows // self.n
+        cand.status = "ok"
+        cand.fits.append((train_rows, seconds))
+        cand.rows, cand.folds = level.rows, level.folds
+        full = level.rows == self.n
+        cand.score = {"late": 0.9 if full else 0.1}.get(cand.source, 0.5 + 0.01 * len(cand.source))
+        cand.scores[(level.rows, level.folds)] = cand.score
+
+    monkeypatch.setattr(Search, "evaluate", evaluate)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_race_with_time_for_all_eliminates_nobody_when_asked(monkeypatch, keep):
+    _fake_evaluations(monkeypatch, seconds=0.01)
+    search = _search(n=4000, budget=60.0)
+    cands = [_candidate(name) for name in ("a", "bb", "ccc", "dddd", "late")]
+    search.race(cands, keep_if_affordable=keep)
+    winner = search.ranked(cands)[0]
+    if keep:  # measured once on the smallest level, then all on full cross-validation
+        assert {(c.rows, c.folds) for c in cands} == {(4000, 5)}
+        assert winner.source == "late"
+        assert all(len(c.scores) == 2 for c in cands)
+    else:
+        assert cands[-1].status == "eliminated"
+        assert winner.source != "late"
+
+
+def test_a_race_short_of_time_still_halves(monkeypatch):
+    _fake_evaluations(monkeypatch, seconds=5.0)  # 5 x 5 folds x 5 s: far over 60 s
+    search = _search(n=4000, budget=60.0)
+    cands = [_candidate(name) for name in ("a", "bb", "ccc", "dddd", "late")]
+    search.race(cands, keep_if_affordable=True)
+    assert cands[-1].status == "eliminated"
+    assert sum(c.folds == 5 for c in cands) == 2
