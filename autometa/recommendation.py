@@ -402,8 +402,9 @@ def recommend(
         whose scores of the same configurations are alike count more (see
         :mod:`autometa.metamodel.probing`; the ``default`` and ``forest`` models probe,
         where their held-out families said probes help). Then the first five
-        recommendations are raced on the dataset's own rows (successive halving up to
-        3-fold cross-validation) and reordered by what they scored. Costs up to
+        recommendations are raced on the dataset's own rows (all five to 3-fold
+        cross-validation where the budget is expected to allow it, successive halving
+        where not) and reordered by what they scored. Costs up to
         ``probe_budget`` seconds; what was measured is in :attr:`Recommendations.probes`.
     probe_budget : float, default=30
         Wall-clock seconds probing may take in all (the probe configurations at most half
