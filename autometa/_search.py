@@ -490,9 +490,11 @@ class Search:
         With ``keep_if_affordable``, a level eliminates nobody when the time left is
         expected to take every candidate still in the race to full cross-validation
         (:data:`AFFORD_MARGIN` times their fit times scaled from what they measured): they
-        all go straight to the last level. For a budget that is the race's alone (probing
-        in :func:`autometa.recommend`), a small fidelity then only measures costs and
-        cannot drop a candidate that needs more rows to show what it is worth.
+        all go straight to the last level; and the candidates it did eliminate are taken
+        to the last level afterwards, the best first, while the time left is expected to
+        allow it. For a budget that is the race's alone (probing in
+        :func:`autometa.recommend`), a small fidelity then cannot drop a candidate that
+        needs more rows to show what it is worth while the budget had room for it.
         """
         self.candidates.extend(cands)
         for c in cands:
@@ -510,6 +512,8 @@ class Search:
             self.log(f"race level {i + 1}/{len(levels)}: {len(alive)} candidates on {what}")
             self._evaluate_all(alive, level)
             ok = [c for c in alive if c.status == "ok"]
+            if i == len(levels) - 1 and keep_if_affordable:
+                self._revive(level)
             if i == len(levels) - 1 or not ok:
                 return
             i += 1
@@ -522,6 +526,17 @@ class Search:
                 if c not in survivors:
                     c.status = "eliminated"
             alive = survivors
+
+    def _revive(self, level: Level) -> None:
+        """Take eliminated candidates to ``level`` too, the best of them first, while the
+        time left is expected to allow it (the fit-time estimate from one small fidelity
+        runs high, so the race may end with time for those it eliminated)."""
+        dropped = [c for c in self.candidates if c.status == "eliminated"]
+        for cand in self.ranked(dropped):
+            if not self._affordable([cand], level):
+                continue
+            self.evaluate(cand, level, self.left())
+            self.log(f"  revived {cand.source} {cand.algorithm}: {self.describe(cand)}")
 
     def _affordable(self, cands: Sequence[Candidate], level: Level) -> bool:
         """Whether the time left should take all of ``cands`` to ``level``."""

@@ -177,3 +177,31 @@ def test_a_race_short_of_time_still_halves(monkeypatch):
     search.race(cands, keep_if_affordable=True)
     assert cands[-1].status == "eliminated"
     assert sum(c.folds == 5 for c in cands) == 2
+
+
+def test_time_left_after_the_halving_goes_to_the_eliminated_best_first(monkeypatch):
+    # All five at full CV look unaffordable (2 s per fit, 1.5 x 5 x 5 x 2 > 60 s), but
+    # after the halving there is time for one more: the eliminated with the best score.
+    _fake_evaluations(monkeypatch, seconds=2.0)
+    monkeypatch.setattr(Search, "_affordable", _affordable_budget(60.0))
+    search = _search(n=4000, budget=1000.0)
+    cands = [_candidate(name) for name in ("a", "bb", "ccc", "dddd", "late")]
+    search.race(cands, keep_if_affordable=True)
+    # halving: dddd and ccc to full CV; then time for bb (the best eliminated, measured at
+    # two sizes), none for a (one measured size extrapolates high) nor late after it
+    full = {c.source for c in cands if c.folds == 5}
+    assert full == {"dddd", "ccc", "bb"}
+    assert [c.status for c in cands if c.source in ("a", "late")] == ["eliminated"] * 2
+    assert search.ranked(cands)[0].source == "dddd"
+
+
+def _affordable_budget(budget: float):
+    """``Search._affordable`` against a clock that the fake evaluations' reported fit
+    times advance (they take no real time)."""
+
+    def affordable(self, cands, level):
+        spent = sum(t for c in self.candidates for _, t in c.fits)
+        expected = sum(self.expected_seconds(c, level) for c in cands)
+        return 1.5 * expected <= budget - spent
+
+    return affordable
