@@ -10,8 +10,9 @@ Two stages share ``recommend``'s ``probe_budget``:
    dataset's own rows with successive halving (the race of
    :class:`autometa.AutoClassifier`, :mod:`autometa._search`), and reordered by what they
    scored. The budget is the race's alone, so it eliminates a candidate only when the
-   time left cannot take them all to full cross-validation. The meta-model's first pick is an estimate; the race measures it and its
-   runners-up on the user's rows, at the size the user will fit them.
+   time left cannot take them all to full cross-validation, and spends what its halving
+   leaves on those it eliminated. The meta-model's first pick is an estimate; the race
+   measures it and its runners-up on the user's rows, at the size the user will fit them.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def race(
     Successive halving (:meth:`autometa._search.Search.race`) on :data:`RACE_CV` folds of
     all rows: every candidate on a subsample or one fold, the better half on, two to full
     cross-validation -- or all of them, as soon as the time left is expected to take them
-    all there (``keep_if_affordable``); a fit is stopped at its share of the budget.
+    all there, and the eliminated ones afterwards while time is left
+    (``keep_if_affordable``); a fit is stopped at its share of the budget.
 
     Returns
     -------

@@ -511,10 +511,12 @@ class Search:
             )
             self.log(f"race level {i + 1}/{len(levels)}: {len(alive)} candidates on {what}")
             self._evaluate_all(alive, level)
+            if i == len(levels) - 1:
+                if keep_if_affordable:
+                    self._revive(cands, level)
+                return
             ok = [c for c in alive if c.status == "ok"]
-            if i == len(levels) - 1 and keep_if_affordable:
-                self._revive(level)
-            if i == len(levels) - 1 or not ok:
+            if not ok:
                 return
             i += 1
             if keep_if_affordable and self._affordable(ok, levels[-1]):
@@ -527,11 +529,11 @@ class Search:
                     c.status = "eliminated"
             alive = survivors
 
-    def _revive(self, level: Level) -> None:
-        """Take eliminated candidates to ``level`` too, the best of them first, while the
-        time left is expected to allow it (the fit-time estimate from one small fidelity
-        runs high, so the race may end with time for those it eliminated)."""
-        dropped = [c for c in self.candidates if c.status == "eliminated"]
+    def _revive(self, cands: Sequence[Candidate], level: Level) -> None:
+        """Take the eliminated of ``cands`` to ``level`` too, the best of them first, while
+        the time left is expected to allow it (the fit-time estimate from one small
+        fidelity runs high, so the race may end with time for those it eliminated)."""
+        dropped = [c for c in cands if c.status == "eliminated"]
         for cand in self.ranked(dropped):
             if not self._affordable([cand], level):
                 continue
