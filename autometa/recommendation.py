@@ -256,9 +256,10 @@ def _race(
         )
         table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
     else:
-        order, table = _probing.race(
+        order, table, kept = _probing.race(
             raced, dataset, metric=metric, budget=budget, random_state=random_state
         )
+        notes += kept
         measured = int(table["score"].notna().sum())
         if measured < len(raced):
             notes.append(
