@@ -256,10 +256,10 @@ def _race(
         )
         table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
     else:
-        order, table, kept = _probing.race(
+        order, table, left_out = _probing.race(
             raced, dataset, metric=metric, budget=budget, random_state=random_state
         )
-        notes += kept
+        notes += left_out
         measured = int(table["score"].notna().sum())
         if measured < len(raced):
             notes.append(

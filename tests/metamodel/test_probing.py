@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -324,11 +322,7 @@ def test_the_race_reorders_the_top_recommendations_by_what_they_score(frame, spa
     assert set(race.index) == {r.config_id for r in plain}  # the same five, raced
     assert race["score"].notna().all()
     full = race[race["folds"] == race["folds"].max()]
-    best, first = full["score"].idxmax(), plain[0].config_id
-    kept = any("stays first" in w for w in recs.warnings)
-    # the best at the highest fidelity, unless it beat the first pick by less than its SE
-    assert recs[0].config_id == (first if kept else best)
-    assert kept == (best != first and recs[0].config_id == first)
+    assert recs[0].config_id == full["score"].idxmax()  # the best at the highest fidelity
     assert [r.rank for r in recs] == [1, 2, 3, 4, 5]
     # k smaller than the race: the race still measures five, the pick is its winner
     one = autometa.recommend(
@@ -387,55 +381,44 @@ def test_probes_written_before_the_race_read_back(frame, space_two_kinds):
     assert back["rows"].isna().all() and np.isnan(back.loc[1, "score"])
 
 
-def _raced(n: int, hits_first: np.ndarray, hits_best: np.ndarray):
-    """A finished race of two candidates on ``n`` rows of three classes: the first
-    recommendation and the race's best, right on the rows where ``hits_*`` say."""
-    from types import SimpleNamespace
-
-    from autometa._candidates import Candidate
-
-    y = np.arange(n) % 3
-    cands = []
-    for name, hits in (("first", hits_first), ("best", hits_best)):
-        labels = np.where(hits, y, (y + 1) % 3)
-        cand = Candidate(config={"algorithm": name}, config_id=name, source=name)
-        cand.oof = np.eye(3)[labels]
-        cand.status, cand.rows, cand.folds = "ok", n, 3
-        cand.score = float(np.mean(hits))  # balanced: the classes are of one size
-        cands.append(cand)
-    search = SimpleNamespace(n=n, splits=[None] * 3, sign=1.0, metric="balanced_accuracy", y=y)
-    return search, cands
-
-
-@pytest.mark.parametrize("n, gained, lost, kept", [(300, 20, 14, True), (3000, 200, 20, False)])
-def test_the_race_replaces_the_first_pick_only_beyond_its_standard_error(n, gained, lost, kept):
-    from autometa._probing import keep_favourite
+def test_the_race_leaves_out_classes_too_small_to_measure():
+    from autometa._probing import MIN_CLASS_ROWS, measurable, race
+    from autometa.data import load_dataset
 
     rng = np.random.default_rng(0)
-    first = rng.uniform(size=n) < 0.8
-    best = first.copy()  # ahead by (gained - lost) rows: 2 % of 300 (noise), 6 % of 3,000
-    best[rng.choice(np.flatnonzero(~first), gained, replace=False)] = True
-    best[rng.choice(np.flatnonzero(first), lost, replace=False)] = False
-    search, cands = _raced(n, first, best)
-    order, notes = keep_favourite(search, cands, [1, 0], random_state=0)
-    assert order == ([0, 1] if kept else [1, 0])
-    assert bool(notes) == kept and all("stays first" in note for note in notes)
-    cands[0].folds = 2  # the first pick did not reach full cross-validation: nothing to weigh
-    assert keep_favourite(search, cands, [1, 0], random_state=0) == ([1, 0], [])
+    n = 200
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = pd.Series(np.where(X["a"] > 0, "up", "down"), dtype=object)
+    y.iloc[:3] = "rare"  # three rows: one per test fold, learnt from two
+    y.iloc[3:4] = "single"
+    dataset = load_dataset((X, y), task="classification")
+    kept, notes = measurable(dataset)
+    assert len(kept.y) == n - 4 and set(kept.y) == {"up", "down"}
+    assert kept.X.equals(dataset.X.iloc[4:].reset_index(drop=True))
+    assert len(notes) == 1 and "'rare' (3)" in notes[0] and "'single' (1)" in notes[0]
+    assert f"fewer than {MIN_CLASS_ROWS} rows" in notes[0]
+    items = [_item(c, i) for i, c in enumerate(autometa.space.defaults("classification")[:2])]
+    order, table, race_notes = race(
+        items, dataset, metric="balanced_accuracy", budget=30, random_state=0
+    )
+    assert sorted(order) == [0, 1] and race_notes == notes
+    assert (table["rows"] <= n - 4).all() and table["score"].notna().all()
+    # nothing to leave out, or too little left to race: the dataset as it is
+    for labels in (np.where(X["a"] > 0, "up", "down"), np.r_[["rare"] * 3, ["up"] * (n - 3)]):
+        same = load_dataset((X, pd.Series(labels)), task="classification")
+        out, out_notes = measurable(same)
+        assert out is same and out_notes == []
+    regression = load_dataset((X, X["a"] * 2), task="regression")
+    assert measurable(regression)[0] is regression
 
 
-@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
-def test_bootstrap_replicates_score_as_score_predictions(metric):
-    from autometa._ensemble import score_predictions
-    from autometa._probing import _replicate_scorer
+def _item(config, i):
+    from types import SimpleNamespace
 
-    rng = np.random.default_rng(1)
-    y = rng.choice(5, size=200, p=[0.5, 0.3, 0.15, 0.04, 0.01])
-    pred = rng.dirichlet(np.ones(5), size=200)
-    score = _replicate_scorer(metric, y, pred)
-    for _ in range(20):
-        rows = rng.integers(0, 200, 200)  # rare classes come and go
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            expected = score_predictions(metric, y[rows], pred[rows])
-        assert score(rows) == pytest.approx(expected)
+    return SimpleNamespace(
+        config=config,
+        config_id=autometa.space.config_id(config),
+        rank=i + 1,
+        predicted_score=0.5,
+        predicted_fit_time=0.1,
+    )
