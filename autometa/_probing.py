@@ -38,14 +38,6 @@ RACE_SIZE = 5
 #: Folds of the race's last level.
 RACE_CV = 3
 
-#: Rows a class needs for the race to measure it: two in each of its test folds. Balanced
-#: accuracy weighs every class alike, and the recall of a class of a handful of rows,
-#: learnt from one or two and tested on one, is a coin toss that outweighs what the race
-#: measures on the other classes (a 5,000-row subsample of shuttle has classes of 1, 1
-#: and 4 rows: the race preferred a logistic regression at 0.85 on test to extra trees at
-#: 0.999). The race leaves such classes out; the user's model is fitted on all rows.
-MIN_CLASS_ROWS = 2 * RACE_CV
-
 #: Columns of :attr:`autometa.Recommendations.probes`: ``stage`` is ``"probe"`` or
 #: ``"race"``; ``rows`` and ``folds`` the fidelity a raced configuration reached.
 TABLE_COLUMNS = ["stage", "config_id", "algorithm", "score", "status", "seconds", "rows", "folds"]
@@ -154,15 +146,14 @@ def run_probes(
 
 def race(
     items: list[Any], dataset: Any, *, metric: str, budget: float, random_state: int
-) -> tuple[list[int], pd.DataFrame, list[str]]:
+) -> tuple[list[int], pd.DataFrame]:
     """Race the recommendations ``items`` on ``dataset`` within ``budget`` seconds.
 
     Successive halving (:meth:`autometa._search.Search.race`) on :data:`RACE_CV` folds of
     all rows: every candidate on a subsample or one fold, the better half on, two to full
     cross-validation -- or all of them, as soon as the time left is expected to take them
     all there, and the eliminated ones afterwards while time is left
-    (``keep_if_affordable``); a fit is stopped at its share of the budget. Rows of a class
-    the race cannot measure (fewer than :data:`MIN_CLASS_ROWS`) are left out of it.
+    (``keep_if_affordable``); a fit is stopped at its share of the budget.
 
     Returns
     -------
@@ -172,8 +163,6 @@ def race(
         those without a score (failed, or no time) after them, in ranking order.
     table : DataFrame
         One row per item (:data:`TABLE_COLUMNS`, stage ``"race"``).
-    notes : list of str
-        What the race left out, if anything.
     """
     import dataclasses
     import time
@@ -183,7 +172,6 @@ def race(
     from autometa.evaluate import make_splits
 
     start = time.monotonic()
-    dataset, notes = measurable(dataset)
     y = np.asarray(dataset.y)
     if dataset.task == "classification":  # the race scores class indices
         y = np.unique(y, return_inverse=True)[1]
@@ -219,32 +207,4 @@ def race(
         },
         columns=TABLE_COLUMNS,
     )
-    return order, table, notes
-
-
-def measurable(dataset: Any) -> tuple[Any, list[str]]:
-    """``dataset`` without the rows of classes of fewer than :data:`MIN_CLASS_ROWS` rows,
-    and a note naming them; unchanged (no note) for regression, when every class has the
-    rows, or when fewer than two classes would be left."""
-    import dataclasses
-
-    if dataset.task != "classification":
-        return dataset, []
-    y = pd.Series(np.asarray(dataset.y))
-    counts = y.value_counts()
-    small = counts[counts < MIN_CLASS_ROWS]
-    if small.empty or len(counts) - len(small) < 2:
-        return dataset, []
-    keep = ~y.isin(small.index).to_numpy()
-    kept = dataclasses.replace(
-        dataset,
-        X=dataset.X.iloc[keep].reset_index(drop=True),
-        y=dataset.y.iloc[keep].reset_index(drop=True),
-        splits=None,
-    )
-    listed = ", ".join(f"{label!r} ({n})" for label, n in small.items())
-    note = (
-        f"the race left out {int((~keep).sum())} rows of classes with fewer than "
-        f"{MIN_CLASS_ROWS} rows ({listed}): {RACE_CV} folds cannot measure their recall"
-    )
-    return kept, [note]
+    return order, table

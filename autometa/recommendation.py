@@ -256,10 +256,9 @@ def _race(
         )
         table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
     else:
-        order, table, left_out = _probing.race(
+        order, table = _probing.race(
             raced, dataset, metric=metric, budget=budget, random_state=random_state
         )
-        notes += left_out
         measured = int(table["score"].notna().sum())
         if measured < len(raced):
             notes.append(
