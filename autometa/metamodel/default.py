@@ -9,7 +9,9 @@ shrinkage, the incumbent bonus and the hedging are chosen at fit time by grouped
 cross-validation *on the training datasets only* (inner folds keep near-duplicate
 families together, as the outer evaluation does), with a standard-error rule scaled by
 the knowledge base's measured noise: the forest's own prediction is kept unless a
-shrunk one is better on the inner folds by more than that many standard errors.
+shrunk one is better on the inner folds by more than that many standard errors. The same
+rule can decide whether the first pick also listens to a learned ranker
+(:class:`~autometa.metamodel.RankerModel`; ``ranker_share="tune"``, off by default).
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ from autometa.metamodel._scaler import FeatureScaler
 from autometa.metamodel._training import TrainingData
 from autometa.metamodel.forest import ForestModel, proximity, weighted_prediction
 from autometa.metamodel.probing import probes_earn_trust, tune_trust
+from autometa.metamodel.ranker import RankerModel
 
 #: Weight ``a`` of the forest in the first pick, ``mu = sbs + a (forest - sbs)``; the most
 #: conservative (the single best config) first.
 SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+#: Shares of the ranker's prediction in the first-pick scores, ``(1 - s) forest + s
+#: ranker``, that ``ranker_share="tune"`` chooses from (the forest alone first: the ranker
+#: must earn its place).
+RANKER_SHARES: tuple[float, ...] = (0.0, 0.5)
 
 #: Incumbent bonuses: the single best config keeps the first place unless another config
 #: is predicted better by more than this (normalised-score units).
@@ -164,12 +172,35 @@ class _InnerPredictions:
     each inner split, and the first split's held-out predictions in the metric's units and
     proximity weights."""
 
-    repeats: list[tuple[np.ndarray, np.ndarray]]  # (forest, sbs) of each split
+    repeats: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (forest, sbs, ranker) each
     raw: np.ndarray  # (n_datasets, n_configs), greater is better
     std: np.ndarray
     weights: np.ndarray  # (held-out dataset, training dataset) proximity
     in_train: np.ndarray  # bool, the training datasets of each held-out one
     rows: np.ndarray  # datasets every split predicted
+
+
+def _first_pick_hits(
+    U: np.ndarray,
+    repeats: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    rows: np.ndarray,
+    a: float,
+    bonus: float,
+    share: float,
+) -> np.ndarray:
+    """Each dataset at ``rows``: the score ``U`` of the first pick the settings ``a``,
+    ``bonus`` and ranker ``share`` make of its out-of-fold predictions, averaged over the
+    inner splits ``repeats`` ((forest, sbs, ranker) each)."""
+    return np.mean(
+        [
+            [
+                U[i, int(np.argmax(_shrunk(sbs[i], (1 - share) * f[i] + share * r[i], a, bonus)))]
+                for i in rows
+            ]
+            for f, sbs, r in repeats
+        ],
+        axis=0,
+    )
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -256,6 +287,17 @@ class DefaultModel(ForestModel):
         config where counting datasets trusted the forest, and so picked better at k=1;
         classification was unchanged within noise (``benchmarks/first_pick_rules.py``,
         ``benchmarks/results/first_pick_rules_*.md``), hence the default.
+    ranker_share : float or "tune", default=0.0
+        Share ``s`` of a :class:`~autometa.metamodel.RankerModel`'s prediction in the
+        first-pick scores, ``(1 - s) forest + s ranker`` (before the shrinkage); the ranker
+        is fitted only for a share above 0 (``chosen_["ranker_share"]``). ``"tune"``:
+        chosen from :data:`RANKER_SHARES` with ``a`` and ``bonus`` by the same inner folds
+        and standard-error rule, the forest alone preferred (the inner folds then fit a
+        ranker each: about twice the fitting time); with ``tune=False``, 0. Off by default:
+        on the shipped knowledge base the inner folds prefer the forest alone in both
+        tasks, the held-out families favour a share of 0.5 in classification and the
+        forest alone in regression (``benchmarks/ranker_share.py``,
+        ``benchmarks/results/ranker_share.md``).
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the
@@ -298,6 +340,7 @@ class DefaultModel(ForestModel):
         first_pick_prior: str = "model",
         denoise: bool = False,
         first_pick_se: float | str = "noise",
+        ranker_share: float | str = 0.0,
         n_probes: int = 4,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -321,6 +364,7 @@ class DefaultModel(ForestModel):
         self.first_pick_prior = first_pick_prior
         self.denoise = denoise
         self.first_pick_se = first_pick_se
+        self.ranker_share = ranker_share
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -352,6 +396,13 @@ class DefaultModel(ForestModel):
             raise InvalidParameterError(
                 f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or 'noise'"
             )
+        share = self.ranker_share
+        if share != "tune" and not (
+            isinstance(share, (int, float)) and not isinstance(share, bool) and 0 <= share <= 1
+        ):
+            raise InvalidParameterError(
+                f"DefaultModel: ranker_share={share!r}; use a number in [0, 1] or 'tune'"
+            )
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -359,6 +410,13 @@ class DefaultModel(ForestModel):
         self.inner_scores_ = pd.DataFrame()
         tuned = self.tune and len(data.datasets) >= self.min_tune_datasets
         self.chosen_ = self._tune(data) if tuned else self._given()
+        self.ranker_ = None
+        if self.chosen_["ranker_share"] > 0:
+            self.ranker_ = RankerModel(random_state=self.random_state).fit_data(data)
+
+    def _ranker_shares(self) -> tuple[float, ...]:
+        """The ranker shares the inner folds choose from."""
+        return RANKER_SHARES if self.ranker_share == "tune" else (float(self.ranker_share),)
 
     def _tune(self, data: TrainingData) -> dict[str, float]:
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
@@ -369,7 +427,7 @@ class DefaultModel(ForestModel):
             return self._given()
         forest = inner.repeats[0][0]
         self.calibration_ = calibration(data, inner.raw[rows], inner.std[rows], forest[rows], rows)
-        a, bonus = self._choose_first_pick(data, inner.repeats, rows)
+        a, bonus, share = self._choose_first_pick(data, inner.repeats, rows)
         if self.probe_plan_ is not None:
             self.probe_trust_, probed = tune_trust(
                 inner.weights,
@@ -380,9 +438,14 @@ class DefaultModel(ForestModel):
                 self.probe_plan_,
                 [dataset_family(data.datasets[i]) for i in rows],
             )
-            unprobed = self.inner_scores_[(a, bonus)].to_numpy(dtype=float)
+            unprobed = self.inner_scores_[(a, bonus, share)].to_numpy(dtype=float)
             self.probe_trust_["used"] = float(probes_earn_trust(probed, unprobed, PROBE_SE))
-        return {"a": float(a), "bonus": float(bonus), "uniform": float(self.uniform)}
+        return {
+            "a": float(a),
+            "bonus": float(bonus),
+            "uniform": float(self.uniform),
+            "ranker_share": float(share),
+        }
 
     def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:
         """Out-of-fold predictions of ``inner_repeats`` grouped inner splits of the
@@ -405,21 +468,25 @@ class DefaultModel(ForestModel):
                 random_state=None if r == 0 else self.random_state + r,
             )
             fold = np.array([labels[d] for d in data.datasets])
-            forest, sbs, predicted = self._inner_split(data, fold, inner if r == 0 else None)
-            inner.repeats.append((forest, sbs))
+            forest, sbs, ranker, predicted = self._inner_split(
+                data, fold, inner if r == 0 else None
+            )
+            inner.repeats.append((forest, sbs, ranker))
             rows &= predicted
         inner.rows = np.flatnonzero(rows)
         return inner
 
     def _inner_split(
         self, data: TrainingData, fold: np.ndarray, first: _InnerPredictions | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The forest's and the single best's out-of-fold predictions of one inner split
-        (``fold``: a label per dataset), and which datasets they cover. With ``first``,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The forest's, the single best's and the ranker's out-of-fold predictions of one
+        inner split (``fold``: a label per dataset; the ranker's only where a share above 0
+        is a candidate, zeros otherwise), and which datasets they cover. With ``first``,
         also record there the held-out predictions in the metric's units and the
         proximity weights (the calibration and the probes' trust use the first split)."""
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
-        forest, sbs = np.zeros(U.shape), np.zeros(U.shape)
+        forest, sbs, ranker = np.zeros(U.shape), np.zeros(U.shape), np.zeros(U.shape)
+        with_ranker = max(self._ranker_shares()) > 0
         predicted = np.zeros(len(fold), bool)
         for f in np.unique(fold):
             te = np.flatnonzero(fold == f)
@@ -432,6 +499,9 @@ class DefaultModel(ForestModel):
             trees = self._grow(Xtr, learnt[tr])
             leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
             sbs[te] = U[tr].mean(axis=0)
+            if with_ranker:
+                model = RankerModel(random_state=self.random_state).fit_data(data.subset(tr))
+                ranker[te] = [model._rank(x, None)[0] for x in Xte]  # the same scaling
             for j, i in enumerate(te):
                 w = proximity(leaves_tr, leaves_te[j])
                 forest[i], spread = weighted_prediction(w, U[tr])
@@ -441,58 +511,64 @@ class DefaultModel(ForestModel):
                         Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i], spread
                     )
             predicted[te] = True
-        return forest, sbs, predicted
+        return forest, sbs, ranker, predicted
 
     def _choose_first_pick(
         self,
         data: TrainingData,
-        repeats: Sequence[tuple[np.ndarray, np.ndarray]],
+        repeats: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
         rows: np.ndarray,
-    ) -> tuple[float, float]:
-        """The shrinkage ``a`` and ``bonus`` the standard-error rule keeps, from every
-        candidate's out-of-fold first-pick score on the datasets at ``rows`` (kept as
-        ``tuning_`` and ``inner_scores_``)."""
+    ) -> tuple[float, float, float]:
+        """The shrinkage ``a``, ``bonus`` and ranker share the standard-error rule keeps,
+        from every candidate's out-of-fold first-pick score on the datasets at ``rows``
+        (kept as ``tuning_`` and ``inner_scores_``)."""
         U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
-        for bonus in BONUSES:
-            for a in SHRINKAGE:
-                if a == 0.0 and bonus != BONUSES[0]:
-                    continue  # the single best whatever the bonus
-                # each dataset's first-pick score, averaged over the inner splits
-                hits = np.mean(
-                    [
-                        [U[i, int(np.argmax(_shrunk(sbs[i], forest[i], a, bonus)))] for i in rows]
-                        for forest, sbs in repeats
-                    ],
-                    axis=0,
-                )
-                table[f"first pick: a={a} bonus={bonus}"] = float(hits.mean())
-                scores.append(hits)
-                cands.append((a, bonus))
+        for share in self._ranker_shares():
+            for bonus in BONUSES:
+                for a in SHRINKAGE:
+                    if a == 0.0 and (bonus != BONUSES[0] or share != self._ranker_shares()[0]):
+                        continue  # the single best whatever the bonus and the share
+                    hits = _first_pick_hits(U, repeats, rows, a, bonus, share)
+                    table[f"first pick: a={a} bonus={bonus} ranker={share}"] = float(hits.mean())
+                    scores.append(hits)
+                    cands.append((a, bonus, share))
         names = [data.datasets[i] for i in rows]
         groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
         # the rule keeps the first candidate within n_se of the best: order by preference
-        order = list(range(len(cands)))
-        if self.first_pick_prior == "model":
-            order.sort(key=lambda j: (-cands[j][0], cands[j][1]))  # least shrinkage first
-        a, bonus = cands[order[_one_se_choice([scores[j] for j in order], self._n_se(), groups)]]
+        # (the forest alone before any ranker share, whichever the prior)
+        order = sorted(range(len(cands)), key=lambda j: cands[j][2])
+        if self.first_pick_prior == "model":  # least shrinkage first
+            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1]))
+        chosen = cands[order[_one_se_choice([scores[j] for j in order], self._n_se(), groups)]]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
             np.column_stack(scores),
             index=names,
-            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus"]),
+            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share"]),
         )
-        return a, bonus
+        return chosen
 
     def _given(self) -> dict[str, float]:
-        return {"a": float(self.a), "bonus": float(self.bonus), "uniform": float(self.uniform)}
+        share = 0.0 if self.ranker_share == "tune" else float(self.ranker_share)
+        return {
+            "a": float(self.a),
+            "bonus": float(self.bonus),
+            "uniform": float(self.uniform),
+            "ranker_share": share,
+        }
 
     # ------------------------------------------------------------------ predicting
-    def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
+    def _first_pick_scores(
+        self, forest: np.ndarray, probed: bool = False, x: np.ndarray | None = None
+    ) -> np.ndarray:
         if probed:  # the probes' evidence, not the inner folds' trust in meta-features
             return forest
         c = self.chosen_
+        share = c.get("ranker_share", 0.0)  # states saved before the ranker: none
+        if share and x is not None:
+            forest = (1 - share) * forest + share * self.ranker_._rank(x, None)[0]
         return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
 
     def _hedge_uniform(self) -> float:
@@ -507,6 +583,7 @@ class DefaultModel(ForestModel):
             "probe_trust": {k: float(v) for k, v in self.probe_trust_.items()},
             "tuning": {k: float(v) for k, v in self.tuning_.items()},
             "noise_share": float(self.noise_share_),
+            "ranker": None if self.ranker_ is None else self.ranker_.get_state(),
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
@@ -517,6 +594,8 @@ class DefaultModel(ForestModel):
         self.calibration_ = {k: float(v) for k, v in state.get("calibration", {}).items()}
         self.probe_trust_ = {k: float(v) for k, v in state.get("probe_trust", {}).items()}
         self.inner_scores_ = pd.DataFrame()
+        ranker = state.get("ranker")  # states saved before the ranker: none
+        self.ranker_ = None if ranker is None else RankerModel().set_state(ranker)
 
 
 __all__: Sequence[str] = [

@@ -347,9 +347,12 @@ class ForestModel(MetaModel):
             prior_uniform=trust.get("prior_uniform", PRIOR_UNIFORM),
         )
 
-    def _first_pick_scores(self, forest: np.ndarray, probed: bool = False) -> np.ndarray:
+    def _first_pick_scores(
+        self, forest: np.ndarray, probed: bool = False, x: np.ndarray | None = None
+    ) -> np.ndarray:
         """Scores that decide the first pick, from the forest's prediction (subclasses
-        shrink it; ``probed``: the weights were updated by probes)."""
+        shrink it or blend in another model's prediction for the scaled query ``x``;
+        ``probed``: the weights were updated by probes)."""
         return forest
 
     def _hedge_uniform(self) -> float:
@@ -364,7 +367,7 @@ class ForestModel(MetaModel):
         w = self.weights(x, probes)
         forest, std = weighted_prediction(w, self.U_)
         probed = bool(self._measured_probes(probes))
-        return self._first_pick_scores(forest, probed), std, w
+        return self._first_pick_scores(forest, probed, x), std, w
 
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         mu, std, _ = self._predict(x)
