@@ -531,7 +531,10 @@ class DefaultModel(ForestModel):
                     if a == 0.0 and (bonus != BONUSES[0] or share != self._ranker_shares()[0]):
                         continue  # the single best whatever the bonus and the share
                     hits = _first_pick_hits(U, repeats, rows, a, bonus, share)
-                    table[f"first pick: a={a} bonus={bonus} ranker={share}"] = float(hits.mean())
+                    name = f"first pick: a={a} bonus={bonus}" + (
+                        f" ranker={share}" if share else ""
+                    )
+                    table[name] = float(hits.mean())
                     scores.append(hits)
                     cands.append((a, bonus, share))
         names = [data.datasets[i] for i in rows]

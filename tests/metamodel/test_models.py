@@ -12,6 +12,7 @@ from autometa._testing import synthetic_kb
 from autometa.errors import ConfigError
 from autometa.metamodel import (
     MODELS,
+    DefaultModel,
     encode_configs,
     get_model,
     greedy_portfolio,
@@ -168,7 +169,7 @@ def test_unknown_model_name():
 def test_default_tunes_on_training_data_only(kb, fitted):
     model = fitted["default"]
     # settings chosen by inner cross-validation are kept in the (JSON) state
-    assert set(model.chosen_) == {"a", "bonus", "uniform"}
+    assert set(model.chosen_) == {"a", "bonus", "uniform", "ranker_share"}
     assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
     # the inner out-of-fold first-pick scores behind the choice: their means are the table
     inner = model.inner_scores_
@@ -295,7 +296,7 @@ def test_family_clustered_standard_errors_are_more_cautious(kb):
     assert _one_se_choice(scores, 2.0, families) == 0  # three families: not
     assert _one_se_choice(scores, 2.0, np.arange(30).astype(str)) == 1  # singletons as before
     model = get_model("default", se_groups="family", n_estimators=10, inner_repeats=1)
-    assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform"}
+    assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform", "ranker_share"}
     with pytest.raises(InvalidParameterError, match="se_groups='families'"):
         get_model("default", se_groups="families", n_estimators=10).fit(kb, TASK, METRIC)
 
@@ -340,3 +341,29 @@ def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
         assert model.tuning_[key] == pytest.approx(best)
     with pytest.raises(InvalidParameterError, match="first_pick_prior='forest'"):
         get_model("default", first_pick_prior="forest", **common).fit(kb, TASK, METRIC)
+
+
+def test_default_blends_the_ranker_into_the_first_pick_only_where_asked(kb):
+    from autometa.errors import InvalidParameterError
+    from autometa.metamodel.default import RANKER_SHARES
+
+    q = kb.metafeatures(TASK).iloc[3]
+    fast = {"n_estimators": 20, "tune": False}
+    forest = get_model("default", **fast).fit(kb, TASK, METRIC)
+    assert forest.chosen_["ranker_share"] == 0.0 and forest.ranker_ is None
+    blend = get_model("default", ranker_share=0.5, **fast).fit(kb, TASK, METRIC)
+    # the first-pick scores: the mean of the forest's and the ranker's predictions
+    assert np.allclose(blend.rank(q)[0], 0.5 * forest.rank(q)[0] + 0.5 * blend.ranker_.rank(q)[0])
+    # the ranker travels in the JSON state, and a state saved before it loads as the forest
+    state = json.loads(json.dumps(blend.get_state()))
+    assert DefaultModel().set_state(state).select(q, 5) == blend.select(q, 5)
+    del state["model_state"]["ranker"]
+    del state["model_state"]["chosen"]["ranker_share"]
+    assert np.allclose(DefaultModel().set_state(state).rank(q)[0], forest.rank(q)[0])
+    # "tune": every share is a candidate of the inner folds; a ranker only where chosen
+    tuned = get_model("default", ranker_share="tune", n_estimators=20).fit(kb, TASK, METRIC)
+    shares = set(tuned.inner_scores_.columns.get_level_values("ranker_share"))
+    assert shares == set(RANKER_SHARES) and tuned.chosen_["ranker_share"] in shares
+    assert (tuned.ranker_ is not None) == (tuned.chosen_["ranker_share"] > 0)
+    with pytest.raises(InvalidParameterError, match=r"ranker_share=2.*\[0, 1\] or 'tune'"):
+        get_model("default", ranker_share=2).fit(kb, TASK, METRIC)
