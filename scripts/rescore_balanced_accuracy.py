@@ -147,12 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.finish:
         finish(args.kb, work)
         return
-    if not (work / "kb.json").is_file():
-        shipped = KnowledgeBase.load(args.kb)
-        shipped.save(work)
-        _save(work, {"done": list(shipped.info.get(RECORD, [])), "started": None})
+    if (work / "kb.json").is_file():
+        kb = KnowledgeBase.load(work)
+    else:  # a fresh work folder: the knowledge base as shipped, and what it says is done
+        kb = KnowledgeBase.load(args.kb)
+        kb.save(work)
+        _save(work, {"done": list(kb.info.get(RECORD, [])), "started": None})
     progress = json.loads((work / PROGRESS).read_text())
-    kb = KnowledgeBase.load(work)
     # the portfolio stays as it is through the run: what moves and the batch's options once
     moved = moved_configs(kb)
     common = {

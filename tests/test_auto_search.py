@@ -11,7 +11,7 @@ import pytest
 
 from autometa._candidates import Candidate
 from autometa._ensemble import choose
-from autometa._search import FIT_TIME_EXPONENT, Level, Search
+from autometa._search import AFFORD_MARGIN, FIT_TIME_EXPONENT, Level, Search
 from autometa.data import load_dataset
 from autometa.evaluate import make_splits
 
@@ -180,7 +180,8 @@ def test_a_race_short_of_time_still_halves(monkeypatch):
 
 
 def test_time_left_after_the_halving_goes_to_the_eliminated_best_first(monkeypatch):
-    # All five at full CV look unaffordable (2 s per fit, 1.5 x 5 x 5 x 2 > 60 s), but
+    # All five at full CV look unaffordable (2 s per fit, 1.5 x 5 x 5 x 2 > 60 s: with
+    # AFFORD_MARGIN 1.5), but
     # after the halving there is time for one more: the eliminated with the best score.
     _fake_evaluations(monkeypatch, seconds=2.0)
     monkeypatch.setattr(Search, "_affordable", _affordable_budget(60.0))
@@ -202,6 +203,6 @@ def _affordable_budget(budget: float):
     def affordable(self, cands, level):
         spent = sum(t for c in self.candidates for _, t in c.fits)
         expected = sum(self.expected_seconds(c, level) for c in cands)
-        return 1.5 * expected <= budget - spent
+        return AFFORD_MARGIN * expected <= budget - spent
 
     return affordable
