@@ -206,3 +206,33 @@ def _affordable_budget(budget: float):
         return AFFORD_MARGIN * expected <= budget - spent
 
     return affordable
+
+
+def test_time_left_repeats_full_cross_validation_on_fresh_splits(monkeypatch):
+    from autometa._probing import RACE_REPEATS, repeat_full_cv
+
+    def evaluate(self, cand, level, allowance):  # a score that depends on the split
+        cand.status, cand.rows, cand.folds = "ok", self.n, len(self.splits)
+        first_test = int(self.splits[0][1][0])
+        cand.score = 0.5 + first_test / 1e4 + (0.1 if cand.source == "b" else 0.0)
+        cand.fold_records = {f: {"fit_time": 0.01, "predict_time": 0.0} for f in range(3)}
+        cand.fits = [(800, 0.01)] * 3
+        seen.setdefault(cand.source, []).append(cand.score)
+
+    monkeypatch.setattr(Search, "evaluate", evaluate)
+    seen: dict[str, list[float]] = {}
+    search = _search(n=1000, budget=60.0)
+    finished = [_candidate("a"), _candidate("b")]
+    for cand in finished:
+        search.evaluate(cand, Level(search.n, 5), 10.0)
+    assert repeat_full_cv(search, finished, random_state=0) == RACE_REPEATS - 1
+    for cand in finished:  # the mean over the first split and every repetition's
+        assert len(seen[cand.source]) == RACE_REPEATS
+        assert cand.score == pytest.approx(np.mean(seen[cand.source]))
+    assert len({round(s, 6) for s in seen["a"]}) > 1  # fresh splits each time
+    # no time for all of them: no repetition, scores as measured
+    slow = [_candidate("a", score=0.7), _candidate("b", score=0.6)]
+    for cand in slow:
+        cand.fold_records = {f: {"fit_time": 30.0, "predict_time": 0.0} for f in range(5)}
+    assert repeat_full_cv(search, slow, random_state=0) == 0
+    assert [c.score for c in slow] == [0.7, 0.6]
