@@ -404,7 +404,8 @@ def recommend(
         where their held-out families said probes help). Then the first five
         recommendations are raced on the dataset's own rows (all five to 3-fold
         cross-validation where the budget is expected to allow it, successive halving
-        where not) and reordered by what they scored. Costs up to
+        where not; the time left repeats the cross-validation on fresh splits) and
+        reordered by what they scored (the mean over the repetitions). Costs up to
         ``probe_budget`` seconds; what was measured is in :attr:`Recommendations.probes`.
     probe_budget : float, default=30
         Wall-clock seconds probing may take in all (the probe configurations at most half
