@@ -206,6 +206,7 @@ def race(
         search.race(cands, keep_if_affordable=True)
     finished = [c for c in cands if c.complete(search.n, len(search.splits))]
     repeats = repeat_full_cv(search, finished, random_state) if not dataset.splits else 0
+    repeated = {id(c) for c in finished}  # (candidates compare by identity here)
     best = search.ranked(cands)
     order = [next(i for i, c in enumerate(cands) if c is b) for b in best]
     table = pd.DataFrame(
@@ -217,7 +218,7 @@ def race(
             "status": [c.status for c in cands],
             "seconds": [float(sum(t for _, t in c.fits)) for c in cands],
             "rows": [c.rows or np.nan for c in cands],
-            "folds": [c.folds * (1 + repeats if c in finished else 1) or np.nan for c in cands],
+            "folds": [c.folds * (1 + repeats if id(c) in repeated else 1) or np.nan for c in cands],
         },
         columns=TABLE_COLUMNS,
     )
