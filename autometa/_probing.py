@@ -180,7 +180,6 @@ def race(
     import time
 
     from autometa._candidates import Candidate
-    from autometa._search import Search
     from autometa.evaluate import make_splits
 
     start = time.monotonic()
@@ -188,18 +187,8 @@ def race(
     if dataset.task == "classification":  # the race scores class indices
         y = np.unique(y, return_inverse=True)[1]
     data = dataclasses.replace(dataset, y=pd.Series(y, name=getattr(dataset.y, "name", None)))
-    search = Search(
-        data,
-        metric,
-        make_splits(data, RACE_CV, random_state),
-        deadline=start + budget,
-        budget=budget,
-        ensemble=False,
-        random_state=random_state,
-        n_jobs=1,
-        memory_limit_mb=None,
-        log=lambda message: None,
-        refit=False,
+    search = race_search(
+        data, metric, make_splits(data, RACE_CV, random_state), start + budget, budget, random_state
     )
     cands = [Candidate.from_recommendation(item) for item in items]
     if cands:
@@ -232,7 +221,7 @@ def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:
     ``score`` to its mean over the repetitions that all of them finished. Returns how
     many repetitions count."""
     from autometa._candidates import Candidate
-    from autometa._search import AFFORD_MARGIN, Level, Search
+    from autometa._search import AFFORD_MARGIN, Level
     from autometa.evaluate import make_splits
 
     if len(finished) < 2:
@@ -243,18 +232,9 @@ def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:
         needed = sum(c.eval_seconds() for c in finished)
         if not np.isfinite(needed) or AFFORD_MARGIN * needed > search.left():
             break
-        again = Search(
-            search.dataset,
-            search.metric,
-            make_splits(search.dataset, len(search.splits), random_state + repeat),
-            deadline=search.deadline,
-            budget=search.budget,
-            ensemble=False,
-            random_state=random_state,
-            n_jobs=1,
-            memory_limit_mb=None,
-            log=search.log,
-            refit=False,
+        splits = make_splits(search.dataset, len(search.splits), random_state + repeat)
+        again = race_search(
+            search.dataset, search.metric, splits, search.deadline, search.budget, random_state
         )
         fresh = [Candidate(c.config, c.config_id, c.source) for c in finished]
         level = Level(again.n, len(again.splits))
@@ -270,3 +250,26 @@ def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:
     for cand, history in zip(finished, scores):
         cand.score = float(np.mean(history))
     return repeats
+
+
+def race_search(
+    data: Any, metric: str, splits: list, deadline: float, budget: float, random_state: int
+) -> Any:
+    """The :class:`autometa._search.Search` the probing race (and each repetition of its
+    last level) runs in: the budget is the race's alone, so no ensemble, no refit, one
+    evaluation at a time, and nothing logged."""
+    from autometa._search import Search
+
+    return Search(
+        data,
+        metric,
+        splits,
+        deadline=deadline,
+        budget=budget,
+        ensemble=False,
+        random_state=random_state,
+        n_jobs=1,
+        memory_limit_mb=None,
+        log=lambda message: None,
+        refit=False,
+    )

@@ -180,9 +180,9 @@ def test_a_race_short_of_time_still_halves(monkeypatch):
 
 
 def test_time_left_after_the_halving_goes_to_the_eliminated_best_first(monkeypatch):
-    # All five at full CV look unaffordable (2 s per fit, 1.5 x 5 x 5 x 2 > 60 s: with
-    # AFFORD_MARGIN 1.5), but
-    # after the halving there is time for one more: the eliminated with the best score.
+    # All five at full CV look unaffordable (2 s per fit, AFFORD_MARGIN 1.5 x 5 x 5 x 2 >
+    # 60 s), but after the halving there is time for one more: the eliminated with the
+    # best score.
     _fake_evaluations(monkeypatch, seconds=2.0)
     monkeypatch.setattr(Search, "_affordable", _affordable_budget(60.0))
     search = _search(n=4000, budget=1000.0)
