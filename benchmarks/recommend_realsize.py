@@ -76,7 +76,9 @@ arguments that change results, so a different ``--n-datasets`` or ``--tasks`` re
 cells it shares) and skipped on rerun. Our methods' cells also record a hash of the KB and
 the meta-models' parameters: after either changes, only they run again; fitted meta-models are cached beside it. A rerun of
 a finished command only rewrites the report. ``--report-only`` writes the report from the
-checkpoint without running anything.
+checkpoint without running anything. The checkpoint is not committed; where it is gone,
+``--import-cells benchmarks/results/recommend_realsize/cells.csv`` (with the committed
+report's arguments) puts the report's cells back into it first, so only what changed runs.
 
 Smoke test (writes elsewhere)::
 
@@ -636,6 +638,40 @@ def append_checkpoint(path: Path, record: Mapping[str, Any]) -> None:
     append_line(path, json.dumps(record, default=float))
 
 
+def import_cells(cells_csv: Path, path: Path) -> int:
+    """Append the finished cells of an earlier report (its ``cells.csv``) to the checkpoint
+    ``path``, skipping cells the checkpoint already holds; returns how many were added.
+
+    For a machine where the (git-ignored) checkpoint is gone but the committed report is
+    not: the report's cells come back as they were written, ours with the meta-model key
+    they were made with, so they count only while that key is current. The report must
+    come from the same settings (corpus, rows, folds, probe budget, seed) as this run.
+    """
+    if not cells_csv.is_file():
+        raise FileNotFoundError(f"--import-cells: no such file {cells_csv}")
+    held = read_checkpoint(path)
+    frame = pd.read_csv(cells_csv, keep_default_na=False, na_values=[""])
+    missing = {"dataset", "fold", "method", "task", "score", "status"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"--import-cells: {cells_csv} lacks the columns {sorted(missing)}")
+    added = 0
+    for rec in frame.to_dict("records"):
+        record = {k: v for k, v in rec.items() if not (k != "score" and _is_missing(v))}
+        record.setdefault("error", "")  # run_cell writes "" for a cell that ran
+        for k in ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok", "raced_ok"):
+            if k in record:
+                record[k] = int(record[k])
+        if (record["dataset"], record["fold"], record["method"]) in held:
+            continue
+        append_checkpoint(path, record)
+        added += 1
+    return added
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 # --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
@@ -1075,6 +1111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "recommend_realsize")
     parser.add_argument("--checkpoints", type=Path, default=RESULTS / ".checkpoints")
     parser.add_argument(
+        "--import-cells",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="first add the cells of an earlier report made with the same settings (its "
+        "cells.csv) to the checkpoint, e.g. where the checkpoint is gone",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="write the report from the checkpoint; run nothing",
@@ -1093,6 +1137,9 @@ def main(argv: list[str] | None = None) -> int:
     kb = KnowledgeBase.load(args.kb)
     flaml_available, flaml_note = flaml_methods()
     checkpoint = checkpoint_path(args)
+    if args.import_cells is not None:
+        added = import_cells(args.import_cells, checkpoint)
+        print(f"imported {added} cells from {args.import_cells} into {checkpoint}", file=sys.stderr)
     models_key = meta_model_key(args.seed, kb.fingerprint())
     done = read_checkpoint(checkpoint, models_key)
     resumed = len(done)

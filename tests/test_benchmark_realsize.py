@@ -216,3 +216,26 @@ def test_checkpoint_reruns_our_cells_after_the_kb_or_meta_model_changes(bench, t
     done = bench.read_checkpoint(path, key)
     assert set(done) == {("d", 0, "hgb"), ("d", 0, "top1")}
     assert len(bench.read_checkpoint(path)) == 4  # without a key: every finished cell
+
+
+def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path):
+    cells = _cells({("regression", "r1"): {"hgb": (0.5, np.nan), "top1": (0.6, 0.7)}})
+    cells.loc[cells["method"] == "top1", "models"] = "key-a"
+    cells.loc[cells["method"] == "top1", "rank"] = 1
+    bench.write_report(cells, pd.DataFrame({"dataset": ["r1"]}), {}, tmp_path, n_boot=20, seed=0)
+    path = tmp_path / "ck" / "cells.jsonl"
+    bench.append_checkpoint(path, {"dataset": "r1", "fold": 0, "method": "hgb", "score": 0.9})
+
+    assert bench.import_cells(tmp_path / "cells.csv", path) == 3  # the held cell is kept
+    done = bench.read_checkpoint(path, "key-a")
+    assert set(done) == {("r1", f, m) for f in (0, 1) for m in ("hgb", "top1")}
+    assert done[("r1", 0, "hgb")]["score"] == 0.9
+    failed = done[("r1", 1, "hgb")]
+    assert np.isnan(failed["score"]) and failed["status"] == "error" and failed["error"] == "boom"
+    top1 = done[("r1", 1, "top1")]
+    assert top1["rank"] == 1 and isinstance(top1["fold"], int) and top1["error"] == ""
+    assert "models" not in done[("r1", 0, "hgb")]  # a baseline's missing fields stay missing
+    assert set(bench.read_checkpoint(path, "key-b")) == {("r1", 0, "hgb"), ("r1", 1, "hgb")}
+    assert bench.import_cells(tmp_path / "cells.csv", path) == 0  # idempotent
+    with pytest.raises(FileNotFoundError, match="--import-cells"):
+        bench.import_cells(tmp_path / "nope.csv", path)
