@@ -472,7 +472,14 @@ def _run_ours(method, ctx, Xtr, ytr, Xte, seed, probe_budget, inner_folds):
         pick = recs[int(np.argmax(means))]
         inner = " ".join(f"{m:.4f}" for m in means)
     pred = pick.make_pipeline(random_state=seed).fit(train.X, train.y).predict(Xte)
-    extra = {"config_id": pick.config_id, "algorithm": pick.algorithm, "rank": pick.rank}
+    extra = {
+        "config_id": pick.config_id,
+        "algorithm": pick.algorithm,
+        "rank": pick.rank,
+        # what the user is promised for the pick, scored against the test fold in the report
+        "predicted_score": pick.predicted_score,
+        "predicted_std": pick.predicted_std,
+    }
     if inner:
         extra["inner_scores"] = inner
     if method == "top1_probe" and recs.probes is not None:
@@ -1004,9 +1011,7 @@ def write_report(
                 _md_table(comparison_table(comparisons, scope)),
                 "",
             ]
-    same = _same_pick_md(cells)
-    if same:
-        lines += same
+    lines += _same_pick_md(cells) + _calibration_md(cells)
     lines += ["## Targets (issue 20, real-size benchmark)", ""]
     for scope, name, ok, numbers in targets(summary, comparisons):
         flag = "n/a " if ok is None else "PASS" if ok else "FAIL"
@@ -1044,6 +1049,74 @@ def _same_pick_md(cells: pd.DataFrame) -> list[str]:
         if "top1_probe" in p:
             parts.append(f"top1_probe {float((p['top1_probe'] == p['sbs']).mean()):.0%}")
         lines.append(f"- {task}: " + ", ".join(parts) + f" of {len(p)} folds")
+    return lines + [""]
+
+
+#: Issue 20's calibration targets: the share of outcomes within 1 and 2 predicted stds.
+COVERAGE_TARGETS = {1: (0.60, 0.75), 2: (0.90, 1.00)}
+
+
+def calibration(cells: pd.DataFrame) -> pd.DataFrame:
+    """How the picks' ``predicted_score ± predicted_std`` held on the test folds, per task
+    and method: cells with a prediction, the share of test scores within one and two
+    predicted stds, the mean error (test minus predicted) and the mean predicted std."""
+    need = {"predicted_score", "predicted_std"}
+    if not need <= set(cells.columns):
+        return pd.DataFrame()
+    c = cells[(cells["status"] == "ok") & cells["method"].isin(OURS)]
+    c = c.dropna(subset=["score", *need])
+    c = c[c["predicted_std"] > 0]
+    if c.empty:
+        return pd.DataFrame()
+    z = (c["score"] - c["predicted_score"]).abs() / c["predicted_std"]
+    c = c.assign(within_1=z <= 1, within_2=z <= 2, error=c["score"] - c["predicted_score"])
+    order = {m: i for i, m in enumerate(OURS)}
+    out = (
+        c.groupby(["task", "method"])
+        .agg(
+            cells=("score", "size"),
+            within_1=("within_1", "mean"),
+            within_2=("within_2", "mean"),
+            mean_error=("error", "mean"),
+            mean_std=("predicted_std", "mean"),
+        )
+        .reset_index()
+    )
+    return out.sort_values(["task", "method"], key=lambda s: s.map(order).fillna(s)).reset_index(
+        drop=True
+    )
+
+
+def _calibration_md(cells: pd.DataFrame) -> list[str]:
+    cal = calibration(cells)
+    if cal.empty:
+        return []
+    lines = [
+        "## Calibration at real size",
+        "",
+        "Each pick's `predicted_score ± predicted_std` (what `recommend` promises for the "
+        "training part's rows) against its score on the test fold. Issue 20's targets: "
+        + ", ".join(
+            f"±{k} std covers {lo:.0%}-{hi:.0%}" for k, (lo, hi) in COVERAGE_TARGETS.items()
+        )
+        + " (on held-out families: `benchmarks/recommend_lodo.py`).",
+        "",
+        "| task | method | cells | within ±1 std | within ±2 std | mean error | mean std |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.task} | {r.method} | {r.cells} | {r.within_1:.0%} | {r.within_2:.0%} | "
+        f"{r.mean_error:+.4f} | {r.mean_std:.4f} |"
+        for r in cal.itertuples()
+    ]
+    lines.append("")
+    (lo1, hi1), (lo2, _) = COVERAGE_TARGETS[1], COVERAGE_TARGETS[2]
+    for r in cal[cal["method"] == "top1"].itertuples():
+        ok = lo1 <= r.within_1 <= hi1 and r.within_2 >= lo2
+        lines.append(
+            f"- {'PASS' if ok else 'FAIL'} [{r.task}] top1 zero-shot: ±1 std covers "
+            f"{r.within_1:.0%}, ±2 std {r.within_2:.0%} of {r.cells} test folds"
+        )
     return lines + [""]
 
 

@@ -239,3 +239,21 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     assert bench.import_cells(tmp_path / "cells.csv", path) == 0  # idempotent
     with pytest.raises(FileNotFoundError, match="--import-cells"):
         bench.import_cells(tmp_path / "nope.csv", path)
+
+
+def test_calibration_counts_test_scores_within_the_predicted_std(bench, tmp_path):
+    cells = _cells({("regression", "r1"): {"top1": (0.6, 0.7), "hgb": (0.5, 0.5)}})
+    cells = pd.concat([cells] * 2, ignore_index=True)  # four top1 cells
+    top1 = cells["method"] == "top1"
+    # |errors| 0.05, 0.15, 0.25 and 0.0 with std 0.1: within 1 std 2 of 4, within 2 std 3 of 4
+    cells.loc[top1, "predicted_score"] = [0.65, 0.55, 0.35, 0.7]
+    cells.loc[top1, "predicted_std"] = 0.1
+    cal = bench.calibration(cells)
+    assert list(cal["method"]) == ["top1"]  # baselines promise nothing
+    row = cal.iloc[0]
+    assert row["cells"] == 4 and row["within_1"] == 0.5 and row["within_2"] == 0.75
+    assert row["mean_error"] == pytest.approx((-0.05 + 0.15 + 0.25 + 0.0) / 4)
+    text = bench.write_report(cells, pd.DataFrame({"dataset": ["r1"]}), {}, tmp_path, 20, 0)
+    assert "## Calibration at real size" in text
+    assert "FAIL [regression] top1 zero-shot: ±1 std covers 50%, ±2 std 75% of 4" in text
+    assert bench.calibration(cells.drop(columns=["predicted_score"])).empty  # older reports
