@@ -1082,9 +1082,8 @@ def calibration(cells: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    return out.sort_values(["task", "method"], key=lambda s: s.map(order).fillna(s)).reset_index(
-        drop=True
-    )
+    out["place"] = out["method"].map(order)
+    return out.sort_values(["task", "place"]).drop(columns="place").reset_index(drop=True)
 
 
 def _calibration_md(cells: pd.DataFrame) -> list[str]:
