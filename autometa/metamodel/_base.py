@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from autometa.errors import KnowledgeBaseError
 from autometa.metamodel._arrays import array_from_json, array_to_json
+from autometa.metamodel._level import NEAREST, ScoreLevel, in_metric_units, nearest_level
 from autometa.metamodel._scaler import FeatureScaler, as_query
 from autometa.metamodel._training import (
     SIZE_FEATURES,
@@ -57,12 +58,11 @@ __all__ = [
     "as_query",
     "find_feature",
     "normalised_scores",
-    "raw_prediction",
 ]
 
 #: Bump when the meaning of a saved state changes; cached models of other versions are
 #: ignored and retrained.
-STATE_VERSION = 9  # 9: ±1 std calibrated to 70 % on inner folds; 8: real-size training (small-table algorithms not applicable at the real size); 7: probes gated
+STATE_VERSION = 10  # 10: score level from a forest (_level); 9: ±1 std calibrated to 70 % on inner folds; 8: real-size training (small-table algorithms not applicable at the real size); 7: probes gated
 
 #: The fidelity :meth:`MetaModel.fit` learns from unless told otherwise: every dataset at
 #: its largest evaluated size (see :meth:`TrainingData.from_kb`). On the shipped knowledge
@@ -159,6 +159,7 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         with np.errstate(all="ignore"):
             self.best_raw_ = np.nanmax(np.where(np.isfinite(s), s, -np.inf), axis=1)
             self.median_raw_ = np.array([np.median(r[np.isfinite(r)]) for r in s])
+        self.level_ = ScoreLevel.fit(self.X_, self.best_raw_, self.median_raw_, self.random_state)
         u = data.utility(0.0)
         n_known = np.isfinite(u).sum(axis=0)
         # mean over the datasets where the config was run; never run -> -1 (last)
@@ -287,12 +288,13 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         scores: np.ndarray,
         std: np.ndarray,
         metafeatures: pd.Series | Mapping[str, float],
-        n: int = 5,
+        n: int = NEAREST,
         *,
         n_rows: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Translate normalised scores into the metric's units, using the best and median
-        scores of the nearest training datasets as the query's likely scale, then apply the
+        """Translate normalised scores into the metric's units at the query's likely best
+        and median score (:class:`~autometa.metamodel._level.ScoreLevel`; the ``n`` nearest
+        training datasets' for states saved without a level forest), then apply the
         model's calibration (``calibration_``: a shift and a scale of the standard
         deviation measured on held-out families; none for models without one) and, given
         the query's ``n_rows``, each algorithm's expected gain from the knowledge base's
@@ -300,9 +302,7 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         from autometa.metamodel._size import gains
 
         x, _ = self._query(metafeatures)
-        raw, raw_std = raw_prediction(
-            self.X_, self.best_raw_, self.median_raw_, x, np.asarray(scores), np.asarray(std), n
-        )
+        raw, raw_std = in_metric_units(self._level(x, n), scores, std)
         calibration = getattr(self, "calibration_", None) or {}
         raw = raw + calibration.get("shift", 0.0) * raw_std
         raw_std = raw_std * calibration.get("scale", 1.0)
@@ -314,6 +314,14 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         if not self.greater_is_better_:
             raw = -raw
         return raw, raw_std
+
+    def _level(self, x: np.ndarray, n: int = NEAREST) -> tuple[float, float, float]:
+        """The query's best, median and their spread: the level forest's, or for a state
+        saved without one, the ``n`` nearest training datasets'."""
+        level = getattr(self, "level_", None)
+        if level is not None:
+            return level.predict(x)
+        return nearest_level(self.X_, self.best_raw_, self.median_raw_, x, n)
 
     # -------------------------------------------------------------- state
     def get_state(self) -> dict[str, Any]:
@@ -333,6 +341,7 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
             "metafeature_columns": self.metafeature_columns_,
             "best_raw": array_to_json(self.best_raw_),
             "median_raw": array_to_json(self.median_raw_),
+            "level": self.level_.get_state() if getattr(self, "level_", None) else None,
             "sbs": array_to_json(self.sbs_),
             "time_coef": array_to_json(self.time_coef_),
             "size_model": getattr(self, "size_model_", {}),
@@ -352,6 +361,8 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         self.metafeature_columns_ = list(state["metafeature_columns"])
         self.best_raw_ = array_from_json(state["best_raw"])
         self.median_raw_ = array_from_json(state["median_raw"])
+        level = state.get("level")  # states of version 9 and before have none
+        self.level_ = None if level is None else ScoreLevel.from_state(level, self.X_)
         self.sbs_ = array_from_json(state["sbs"])
         self.time_coef_ = array_from_json(state["time_coef"]).reshape(len(self.config_ids_), 3)
         self.size_model_ = dict(state.get("size_model") or {})
@@ -368,29 +379,6 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
-
-
-def raw_prediction(
-    X: np.ndarray,
-    best_raw: np.ndarray,
-    median_raw: np.ndarray,
-    x: np.ndarray,
-    scores: np.ndarray,
-    std: np.ndarray,
-    n: int = 5,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised predictions (``scores`` ± ``std``) in the metric's units (greater is
-    better): the query's best and median are taken from its ``n`` nearest training datasets
-    (L1 in scaled meta-features ``X``), whose disagreement adds to the standard deviation."""
-    d = np.abs(X - x).sum(axis=1)
-    idx = np.argsort(d, kind="stable")[:n]
-    w = 1.0 / (d[idx] + 1e-3)
-    w /= w.sum()
-    best = float(w @ best_raw[idx])
-    med = float(w @ median_raw[idx])
-    spread = float(np.sqrt(w @ (best_raw[idx] - best) ** 2))
-    raw = med + scores * (best - med)
-    return raw, np.sqrt((std * abs(best - med)) ** 2 + spread**2)
 
 
 def best_first(

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from autometa.errors import InvalidParameterError
-from autometa.metamodel._base import raw_prediction
 from autometa.metamodel._families import dataset_family, make_folds
+from autometa.metamodel._level import ScoreLevel, in_metric_units
 from autometa.metamodel._scaler import FeatureScaler
 from autometa.metamodel._training import TrainingData
 from autometa.metamodel.forest import ForestModel, proximity, weighted_prediction
@@ -497,6 +497,10 @@ class DefaultModel(ForestModel):
             Xtr = scaler.transform(data.metafeatures.iloc[tr])
             Xte = scaler.transform(data.metafeatures.iloc[te])
             trees = self._grow(Xtr, learnt[tr])
+            if first is not None:
+                level = ScoreLevel.fit(
+                    Xtr, self.best_raw_[tr], self.median_raw_[tr], self.random_state
+                )
             leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
             sbs[te] = U[tr].mean(axis=0)
             if with_ranker:
@@ -507,8 +511,8 @@ class DefaultModel(ForestModel):
                 forest[i], spread = weighted_prediction(w, U[tr])
                 if first is not None:
                     first.weights[i, tr], first.in_train[i, tr] = w, True
-                    first.raw[i], first.std[i] = raw_prediction(
-                        Xtr, self.best_raw_[tr], self.median_raw_[tr], Xte[j], forest[i], spread
+                    first.raw[i], first.std[i] = in_metric_units(
+                        level.predict(Xte[j]), forest[i], spread
                     )
             predicted[te] = True
         return forest, sbs, ranker, predicted
