@@ -168,9 +168,7 @@ def race(
     Returns
     -------
     order : list of int
-        Positions in ``items``, best first: by the highest fidelity reached, then the score
-        there (a configuration that got further beat the ones it was raced against; at
-        full cross-validation, the mean over its repetitions); those without a score
+        Positions in ``items``, best first (:func:`race_order`); those without a score
         (failed, or no time) after them, in ranking order.
     table : DataFrame
         One row per item (:data:`TABLE_COLUMNS`, stage ``"race"``; ``folds`` counts
@@ -196,7 +194,7 @@ def race(
     finished = [c for c in cands if c.complete(search.n, len(search.splits))]
     repeats = repeat_full_cv(search, finished, random_state) if not dataset.splits else 0
     repeated = {id(c) for c in finished}  # (candidates compare by identity here)
-    best = search.ranked(cands)
+    best = race_order(search, cands)
     order = [next(i for i, c in enumerate(cands) if c is b) for b in best]
     table = pd.DataFrame(
         {
@@ -212,6 +210,38 @@ def race(
         columns=TABLE_COLUMNS,
     )
     return order, table
+
+
+def race_order(search: Any, cands: list[Any]) -> list[Any]:
+    """The race's candidates, best first.
+
+    Where every candidate still in the race (scored on all rows and not eliminated) finished
+    full cross-validation: by the highest fidelity reached, then the score there (at full
+    cross-validation the mean over the repetitions; :meth:`Search.ranked`). Where some had
+    no time to finish: those still in the race by their mean over the folds of the race's
+    split that all of them finished, so a cheap configuration that got through every fold
+    does not outrank better ones the budget stopped a fold short (on a 1,600-row
+    ``mfeat-fourier`` fold a logistic regression at 0.75 on three folds ranked above extra
+    trees at 0.82 and a HistGradientBoosting at 0.82 on two, and scored 0.77 on test
+    against their 0.83); the eliminated and the rest after them, as ranked.
+    """
+    n, n_splits = search.n, len(search.splits)
+    racing = [
+        c
+        for c in cands
+        if c.status != "eliminated" and c.rows == n and c.fold_records and np.isfinite(c.score)
+    ]
+    if len(racing) < 2 or all(c.complete(n, n_splits) for c in racing):
+        return search.ranked(cands)
+    common = sorted(set.intersection(*(set(c.fold_records) for c in racing)))
+    values = [[c.fold_records[f].get(search.metric) for f in common] for c in racing]
+    if not common or any(v is None for row in values for v in row):
+        return search.ranked(cands)
+    position = {id(c): i for i, c in enumerate(search.ranked(cands))}
+    mean = {id(c): float(np.mean(row)) for c, row in zip(racing, values)}
+    ahead = sorted(racing, key=lambda c: (-search.sign * mean[id(c)], position[id(c)]))
+    chosen = {id(c) for c in racing}
+    return ahead + [c for c in search.ranked(cands) if id(c) not in chosen]
 
 
 def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:

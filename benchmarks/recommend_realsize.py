@@ -600,8 +600,9 @@ def checkpoint_path(args: argparse.Namespace) -> Path:
 
 #: How our picks are built and decided; bumped when that changes without the KB or the
 #: meta-models changing (2: classifiers built for balanced accuracy predict through
-#: ``BalancedPriorClassifier``).
-PICKS_VERSION = 2
+#: ``BalancedPriorClassifier``; 3: the probing race compares unfinished candidates on
+#: their common folds).
+PICKS_VERSION = 3
 
 
 def meta_model_key(seed: int, kb_fingerprint: str) -> str:

@@ -236,3 +236,38 @@ def test_time_left_repeats_full_cross_validation_on_fresh_splits(monkeypatch):
         cand.fold_records = {f: {"fit_time": 30.0, "predict_time": 0.0} for f in range(5)}
     assert repeat_full_cv(search, slow, random_state=0) == 0
     assert [c.score for c in slow] == [0.7, 0.6]
+
+
+def _folds(*values: float) -> dict[int, dict[str, float]]:
+    return {f: {"r2": v, "fit_time": 0.01, "predict_time": 0.0} for f, v in enumerate(values)}
+
+
+def test_the_probing_race_compares_unfinished_candidates_on_their_common_folds():
+    from autometa._probing import race_order
+
+    search = _search(n=1000)  # r2, 5 folds
+    n = search.n
+    # a cheap, weak model got through all five folds; two better ones were stopped after
+    # two (no time), one was eliminated on fold 0 and one failed
+    weak = _candidate("weak", status="ok", rows=n, folds=5, score=0.62)
+    weak.fold_records = _folds(0.60, 0.61, 0.62, 0.63, 0.64)
+    strong = _candidate("strong", status="skipped", rows=n, folds=2, score=0.80)
+    strong.fold_records = _folds(0.79, 0.81)
+    second = _candidate("second", status="skipped", rows=n, folds=2, score=0.70)
+    second.fold_records = _folds(0.70, 0.70)
+    lost = _candidate("lost", status="eliminated", rows=n, folds=1, score=0.99)
+    lost.fold_records = _folds(0.99)  # would win on fold 0, but lost where it was raced
+    failed = _candidate("failed", status="error")
+    cands = [weak, lost, failed, second, strong]
+    for cand in cands:
+        cand.scores = {(cand.rows, cand.folds): cand.score} if cand.rows else {}
+    assert search.ranked(cands)[0] is weak  # the fidelity rule alone
+    order = [c.source for c in race_order(search, cands)]
+    assert order[:3] == ["strong", "second", "weak"]
+    assert order[-1] == "failed"
+    # every one still racing finished: the fidelity rule (the repetitions' mean) stands
+    strong.status, strong.folds, second.status, second.folds = "ok", 5, "ok", 5
+    strong.fold_records = _folds(0.79, 0.81, 0.5, 0.5, 0.5)
+    strong.score, second.score = 0.60, 0.55
+    second.fold_records = _folds(0.70, 0.70, 0.5, 0.5, 0.5)
+    assert race_order(search, cands)[:3] == search.ranked(cands)[:3]
