@@ -169,12 +169,12 @@ def calibration(
 @dataclass
 class _InnerPredictions:
     """What :class:`DefaultModel` learns from its inner folds: the out-of-fold predictions of
-    each inner split, and the first split's held-out predictions in the metric's units and
+    each inner split, in normalised scores and in the metric's units, and the first split's
     proximity weights."""
 
     repeats: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (forest, sbs, ranker) each
-    raw: np.ndarray  # (n_datasets, n_configs), greater is better
-    std: np.ndarray
+    #: (raw, std) of each split, (n_datasets, n_configs) each, greater is better
+    in_units: list[tuple[np.ndarray, np.ndarray]]
     weights: np.ndarray  # (held-out dataset, training dataset) proximity
     in_train: np.ndarray  # bool, the training datasets of each held-out one
     rows: np.ndarray  # datasets every split predicted
@@ -425,8 +425,14 @@ class DefaultModel(ForestModel):
         rows = inner.rows
         if len(rows) < 3:
             return self._given()
-        forest = inner.repeats[0][0]
-        self.calibration_ = calibration(data, inner.raw[rows], inner.std[rows], forest[rows], rows)
+        # every split's residuals: one split's top-5 picks leave the tail quantile noisy
+        self.calibration_ = calibration(
+            data,
+            np.concatenate([raw[rows] for raw, _ in inner.in_units]),
+            np.concatenate([std[rows] for _, std in inner.in_units]),
+            np.concatenate([forest[rows] for forest, _, _ in inner.repeats]),
+            np.tile(rows, len(inner.repeats)),
+        )
         a, bonus, share = self._choose_first_pick(data, inner.repeats, rows)
         if self.probe_plan_ is not None:
             self.probe_trust_, probed = tune_trust(
@@ -454,8 +460,7 @@ class DefaultModel(ForestModel):
         n_d = len(data.datasets)
         inner = _InnerPredictions(
             repeats=[],
-            raw=np.full(self.U_.shape, np.nan),
-            std=np.full(self.U_.shape, np.nan),
+            in_units=[],
             weights=np.zeros((n_d, n_d)),
             in_train=np.zeros((n_d, n_d), bool),
             rows=np.arange(0),
@@ -468,24 +473,27 @@ class DefaultModel(ForestModel):
                 random_state=None if r == 0 else self.random_state + r,
             )
             fold = np.array([labels[d] for d in data.datasets])
-            forest, sbs, ranker, predicted = self._inner_split(
+            forest, sbs, ranker, in_units, predicted = self._inner_split(
                 data, fold, inner if r == 0 else None
             )
             inner.repeats.append((forest, sbs, ranker))
+            inner.in_units.append(in_units)
             rows &= predicted
         inner.rows = np.flatnonzero(rows)
         return inner
 
     def _inner_split(
         self, data: TrainingData, fold: np.ndarray, first: _InnerPredictions | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
         """The forest's, the single best's and the ranker's out-of-fold predictions of one
         inner split (``fold``: a label per dataset; the ranker's only where a share above 0
-        is a candidate, zeros otherwise), and which datasets they cover. With ``first``,
-        also record there the held-out predictions in the metric's units and the
-        proximity weights (the calibration and the probes' trust use the first split)."""
+        is a candidate, zeros otherwise), the forest's in the metric's units with their
+        standard deviations (for the calibration), and which datasets they cover. With
+        ``first``, also record there the proximity weights (the probes' trust uses the
+        first split)."""
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
         forest, sbs, ranker = np.zeros(U.shape), np.zeros(U.shape), np.zeros(U.shape)
+        raw, std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
         with_ranker = max(self._ranker_shares()) > 0
         predicted = np.zeros(len(fold), bool)
         for f in np.unique(fold):
@@ -497,10 +505,7 @@ class DefaultModel(ForestModel):
             Xtr = scaler.transform(data.metafeatures.iloc[tr])
             Xte = scaler.transform(data.metafeatures.iloc[te])
             trees = self._grow(Xtr, learnt[tr])
-            if first is not None:
-                level = ScoreLevel.fit(
-                    Xtr, self.best_raw_[tr], self.median_raw_[tr], self.random_state
-                )
+            level = ScoreLevel.fit(Xtr, self.best_raw_[tr], self.median_raw_[tr], self.random_state)
             leaves_tr, leaves_te = trees.apply(Xtr), trees.apply(Xte)
             sbs[te] = U[tr].mean(axis=0)
             if with_ranker:
@@ -509,13 +514,11 @@ class DefaultModel(ForestModel):
             for j, i in enumerate(te):
                 w = proximity(leaves_tr, leaves_te[j])
                 forest[i], spread = weighted_prediction(w, U[tr])
+                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread)
                 if first is not None:
                     first.weights[i, tr], first.in_train[i, tr] = w, True
-                    first.raw[i], first.std[i] = in_metric_units(
-                        level.predict(Xte[j]), forest[i], spread
-                    )
             predicted[te] = True
-        return forest, sbs, ranker, predicted
+        return forest, sbs, ranker, (raw, std), predicted
 
     def _choose_first_pick(
         self,
