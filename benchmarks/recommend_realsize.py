@@ -1057,21 +1057,22 @@ def _same_pick_md(cells: pd.DataFrame) -> list[str]:
 COVERAGE_TARGETS = {1: (0.60, 0.75), 2: (0.90, 1.00)}
 
 
-def calibration(cells: pd.DataFrame) -> pd.DataFrame:
+def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.DataFrame:
     """How the picks' ``predicted_score ± predicted_std`` held on the test folds, per task
-    and method: cells with a prediction, the share of test scores within one and two
-    predicted stds, the mean error (test minus predicted) and the mean predicted std."""
+    and method (by default the zero-shot pick's: what ``recommend`` promises before it
+    measures anything): cells with a prediction, the share of test scores within one and
+    two predicted stds, the mean error (test minus predicted) and the mean predicted std."""
     need = {"predicted_score", "predicted_std"}
     if not need <= set(cells.columns):
         return pd.DataFrame()
-    c = cells[(cells["status"] == "ok") & cells["method"].isin(OURS)]
+    c = cells[(cells["status"] == "ok") & cells["method"].isin(methods)]
     c = c.dropna(subset=["score", *need])
     c = c[c["predicted_std"] > 0]
     if c.empty:
         return pd.DataFrame()
     z = (c["score"] - c["predicted_score"]).abs() / c["predicted_std"]
     c = c.assign(within_1=z <= 1, within_2=z <= 2, error=c["score"] - c["predicted_score"])
-    order = {m: i for i, m in enumerate(OURS)}
+    order = {m: i for i, m in enumerate(methods)}
     out = (
         c.groupby(["task", "method"])
         .agg(
