@@ -1102,15 +1102,19 @@ def _calibration_md(cells: pd.DataFrame) -> list[str]:
         )
         + " (on held-out families: `benchmarks/recommend_lodo.py`).",
         "",
-        "| task | method | cells | within ±1 std | within ±2 std | mean error | mean std |",
-        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {r.task} | {r.method} | {r.cells} | {r.within_1:.0%} | {r.within_2:.0%} | "
-        f"{r.mean_error:+.4f} | {r.mean_std:.4f} |"
-        for r in cal.itertuples()
-    ]
-    lines.append("")
+    table = pd.DataFrame(
+        {
+            "method": cal["method"].to_numpy(),
+            "cells": cal["cells"].to_numpy(),
+            "within ±1 std": cal["within_1"].map("{:.0%}".format).to_numpy(),
+            "within ±2 std": cal["within_2"].map("{:.0%}".format).to_numpy(),
+            "mean error": cal["mean_error"].map("{:+.4f}".format).to_numpy(),
+            "mean std": cal["mean_std"].map("{:.4f}".format).to_numpy(),
+        },
+        index=pd.Index(cal["task"], name="task"),
+    )
+    lines += [_md_table(table), ""]
     (lo1, hi1), (lo2, _) = COVERAGE_TARGETS[1], COVERAGE_TARGETS[2]
     for r in cal[cal["method"] == "top1"].itertuples():
         ok = lo1 <= r.within_1 <= hi1 and r.within_2 >= lo2
