@@ -67,11 +67,7 @@ CALIBRATION_TOP = 5
 #: the middle of its band because on regression, whose residuals are lighter-tailed, the
 #: ±1 term sets the scale: aimed at 65 % it covered 63 % / 88.7 % of held-out outcomes,
 #: at 70 % 66.1 % / 91.3 % (classification, where ±2 sets it: 72.0 % / 93.1 % either way).
-#: With the score level from a forest (:mod:`~autometa.metamodel._level`) the regression
-#: terms tie (inner ±1 at 70 % and ±2 at 94 % both need 0.96 of the predicted std) and
-#: held-out families got 68.1 % / 89.4 %: ±2 aims at 95 % (classification's scale is set
-#: by ±1 now, 0.72 either way).
-COVERAGE_1SD, COVERAGE_2SD = 0.70, 0.95
+COVERAGE_1SD, COVERAGE_2SD = 0.70, 0.94
 
 #: Which first pick the standard-error rule keeps unless the inner folds show another to be
 #: better: ``"model"`` (the forest's prediction; shrinkage towards the single best config
