@@ -362,7 +362,11 @@ class MetaModel(BaseEstimator, metaclass=abc.ABCMeta):
         self.best_raw_ = array_from_json(state["best_raw"])
         self.median_raw_ = array_from_json(state["median_raw"])
         level = state.get("level")  # states of version 9 and before have none
-        self.level_ = None if level is None else ScoreLevel.from_state(level, self.X_)
+        self.level_ = (
+            None
+            if level is None
+            else ScoreLevel.from_state(level, self.X_, self.best_raw_, self.median_raw_)
+        )
         self.sbs_ = array_from_json(state["sbs"])
         self.time_coef_ = array_from_json(state["time_coef"]).reshape(len(self.config_ids_), 3)
         self.size_model_ = dict(state.get("size_model") or {})

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from autometa.metamodel._arrays import array_from_json, array_to_json
 from autometa.metamodel._trees import _Trees, grow_forest, proximity
 
 #: Trees, smallest leaf (datasets) and share of meta-features tried per split of the
@@ -78,20 +77,17 @@ class ScoreLevel:
         return best, median, float(np.sqrt(w @ (self.best - best) ** 2))
 
     def get_state(self) -> dict[str, Any]:
-        """The forest and the training datasets' levels (their leaves are not stored)."""
-        return {
-            "trees": self.trees.get_state(),
-            "best": array_to_json(self.best),
-            "median": array_to_json(self.median),
-        }
+        """The forest (the training datasets' levels and leaves are the model's to keep)."""
+        return {"trees": self.trees.get_state()}
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], X: np.ndarray) -> ScoreLevel:
-        """Rebuild from :meth:`get_state` and the training datasets' scaled meta-features."""
+    def from_state(
+        cls, state: Mapping[str, Any], X: np.ndarray, best: np.ndarray, median: np.ndarray
+    ) -> ScoreLevel:
+        """Rebuild from :meth:`get_state` and the training datasets' scaled meta-features
+        ``X`` and their ``best`` and ``median`` scores."""
         trees = _Trees.from_state(state["trees"])
-        return cls(
-            trees, array_from_json(state["best"]), array_from_json(state["median"]), trees.apply(X)
-        )
+        return cls(trees, best, median, trees.apply(X))
 
 
 def nearest_level(
