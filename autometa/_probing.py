@@ -237,11 +237,11 @@ def race_order(search: Any, cands: list[Any]) -> list[Any]:
     values = [[c.fold_records[f].get(search.metric) for f in common] for c in racing]
     if not common or any(v is None for row in values for v in row):
         return search.ranked(cands)
-    position = {id(c): i for i, c in enumerate(search.ranked(cands))}
+    ranked = search.ranked(cands)
+    position = {id(c): i for i, c in enumerate(ranked)}
     mean = {id(c): float(np.mean(row)) for c, row in zip(racing, values)}
     ahead = sorted(racing, key=lambda c: (-search.sign * mean[id(c)], position[id(c)]))
-    chosen = {id(c) for c in racing}
-    return ahead + [c for c in search.ranked(cands) if id(c) not in chosen]
+    return ahead + [c for c in ranked if id(c) not in mean]
 
 
 def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:

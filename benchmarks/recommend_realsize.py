@@ -142,6 +142,8 @@ YARDSTICK = {
 FLAML = ("flaml_auto", "flaml_lgbm", "flaml_xgb", "flaml_rf", "flaml_et")
 FLAML_REFERENCE = "flaml_auto"
 DUMMY = "dummy"
+#: Cell columns holding whole numbers (written without decimals; read back as ints).
+WHOLE_COLUMNS = ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok")
 TIE = 0.002
 
 
@@ -664,9 +666,9 @@ def import_cells(cells_csv: Path, path: Path) -> int:
         raise ValueError(f"--import-cells: {cells_csv} lacks the columns {sorted(missing)}")
     added = 0
     for rec in frame.to_dict("records"):
-        record = {k: v for k, v in rec.items() if not (k != "score" and _is_missing(v))}
+        record = {k: v for k, v in rec.items() if not (k != "score" and pd.isna(v))}
         record.setdefault("error", "")  # run_cell writes "" for a cell that ran
-        for k in ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok", "raced_ok"):
+        for k in WHOLE_COLUMNS:
             if k in record:
                 record[k] = int(record[k])
         if (record["dataset"], record["fold"], record["method"]) in held:
@@ -674,10 +676,6 @@ def import_cells(cells_csv: Path, path: Path) -> int:
         append_checkpoint(path, record)
         added += 1
     return added
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 # --------------------------------------------------------------------------------------
@@ -979,11 +977,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     rep = summarise(cells, n_boot=n_boot, seed=seed)
     summary, comparisons = rep["summary"], rep["comparisons"]
-    whole = {
-        c: "Int64"
-        for c in ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok")
-        if c in cells
-    }
+    whole = {c: "Int64" for c in WHOLE_COLUMNS if c in cells}
     cells.astype(whole).to_csv(out / "cells.csv", index=False, float_format="%.5f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.5f")
     comparisons.to_csv(out / "comparisons.csv", index=False, float_format="%.5f")
