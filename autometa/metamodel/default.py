@@ -16,9 +16,10 @@ rule can decide whether the first pick also listens to a learned ranker
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,13 @@ SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: ranker``, that ``ranker_share="tune"`` chooses from (the forest alone first: the ranker
 #: must earn its place).
 RANKER_SHARES: tuple[float, ...] = (0.0, 0.5)
+
+#: Risk aversions ``r`` of the first pick, which maximises the forest's ``mu - r * spread``
+#: (its proximity-weighted spread over the training datasets alike): the highest of a
+#: hundred noisy predictions is most often one that the alike datasets disagree on (the
+#: winner's curse), and a user gets one first pick. The forest alone (0) first: aversion
+#: must earn its place on the inner folds.
+RISKS: tuple[float, ...] = (0.0, 0.25, 0.5)
 
 #: Incumbent bonuses: the single best config keeps the first place unless another config
 #: is predicted better by more than this (normalised-score units).
@@ -175,13 +183,22 @@ def calibration(
     return {"shift": shift, "scale": max(scale, 1e-6), "n": float(len(z))}
 
 
+class _Split(NamedTuple):
+    """One inner split's out-of-fold predictions, normalised, (n_datasets, n_configs) each."""
+
+    forest: np.ndarray
+    sbs: np.ndarray
+    ranker: np.ndarray  # zeros where no ranker share is a candidate
+    spread: np.ndarray  # the forest's proximity-weighted spread
+
+
 @dataclass
 class _InnerPredictions:
     """What :class:`DefaultModel` learns from its inner folds: the out-of-fold predictions of
     each inner split, in normalised scores and in the metric's units, and the first split's
     proximity weights."""
 
-    repeats: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (forest, sbs, ranker) each
+    repeats: list[_Split]
     #: (raw, std) of each split, (n_datasets, n_configs) each, greater is better
     in_units: list[tuple[np.ndarray, np.ndarray]]
     weights: np.ndarray  # (held-out dataset, training dataset) proximity
@@ -191,25 +208,33 @@ class _InnerPredictions:
 
 def _first_pick_hits(
     U: np.ndarray,
-    repeats: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    repeats: Sequence[_Split],
     rows: np.ndarray,
     a: float,
     bonus: float,
     share: float,
+    risk: float = 0.0,
 ) -> np.ndarray:
     """Each dataset at ``rows``: the score ``U`` of the first pick the settings ``a``,
-    ``bonus`` and ranker ``share`` make of its out-of-fold predictions, averaged over the
-    inner splits ``repeats`` ((forest, sbs, ranker) each)."""
+    ``bonus``, ranker ``share`` and ``risk`` make of its out-of-fold predictions, averaged
+    over the inner splits ``repeats``."""
     return np.mean(
         [
             [
-                U[i, int(np.argmax(_shrunk(sbs[i], (1 - share) * f[i] + share * r[i], a, bonus)))]
+                U[i, int(np.argmax(_pick_scores(split, i, a, bonus, share, risk)))]
                 for i in rows
             ]
-            for f, sbs, r in repeats
+            for split in repeats
         ],
         axis=0,
     )
+
+
+def _pick_scores(
+    split: _Split, i: int, a: float, bonus: float, share: float, risk: float
+) -> np.ndarray:
+    blended = (1 - share) * split.forest[i] + share * split.ranker[i]
+    return _shrunk(split.sbs[i], blended - risk * split.spread[i], a, bonus)
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -307,6 +332,13 @@ class DefaultModel(ForestModel):
         tasks, the held-out families favour a share of 0.5 in classification and the
         forest alone in regression (``benchmarks/ranker_share.py``,
         ``benchmarks/results/ranker_share.md``).
+    risk : float or "tune", default="tune"
+        Risk aversion ``r`` of the first pick: it maximises the forest's prediction minus
+        ``r`` times its proximity-weighted spread (before the shrinkage), which counters
+        the winner's curse of taking the highest of a hundred noisy predictions.
+        ``"tune"``: chosen from :data:`RISKS` with ``a`` and ``bonus`` by the same inner
+        folds and standard-error rule, none preferred; with ``tune=False``, 0. Picks 2..k,
+        the predicted scores and the probed first pick do not change with it.
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the
@@ -350,6 +382,7 @@ class DefaultModel(ForestModel):
         denoise: bool = False,
         first_pick_se: float | str = "noise",
         ranker_share: float | str = 0.0,
+        risk: float | str = "tune",
         n_probes: int = 4,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -374,6 +407,7 @@ class DefaultModel(ForestModel):
         self.denoise = denoise
         self.first_pick_se = first_pick_se
         self.ranker_share = ranker_share
+        self.risk = risk
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -412,6 +446,11 @@ class DefaultModel(ForestModel):
             raise InvalidParameterError(
                 f"DefaultModel: ranker_share={share!r}; use a number in [0, 1] or 'tune'"
             )
+        risk = self.risk
+        if risk != "tune" and not (
+            isinstance(risk, (int, float)) and not isinstance(risk, bool) and risk >= 0
+        ):
+            raise InvalidParameterError(f"DefaultModel: risk={risk!r}; use a number >= 0 or 'tune'")
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -422,6 +461,10 @@ class DefaultModel(ForestModel):
         self.ranker_ = None
         if self.chosen_["ranker_share"] > 0:
             self.ranker_ = RankerModel(random_state=self.random_state).fit_data(data)
+
+    def _risks(self) -> tuple[float, ...]:
+        """The risk aversions the inner folds choose from."""
+        return RISKS if self.risk == "tune" else (float(self.risk),)
 
     def _ranker_shares(self) -> tuple[float, ...]:
         """The ranker shares the inner folds choose from."""
@@ -439,10 +482,10 @@ class DefaultModel(ForestModel):
             data,
             np.concatenate([raw[rows] for raw, _ in inner.in_units]),
             np.concatenate([std[rows] for _, std in inner.in_units]),
-            np.concatenate([forest[rows] for forest, _, _ in inner.repeats]),
+            np.concatenate([split.forest[rows] for split in inner.repeats]),
             np.tile(rows, len(inner.repeats)),
         )
-        a, bonus, share = self._choose_first_pick(data, inner.repeats, rows)
+        a, bonus, share, risk = self._choose_first_pick(data, inner.repeats, rows)
         if self.probe_plan_ is not None:
             self.probe_trust_, probed = tune_trust(
                 inner.weights,
@@ -453,13 +496,14 @@ class DefaultModel(ForestModel):
                 self.probe_plan_,
                 [dataset_family(data.datasets[i]) for i in rows],
             )
-            unprobed = self.inner_scores_[(a, bonus, share)].to_numpy(dtype=float)
+            unprobed = self.inner_scores_[(a, bonus, share, risk)].to_numpy(dtype=float)
             self.probe_trust_["used"] = float(probes_earn_trust(probed, unprobed, PROBE_SE))
         return {
             "a": float(a),
             "bonus": float(bonus),
             "uniform": float(self.uniform),
             "ranker_share": float(share),
+            "risk": float(risk),
         }
 
     def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:
@@ -482,10 +526,8 @@ class DefaultModel(ForestModel):
                 random_state=None if r == 0 else self.random_state + r,
             )
             fold = np.array([labels[d] for d in data.datasets])
-            forest, sbs, ranker, in_units, predicted = self._inner_split(
-                data, fold, inner if r == 0 else None
-            )
-            inner.repeats.append((forest, sbs, ranker))
+            split, in_units, predicted = self._inner_split(data, fold, inner if r == 0 else None)
+            inner.repeats.append(split)
             inner.in_units.append(in_units)
             rows &= predicted
         inner.rows = np.flatnonzero(rows)
@@ -493,7 +535,7 @@ class DefaultModel(ForestModel):
 
     def _inner_split(
         self, data: TrainingData, fold: np.ndarray, first: _InnerPredictions | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    ) -> tuple[_Split, tuple[np.ndarray, np.ndarray], np.ndarray]:
         """The forest's, the single best's and the ranker's out-of-fold predictions of one
         inner split (``fold``: a label per dataset; the ranker's only where a share above 0
         is a candidate, zeros otherwise), the forest's in the metric's units with their
@@ -501,7 +543,7 @@ class DefaultModel(ForestModel):
         ``first``, also record there the proximity weights (the probes' trust uses the
         first split)."""
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
-        forest, sbs, ranker = np.zeros(U.shape), np.zeros(U.shape), np.zeros(U.shape)
+        forest, sbs, ranker, spread = (np.zeros(U.shape) for _ in range(4))
         raw, std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
         with_ranker = max(self._ranker_shares()) > 0
         predicted = np.zeros(len(fold), bool)
@@ -522,50 +564,54 @@ class DefaultModel(ForestModel):
                 ranker[te] = [model._rank(x, None)[0] for x in Xte]  # the same scaling
             for j, i in enumerate(te):
                 w = proximity(leaves_tr, leaves_te[j])
-                forest[i], spread = weighted_prediction(w, U[tr])
-                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread)
+                forest[i], spread[i] = weighted_prediction(w, U[tr])
+                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread[i])
                 if first is not None:
                     first.weights[i, tr], first.in_train[i, tr] = w, True
             predicted[te] = True
-        return forest, sbs, ranker, (raw, std), predicted
+        return _Split(forest, sbs, ranker, spread), (raw, std), predicted
 
     def _choose_first_pick(
         self,
         data: TrainingData,
-        repeats: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        repeats: Sequence[_Split],
         rows: np.ndarray,
-    ) -> tuple[float, float, float]:
-        """The shrinkage ``a``, ``bonus`` and ranker share the standard-error rule keeps,
-        from every candidate's out-of-fold first-pick score on the datasets at ``rows``
-        (kept as ``tuning_`` and ``inner_scores_``)."""
+    ) -> tuple[float, float, float, float]:
+        """The shrinkage ``a``, ``bonus``, ranker share and risk aversion the standard-error
+        rule keeps, from every candidate's out-of-fold first-pick score on the datasets at
+        ``rows`` (kept as ``tuning_`` and ``inner_scores_``)."""
         U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
-        for share in self._ranker_shares():
-            for bonus in BONUSES:
-                for a in SHRINKAGE:
-                    if a == 0.0 and (bonus != BONUSES[0] or share != self._ranker_shares()[0]):
-                        continue  # the single best whatever the bonus and the share
-                    hits = _first_pick_hits(U, repeats, rows, a, bonus, share)
-                    name = f"first pick: a={a} bonus={bonus}" + (
-                        f" ranker={share}" if share else ""
-                    )
-                    table[name] = float(hits.mean())
-                    scores.append(hits)
-                    cands.append((a, bonus, share))
+        first_share = self._ranker_shares()[0]
+        for share, bonus, a, risk in itertools.product(
+            self._ranker_shares(), BONUSES, SHRINKAGE, self._risks()
+        ):
+            if a == 0.0 and (bonus != BONUSES[0] or share != first_share or risk != 0.0):
+                continue  # the single best whatever the bonus, the share and the risk
+            hits = _first_pick_hits(U, repeats, rows, a, bonus, share, risk)
+            name = (
+                f"first pick: a={a} bonus={bonus}"
+                + (f" ranker={share}" if share else "")
+                + (f" risk={risk}" if risk else "")
+            )
+            table[name] = float(hits.mean())
+            scores.append(hits)
+            cands.append((a, bonus, share, risk))
         names = [data.datasets[i] for i in rows]
         groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
         # the rule keeps the first candidate within n_se of the best: order by preference
-        # (the forest alone before any ranker share, whichever the prior)
+        # (the forest alone before any ranker share, whichever the prior; no risk aversion
+        # before some)
         order = sorted(range(len(cands)), key=lambda j: cands[j][2])
         if self.first_pick_prior == "model":  # least shrinkage first
-            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1]))
+            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1], cands[j][3]))
         chosen = cands[order[_one_se_choice([scores[j] for j in order], self._n_se(), groups)]]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
             np.column_stack(scores),
             index=names,
-            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share"]),
+            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share", "risk"]),
         )
         return chosen
 
@@ -576,6 +622,7 @@ class DefaultModel(ForestModel):
             "bonus": float(self.bonus),
             "uniform": float(self.uniform),
             "ranker_share": share,
+            "risk": 0.0 if self.risk == "tune" else float(self.risk),
         }
 
     # ------------------------------------------------------------------ predicting
@@ -589,6 +636,12 @@ class DefaultModel(ForestModel):
         if share and x is not None:
             forest = (1 - share) * forest + share * self.ranker_._rank(x, None)[0]
         return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
+
+    def _first_pick_penalty(self, probed: bool) -> float:
+        if probed:
+            return 0.0
+        # the shrinkage scales the forest's part of the scores, its spread's with it
+        return self.chosen_["a"] * self.chosen_.get("risk", 0.0)  # none in older states
 
     def _hedge_uniform(self) -> float:
         return float(self.chosen_["uniform"])
@@ -621,6 +674,7 @@ __all__: Sequence[str] = [
     "BONUSES",
     "FIRST_PICK_PRIORS",
     "FIRST_PICK_SE",
+    "RISKS",
     "SE_GROUPS",
     "SHRINKAGE",
     "DefaultModel",
