@@ -29,7 +29,7 @@ from autometa.metamodel._families import dataset_family, make_folds
 from autometa.metamodel._level import ScoreLevel, in_metric_units
 from autometa.metamodel._scaler import FeatureScaler
 from autometa.metamodel._training import TrainingData
-from autometa.metamodel.forest import ForestModel, proximity, weighted_prediction
+from autometa.metamodel.forest import ForestModel, hedged_picks, proximity, weighted_prediction
 from autometa.metamodel.probing import probes_earn_trust, tune_trust
 from autometa.metamodel.ranker import RankerModel
 
@@ -41,13 +41,6 @@ SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: ranker``, that ``ranker_share="tune"`` chooses from (the forest alone first: the ranker
 #: must earn its place).
 RANKER_SHARES: tuple[float, ...] = (0.0, 0.5)
-
-#: Risk aversions ``r`` of the first pick, which maximises the forest's ``mu - r * spread``
-#: (its proximity-weighted spread over the training datasets alike): the highest of a
-#: hundred noisy predictions is most often one that the alike datasets disagree on (the
-#: winner's curse), and a user gets one first pick. The forest alone (0) first: aversion
-#: must earn its place on the inner folds.
-RISKS: tuple[float, ...] = (0.0, 0.25, 0.5)
 
 #: Incumbent bonuses: the single best config keeps the first place unless another config
 #: is predicted better by more than this (normalised-score units).
@@ -65,8 +58,8 @@ FIRST_PICK_SE = 2.0
 #: (tests/metamodel/test_probing.py; at two, on none).
 PROBE_SE = 2.0
 
-#: Configs per training dataset, the best predicted, whose held-out outcomes calibrate the
-#: predicted score and standard deviation (the ones a user is shown).
+#: Configs per training dataset, picked as ``select`` picks them, whose held-out outcomes
+#: calibrate the predicted score and standard deviation (the ones a user is shown).
 CALIBRATION_TOP = 5
 
 #: Coverage the calibrated ±1 and ±2 standard deviations aim at on the inner folds, inside
@@ -150,26 +143,25 @@ def calibration(
     data: TrainingData,
     raw: np.ndarray,
     std: np.ndarray,
-    predicted: np.ndarray,
+    picks: np.ndarray,
     rows: np.ndarray,
-    top: int = CALIBRATION_TOP,
 ) -> dict[str, float]:
-    """Shift and scale that make held-out predictions of the ``top`` predicted configs of
-    each dataset honest: ``shift`` is the median standardised residual (the winner's curse
+    """Shift and scale that make held-out predictions of the configs picked for each
+    dataset honest: ``shift`` is the median standardised residual (the winner's curse
     of picking the highest predictions), ``scale`` the smallest factor of the predicted
     standard deviation with which ±1 covers :data:`COVERAGE_1SD` and ±2 covers
     :data:`COVERAGE_2SD` of the held-out outcomes, as long as ±1 covers at most
     :data:`CEILING_1SD` (split conformal, on the inner folds).
 
     ``raw``/``std``: held-out predictions in the metric's units (greater is better) for the
-    training datasets at positions ``rows``; ``predicted``: their normalised predictions,
-    which decide the ``top`` configs.
+    training datasets at positions ``rows``; ``picks``: the configs picked for each of them
+    (what a user is shown; -1: none).
     """
     s = data.scores if data.greater_is_better else -data.scores
     z = []
     for j, i in enumerate(rows):
-        for c in np.argsort(-predicted[j], kind="stable")[:top]:
-            if np.isfinite(s[i, c]) and std[j, c] > 0:
+        for c in picks[j]:
+            if c >= 0 and np.isfinite(s[i, c]) and std[j, c] > 0:
                 z.append((s[i, c] - raw[j, c]) / std[j, c])
     if len(z) < 20:
         return {}
@@ -189,7 +181,8 @@ class _Split(NamedTuple):
     forest: np.ndarray
     sbs: np.ndarray
     ranker: np.ndarray  # zeros where no ranker share is a candidate
-    spread: np.ndarray  # the forest's proximity-weighted spread
+    #: (n_datasets, CALIBRATION_TOP): the forest's hedged picks (-1 where not predicted)
+    picks: np.ndarray
 
 
 @dataclass
@@ -213,15 +206,14 @@ def _first_pick_hits(
     a: float,
     bonus: float,
     share: float,
-    risk: float = 0.0,
 ) -> np.ndarray:
     """Each dataset at ``rows``: the score ``U`` of the first pick the settings ``a``,
-    ``bonus``, ranker ``share`` and ``risk`` make of its out-of-fold predictions, averaged
-    over the inner splits ``repeats``."""
+    ``bonus`` and ranker ``share`` make of its out-of-fold predictions, averaged over the
+    inner splits ``repeats``."""
     return np.mean(
         [
             [
-                U[i, int(np.argmax(_pick_scores(split, i, a, bonus, share, risk)))]
+                U[i, int(np.argmax(_pick_scores(split, i, a, bonus, share)))]
                 for i in rows
             ]
             for split in repeats
@@ -230,11 +222,9 @@ def _first_pick_hits(
     )
 
 
-def _pick_scores(
-    split: _Split, i: int, a: float, bonus: float, share: float, risk: float
-) -> np.ndarray:
+def _pick_scores(split: _Split, i: int, a: float, bonus: float, share: float) -> np.ndarray:
     blended = (1 - share) * split.forest[i] + share * split.ranker[i]
-    return _shrunk(split.sbs[i], blended - risk * split.spread[i], a, bonus)
+    return _shrunk(split.sbs[i], blended, a, bonus)
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -332,13 +322,6 @@ class DefaultModel(ForestModel):
         tasks, the held-out families favour a share of 0.5 in classification and the
         forest alone in regression (``benchmarks/ranker_share.py``,
         ``benchmarks/results/ranker_share.md``).
-    risk : float or "tune", default="tune"
-        Risk aversion ``r`` of the first pick: it maximises the forest's prediction minus
-        ``r`` times its proximity-weighted spread (before the shrinkage), which counters
-        the winner's curse of taking the highest of a hundred noisy predictions.
-        ``"tune"``: chosen from :data:`RISKS` with ``a`` and ``bonus`` by the same inner
-        folds and standard-error rule, none preferred; with ``tune=False``, 0. Picks 2..k,
-        the predicted scores and the probed first pick do not change with it.
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the
@@ -382,7 +365,6 @@ class DefaultModel(ForestModel):
         denoise: bool = False,
         first_pick_se: float | str = "noise",
         ranker_share: float | str = 0.0,
-        risk: float | str = "tune",
         n_probes: int = 4,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -407,7 +389,6 @@ class DefaultModel(ForestModel):
         self.denoise = denoise
         self.first_pick_se = first_pick_se
         self.ranker_share = ranker_share
-        self.risk = risk
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -446,11 +427,6 @@ class DefaultModel(ForestModel):
             raise InvalidParameterError(
                 f"DefaultModel: ranker_share={share!r}; use a number in [0, 1] or 'tune'"
             )
-        risk = self.risk
-        if risk != "tune" and not (
-            isinstance(risk, (int, float)) and not isinstance(risk, bool) and risk >= 0
-        ):
-            raise InvalidParameterError(f"DefaultModel: risk={risk!r}; use a number >= 0 or 'tune'")
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -461,10 +437,6 @@ class DefaultModel(ForestModel):
         self.ranker_ = None
         if self.chosen_["ranker_share"] > 0:
             self.ranker_ = RankerModel(random_state=self.random_state).fit_data(data)
-
-    def _risks(self) -> tuple[float, ...]:
-        """The risk aversions the inner folds choose from."""
-        return RISKS if self.risk == "tune" else (float(self.risk),)
 
     def _ranker_shares(self) -> tuple[float, ...]:
         """The ranker shares the inner folds choose from."""
@@ -482,10 +454,10 @@ class DefaultModel(ForestModel):
             data,
             np.concatenate([raw[rows] for raw, _ in inner.in_units]),
             np.concatenate([std[rows] for _, std in inner.in_units]),
-            np.concatenate([split.forest[rows] for split in inner.repeats]),
+            np.concatenate([split.picks[rows] for split in inner.repeats]),
             np.tile(rows, len(inner.repeats)),
         )
-        a, bonus, share, risk = self._choose_first_pick(data, inner.repeats, rows)
+        a, bonus, share = self._choose_first_pick(data, inner.repeats, rows)
         if self.probe_plan_ is not None:
             self.probe_trust_, probed = tune_trust(
                 inner.weights,
@@ -496,14 +468,13 @@ class DefaultModel(ForestModel):
                 self.probe_plan_,
                 [dataset_family(data.datasets[i]) for i in rows],
             )
-            unprobed = self.inner_scores_[(a, bonus, share, risk)].to_numpy(dtype=float)
+            unprobed = self.inner_scores_[(a, bonus, share)].to_numpy(dtype=float)
             self.probe_trust_["used"] = float(probes_earn_trust(probed, unprobed, PROBE_SE))
         return {
             "a": float(a),
             "bonus": float(bonus),
             "uniform": float(self.uniform),
             "ranker_share": float(share),
-            "risk": float(risk),
         }
 
     def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:
@@ -543,8 +514,9 @@ class DefaultModel(ForestModel):
         ``first``, also record there the proximity weights (the probes' trust uses the
         first split)."""
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
-        forest, sbs, ranker, spread = (np.zeros(U.shape) for _ in range(4))
+        forest, sbs, ranker = np.zeros(U.shape), np.zeros(U.shape), np.zeros(U.shape)
         raw, std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
+        picks = np.full((len(fold), CALIBRATION_TOP), -1)
         with_ranker = max(self._ranker_shares()) > 0
         predicted = np.zeros(len(fold), bool)
         for f in np.unique(fold):
@@ -564,54 +536,49 @@ class DefaultModel(ForestModel):
                 ranker[te] = [model._rank(x, None)[0] for x in Xte]  # the same scaling
             for j, i in enumerate(te):
                 w = proximity(leaves_tr, leaves_te[j])
-                forest[i], spread[i] = weighted_prediction(w, U[tr])
-                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread[i])
+                forest[i], spread = weighted_prediction(w, U[tr])
+                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread)
+                mine = hedged_picks(forest[i], U[tr], w, CALIBRATION_TOP, prefer=sbs[i])
+                picks[i, : len(mine)] = mine
                 if first is not None:
                     first.weights[i, tr], first.in_train[i, tr] = w, True
             predicted[te] = True
-        return _Split(forest, sbs, ranker, spread), (raw, std), predicted
+        return _Split(forest, sbs, ranker, picks), (raw, std), predicted
 
     def _choose_first_pick(
         self,
         data: TrainingData,
         repeats: Sequence[_Split],
         rows: np.ndarray,
-    ) -> tuple[float, float, float, float]:
-        """The shrinkage ``a``, ``bonus``, ranker share and risk aversion the standard-error
-        rule keeps, from every candidate's out-of-fold first-pick score on the datasets at
-        ``rows`` (kept as ``tuning_`` and ``inner_scores_``)."""
+    ) -> tuple[float, float, float]:
+        """The shrinkage ``a``, ``bonus`` and ranker share the standard-error rule keeps,
+        from every candidate's out-of-fold first-pick score on the datasets at ``rows``
+        (kept as ``tuning_`` and ``inner_scores_``)."""
         U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
         first_share = self._ranker_shares()[0]
-        for share, bonus, a, risk in itertools.product(
-            self._ranker_shares(), BONUSES, SHRINKAGE, self._risks()
-        ):
-            if a == 0.0 and (bonus != BONUSES[0] or share != first_share or risk != 0.0):
-                continue  # the single best whatever the bonus, the share and the risk
-            hits = _first_pick_hits(U, repeats, rows, a, bonus, share, risk)
-            name = (
-                f"first pick: a={a} bonus={bonus}"
-                + (f" ranker={share}" if share else "")
-                + (f" risk={risk}" if risk else "")
-            )
+        for share, bonus, a in itertools.product(self._ranker_shares(), BONUSES, SHRINKAGE):
+            if a == 0.0 and (bonus != BONUSES[0] or share != first_share):
+                continue  # the single best whatever the bonus and the share
+            hits = _first_pick_hits(U, repeats, rows, a, bonus, share)
+            name = f"first pick: a={a} bonus={bonus}" + (f" ranker={share}" if share else "")
             table[name] = float(hits.mean())
             scores.append(hits)
-            cands.append((a, bonus, share, risk))
+            cands.append((a, bonus, share))
         names = [data.datasets[i] for i in rows]
         groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
         # the rule keeps the first candidate within n_se of the best: order by preference
-        # (the forest alone before any ranker share, whichever the prior; no risk aversion
-        # before some)
+        # (the forest alone before any ranker share, whichever the prior)
         order = sorted(range(len(cands)), key=lambda j: cands[j][2])
         if self.first_pick_prior == "model":  # least shrinkage first
-            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1], cands[j][3]))
+            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1]))
         chosen = cands[order[_one_se_choice([scores[j] for j in order], self._n_se(), groups)]]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
             np.column_stack(scores),
             index=names,
-            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share", "risk"]),
+            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share"]),
         )
         return chosen
 
@@ -622,7 +589,6 @@ class DefaultModel(ForestModel):
             "bonus": float(self.bonus),
             "uniform": float(self.uniform),
             "ranker_share": share,
-            "risk": 0.0 if self.risk == "tune" else float(self.risk),
         }
 
     # ------------------------------------------------------------------ predicting
@@ -636,12 +602,6 @@ class DefaultModel(ForestModel):
         if share and x is not None:
             forest = (1 - share) * forest + share * self.ranker_._rank(x, None)[0]
         return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
-
-    def _first_pick_penalty(self, probed: bool) -> float:
-        if probed:
-            return 0.0
-        # the shrinkage scales the forest's part of the scores, its spread's with it
-        return self.chosen_["a"] * self.chosen_.get("risk", 0.0)  # none in older states
 
     def _hedge_uniform(self) -> float:
         return float(self.chosen_["uniform"])
@@ -674,7 +634,6 @@ __all__: Sequence[str] = [
     "BONUSES",
     "FIRST_PICK_PRIORS",
     "FIRST_PICK_SE",
-    "RISKS",
     "SE_GROUPS",
     "SHRINKAGE",
     "DefaultModel",

@@ -232,11 +232,6 @@ class ForestModel(MetaModel):
         ``probed``: the weights were updated by probes)."""
         return forest
 
-    def _first_pick_penalty(self, probed: bool) -> float:
-        """Multiple of the forest's spread taken off the first-pick scores in :meth:`select`
-        (a subclass's risk aversion; ``probed``: the weights were updated by probes)."""
-        return 0.0
-
     def _hedge_uniform(self) -> float:
         return float(self.uniform)
 
@@ -275,8 +270,7 @@ class ForestModel(MetaModel):
         probes: Mapping[str, float] | None = None,
     ) -> list[int]:
         x, _ = self._query(metafeatures)
-        mu, spread, w = self._predict(x, probes)
-        mu = mu - self._first_pick_penalty(bool(self._measured_probes(probes))) * spread
+        mu, _, w = self._predict(x, probes)
         uniform = self._hedge_uniform()
         w = (1.0 - uniform) * w + uniform / len(w)
         return hedged_picks(mu, self.U_, w, k, allowed, prefer=self.sbs_)

@@ -56,9 +56,9 @@ def test_calibration_makes_the_promised_coverage():
     raw = rng.uniform(0.6, 0.9, size=(n, c))
     std = np.full((n, c), 0.01)
     outcome = raw - 0.02 + rng.standard_t(4, size=(n, c)) * 0.03  # biased, wider, heavy tails
-    cal = calibration(_Data(outcome), raw, std, predicted, np.arange(n))
-    z = ((outcome - raw) / std - cal["shift"]) / cal["scale"]
     top = np.argsort(-predicted, axis=1)[:, :5]
+    cal = calibration(_Data(outcome), raw, std, top, np.arange(n))
+    z = ((outcome - raw) / std - cal["shift"]) / cal["scale"]
     z = np.take_along_axis(z, top, axis=1)
     assert 0.6 <= np.mean(np.abs(z) <= 1) <= 0.75
     assert np.mean(np.abs(z) <= 2) >= 0.9

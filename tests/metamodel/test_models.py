@@ -169,7 +169,7 @@ def test_unknown_model_name():
 def test_default_tunes_on_training_data_only(kb, fitted):
     model = fitted["default"]
     # settings chosen by inner cross-validation are kept in the (JSON) state
-    assert set(model.chosen_) == {"a", "bonus", "uniform", "ranker_share", "risk"}
+    assert set(model.chosen_) == {"a", "bonus", "uniform", "ranker_share"}
     assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
     # the inner out-of-fold first-pick scores behind the choice: their means are the table
     inner = model.inner_scores_
@@ -296,8 +296,7 @@ def test_family_clustered_standard_errors_are_more_cautious(kb):
     assert _one_se_choice(scores, 2.0, families) == 0  # three families: not
     assert _one_se_choice(scores, 2.0, np.arange(30).astype(str)) == 1  # singletons as before
     model = get_model("default", se_groups="family", n_estimators=10, inner_repeats=1)
-    chosen = set(model.fit(kb, TASK, METRIC).chosen_)
-    assert chosen == {"a", "bonus", "uniform", "ranker_share", "risk"}
+    assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform", "ranker_share"}
     with pytest.raises(InvalidParameterError, match="se_groups='families'"):
         get_model("default", se_groups="families", n_estimators=10).fit(kb, TASK, METRIC)
 
@@ -339,7 +338,6 @@ def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
     best = max(model.tuning_.values())
     for chosen in picks:
         key = f"first pick: a={chosen['a']} bonus={chosen['bonus']}"
-        key += f" risk={chosen['risk']}" if chosen["risk"] else ""
         assert model.tuning_[key] == pytest.approx(best)
     with pytest.raises(InvalidParameterError, match="first_pick_prior='forest'"):
         get_model("default", first_pick_prior="forest", **common).fit(kb, TASK, METRIC)
