@@ -266,7 +266,8 @@ Columns (scores normalised per dataset: 1 = its best configuration (oracle), 0 =
   failed_pick_rate    share of the k picks that failed on the dataset (timeout, memory, error)
   reference_minus_model[_se]  default's gap_closed minus this model's (> 0: default is better)
   coverage_1sd/_2sd   share of the top-5 picks' held-out scores within 1/2 predicted standard
-                      deviations of the predicted score (calibration; n_coverage of them)
+                      deviations of the predicted score (calibration; n_coverage of them;
+                      mean_std: those deviations' mean, in the metric's units)
   n_datasets, n_folds held-out datasets and folds; weighting: what each average counts once"""
 
 

@@ -182,19 +182,25 @@ def _calibration_md(table: pd.DataFrame) -> str:
     frame = (
         table.drop_duplicates("model")
         .set_index("model")
-        .reindex(_model_order(table))[["coverage_1sd", "coverage_2sd", "n_coverage"]]
+        .reindex(_model_order(table))[
+            ["coverage_1sd", "coverage_2sd", "n_coverage"]
+            + (["mean_std"] if "mean_std" in table else [])
+        ]
     )
     frame.index.name = "model"
     cell = {
         "coverage_1sd": "{:.1%}".format,
         "coverage_2sd": "{:.1%}".format,
         "n_coverage": "{:.0f}".format,
+        "mean_std": "{:.4f}".format,
     }
     rows = [
         [str(m), *(cell[c](v) for c, v in zip(frame.columns, r))]
         for m, r in zip(frame.index, frame.to_numpy())
     ]
-    lines = ["| model | within ±1 std | within ±2 std | outcomes |", "|---|---:|---:|---:|"]
+    header = ["model", "within ±1 std", "within ±2 std", "outcomes", "mean std"]
+    header = header[: len(frame.columns) + 1]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(frame.columns) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(
         [
@@ -204,7 +210,8 @@ def _calibration_md(table: pd.DataFrame) -> str:
                 "Each held-out dataset's top 5 picks: predicted score and standard deviation in the "
                 "metric's units (as `recommend` shows them, before any novelty inflation) against "
                 "the knowledge base's measured score. Target: 60-75 % within ±1 std, >= 90 % "
-                "within ±2."
+                "within ±2. Mean std: the promises' mean width in the metric's units (wide "
+                "ones cover anything)."
             ),
             "",
             *lines,

@@ -1,10 +1,11 @@
 """The checkpoint of :func:`autometa.metamodel.evaluation.evaluate_recommender`.
 
 A JSON-lines file: a header line describing the evaluation (knowledge base, task, metric,
-models, parameters, folds, k), then one line of picks (and standardised residuals) per
-finished held-out fold. Run the same evaluation again with it and the finished folds are
-read back instead of refitted; a torn last line (the run was interrupted while writing it)
-is dropped.
+models, parameters, folds, k), then one line per finished held-out fold with its picks, and
+the standardised residuals and predicted standard deviations behind the calibration table
+(lines written before the deviations were kept have none). Run the same evaluation again
+with it and the finished folds are read back instead of refitted; a torn last line (the
+run was interrupted while writing it) is dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FoldJournal:
         self.path = None if path is None else Path(path)
         self.done: dict[str, dict[str, dict[str, list[str]]]] = {}
         self.residuals: dict[str, dict[str, list[float]]] = {}
+        self.stds: dict[str, dict[str, list[float]]] = {}
         if self.path is None:
             return
         header = json.loads(json.dumps(header, default=str))  # as it reads back
@@ -49,6 +51,7 @@ class FoldJournal:
                     break
                 self.done[entry["fold"]] = entry["picks"]
                 self.residuals[entry["fold"]] = entry.get("residuals", {})
+                self.stds[entry["fold"]] = entry.get("stds", {})
                 kept.append(line)
             if len(kept) < len(lines) or not text.endswith("\n"):
                 self.path.write_text("\n".join(kept) + "\n")  # drop a torn last line
@@ -63,13 +66,15 @@ class FoldJournal:
         datasets: Sequence[str],
         config_ids: Sequence[str],
         residuals: dict[str, list[float]] | None = None,
+        stds: dict[str, list[float]] | None = None,
     ) -> bool:
         entry = self.done.get(str(label))
         if entry is None:
             return False
-        for model, values in self.residuals.get(str(label), {}).items():
-            if residuals is not None and model in residuals:
-                residuals[model] += values
+        for saved, into in ((self.residuals, residuals), (self.stds, stds)):
+            for model, values in saved.get(str(label), {}).items():
+                if into is not None and model in into:
+                    into[model] += values
         row = {d: i for i, d in enumerate(datasets)}
         column = {c: j for j, c in enumerate(config_ids)}
         for model, by_dataset in entry.items():
@@ -82,13 +87,17 @@ class FoldJournal:
         label: Any,
         entry: dict[str, dict[str, list[str]]],
         residuals: dict[str, list[float]] | None = None,
+        stds: dict[str, list[float]] | None = None,
     ) -> None:
         if self.path is None:
             return
+        line = {
+            "fold": str(label),
+            "picks": entry,
+            "residuals": residuals or {},
+            "stds": stds or {},
+        }
         with self.path.open("a") as handle:
-            handle.write(
-                json.dumps({"fold": str(label), "picks": entry, "residuals": residuals or {}})
-                + "\n"
-            )
+            handle.write(json.dumps(line) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

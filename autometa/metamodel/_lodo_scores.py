@@ -146,8 +146,14 @@ def score_matrices(data: TrainingData) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return U, raw, ranks
 
 
-def add_coverage(table: pd.DataFrame, residuals: Mapping[str, list[float]]) -> None:
-    """The ``coverage_1sd``/``coverage_2sd``/``n_coverage`` columns of each model's rows."""
+def add_coverage(
+    table: pd.DataFrame,
+    residuals: Mapping[str, list[float]],
+    stds: Mapping[str, list[float]] | None = None,
+) -> None:
+    """The ``coverage_1sd``/``coverage_2sd``/``n_coverage`` columns of each model's rows,
+    and with ``stds`` (the predicted standard deviations behind the residuals) their mean,
+    ``mean_std``: how sharp the promises are (wide ones cover anything)."""
     for label, width in (("coverage_1sd", 1.0), ("coverage_2sd", 2.0)):
         table[label] = table["model"].map(
             {
@@ -156,3 +162,7 @@ def add_coverage(table: pd.DataFrame, residuals: Mapping[str, list[float]]) -> N
             }
         )
     table["n_coverage"] = table["model"].map({m: len(z) for m, z in residuals.items()})
+    if stds is not None:
+        table["mean_std"] = table["model"].map(
+            {m: float(np.mean(s)) if len(s) else np.nan for m, s in stds.items()}
+        )

@@ -70,16 +70,17 @@ def _standardised_residuals(
     picks: Sequence[int],
     probes: Mapping[str, float] | None = None,
     top: int = 5,
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
     """(outcome - predicted score) / predicted std of the ``top`` picks on held-out dataset
-    ``i``, in the metric's units, as ``recommend`` shows them (novelty inflation aside)."""
+    ``i``, in the metric's units, as ``recommend`` shows them (novelty inflation aside), and
+    those predicted stds."""
     mf = data.metafeatures.iloc[i]
     mu, std = model.rank(mf, probes=probes) if probes else model.rank(mf)
     raw, raw_std = model.to_raw(mu, std, mf)
     chosen = np.asarray(picks[:top], dtype=int)
     actual = data.scores[i, chosen]
     ok = np.isfinite(actual) & (raw_std[chosen] > 0)
-    return list(((actual - raw[chosen]) / raw_std[chosen])[ok])
+    return list(((actual - raw[chosen]) / raw_std[chosen])[ok]), list(raw_std[chosen][ok])
 
 
 def _applicable(data: TrainingData, i: int) -> dict[str, np.ndarray]:
@@ -235,7 +236,7 @@ def evaluate_recommender(
         [outcome.score(models, ks, w, reference, n_bootstrap, random_state) for w in weightings],
         ignore_index=True,
     )
-    add_coverage(table, runs.residuals)
+    add_coverage(table, runs.residuals, runs.stds)
     table.attrs.update(
         task=task, metric=metric, reference=reference if reference in models else None
     )
@@ -292,6 +293,7 @@ class _HeldOutPicks:
         n_d = len(data.datasets)
         self.picks: dict[str, list[list[int]]] = {m: [[] for _ in range(n_d)] for m in self.names}
         self.residuals: dict[str, list[float]] = {m: [] for m in self.names}
+        self.stds: dict[str, list[float]] = {m: [] for m in self.names}
 
     def run(self, labels: pd.Series, journal: FoldJournal, *, desc: str, progress: bool) -> None:
         """Every held-out fold (``labels``: a fold label per dataset), checkpointed."""
@@ -300,7 +302,9 @@ class _HeldOutPicks:
         data = self.data
         for label in tqdm(pd.unique(labels), desc=desc, unit="fold", disable=not progress):
             test = np.flatnonzero((labels == label).to_numpy())
-            if journal.restore(label, self.picks, data.datasets, data.config_ids, self.residuals):
+            if journal.restore(
+                label, self.picks, data.datasets, data.config_ids, self.residuals, self.stds
+            ):
                 continue
             train = np.flatnonzero((labels != label).to_numpy())
             if len(train) < 2:
@@ -320,11 +324,12 @@ class _HeldOutPicks:
                     for m in self.names
                 },
                 {m: [float(v) for v in z[before[m] :]] for m, z in self.residuals.items()},
+                {m: [float(v) for v in s[before[m] :]] for m, s in self.stds.items()},
             )
 
     def fold(self, train: TrainingData, test: np.ndarray) -> None:
         """Fit every model on ``train`` and pick for the held-out datasets at ``test``."""
-        data, picks, residuals = self.data, self.picks, self.residuals
+        data, picks = self.data, self.picks
         for name in self.order:
             model = _fit(name, self.params, train)
             for i in test:
@@ -332,14 +337,20 @@ class _HeldOutPicks:
                 # as recommend(): never a configuration that does not apply to the dataset
                 allowed = _applicable(data, i)
                 picks[name][i] = model.select(mf, self.kmax, **allowed)
-                residuals[name] += _standardised_residuals(model, data, i, picks[name][i])
+                self._add_residuals(name, _standardised_residuals(model, data, i, picks[name][i]))
                 if name in self.probe_models:
                     probes = _kb_probes(model, data, i)
                     with_probes = f"{name}+probe"
                     picks[with_probes][i] = model.select(mf, self.kmax, probes=probes, **allowed)
-                    residuals[with_probes] += _standardised_residuals(
-                        model, data, i, picks[with_probes][i], probes
+                    self._add_residuals(
+                        with_probes,
+                        _standardised_residuals(model, data, i, picks[with_probes][i], probes),
                     )
+
+    def _add_residuals(self, name: str, residuals: tuple[list[float], list[float]]) -> None:
+        z, std = residuals
+        self.residuals[name] += z
+        self.stds[name] += std
 
     def evaluated(self) -> np.ndarray:
         """Positions of the datasets that were held out and picked for."""

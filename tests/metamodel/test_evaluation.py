@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -251,6 +253,8 @@ def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
     }
     path = tmp_path / "lodo.jsonl"
     full = evaluate_recommender(kb, checkpoint=path, **kwargs)
+    # the calibration's sharpness: the mean predicted std behind the coverage, read back too
+    assert (full["mean_std"] > 0).all() and full["n_coverage"].gt(0).all()
     lines = path.read_text().splitlines()
     assert len(lines) == 1 + 4  # header, one line per held-out fold
     # interrupted while writing the third fold's line
@@ -267,6 +271,14 @@ def test_checkpoint_resumes_an_interrupted_evaluation(tmp_path, monkeypatch):
     fits.clear()
     pd.testing.assert_frame_equal(full, evaluate_recommender(kb, checkpoint=path, **kwargs))
     assert fits == []
+    # lines written before the stds were kept read back with the coverage as it was
+    old = [json.loads(line) for line in path.read_text().splitlines()]
+    for entry in old[1:]:
+        del entry["stds"]
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in old))
+    before = evaluate_recommender(kb, checkpoint=path, **kwargs)
+    assert before["mean_std"].isna().all() and fits == []
+    pd.testing.assert_frame_equal(before.drop(columns="mean_std"), full.drop(columns="mean_std"))
     with pytest.raises(KnowledgeBaseError, match="another evaluation"):
         evaluate_recommender(kb, checkpoint=path, **{**kwargs, "ks": (1, 5)})
 
