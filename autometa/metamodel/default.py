@@ -182,7 +182,8 @@ class _Split(NamedTuple):
     forest: np.ndarray
     sbs: np.ndarray
     ranker: np.ndarray  # zeros where no ranker share is a candidate
-    #: (n_datasets, CALIBRATION_TOP): the forest's hedged picks (-1 where not predicted)
+    #: (n_datasets, CALIBRATION_TOP): the forest's hedged picks, as ``select`` makes them
+    #: with the forest alone (-1 where not predicted): what the calibration reads
     picks: np.ndarray
 
 

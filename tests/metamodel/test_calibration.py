@@ -63,3 +63,19 @@ def test_calibration_makes_the_promised_coverage():
     assert 0.6 <= np.mean(np.abs(z) <= 1) <= 0.75
     assert np.mean(np.abs(z) <= 2) >= 0.9
     assert cal["shift"] == pytest.approx(-2.0, abs=0.5)
+
+
+def test_calibration_reads_only_the_picked_configs():
+    """What a user is shown calibrates: residuals of configs never picked (here far off) do
+    not move the shift or the scale, and -1 (no pick) is skipped."""
+    rng = np.random.default_rng(1)
+    n, c = 100, 6
+    raw = np.full((n, c), 0.8)
+    std = np.full((n, c), 0.01)
+    outcome = raw + rng.normal(size=(n, c)) * 0.01
+    outcome[:, 3:] -= 0.5  # never picked
+    picks = np.tile([0, 1, 2, -1], (n, 1))
+    cal = calibration(_Data(outcome), raw, std, picks, np.arange(n))
+    alone = calibration(_Data(outcome[:, :3]), raw[:, :3], std[:, :3], picks[:, :3], np.arange(n))
+    assert cal == alone and cal["n"] == 3 * n
+    assert abs(cal["shift"]) < 0.3 and 0.5 < cal["scale"] < 2
