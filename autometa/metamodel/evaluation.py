@@ -186,9 +186,11 @@ def evaluate_recommender(
         ``normalised_regret``, ``mean_rank``, ``failed_pick_rate``, ``n_datasets``,
         ``n_folds``, ``weighting``, ``coverage_1sd``/``coverage_2sd`` (share of the top-5
         picks' held-out outcomes within ±1/±2 predicted standard deviations of the
-        predicted score; ``n_coverage`` of them), and with a ``reference`` model ``reference_minus_model`` (its
-        ``gap_closed`` minus this model's) and ``reference_minus_model_se`` (paired: the
-        same resamples for both models). Standard errors are NaN with ``n_bootstrap=0``.
+        predicted score; ``n_coverage`` of them, ``mean_std`` their mean predicted standard
+        deviation in the metric's units), and with a ``reference`` model
+        ``reference_minus_model`` (its ``gap_closed`` minus this model's) and
+        ``reference_minus_model_se`` (paired: the same resamples for both models). Standard
+        errors are NaN with ``n_bootstrap=0``.
 
     Examples
     --------
