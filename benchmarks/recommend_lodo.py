@@ -188,20 +188,17 @@ def _calibration_md(table: pd.DataFrame) -> str:
         ]
     )
     frame.index.name = "model"
-    cell = {
-        "coverage_1sd": "{:.1%}".format,
-        "coverage_2sd": "{:.1%}".format,
-        "n_coverage": "{:.0f}".format,
-        "mean_std": "{:.4f}".format,
+    shown = {  # column: (header, format)
+        "coverage_1sd": ("within ±1 std", "{:.1%}"),
+        "coverage_2sd": ("within ±2 std", "{:.1%}"),
+        "n_coverage": ("outcomes", "{:.0f}"),
+        "mean_std": ("mean std", "{:.4f}"),
     }
-    rows = [
-        [str(m), *(cell[c](v) for c, v in zip(frame.columns, r))]
-        for m, r in zip(frame.index, frame.to_numpy())
-    ]
-    header = ["model", "within ±1 std", "within ±2 std", "outcomes", "mean std"]
-    header = header[: len(frame.columns) + 1]
-    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(frame.columns) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    cells = pd.DataFrame(
+        {shown[c][0]: frame[c].map(shown[c][1].format) for c in frame.columns},
+        index=frame.index,
+    )
+    lines = [_md_table(cells, cell=str)]
     return "\n".join(
         [
             "## Calibration: predicted score ± predicted std against held-out outcomes",
