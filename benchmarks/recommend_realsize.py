@@ -143,7 +143,7 @@ FLAML = ("flaml_auto", "flaml_lgbm", "flaml_xgb", "flaml_rf", "flaml_et")
 FLAML_REFERENCE = "flaml_auto"
 DUMMY = "dummy"
 #: Cell columns holding whole numbers (written without decimals; read back as ints).
-WHOLE_COLUMNS = ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok")
+WHOLE_COLUMNS = ("rows", "n_rows", "features", "classes", "fold", "rank", "probes_ok", "raced_ok")
 TIE = 0.002
 
 

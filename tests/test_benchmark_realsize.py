@@ -222,6 +222,7 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     cells = _cells({("regression", "r1"): {"hgb": (0.5, np.nan), "top1": (0.6, 0.7)}})
     cells.loc[cells["method"] == "top1", "models"] = "key-a"
     cells.loc[cells["method"] == "top1", "rank"] = 1
+    cells.loc[cells["method"] == "top1", "raced_ok"] = 5
     bench.write_report(cells, pd.DataFrame({"dataset": ["r1"]}), {}, tmp_path, n_boot=20, seed=0)
     path = tmp_path / "ck" / "cells.jsonl"
     bench.append_checkpoint(path, {"dataset": "r1", "fold": 0, "method": "hgb", "score": 0.9})
@@ -234,6 +235,7 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     assert np.isnan(failed["score"]) and failed["status"] == "error" and failed["error"] == "boom"
     top1 = done[("r1", 1, "top1")]
     assert top1["rank"] == 1 and isinstance(top1["fold"], int) and top1["error"] == ""
+    assert top1["raced_ok"] == 5 and isinstance(top1["raced_ok"], int)
     assert "models" not in done[("r1", 0, "hgb")]  # a baseline's missing fields stay missing
     assert set(bench.read_checkpoint(path, "key-b")) == {("r1", 0, "hgb"), ("r1", 1, "hgb")}
     assert bench.import_cells(tmp_path / "cells.csv", path) == 0  # idempotent
