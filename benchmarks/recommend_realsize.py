@@ -247,7 +247,8 @@ def score(task: str, y_true: Any, y_pred: Any) -> float:
 def _as_text(X: Any) -> np.ndarray:
     """Categorical columns as strings (missing stays NaN), for the ordinal encoder."""
     frame = pd.DataFrame(X)
-    out = frame.astype(str).astype(object).to_numpy()
+    # A copy: under pandas 3's copy-on-write a one-column frame hands out a read-only view.
+    out = frame.astype(str).to_numpy(dtype=object, copy=True)
     out[frame.isna().to_numpy()] = np.nan
     return out
 

@@ -259,3 +259,21 @@ def test_calibration_counts_test_scores_within_the_predicted_std(bench, tmp_path
     assert "## Calibration at real size" in text
     assert "FAIL [regression] top1 zero-shot: ±1 std covers 50%, ±2 std 75% of 4" in text
     assert bench.calibration(cells.drop(columns=["predicted_score"])).empty  # older reports
+
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_baselines_fit_a_single_text_column_with_missing_values(bench, task):
+    # One str column is where pandas 3 handed the ordinal encoder's input out read-only
+    # (every baseline of geepack__muscatine failed with "assignment destination is read-only").
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "gender": pd.Series(rng.choice(["f", "m", None], 60), dtype="str"),
+            "age": rng.normal(size=60),
+        }
+    )
+    y = pd.Series(rng.integers(0, 2, 60) if task == "classification" else rng.normal(size=60))
+    method = "hgb_balanced" if task == "classification" else "ridge"
+    pred, _ = bench._run_baseline(method, task, [], X[:40], y[:40], X[40:], 0)
+    assert len(pred) == 20
