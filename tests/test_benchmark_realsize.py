@@ -261,7 +261,6 @@ def test_calibration_counts_test_scores_within_the_predicted_std(bench, tmp_path
     assert bench.calibration(cells.drop(columns=["predicted_score"])).empty  # older reports
 
 
-
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_baselines_fit_a_single_text_column_with_missing_values(bench, task):
     # One str column is where pandas 3 handed the ordinal encoder's input out read-only
