@@ -173,6 +173,9 @@ def race(
     table : DataFrame
         One row per item (:data:`TABLE_COLUMNS`, stage ``"race"``; ``folds`` counts
         the repetitions' folds too).
+    fold_scores : dict
+        Position in ``items`` -> its scores on every fold of all rows, repetitions
+        included, for the items that finished full cross-validation.
     """
     import dataclasses
     import time
@@ -192,7 +195,8 @@ def race(
     if cands:
         search.race(cands, keep_if_affordable=True)
     finished = [c for c in cands if c.complete(search.n, len(search.splits))]
-    repeats = repeat_full_cv(search, finished, random_state) if not dataset.splits else 0
+    measured = [_fold_values(c, metric) for c in finished]
+    repeats = repeat_full_cv(search, finished, random_state, measured) if not dataset.splits else 0
     repeated = {id(c) for c in finished}  # (candidates compare by identity here)
     best = race_order(search, cands)
     order = [next(i for i, c in enumerate(cands) if c is b) for b in best]
@@ -209,7 +213,50 @@ def race(
         },
         columns=TABLE_COLUMNS,
     )
-    return order, table
+    at = {id(c): i for i, c in enumerate(cands)}
+    return order, table, {at[id(c)]: f for c, f in zip(finished, measured) if f}
+
+
+def _fold_values(cand: Any, metric: str) -> list[float]:
+    """``cand``'s scores on the folds of all rows it finished."""
+    values = (record.get(metric) for record in cand.fold_records.values())
+    return [float(v) for v in values if v is not None and np.isfinite(v)]
+
+
+def measured_update(
+    predicted: float, predicted_std: float, fold_scores: list[float], fold_std: float
+) -> tuple[float, float]:
+    """The meta-model's ``predicted ± predicted_std`` for a configuration, updated with
+    what the race measured of it on the user's rows: its ``fold_scores`` (every fold of
+    every repetition), whose spread from fold to fold is ``fold_std``.
+
+    Precision-weighted, as a normal prior meets a normal measurement: the mean of the
+    fold scores counts with ``fold_std**2 / n_folds``, the prediction with
+    ``predicted_std**2``; where the meta-model gave no usable std, the measurement alone.
+    The std returned is that of one held-out fold's score like the race's (the posterior's
+    uncertainty plus a fold's own spread), so a test set of about that size lands within
+    ±1 and ±2 of it as often as the prediction promises. Returns ``(score, std)``.
+    """
+    m = float(np.mean(fold_scores))
+    measurement_var = fold_std**2 / len(fold_scores)
+    if not (np.isfinite(predicted) and np.isfinite(predicted_std) and predicted_std > 0):
+        return m, float(np.sqrt(measurement_var + fold_std**2))
+    prior_precision, measurement_precision = predicted_std**-2, 1.0 / measurement_var
+    var = 1.0 / (prior_precision + measurement_precision)
+    mean = var * (prior_precision * predicted + measurement_precision * m)
+    return float(mean), float(np.sqrt(var + fold_std**2))
+
+
+def pooled_fold_std(fold_scores: list[list[float]], floor: float) -> float:
+    """The spread of one fold's score around its configuration's mean, pooled over the
+    raced configurations (they share the folds); at least ``floor``: a handful of folds
+    can all score the same (every one perfect)."""
+    groups = [np.asarray(f, dtype=float) for f in fold_scores if len(f) >= 2]
+    dof = sum(len(g) - 1 for g in groups)
+    if dof == 0:
+        return float("nan")
+    ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
+    return max(float(np.sqrt(ss / dof)), floor)
 
 
 def race_order(search: Any, cands: list[Any]) -> list[Any]:
@@ -244,12 +291,18 @@ def race_order(search: Any, cands: list[Any]) -> list[Any]:
     return ahead + [c for c in ranked if id(c) not in mean]
 
 
-def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:
+def repeat_full_cv(
+    search: Any,
+    finished: list[Any],
+    random_state: int,
+    fold_scores: list[list[float]] | None = None,
+) -> int:
     """Cross-validate ``finished`` (candidates of ``search`` at full cross-validation)
     again on fresh splits while the time left is expected to take all of them (as
     ``Search._affordable``), at most :data:`RACE_REPEATS` - 1 times, and set each one's
     ``score`` to its mean over the repetitions that all of them finished. Returns how
-    many repetitions count."""
+    many repetitions count; ``fold_scores`` (one list per candidate of ``finished``), when
+    given, gets the fold scores of each repetition that counts."""
     from autometa._candidates import Candidate
     from autometa._search import AFFORD_MARGIN, Level
     from autometa.evaluate import make_splits
@@ -273,9 +326,11 @@ def repeat_full_cv(search: Any, finished: list[Any], random_state: int) -> int:
             again.evaluate(cand, level, again.left())
         if not all(c.complete(again.n, len(again.splits)) for c in fresh):
             break  # a repetition some did not finish would compare them unevenly
-        for history, cand, new in zip(scores, finished, fresh):
+        for j, (history, cand, new) in enumerate(zip(scores, finished, fresh)):
             history.append(new.score)
             cand.fits.extend(new.fits)  # the table's seconds count every repetition
+            if fold_scores is not None:
+                fold_scores[j] += _fold_values(new, search.metric)
         repeats += 1
     for cand, history in zip(finished, scores):
         cand.score = float(np.mean(history))

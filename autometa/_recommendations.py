@@ -46,9 +46,12 @@ class Recommendation:
         1 = the first to try.
     predicted_score : float
         Expected value of ``metric`` on the dataset (cross-validated), in the metric's
-        units.
+        units. For a configuration the probing race cross-validated on the dataset
+        (``recommend(..., probe=True)``), the meta-model's prediction updated with what
+        the race measured (precision-weighted; the measurement usually dominates).
     predicted_std : float
-        Its uncertainty (standard deviation, same units).
+        Its uncertainty (standard deviation, same units); after the race's measurement,
+        that of one held-out fold's score like the race's.
     predicted_normalised : float
         The meta-model's score: 1 = as good as the best of the portfolio, 0 = its median.
     predicted_fit_time : float

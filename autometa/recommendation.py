@@ -256,9 +256,10 @@ def _race(
         )
         table = pd.DataFrame(columns=_probing.TABLE_COLUMNS)
     else:
-        order, table = _probing.race(
+        order, table, fold_scores = _probing.race(
             raced, dataset, metric=metric, budget=budget, random_state=random_state
         )
+        items = _with_measurements(items, fold_scores)
         measured = int(table["score"].notna().sum())
         if measured < len(raced):
             notes.append(
@@ -270,6 +271,35 @@ def _race(
     # the items only move: their evidence does not depend on their place
     items = [dataclasses.replace(items[i], rank=r) for r, i in enumerate(order[:k], start=1)]
     return dataclasses.replace(ranking, picks=picks), items, table, notes
+
+
+#: The least fold-to-fold spread assumed of a raced configuration, as a share of the
+#: meta-model's typical predicted std: three folds can all score the same (all perfect).
+MIN_FOLD_STD_SHARE = 0.1
+
+
+def _with_measurements(
+    items: list[Recommendation], fold_scores: dict[int, list[float]]
+) -> list[Recommendation]:
+    """``items`` with the predicted score and std of each one the race took to full
+    cross-validation updated with its fold scores (:func:`autometa._probing.measured_update`;
+    the fold spread pooled over the raced ones)."""
+    if not fold_scores:
+        return items
+    stds = [items[i].predicted_std for i in fold_scores]
+    typical = float(np.nanmedian(stds)) if np.isfinite(stds).any() else 0.0
+    fold_std = _probing.pooled_fold_std(
+        list(fold_scores.values()), floor=MIN_FOLD_STD_SHARE * typical
+    )
+    if not np.isfinite(fold_std) or fold_std <= 0:
+        return items
+    out = list(items)
+    for i, scores in fold_scores.items():
+        score, std = _probing.measured_update(
+            items[i].predicted_score, items[i].predicted_std, scores, fold_std
+        )
+        out[i] = dataclasses.replace(items[i], predicted_score=score, predicted_std=std)
+    return out
 
 
 def _fitted_model(
@@ -405,8 +435,10 @@ def recommend(
         recommendations are raced on the dataset's own rows (all five to 3-fold
         cross-validation where the budget is expected to allow it, successive halving
         where not; the time left repeats the cross-validation on fresh splits) and
-        reordered by what they scored (the mean over the repetitions). Costs up to
-        ``probe_budget`` seconds; what was measured is in :attr:`Recommendations.probes`.
+        reordered by what they scored (the mean over the repetitions); the
+        ``predicted_score`` and ``predicted_std`` of those that finished are updated with
+        their fold scores. Costs up to ``probe_budget`` seconds; what was measured is in
+        :attr:`Recommendations.probes`.
     probe_budget : float, default=30
         Wall-clock seconds probing may take in all (the probe configurations at most half
         of it); fits that do not fit in it are stopped or skipped.

@@ -1088,14 +1088,15 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
 
 
 def _calibration_md(cells: pd.DataFrame) -> list[str]:
-    cal = calibration(cells)
+    cal = calibration(cells, methods=("top1", "top1_probe"))
     if cal.empty:
         return []
     lines = [
         "## Calibration at real size",
         "",
         "Each pick's `predicted_score ± predicted_std` (what `recommend` promises for the "
-        "training part's rows) against its score on the test fold. Issue 20's targets: "
+        "training part's rows; with probing, updated with what the race measured of the "
+        "pick) against its score on the test fold. Issue 20's targets: "
         + ", ".join(
             f"±{k} std covers {lo:.0%}-{hi:.0%}" for k, (lo, hi) in COVERAGE_TARGETS.items()
         )
@@ -1115,10 +1116,11 @@ def _calibration_md(cells: pd.DataFrame) -> list[str]:
     )
     lines += [_md_table(table), ""]
     (lo1, hi1), (lo2, _) = COVERAGE_TARGETS[1], COVERAGE_TARGETS[2]
-    for r in cal[cal["method"] == "top1"].itertuples():
+    names = {"top1": "top1 zero-shot", "top1_probe": "top1 with probing"}
+    for r in cal.itertuples():
         ok = lo1 <= r.within_1 <= hi1 and r.within_2 >= lo2
         lines.append(
-            f"- {'PASS' if ok else 'FAIL'} [{r.task}] top1 zero-shot: ±1 std covers "
+            f"- {'PASS' if ok else 'FAIL'} [{r.task}] {names[r.method]}: ±1 std covers "
             f"{r.within_1:.0%}, ±2 std {r.within_2:.0%} of {r.cells} test folds"
         )
     return lines + [""]

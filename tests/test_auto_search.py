@@ -215,7 +215,9 @@ def test_time_left_repeats_full_cross_validation_on_fresh_splits(monkeypatch):
         cand.status, cand.rows, cand.folds = "ok", self.n, len(self.splits)
         first_test = int(self.splits[0][1][0])
         cand.score = 0.5 + first_test / 1e4 + (0.1 if cand.source == "b" else 0.0)
-        cand.fold_records = {f: {"fit_time": 0.01, "predict_time": 0.0} for f in range(3)}
+        cand.fold_records = {
+            f: {"fit_time": 0.01, "predict_time": 0.0, "r2": cand.score} for f in range(3)
+        }
         cand.fits = [(800, 0.01)] * 3
         seen.setdefault(cand.source, []).append(cand.score)
 
@@ -225,10 +227,15 @@ def test_time_left_repeats_full_cross_validation_on_fresh_splits(monkeypatch):
     finished = [_candidate("a"), _candidate("b")]
     for cand in finished:
         search.evaluate(cand, Level(search.n, 5), 10.0)
-    assert repeat_full_cv(search, finished, random_state=0) == RACE_REPEATS - 1
-    for cand in finished:  # the mean over the first split and every repetition's
+    fold_scores = [[], []]
+    assert repeat_full_cv(search, finished, random_state=0, fold_scores=fold_scores) == (
+        RACE_REPEATS - 1
+    )
+    for cand, folds in zip(finished, fold_scores):  # the mean over every repetition's
         assert len(seen[cand.source]) == RACE_REPEATS
         assert cand.score == pytest.approx(np.mean(seen[cand.source]))
+        # each repetition's three folds (the first split's are the caller's)
+        assert folds == [s for s in seen[cand.source][1:] for _ in range(3)]
     assert len({round(s, 6) for s in seen["a"]}) > 1  # fresh splits each time
     # no time for all of them: no repetition, scores as measured
     slow = [_candidate("a", score=0.7), _candidate("b", score=0.6)]

@@ -354,10 +354,69 @@ def test_a_race_failure_leaves_the_failed_recommendation_after_the_measured_ones
         )
         for i, c in enumerate([bad, good])
     ]
-    order, table = race(items, dataset, metric="balanced_accuracy", budget=30, random_state=0)
+    order, table, fold_scores = race(
+        items, dataset, metric="balanced_accuracy", budget=30, random_state=0
+    )
     assert order == [1, 0]
     assert table.loc[0, "status"] == "error" and np.isnan(table.loc[0, "score"])
     assert table.loc[1, "score"] > 0.9
+    # the fold scores of the one that finished, repetitions included; none of the failed one
+    assert list(fold_scores) == [1] and len(fold_scores[1]) == table.loc[1, "folds"]
+    assert np.mean(fold_scores[1]) == pytest.approx(table.loc[1, "score"])
+
+
+def test_a_measurement_updates_the_prediction_by_precision():
+    from autometa._probing import measured_update
+
+    folds = [0.60, 0.62, 0.58]
+    # a vague prediction: the measurement decides; the std is one fold's spread and the
+    # posterior's (0.02**2 / 3 + 0.02**2 -> 0.0231)
+    score, std = measured_update(0.90, 1.0, folds, fold_std=0.02)
+    assert score == pytest.approx(0.60, abs=1e-3)
+    assert std == pytest.approx(np.sqrt(0.02**2 / 3 + 0.02**2), rel=1e-3)
+    # as sure as the measurement: halfway
+    score, _ = measured_update(0.70, 0.02 / np.sqrt(3), folds, fold_std=0.02)
+    assert score == pytest.approx(0.65)
+    # no usable prediction: the measurement alone
+    for std_in in (np.nan, 0.0):
+        assert measured_update(0.9, std_in, folds, 0.02)[0] == pytest.approx(0.60)
+    # more folds measured: nearer the measurement, never narrower than one fold's spread
+    few = measured_update(0.70, 0.05, folds, fold_std=0.02)
+    many = measured_update(0.70, 0.05, folds * 4, fold_std=0.02)
+    assert abs(many[0] - 0.60) < abs(few[0] - 0.60) and 0.02 < many[1] < few[1]
+
+
+def test_the_fold_spread_is_pooled_over_the_raced_configurations():
+    from autometa._probing import pooled_fold_std
+
+    # deviations from each one's own mean: (+-0.01, 0) and (+-0.03, 0): 4 dof
+    got = pooled_fold_std([[0.71, 0.70, 0.69], [0.53, 0.50, 0.47]], floor=0.0)
+    assert got == pytest.approx(np.sqrt((2 * 0.01**2 + 2 * 0.03**2) / 4))
+    assert pooled_fold_std([[1.0, 1.0, 1.0], [1.0, 1.0]], floor=0.004) == 0.004  # all perfect
+    assert np.isnan(pooled_fold_std([[0.7]], floor=0.01))  # one fold: nothing to pool
+
+
+def test_the_race_measurement_updates_the_raced_recommendations(frame, space_two_kinds):
+    plain = autometa.recommend(frame, target="y", k=5, kb=space_two_kinds, model="knn")
+    recs = autometa.recommend(
+        frame, target="y", k=5, kb=space_two_kinds, model="knn", probe=True, probe_budget=30
+    )
+    race = recs.probes[recs.probes["stage"] == "race"].set_index("config_id")
+    before = {r.config_id: r for r in plain}
+    full = race["folds"] == race["folds"].max()
+    assert full.sum() >= 2
+    stds = []
+    for rec in recs:
+        if not full.get(rec.config_id, False):
+            continue
+        prior, measured = before[rec.config_id].predicted_score, race.loc[rec.config_id, "score"]
+        # between the prediction and the measurement, much nearer the measurement
+        assert min(prior, measured) - 1e-9 <= rec.predicted_score <= max(prior, measured) + 1e-9
+        assert abs(rec.predicted_score - measured) <= 0.5 * abs(prior - measured) + 1e-9
+        assert rec.predicted_std != before[rec.config_id].predicted_std
+        stds.append(rec.predicted_std)
+    # one held-out fold's spread, pooled over the raced ones, is most of every std
+    assert 0 < min(stds) and max(stds) < 1.5 * min(stds)
 
 
 def test_probes_written_before_the_race_read_back(frame, space_two_kinds):
