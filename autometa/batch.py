@@ -198,6 +198,7 @@ def run(
     retry: Iterable[str] = (),
     progress: bool = True,
     include_balanced: bool = False,
+    include_library: bool = False,
 ) -> BatchSummary:
     """Evaluate the portfolio on every dataset of ``suite`` into the KB at ``kb_dir``.
 
@@ -237,6 +238,10 @@ def run(
     include_balanced : also evaluate the class-weighted default of every classifier with a
         ``class_weight`` (:func:`autometa.space.balanced_defaults`), after the ``configs``
         of the portfolio, which stay the same. Pass it again when resuming or extending.
+    include_library : also evaluate scikit-learn's own regression defaults of the forests
+        and gradient boosting on ordinal codes (:func:`autometa.space.library_defaults`),
+        after the ``configs`` of the portfolio, which stay the same. Pass it again when
+        resuming or extending.
     retry : statuses (of :data:`autometa.kb.STATUSES`, e.g. ``("error", "timeout")``) whose
         evaluations are run again, for instance after a bug fix or with a longer
         ``time_limit``; the new result replaces the old one (fold by fold). By default a
@@ -285,6 +290,7 @@ def run(
         include_optional=include_optional,
         retry=retry,
         include_balanced=include_balanced,
+        include_library=include_library,
     )
     with writer_lock(kb_dir, timeout=0, purpose="batch"):
         return _run_locked(
@@ -301,10 +307,13 @@ def run(
 
 
 def _top_and_defaults(portfolio: list[dict], scores: pd.Series, top: int, task: str) -> list[dict]:
-    """The algorithm defaults (the class-weighted ones too, where the portfolio has them)
-    and the ``top`` best-scoring configurations of the portfolio."""
+    """The algorithm defaults (the class-weighted and the library ones too, where the
+    portfolio has them) and the ``top`` best-scoring configurations of the portfolio."""
     best = set(scores.dropna().sort_values(ascending=False, kind="stable").index[:top])
-    defaults = {space.config_id(c) for c in space.defaults(task) + space.balanced_defaults(task)}
+    every_default = (
+        space.defaults(task) + space.balanced_defaults(task) + space.library_defaults(task)
+    )
+    defaults = {space.config_id(c) for c in every_default}
     return [c for c in portfolio if space.config_id(c) in best | defaults]
 
 
@@ -323,6 +332,7 @@ class _Settings:
     include_optional: bool
     retry: tuple[str, ...] = ()
     include_balanced: bool = False
+    include_library: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,6 +379,7 @@ def _run_locked(
             settings.random_state,
             include_optional=settings.include_optional,
             include_balanced=settings.include_balanced,
+            include_library=settings.include_library,
         )
         for task in tasks
     }

@@ -173,6 +173,12 @@ def batch(
         help="Also evaluate the class-weighted (class_weight='balanced') default of every "
         "classifier that has one; pass it again to resume.",
     ),
+    include_library: bool = typer.Option(
+        False,
+        "--include-library",
+        help="Also evaluate scikit-learn's own regression defaults of the forests and "
+        "gradient boosting on ordinal codes; pass it again to resume.",
+    ),
     retry: list[str] = typer.Option(
         [],
         "--retry",
@@ -203,6 +209,7 @@ def batch(
         include_optional=include_optional,
         retry=tuple(retry),
         include_balanced=include_balanced,
+        include_library=include_library,
     )
     console.print(f"{summary.n_evaluations} evaluations in {summary.seconds:.0f} s into {kb}")
 

@@ -66,6 +66,7 @@ __all__ = [  # noqa: RUF022
     "algorithm_names",
     "validate",
     "balanced_defaults",
+    "library_defaults",
     "defaults",
     "STUDY_ALGORITHMS_ATTR",
     "study_algorithms",
@@ -278,6 +279,47 @@ def balanced_defaults(task: str) -> list[dict[str, Any]]:
     return weighted
 
 
+#: scikit-learn's own defaults for the regression forests where the space's defaults differ
+#: (every feature at each split, leaves of one row; bootstrapping only for the random
+#: forest), with ordinal codes: a category keeps its own code however many there are.
+_LIBRARY_FOREST_PARAMS = {
+    "random_forest": {"max_features": 1.0, "min_samples_leaf": 1, "bootstrap": True},
+    "extra_trees": {"max_features": 1.0, "min_samples_leaf": 1, "bootstrap": False},
+}
+
+
+def library_defaults(task: str) -> list[dict[str, Any]]:
+    """The regression forests and gradient boosting as scikit-learn builds them by default,
+    on ordinal codes (none for classification).
+
+    The space's defaults are tuned to small tables (a random forest draws 30 % of the
+    features at each split) and one-hot encode, merging rare categories; on large tables
+    with little noise scikit-learn's regression defaults (every feature, leaves of one
+    row) and a code per category win, which the seeded portfolio does not hold.
+    :func:`portfolio` appends these when asked (``include_library=True``).
+
+    Examples
+    --------
+    >>> [(c["algorithm"], c["encoding"]) for c in library_defaults("regression")][:1]
+    [('random_forest', 'ordinal')]
+    >>> library_defaults("classification")
+    []
+    """
+    if check_task(task) != "regression":
+        return []
+    configs = []
+    for config in defaults(task):
+        algorithm = get_algorithm(task, config["algorithm"])
+        if algorithm.name in _LIBRARY_FOREST_PARAMS:
+            params = {**config["params"], **_LIBRARY_FOREST_PARAMS[algorithm.name]}
+        elif algorithm.name == "hist_gradient_boosting":
+            params = config["params"]
+        else:
+            continue
+        configs.append(_config(task, algorithm, params, encoding="ordinal"))
+    return configs
+
+
 #: Optuna study user attribute: the algorithm names the study's trials draw from
 #: (:func:`suggest`'s ``algorithms``), set once when :func:`autometa.tune` or
 #: :func:`autometa.warm_start` starts the study. Optuna allows one set of choices per
@@ -399,12 +441,15 @@ def portfolio(
     random_state: int = 0,
     include_optional: bool = False,
     include_balanced: bool = False,
+    include_library: bool = False,
 ) -> list[dict[str, Any]]:
     """The batch portfolio: all algorithm defaults, then seeded samples, ``n`` distinct configs.
 
     With ``include_balanced``, the class-weighted defaults (:func:`balanced_defaults`) follow
-    the ``n`` configs, which stay the same; with ``include_optional``, the defaults of the
-    optional algorithms (e.g. ``"fewshot"`` where PyTorch is installed) after them.
+    the ``n`` configs, which stay the same; with ``include_library``, scikit-learn's
+    regression defaults (:func:`library_defaults`) after them; with ``include_optional``,
+    the defaults of the optional algorithms (e.g. ``"fewshot"`` where PyTorch is installed)
+    last.
     """
     configs = {config_id(c): c for c in defaults(task)}
     extra = sample(task, 2 * n, random_state=random_state)
@@ -415,6 +460,8 @@ def portfolio(
     chosen = list(configs.values())[:n]
     if include_balanced:
         chosen += [c for c in balanced_defaults(task) if config_id(c) not in configs]
+    if include_library:
+        chosen += [c for c in library_defaults(task) if config_id(c) not in configs]
     if include_optional:
         chosen += [c for c in defaults(task, include_optional=True) if _is_optional(c)]
     return chosen

@@ -18,12 +18,14 @@ import pandas as pd
 
 from autometa import KnowledgeBase, batch
 
+TASKS = ("classification", "regression")
 
-def sources_by_size(kb: KnowledgeBase, min_rows: int) -> list[str]:
-    """Sources of datasets with more than ``min_rows`` rows, smallest first, the two tasks
-    alternating so that both progress from the start."""
+
+def sources_by_size(kb: KnowledgeBase, min_rows: int, tasks=TASKS) -> list[str]:
+    """Sources of datasets with more than ``min_rows`` rows, smallest first, the tasks
+    alternating so that each progresses from the start."""
     per_task = []
-    for task in ("classification", "regression"):
+    for task in tasks:
         datasets = kb.datasets(task)
         datasets = datasets[
             ~datasets["dataset"].str.contains("~", regex=False)
@@ -51,8 +53,14 @@ def main() -> None:
         action="store_true",
         help="also the class-weighted defaults (evaluated like the other defaults)",
     )
+    parser.add_argument(
+        "--include-library",
+        action="store_true",
+        help="also scikit-learn's regression defaults (evaluated like the other defaults)",
+    )
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     args = parser.parse_args()
-    sources = sources_by_size(KnowledgeBase.load(args.kb), args.base_rows)
+    sources = sources_by_size(KnowledgeBase.load(args.kb), args.base_rows, args.tasks)
     print(f"{len(sources)} datasets with more than {args.base_rows} rows", flush=True)
     batch.run(
         sources,
@@ -65,6 +73,8 @@ def main() -> None:
         time_limit=args.time_limit,
         retry=tuple(args.retry),
         include_balanced=args.include_balanced,
+        include_library=args.include_library,
+        tasks=tuple(args.tasks),
     )
 
 
