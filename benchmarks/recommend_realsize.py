@@ -612,8 +612,26 @@ def checkpoint_path(args: argparse.Namespace) -> Path:
 PICKS_VERSION = 3
 
 
+def task_fingerprint(kb, task: str) -> str:
+    """A hash of what the knowledge base holds for ``task`` (its configurations, datasets,
+    meta-features and results at every size), all a task's meta-models are fitted on: adding
+    regression configurations leaves the classification cells valid."""
+    from autometa.kb._schema import canonical_json
+
+    h = hashlib.sha256(canonical_json(kb.configs(task)).encode())
+    h.update(canonical_json(kb.info.get("metrics", {})).encode())
+    tables = (kb.datasets(task), kb.metafeatures(task), kb.results(task, fidelity="all"))
+    for table in tables:
+        table = table.reset_index(drop=table.index.name is None or table.index.name in table)
+        table = table.reindex(columns=sorted(table.columns))
+        h.update(canonical_json(list(table.columns)).encode())
+        h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def meta_model_key(seed: int, kb_fingerprint: str) -> str:
-    """Hash of the KB and the meta-models' parameters behind our methods' cells.
+    """Hash of the task's KB (:func:`task_fingerprint`) and the meta-models' parameters
+    behind our methods' cells.
 
     Baseline cells stay valid when the KB or the default meta-model changes; ours do not, so
     their records carry this key and a record with another key is run again.
@@ -629,9 +647,10 @@ def meta_model_key(seed: int, kb_fingerprint: str) -> str:
 
 
 def read_checkpoint(
-    path: Path, models_key: str | None = None
+    path: Path, models_key: Mapping[str, str] | None = None
 ) -> dict[tuple[str, int, str], dict[str, Any]]:
-    """Finished cells by (dataset, fold, method); ours only where made by ``models_key``."""
+    """Finished cells by (dataset, fold, method); ours only where made by the models key of
+    their task (``models_key[task]``)."""
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -639,8 +658,11 @@ def read_checkpoint(
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a line cut by a kill: that cell runs again
                 continue
-            stale = rec["method"] in OURS and rec.get("models") != models_key
-            if models_key is not None and stale:
+            if models_key is not None and rec["method"] in OURS:
+                stale = rec.get("models") != models_key.get(rec.get("task"))
+            else:
+                stale = False
+            if stale:
                 continue
             done[(rec["dataset"], int(rec["fold"]), rec["method"])] = rec
     return done
@@ -1219,7 +1241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.import_cells is not None:
         added = import_cells(args.import_cells, checkpoint)
         print(f"imported {added} cells from {args.import_cells} into {checkpoint}", file=sys.stderr)
-    models_key = meta_model_key(args.seed, kb.fingerprint())
+    models_key = {t: meta_model_key(args.seed, task_fingerprint(kb, t)) for t in args.tasks}
     done = read_checkpoint(checkpoint, models_key)
     resumed = len(done)
     selected = {
@@ -1303,7 +1325,7 @@ def main(argv: list[str] | None = None) -> int:
                     out = isolated(lambda m=method, f=fold, c=ctx: run_cell(m, c, f, args), timeout)
                 record = {**about, "fold": fold, "method": method, "score": np.nan, **out}
                 if method in OURS:
-                    record["models"] = models_key
+                    record["models"] = models_key[task]
                 append_checkpoint(checkpoint, record)
                 done[(row.name, fold, method)] = record
                 bar.update()

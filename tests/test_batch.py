@@ -374,3 +374,31 @@ def test_include_balanced_appends_the_class_weighted_defaults(tmp_path):
     assert (
         kb.performance("classification", "balanced_accuracy")[sorted(balanced)].notna().all().all()
     )
+
+
+def test_include_library_appends_scikit_learns_regression_defaults(tmp_path):
+    """``include_library``: the library defaults run after the portfolio, count among the
+    defaults a larger fidelity always evaluates, and leave classification alone."""
+    from autometa import space
+
+    suite = _write_suite(tmp_path / "suite", n_datasets=2)
+    kb_dir = tmp_path / "kb"
+    _run(f"dir:{suite}", kb_dir, configs=2, n_jobs=1, max_rows=40)
+    extended = _run(f"dir:{suite}", kb_dir, configs=2, n_jobs=1, max_rows=40, include_library=True)
+    library = {space.config_id(c) for c in space.library_defaults("regression")}
+    assert extended.n_evaluations == len(library)
+    kb = KnowledgeBase.load(kb_dir)
+    assert library <= set(kb.configs("regression"))
+    assert len(kb.configs("classification")) == 2  # a toy suite of one table per task
+    larger = _run(
+        f"dir:{suite}",
+        kb_dir,
+        configs=2,
+        n_jobs=1,
+        max_rows=None,
+        top_configs=1,
+        include_library=True,
+    )
+    assert larger.n_evaluations > 0
+    largest = KnowledgeBase.load(kb_dir).performance("regression", "r2", fidelity="largest")
+    assert largest[sorted(library)].notna().all().all()

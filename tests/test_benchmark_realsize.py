@@ -206,16 +206,34 @@ def test_checkpoint_reruns_our_cells_after_the_kb_or_meta_model_changes(bench, t
     assert key != bench.meta_model_key(0, "kb-b")  # another KB
     assert key != bench.meta_model_key(1, "kb-a")  # another seed: other meta-model params
     records = [
-        {"dataset": "d", "fold": 0, "method": "hgb"},
-        {"dataset": "d", "fold": 0, "method": "top1", "models": key},
-        {"dataset": "d", "fold": 1, "method": "top1", "models": "stale"},
-        {"dataset": "d", "fold": 2, "method": "best_of_5"},  # written before the key existed
+        {"task": "classification", "dataset": "d", "fold": 0, "method": "hgb"},
+        {"task": "classification", "dataset": "d", "fold": 0, "method": "top1", "models": key},
+        {"task": "classification", "dataset": "d", "fold": 1, "method": "top1", "models": "old"},
+        {"task": "classification", "dataset": "d", "fold": 2, "method": "best_of_5"},  # no key
+        {"task": "regression", "dataset": "r", "fold": 0, "method": "top1", "models": "reg"},
+        {"task": "regression", "dataset": "r", "fold": 1, "method": "top1", "models": key},
     ]
     path = tmp_path / "cells.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    done = bench.read_checkpoint(path, key)
-    assert set(done) == {("d", 0, "hgb"), ("d", 0, "top1")}
-    assert len(bench.read_checkpoint(path)) == 4  # without a key: every finished cell
+    done = bench.read_checkpoint(path, {"classification": key, "regression": "reg"})
+    assert set(done) == {("d", 0, "hgb"), ("d", 0, "top1"), ("r", 0, "top1")}
+    assert len(bench.read_checkpoint(path)) == 6  # without a key: every finished cell
+
+
+def test_a_tasks_cells_stay_valid_when_only_the_other_task_changes(bench):
+    from autometa.kb import KnowledgeBase, default_kb_path
+
+    if not (default_kb_path() / "kb.json").exists():
+        pytest.skip("no shipped knowledge base")
+    kb = KnowledgeBase.load(default_kb_path())
+    regression_config = next(iter(kb.configs("regression")))
+    changed = kb.without_results([regression_config])
+    assert bench.task_fingerprint(changed, "classification") == bench.task_fingerprint(
+        kb, "classification"
+    )
+    assert bench.task_fingerprint(changed, "regression") != bench.task_fingerprint(
+        kb, "regression"
+    )
 
 
 def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path):
@@ -228,7 +246,7 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     bench.append_checkpoint(path, {"dataset": "r1", "fold": 0, "method": "hgb", "score": 0.9})
 
     assert bench.import_cells(tmp_path / "cells.csv", path) == 3  # the held cell is kept
-    done = bench.read_checkpoint(path, "key-a")
+    done = bench.read_checkpoint(path, {"regression": "key-a"})
     assert set(done) == {("r1", f, m) for f in (0, 1) for m in ("hgb", "top1")}
     assert done[("r1", 0, "hgb")]["score"] == 0.9
     failed = done[("r1", 1, "hgb")]
@@ -237,7 +255,7 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     assert top1["rank"] == 1 and isinstance(top1["fold"], int) and top1["error"] == ""
     assert top1["raced_ok"] == 5 and isinstance(top1["raced_ok"], int)
     assert "models" not in done[("r1", 0, "hgb")]  # a baseline's missing fields stay missing
-    assert set(bench.read_checkpoint(path, "key-b")) == {("r1", 0, "hgb"), ("r1", 1, "hgb")}
+    assert set(bench.read_checkpoint(path, {"regression": "key-b"})) == {("r1", 0, "hgb"), ("r1", 1, "hgb")}
     assert bench.import_cells(tmp_path / "cells.csv", path) == 0  # idempotent
     with pytest.raises(FileNotFoundError, match="--import-cells"):
         bench.import_cells(tmp_path / "nope.csv", path)
