@@ -70,15 +70,17 @@ large boosted ensembles -- ``flaml_xgb`` took 47 s per fold on 750 training rows
 ``529_pollen`` -- and best-of-5's 16 fits on the biggest tables; about a minute per table
 fits the held-out meta-models). The smoke run took 5 minutes (64 cells, 2 tables). The
 committed report (``--n-datasets 20 --max-rows 5000 --probe-budget 20``, 40 tables, 2,900
-cells) is 2.9 hours of cell time; one process per task (``--tasks classification`` and
-``--tasks regression``, each with its own ``--checkpoints`` copy, the new lines of both
-appended to one checkpoint afterwards) halves the wall time on two cores.
+cells) is 2.9 hours of cell time; ``--n-jobs 2`` (two cells at once, each in its own
+process, one checkpoint) halves the wall time on two cores. Keep ``--n-jobs`` at most the
+cores and the machine otherwise quiet: the probing race's budget is wall time.
 Interrupted, the same command resumes: every finished (dataset, fold, method) cell is
 appended to a JSON-lines checkpoint
 ``benchmarks/results/.checkpoints/recommend_realsize_<key>.jsonl`` (the key hashes the
 arguments that change results, so a different ``--n-datasets`` or ``--tasks`` reuses the
-cells it shares) and skipped on rerun. Our methods' cells also record a hash of the KB and
-the meta-models' parameters: after either changes, only they run again; fitted meta-models are cached beside it. A rerun of
+cells it shares) and skipped on rerun. Our methods' cells also record a hash of their task's
+part of the KB and the meta-models' parameters: after either changes, only they run again
+(a change to the regression part leaves the classification cells); fitted meta-models are
+cached beside it. A rerun of
 a finished command only rewrites the report. ``--report-only`` writes the report from the
 checkpoint without running anything. The checkpoint is not committed; where it is gone,
 ``--import-cells benchmarks/results/recommend_realsize/cells.csv`` (with the committed
@@ -103,11 +105,12 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -549,38 +552,80 @@ def _cell_child(connection, fn: Callable[[], dict], parent_pid: int) -> None:
     connection.close()
 
 
-def isolated(fn: Callable[[], dict], timeout: float | None) -> dict[str, Any]:
-    """``fn()`` in a forked child process, stopped after ``timeout`` seconds. Not a daemon
+class _IsolatedCell:
+    """One cell's forked child process and the pipe its result comes back on. Not a daemon
     process: probing starts processes of its own."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_cell_child, args=(sender, fn, os.getpid()))
-    start = time.perf_counter()
-    process.start()
-    try:  # also here: the group must exist before a kill, whichever side runs first
-        os.setpgid(process.pid, process.pid)
-    except OSError:
-        pass
-    sender.close()
-    try:
-        if receiver.poll(timeout):
-            out = receiver.recv()
-        else:
-            out = {"status": "timeout", "error": f"cell time limit of {timeout:g} s exceeded"}
-    except (EOFError, OSError):
-        process.join(1)
-        out = {"status": "error", "error": f"cell process died (exit code {process.exitcode})"}
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
+
+    def __init__(self, fn: Callable[[], dict]) -> None:
+        context = multiprocessing.get_context("fork")
+        self.receiver, sender = context.Pipe(duplex=False)
+        self.process = context.Process(target=_cell_child, args=(sender, fn, os.getpid()))
+        self.started = time.perf_counter()
+        self.process.start()
+        try:  # also here: the group must exist before a kill, whichever side runs first
+            os.setpgid(self.process.pid, self.process.pid)
         except OSError:
             pass
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        receiver.close()
-    out.setdefault("seconds", time.perf_counter() - start)
+        sender.close()
+
+    def finish(self, timeout: float | None) -> dict[str, Any]:
+        """The child's result once its pipe is readable (a dead child's too), or a timeout
+        where it is not; then its whole process group is stopped."""
+        try:
+            if self.receiver.poll(0):
+                out = self.receiver.recv()
+            else:
+                out = {"status": "timeout", "error": f"cell time limit of {timeout:g} s exceeded"}
+        except (EOFError, OSError):
+            self.process.join(1)
+            exit_code = self.process.exitcode
+            out = {"status": "error", "error": f"cell process died (exit code {exit_code})"}
+        finally:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self.receiver.close()
+        out.setdefault("seconds", time.perf_counter() - self.started)
+        return out
+
+
+def isolated_all(
+    jobs: Iterable[tuple[Any, Callable[[], dict]]], timeout: float | None, n_jobs: int = 1
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """``(key, fn())`` for each of ``jobs``, every ``fn`` in a forked child process stopped
+    after ``timeout`` seconds, at most ``n_jobs`` at once, in the order they finish.
+
+    The children are forked from this (single-threaded) process, which only waits on their
+    pipes: a cell's time limit and a probing race's budget are wall time, so ``n_jobs``
+    should not exceed the cores."""
+    queue = list(jobs)
+    running: dict[Any, tuple[Any, _IsolatedCell]] = {}
+    while queue or running:
+        while queue and len(running) < n_jobs:
+            key, fn = queue.pop(0)
+            cell = _IsolatedCell(fn)
+            running[cell.receiver] = (key, cell)
+        wait = None
+        if timeout is not None:
+            now = time.perf_counter()
+            wait = max(0.0, min(c.started + timeout - now for _, c in running.values()))
+        ready = set(multiprocessing.connection.wait(list(running), timeout=wait))
+        now = time.perf_counter()
+        for receiver, (key, cell) in list(running.items()):
+            late = timeout is not None and now - cell.started >= timeout
+            if receiver in ready or late:
+                del running[receiver]
+                yield key, cell.finish(timeout)
+
+
+def isolated(fn: Callable[[], dict], timeout: float | None) -> dict[str, Any]:
+    """``fn()`` in a forked child process, stopped after ``timeout`` seconds."""
+    ((_, out),) = isolated_all([(None, fn)], timeout)
     return out
 
 
@@ -1206,6 +1251,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds one (dataset, fold, method) cell may take, 0 for no "
         "limit (a cell past it is reported as a timeout)",
     )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="cells run at once (each in its own process, written to the one checkpoint); "
+        "at most the cores: the probing race's budget is wall time",
+    )
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--kb", default=None, help="knowledge-base directory (default: shipped)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -1225,6 +1277,8 @@ def main(argv: list[str] | None = None) -> int:
         help="write the report from the checkpoint; run nothing",
     )
     args = parser.parse_args(argv)
+    if args.n_jobs < 1:
+        parser.error(f"--n-jobs must be at least 1, got {args.n_jobs}")
 
     from tqdm import tqdm
 
@@ -1271,6 +1325,15 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(
         total=total, initial=total - todo, unit="cell", disable=args.report_only or todo == 0
     )
+
+    def record_cell(about: dict[str, Any], fold: int, method: str, out: dict) -> None:
+        record = {**about, "fold": fold, "method": method, "score": np.nan, **out}
+        if method in OURS:
+            record["models"] = models_key[about["task"]]
+        append_checkpoint(checkpoint, record)
+        done[(about["dataset"], fold, method)] = record
+        bar.update()
+
     for task in args.tasks:
         metric = DEFAULT_METRIC[task]
         for row in selected[task].itertuples():
@@ -1314,21 +1377,20 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for name in ("default", "sbs")
                 }
-            for fold, method in pending:
-                bar.set_description(f"{row.name} fold {fold} {method}")
-                if method == DUMMY:
-                    try:
-                        out = run_cell(method, ctx, fold, args)
-                    except Exception as exc:  # noqa: BLE001
-                        out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-                else:
-                    out = isolated(lambda m=method, f=fold, c=ctx: run_cell(m, c, f, args), timeout)
-                record = {**about, "fold": fold, "method": method, "score": np.nan, **out}
-                if method in OURS:
-                    record["models"] = models_key[task]
-                append_checkpoint(checkpoint, record)
-                done[(row.name, fold, method)] = record
-                bar.update()
+            for fold in [f for f, m in pending if m == DUMMY]:  # quick, and in this process
+                try:
+                    out = run_cell(DUMMY, ctx, fold, args)
+                except Exception as exc:  # noqa: BLE001
+                    out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+                record_cell(about, fold, DUMMY, out)
+            bar.set_description(f"{row.name}: {args.n_jobs} cell(s) at a time")
+            jobs = [
+                ((f, m), lambda m=m, f=f, c=ctx: run_cell(m, c, f, args))
+                for f, m in pending
+                if m != DUMMY
+            ]
+            for (fold, method), out in isolated_all(jobs, timeout, args.n_jobs):
+                record_cell(about, fold, method, out)
     bar.close()
 
     names = {(t, n) for t in args.tasks for n in selected[t]["name"]}

@@ -231,9 +231,7 @@ def test_a_tasks_cells_stay_valid_when_only_the_other_task_changes(bench):
     assert bench.task_fingerprint(changed, "classification") == bench.task_fingerprint(
         kb, "classification"
     )
-    assert bench.task_fingerprint(changed, "regression") != bench.task_fingerprint(
-        kb, "regression"
-    )
+    assert bench.task_fingerprint(changed, "regression") != bench.task_fingerprint(kb, "regression")
 
 
 def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path):
@@ -255,7 +253,10 @@ def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path)
     assert top1["rank"] == 1 and isinstance(top1["fold"], int) and top1["error"] == ""
     assert top1["raced_ok"] == 5 and isinstance(top1["raced_ok"], int)
     assert "models" not in done[("r1", 0, "hgb")]  # a baseline's missing fields stay missing
-    assert set(bench.read_checkpoint(path, {"regression": "key-b"})) == {("r1", 0, "hgb"), ("r1", 1, "hgb")}
+    assert set(bench.read_checkpoint(path, {"regression": "key-b"})) == {
+        ("r1", 0, "hgb"),
+        ("r1", 1, "hgb"),
+    }
     assert bench.import_cells(tmp_path / "cells.csv", path) == 0  # idempotent
     with pytest.raises(FileNotFoundError, match="--import-cells"):
         bench.import_cells(tmp_path / "nope.csv", path)
@@ -294,3 +295,39 @@ def test_baselines_fit_a_single_text_column_with_missing_values(bench, task):
     method = "hgb_balanced" if task == "classification" else "ridge"
     pred, _ = bench._run_baseline(method, task, [], X[:40], y[:40], X[40:], 0)
     assert len(pred) == 20
+
+
+def _timed(seconds):
+    import time
+
+    def job():
+        start = time.time()
+        time.sleep(seconds)
+        return {"status": "ok", "start": start, "end": time.time()}
+
+    return job
+
+
+def _dies():
+    import os
+
+    os._exit(3)
+
+
+def test_isolated_all_runs_n_jobs_cells_at_once(bench):
+    for n_jobs, overlap in ((1, False), (2, True)):
+        out = dict(bench.isolated_all([("a", _timed(0.4)), ("b", _timed(0.4))], 30, n_jobs))
+        assert set(out) == {"a", "b"} and all(o["status"] == "ok" for o in out.values())
+        first, second = sorted(out.values(), key=lambda o: o["start"])
+        assert (second["start"] < first["end"]) is overlap
+
+
+def test_isolated_all_stops_a_late_cell_and_reports_a_dead_one(bench):
+    jobs = [("slow", _timed(60)), ("quick", _timed(0)), ("dead", _dies)]
+    finished = list(bench.isolated_all(jobs, 5.0, n_jobs=3))  # a child takes ~1 s to start
+    out = dict(finished)
+    assert [key for key, _ in finished][-1] == "slow"  # in the order they finish
+    assert out["slow"]["status"] == "timeout" and out["slow"]["seconds"] < 30
+    assert out["quick"]["status"] == "ok"
+    assert out["dead"]["status"] == "error" and "exit code 3" in out["dead"]["error"]
+    assert bench.isolated(_timed(0), None)["status"] == "ok"
