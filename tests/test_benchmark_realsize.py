@@ -331,3 +331,9 @@ def test_isolated_all_stops_a_late_cell_and_reports_a_dead_one(bench):
     assert out["quick"]["status"] == "ok"
     assert out["dead"]["status"] == "error" and "exit code 3" in out["dead"]["error"]
     assert bench.isolated(_timed(0), None)["status"] == "ok"
+
+
+def test_n_jobs_must_be_positive(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--n-jobs", "0", "--report-only"])
+    assert "--n-jobs must be at least 1, got 0" in capsys.readouterr().err
