@@ -623,12 +623,6 @@ def isolated_all(
                 yield key, cell.finish(timeout)
 
 
-def isolated(fn: Callable[[], dict], timeout: float | None) -> dict[str, Any]:
-    """``fn()`` in a forked child process, stopped after ``timeout`` seconds."""
-    ((_, out),) = isolated_all([(None, fn)], timeout)
-    return out
-
-
 # --------------------------------------------------------------------------------------
 # checkpoint
 # --------------------------------------------------------------------------------------
@@ -703,11 +697,8 @@ def read_checkpoint(
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a line cut by a kill: that cell runs again
                 continue
-            if models_key is not None and rec["method"] in OURS:
-                stale = rec.get("models") != models_key.get(rec.get("task"))
-            else:
-                stale = False
-            if stale:
+            ours = models_key is not None and rec["method"] in OURS
+            if ours and rec.get("models") != models_key.get(rec.get("task")):
                 continue
             done[(rec["dataset"], int(rec["fold"]), rec["method"])] = rec
     return done

@@ -330,7 +330,7 @@ def test_isolated_all_stops_a_late_cell_and_reports_a_dead_one(bench):
     assert out["slow"]["status"] == "timeout" and out["slow"]["seconds"] < 30
     assert out["quick"]["status"] == "ok"
     assert out["dead"]["status"] == "error" and "exit code 3" in out["dead"]["error"]
-    assert bench.isolated(_timed(0), None)["status"] == "ok"
+    assert dict(bench.isolated_all([("q", _timed(0))], None))["q"]["status"] == "ok"
 
 
 def test_n_jobs_must_be_positive(bench, capsys):
