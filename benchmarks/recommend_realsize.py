@@ -651,25 +651,8 @@ def checkpoint_path(args: argparse.Namespace) -> Path:
 PICKS_VERSION = 3
 
 
-def task_fingerprint(kb, task: str) -> str:
-    """A hash of what the knowledge base holds for ``task`` (its configurations, datasets,
-    meta-features and results at every size), all a task's meta-models are fitted on: adding
-    regression configurations leaves the classification cells valid."""
-    from autometa.kb._schema import canonical_json
-
-    h = hashlib.sha256(canonical_json(kb.configs(task)).encode())
-    h.update(canonical_json(kb.info.get("metrics", {})).encode())
-    tables = (kb.datasets(task), kb.metafeatures(task), kb.results(task, fidelity="all"))
-    for table in tables:
-        table = table.reset_index(drop=table.index.name is None or table.index.name in table)
-        table = table.reindex(columns=sorted(table.columns))
-        h.update(canonical_json(list(table.columns)).encode())
-        h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def meta_model_key(seed: int, kb_fingerprint: str) -> str:
-    """Hash of the task's KB (:func:`task_fingerprint`) and the meta-models' parameters
+    """Hash of the task's KB (``kb.fingerprint(task=...)``) and the meta-models' parameters
     behind our methods' cells.
 
     Baseline cells stay valid when the KB or the default meta-model changes; ours do not, so
@@ -1286,7 +1269,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.import_cells is not None:
         added = import_cells(args.import_cells, checkpoint)
         print(f"imported {added} cells from {args.import_cells} into {checkpoint}", file=sys.stderr)
-    models_key = {t: meta_model_key(args.seed, task_fingerprint(kb, t)) for t in args.tasks}
+    models_key = {t: meta_model_key(args.seed, kb.fingerprint(task=t)) for t in args.tasks}
     done = read_checkpoint(checkpoint, models_key)
     resumed = len(done)
     selected = {

@@ -228,10 +228,8 @@ def test_a_tasks_cells_stay_valid_when_only_the_other_task_changes(bench):
     kb = KnowledgeBase.load(default_kb_path())
     regression_config = next(iter(kb.configs("regression")))
     changed = kb.without_results([regression_config])
-    assert bench.task_fingerprint(changed, "classification") == bench.task_fingerprint(
-        kb, "classification"
-    )
-    assert bench.task_fingerprint(changed, "regression") != bench.task_fingerprint(kb, "regression")
+    assert changed.fingerprint(task="classification") == kb.fingerprint(task="classification")
+    assert changed.fingerprint(task="regression") != kb.fingerprint(task="regression")
 
 
 def test_import_cells_puts_a_report_back_into_a_lost_checkpoint(bench, tmp_path):

@@ -141,6 +141,22 @@ def test_fingerprint_changes_with_contents():
     assert kb.fingerprint() != before
 
 
+def test_task_fingerprint_ignores_the_other_tasks_contents():
+    kb = _frames_kb()
+    kb.add_results("r1", {"algorithm": "ridge"}, {"r2": 0.4}, task="regression", config_id="ridge")
+    whole, classification = kb.fingerprint(), kb.fingerprint(task=TASK)
+    regression = kb.fingerprint(task="regression")
+    assert len({whole, classification, regression}) == 3
+    kb.add_results("r2", {"algorithm": "ridge"}, {"r2": 0.7}, config_id="ridge", task="regression")
+    assert kb.fingerprint(task=TASK) == classification  # another task's results: same
+    assert kb.fingerprint(task="regression") != regression
+    assert kb.fingerprint() != whole
+    kb.add_results("a", {"algorithm": "rf"}, {"balanced_accuracy": 0.1}, config_id="rf")
+    assert kb.fingerprint(task=TASK) != classification
+    with pytest.raises(ValueError, match="task"):
+        kb.fingerprint(task="clustering")
+
+
 def test_env_var_and_missing_default(tmp_path, monkeypatch):
     _frames_kb().save(tmp_path / "mine")
     monkeypatch.setenv("AUTOMETA_KB", str(tmp_path / "mine"))

@@ -125,7 +125,7 @@ class KnowledgeBase(TableQueries):
         r = fill_n_rows_used(self._results, self._datasets)
         r = r.drop_duplicates(RESULT_KEY, keep="last")
         self._results = r.sort_values(RESULT_KEY, kind="stable").reset_index(drop=True)
-        self._fingerprint: str | None = None
+        self._fingerprints: dict[str | None, str] = {}
         self._cache: dict[Any, Any] = {}
 
     # ---------------------------------------------------------------- loading
@@ -520,29 +520,48 @@ class KnowledgeBase(TableQueries):
         return KnowledgeBase(datasets, metafeatures, results, self._configs, info)
 
     # ---------------------------------------------------------------- identity
-    def fingerprint(self) -> str:
+    def fingerprint(self, task: str | None = None) -> str:
         """A short hash of the contents (not of the files or history): equal knowledge
         bases give equal fingerprints. Cached models are keyed by it.
+
+        Parameters
+        ----------
+        task : str, default=None
+            Hash only what the knowledge base holds for this task (its configurations,
+            datasets, meta-features and results at every size, and the metrics): all a
+            meta-model of the task is fitted on, so adding results of another task leaves
+            it unchanged. ``None``: the whole knowledge base.
 
         Examples
         --------
         >>> kb.fingerprint()  # doctest: +SKIP
         '3f2a9c0d1b7e4a55'
+        >>> kb.fingerprint(task="regression")  # doctest: +SKIP
+        '974aae05ad16c2e1'
         """
-        if self._fingerprint is None:
-            h = hashlib.sha256()
-            h.update(str(SCHEMA_VERSION).encode())
-            h.update(canonical_json(self._configs).encode())
-            h.update(canonical_json(self.info.get("metrics", {})).encode())
-            mf = self._metafeatures.reindex(columns=sorted(self._metafeatures.columns))
-            for table in (self._datasets, mf.reset_index(), self._results):
-                t = table.reindex(columns=sorted(table.columns))
-                h.update(canonical_json(list(t.columns)).encode())
-                # Tables are in canonical dtypes (see coerce), so hashing them directly is
-                # both stable and ~10x faster than going through object columns.
-                h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
-            self._fingerprint = h.hexdigest()[:16]
-        return self._fingerprint
+        if task not in self._fingerprints:
+            self._fingerprints[task] = (
+                self._whole_fingerprint() if task is None else self._task_fingerprint(task)
+            )
+        return self._fingerprints[task]
+
+    def _whole_fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(str(SCHEMA_VERSION).encode())
+        h.update(canonical_json(self._configs).encode())
+        h.update(canonical_json(self.info.get("metrics", {})).encode())
+        mf = self._metafeatures.reset_index()
+        _hash_tables(h, (self._datasets, mf, self._results))
+        return h.hexdigest()[:16]
+
+    def _task_fingerprint(self, task: str) -> str:
+        h = hashlib.sha256(canonical_json(self.configs(task)).encode())
+        h.update(canonical_json(self.info.get("metrics", {})).encode())
+        tables = [self.datasets(task), self.metafeatures(task), self.results(task, fidelity="all")]
+        # the named index (dataset) is part of the contents; a default RangeIndex is not
+        tables = [t.reset_index(drop=t.index.name is None or t.index.name in t) for t in tables]
+        _hash_tables(h, tables)
+        return h.hexdigest()[:16]
 
     def __len__(self) -> int:
         return int(self._datasets.shape[0])
@@ -555,6 +574,16 @@ class KnowledgeBase(TableQueries):
             )
         where = f", path={str(self.path)!r}" if self.path else ""
         return f"KnowledgeBase({'; '.join(parts) or 'empty'}{where})"
+
+
+def _hash_tables(h: Any, tables: Iterable[pd.DataFrame]) -> None:
+    """Feed each table's column names and values, columns sorted, into the hash ``h``."""
+    for table in tables:
+        t = table.reindex(columns=sorted(table.columns))
+        h.update(canonical_json(list(t.columns)).encode())
+        # Tables are in canonical dtypes (see coerce), so hashing them directly is both
+        # stable and ~10x faster than going through object columns.
+        h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
 
 
 def _known_names(names: str | Iterable[str], known: set[str], message: str) -> set[str]:

@@ -38,7 +38,7 @@ def cache_key(model: MetaModel, kb: Any, task: str, metric: str) -> str:
             "params": model.get_params(),
             "task": task,
             "metric": metric,
-            "kb": kb.fingerprint(),
+            "kb": kb.fingerprint(task=task),  # the other task's results do not matter
             "state_version": STATE_VERSION,
         },
         sort_keys=True,

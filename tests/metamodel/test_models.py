@@ -185,6 +185,23 @@ def test_default_tunes_on_training_data_only(kb, fitted):
     assert plain.select(q, 1) == [int(np.argmax(plain.sbs_))]  # a = 0: the single best
 
 
+def test_cached_model_survives_a_change_to_the_other_tasks_results(tmp_path, monkeypatch):
+    kb = synthetic_kb(n_datasets=20, n_variants=2)
+    load_or_fit(get_model("sbs"), kb, TASK, METRIC, directory=tmp_path)
+    kb.add_results("r0", {"algorithm": "ridge"}, {"r2": 0.5}, task="regression", config_id="ridge")
+
+    def boom(*a, **k):
+        raise AssertionError("should have been read from the cache")
+
+    monkeypatch.setattr(type(get_model("sbs")), "fit", boom)
+    load_or_fit(get_model("sbs"), kb, TASK, METRIC, directory=tmp_path)  # no refit
+    monkeypatch.undo()
+    kb.add_results("ds000", {"algorithm": "lin_0"}, {METRIC: 0.01}, config_id="lin_0")
+    monkeypatch.setattr(type(get_model("sbs")), "fit", boom)
+    with pytest.raises(AssertionError, match="cache"):  # its own task's change: refitted
+        load_or_fit(get_model("sbs"), kb, TASK, METRIC, directory=tmp_path)
+
+
 def test_default_cache_retrains_on_kb_change(tmp_path):
     kb = synthetic_kb(n_datasets=24, n_variants=2)
     params = {"n_estimators": 10}
