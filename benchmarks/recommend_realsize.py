@@ -1101,7 +1101,9 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
     """How the picks' ``predicted_score ± predicted_std`` held on the test folds, per task
     and method (by default the zero-shot pick's: what ``recommend`` promises before it
     measures anything): cells with a prediction, the share of test scores within one and
-    two predicted stds, the mean error (test minus predicted) and the mean predicted std."""
+    two predicted stds (with 95 % intervals from resampling datasets: a table's folds share
+    its prediction and are not independent), the mean error (test minus predicted) and the
+    mean predicted std."""
     need = {"predicted_score", "predicted_std"}
     if not need <= set(cells.columns):
         return pd.DataFrame()
@@ -1117,6 +1119,7 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
         c.groupby(["task", "method"])
         .agg(
             cells=("score", "size"),
+            datasets=("dataset", "nunique"),
             within_1=("within_1", "mean"),
             within_2=("within_2", "mean"),
             mean_error=("error", "mean"),
@@ -1124,6 +1127,14 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
         )
         .reset_index()
     )
+    per_dataset = c.groupby(["task", "method", "dataset"])[["within_1", "within_2"]].mean()
+    for k in (1, 2):
+        intervals = {
+            key: bootstrap_ci(group[f"within_{k}"].to_numpy())
+            for key, group in per_dataset.groupby(level=["task", "method"])
+        }
+        keys = zip(out["task"], out["method"], strict=True)
+        out[[f"within_{k}_lo", f"within_{k}_hi"]] = [intervals[key] for key in keys]
     out["place"] = out["method"].map(order)
     return out.sort_values(["task", "place"]).drop(columns="place").reset_index(drop=True)
 
@@ -1148,8 +1159,13 @@ def _calibration_md(cells: pd.DataFrame) -> list[str]:
         {
             "method": cal["method"].to_numpy(),
             "cells": cal["cells"].to_numpy(),
-            "within ±1 std": cal["within_1"].map("{:.0%}".format).to_numpy(),
-            "within ±2 std": cal["within_2"].map("{:.0%}".format).to_numpy(),
+            **{
+                f"within ±{k} std [95% CI]": [
+                    f"{r[f'within_{k}']:.0%} [{r[f'within_{k}_lo']:.0%}, {r[f'within_{k}_hi']:.0%}]"
+                    for _, r in cal.iterrows()
+                ]
+                for k in (1, 2)
+            },
             "mean error": cal["mean_error"].map("{:+.4f}".format).to_numpy(),
             "mean std": cal["mean_std"].map("{:.4f}".format).to_numpy(),
         },
@@ -1162,7 +1178,9 @@ def _calibration_md(cells: pd.DataFrame) -> list[str]:
         ok = lo1 <= r.within_1 <= hi1 and r.within_2 >= lo2
         lines.append(
             f"- {'PASS' if ok else 'FAIL'} [{r.task}] {names[r.method]}: ±1 std covers "
-            f"{r.within_1:.0%}, ±2 std {r.within_2:.0%} of {r.cells} test folds"
+            f"{r.within_1:.0%} [{r.within_1_lo:.0%}, {r.within_1_hi:.0%}], ±2 std "
+            f"{r.within_2:.0%} [{r.within_2_lo:.0%}, {r.within_2_hi:.0%}] of {r.cells} test "
+            f"folds ({r.datasets} datasets)"
         )
     return lines + [""]
 

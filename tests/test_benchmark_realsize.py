@@ -274,7 +274,13 @@ def test_calibration_counts_test_scores_within_the_predicted_std(bench, tmp_path
     assert row["mean_error"] == pytest.approx((-0.05 + 0.15 + 0.25 + 0.0) / 4)
     text = bench.write_report(cells, pd.DataFrame({"dataset": ["r1"]}), {}, tmp_path, 20, 0)
     assert "## Calibration at real size" in text
-    assert "FAIL [regression] top1 zero-shot: ±1 std covers 50%, ±2 std 75% of 4" in text
+    # one dataset: its folds are one draw, so the interval is the point
+    assert row["within_1_lo"] == row["within_1_hi"] == 0.5
+    assert "FAIL [regression] top1 zero-shot: ±1 std covers 50% [50%, 50%], ±2 std 75%" in text
+    two = pd.concat([cells, cells.assign(dataset="r2", predicted_std=1.0)], ignore_index=True)
+    row = bench.calibration(two).iloc[0]
+    assert row["within_1"] == 0.75 and row["datasets"] == 2
+    assert row["within_1_lo"] == 0.5 and row["within_1_hi"] == 1.0  # by dataset
     assert bench.calibration(cells.drop(columns=["predicted_score"])).empty  # older reports
 
 
