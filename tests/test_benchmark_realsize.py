@@ -341,3 +341,29 @@ def test_n_jobs_must_be_positive(bench, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--n-jobs", "0", "--report-only"])
     assert "--n-jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_headroom_is_the_per_dataset_best_of_a_pool_minus_the_yardstick(bench):
+    scores = {
+        ("regression", "r1"): {
+            "hgb": (0.5, 0.5),
+            "rf": (0.6, 0.6),
+            "xgb": (0.4, 0.4),
+            "top1": (0.55, 0.55),
+            "best_of_5": (0.7, 0.6),
+            "flaml_auto": (0.9, 0.9),
+            "dummy": (1.0, 1.0),  # never part of a pool
+        },
+        ("regression", "r2"): {
+            "hgb": (0.5, 0.5),
+            "rf": (0.4, 0.4),
+            "xgb": (0.3, 0.3),
+            "top1": (0.45, 0.45),
+            "best_of_5": (0.4, 0.4),
+            "flaml_auto": (0.2, 0.2),
+        },
+    }
+    room = bench.headroom(_cells(scores)).set_index("pool")
+    assert room.loc["every method", "diff"] == pytest.approx((0.3 + 0.0) / 2)
+    assert room.loc["ours", "diff"] == pytest.approx((0.05 - 0.05) / 2)
+    assert room.loc["ours", "ci_low"] <= room.loc["ours", "diff"] <= room.loc["ours", "ci_high"]
