@@ -87,7 +87,7 @@ def first_picks(kb: KnowledgeBase, task: str, n_folds: int | None) -> pd.DataFra
                 "dataset": data.datasets[i],
                 "single best": U[i, sbs],
             }
-            for name, (a, bonus, _) in chosen.items():
+            for name, (a, bonus, *_) in chosen.items():
                 mu = _shrunk(model.sbs_, forest, a, bonus) + 1e-6 * model.sbs_
                 row[name] = U[i, int(np.argmax(mu))]
             pick = int(np.argmax(forest + 1e-6 * model.sbs_))

@@ -42,6 +42,13 @@ SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: must earn its place).
 RANKER_SHARES: tuple[float, ...] = (0.0, 0.5)
 
+#: Risk aversions ``r`` that ``risk_aversion="tune"`` chooses from: the first pick maximises
+#: ``mu - r * spread``, ``spread`` the proximity-weighted standard deviation of a config's
+#: normalised score over the training datasets found alike (none first: it must earn its
+#: place). A config that is best on most neighbours but far behind on the rest (a linear
+#: model among tree ensembles) then needs a larger lead to come first.
+RISK_AVERSIONS: tuple[float, ...] = (0.0, 0.25, 0.5)
+
 #: Incumbent bonuses: the single best config keeps the first place unless another config
 #: is predicted better by more than this (normalised-score units).
 BONUSES: tuple[float, ...] = (0.05, 0.02, 0.0)
@@ -180,6 +187,7 @@ class _Split(NamedTuple):
     """One inner split's out-of-fold predictions, normalised, (n_datasets, n_configs) each."""
 
     forest: np.ndarray
+    spread: np.ndarray  # the forest's proximity-weighted spread of each config's score
     sbs: np.ndarray
     ranker: np.ndarray  # zeros where no ranker share is a candidate
     #: (n_datasets, CALIBRATION_TOP): the forest's hedged picks, as ``select`` makes them
@@ -205,25 +213,25 @@ def _first_pick_hits(
     U: np.ndarray,
     repeats: Sequence[_Split],
     rows: np.ndarray,
-    a: float,
-    bonus: float,
-    share: float,
+    setting: tuple[float, float, float, float],
 ) -> np.ndarray:
-    """Each dataset at ``rows``: the score ``U`` of the first pick the settings ``a``,
-    ``bonus`` and ranker ``share`` make of its out-of-fold predictions, averaged over the
-    inner splits ``repeats``."""
+    """Each dataset at ``rows``: the score ``U`` of the first pick the ``setting`` (``a``,
+    ``bonus``, ranker share, risk aversion) makes of its out-of-fold predictions, averaged
+    over the inner splits ``repeats``."""
     return np.mean(
         [
-            [U[i, int(np.argmax(_pick_scores(split, i, a, bonus, share)))] for i in rows]
+            [U[i, int(np.argmax(_pick_scores(split, i, *setting)))] for i in rows]
             for split in repeats
         ],
         axis=0,
     )
 
 
-def _pick_scores(split: _Split, i: int, a: float, bonus: float, share: float) -> np.ndarray:
+def _pick_scores(
+    split: _Split, i: int, a: float, bonus: float, share: float, risk: float
+) -> np.ndarray:
     blended = (1 - share) * split.forest[i] + share * split.ranker[i]
-    return _shrunk(split.sbs[i], blended, a, bonus)
+    return _shrunk(split.sbs[i], blended, a, bonus) - risk * split.spread[i]
 
 
 def _shrunk(sbs: np.ndarray, forest: np.ndarray, a: float, bonus: float) -> np.ndarray:
@@ -364,6 +372,7 @@ class DefaultModel(ForestModel):
         denoise: bool = False,
         first_pick_se: float | str = "noise",
         ranker_share: float | str = 0.0,
+        risk_aversion: float | str = 0.0,
         n_probes: int = 4,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -388,6 +397,7 @@ class DefaultModel(ForestModel):
         self.denoise = denoise
         self.first_pick_se = first_pick_se
         self.ranker_share = ranker_share
+        self.risk_aversion = risk_aversion
 
     # ------------------------------------------------------------------ fitting
     def _tree_targets(self, data: TrainingData) -> np.ndarray:
@@ -426,6 +436,13 @@ class DefaultModel(ForestModel):
             raise InvalidParameterError(
                 f"DefaultModel: ranker_share={share!r}; use a number in [0, 1] or 'tune'"
             )
+        risk = self.risk_aversion
+        if risk != "tune" and not (
+            isinstance(risk, (int, float)) and not isinstance(risk, bool) and risk >= 0
+        ):
+            raise InvalidParameterError(
+                f"DefaultModel: risk_aversion={risk!r}; use a number >= 0 or 'tune'"
+            )
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -440,6 +457,12 @@ class DefaultModel(ForestModel):
     def _ranker_shares(self) -> tuple[float, ...]:
         """The ranker shares the inner folds choose from."""
         return RANKER_SHARES if self.ranker_share == "tune" else (float(self.ranker_share),)
+
+    def _risk_aversions(self) -> tuple[float, ...]:
+        """The risk aversions the inner folds choose from."""
+        if self.risk_aversion == "tune":
+            return RISK_AVERSIONS
+        return (float(self.risk_aversion),)
 
     def _tune(self, data: TrainingData) -> dict[str, float]:
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
@@ -456,7 +479,7 @@ class DefaultModel(ForestModel):
             np.concatenate([split.picks[rows] for split in inner.repeats]),
             np.tile(rows, len(inner.repeats)),
         )
-        a, bonus, share = self._choose_first_pick(data, inner.repeats, rows)
+        a, bonus, share, risk = self._choose_first_pick(data, inner.repeats, rows)
         if self.probe_plan_ is not None:
             self.probe_trust_, probed = tune_trust(
                 inner.weights,
@@ -467,13 +490,14 @@ class DefaultModel(ForestModel):
                 self.probe_plan_,
                 [dataset_family(data.datasets[i]) for i in rows],
             )
-            unprobed = self.inner_scores_[(a, bonus, share)].to_numpy(dtype=float)
+            unprobed = self.inner_scores_[(a, bonus, share, risk)].to_numpy(dtype=float)
             self.probe_trust_["used"] = float(probes_earn_trust(probed, unprobed, PROBE_SE))
         return {
             "a": float(a),
             "bonus": float(bonus),
             "uniform": float(self.uniform),
             "ranker_share": float(share),
+            "risk_aversion": float(risk),
         }
 
     def _inner_predictions(self, data: TrainingData) -> _InnerPredictions:
@@ -514,6 +538,7 @@ class DefaultModel(ForestModel):
         first split)."""
         U, learnt = self.U_, self._tree_U  # measured scores / what the trees learn
         forest, sbs, ranker = np.zeros(U.shape), np.zeros(U.shape), np.zeros(U.shape)
+        spreads = np.zeros(U.shape)
         raw, std = np.full(U.shape, np.nan), np.full(U.shape, np.nan)
         picks = np.full((len(fold), CALIBRATION_TOP), -1)
         with_ranker = max(self._ranker_shares()) > 0
@@ -535,64 +560,75 @@ class DefaultModel(ForestModel):
                 ranker[te] = [model._rank(x, None)[0] for x in Xte]  # the same scaling
             for j, i in enumerate(te):
                 w = proximity(leaves_tr, leaves_te[j])
-                forest[i], spread = weighted_prediction(w, U[tr])
-                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spread)
+                forest[i], spreads[i] = weighted_prediction(w, U[tr])
+                raw[i], std[i] = in_metric_units(level.predict(Xte[j]), forest[i], spreads[i])
                 mine = hedged_picks(forest[i], U[tr], w, CALIBRATION_TOP, prefer=sbs[i])
                 picks[i, : len(mine)] = mine
                 if first is not None:
                     first.weights[i, tr], first.in_train[i, tr] = w, True
             predicted[te] = True
-        return _Split(forest, sbs, ranker, picks), (raw, std), predicted
+        return _Split(forest, spreads, sbs, ranker, picks), (raw, std), predicted
 
     def _choose_first_pick(
         self,
         data: TrainingData,
         repeats: Sequence[_Split],
         rows: np.ndarray,
-    ) -> tuple[float, float, float]:
-        """The shrinkage ``a``, ``bonus`` and ranker share the standard-error rule keeps,
+    ) -> tuple[float, float, float, float]:
+        """The shrinkage ``a``, ``bonus``, ranker share and risk aversion the standard-error
+        rule keeps,
         from every candidate's out-of-fold first-pick score on the datasets at ``rows``
         (kept as ``tuning_`` and ``inner_scores_``)."""
         U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
-        first_share = self._ranker_shares()[0]
-        for share, bonus, a in itertools.product(self._ranker_shares(), BONUSES, SHRINKAGE):
-            if a == 0.0 and (bonus != BONUSES[0] or share != first_share):
-                continue  # the single best whatever the bonus and the share
-            hits = _first_pick_hits(U, repeats, rows, a, bonus, share)
+        first_share, first_risk = self._ranker_shares()[0], self._risk_aversions()[0]
+        grid = itertools.product(self._ranker_shares(), self._risk_aversions(), BONUSES, SHRINKAGE)
+        for share, risk, bonus, a in grid:
+            if a == 0.0 and (bonus != BONUSES[0] or share != first_share or risk != first_risk):
+                continue  # the single best whatever the bonus, the share and the risk
+            hits = _first_pick_hits(U, repeats, rows, (a, bonus, share, risk))
             name = f"first pick: a={a} bonus={bonus}" + (f" ranker={share}" if share else "")
-            table[name] = float(hits.mean())
+            table[name + (f" risk={risk}" if risk else "")] = float(hits.mean())
             scores.append(hits)
-            cands.append((a, bonus, share))
+            cands.append((a, bonus, share, risk))
         names = [data.datasets[i] for i in rows]
         groups = [dataset_family(d) for d in names] if self.se_groups == "family" else None
         # the rule keeps the first candidate within n_se of the best: order by preference
-        # (the forest alone before any ranker share, whichever the prior)
-        order = sorted(range(len(cands)), key=lambda j: cands[j][2])
+        # (the forest alone before any ranker share, no risk aversion before some, whichever
+        # the prior)
+        order = sorted(range(len(cands)), key=lambda j: (cands[j][2], cands[j][3]))
         if self.first_pick_prior == "model":  # least shrinkage first
-            order.sort(key=lambda j: (cands[j][2], -cands[j][0], cands[j][1]))
+            order.sort(key=lambda j: (cands[j][2], cands[j][3], -cands[j][0], cands[j][1]))
         chosen = cands[order[_one_se_choice([scores[j] for j in order], self._n_se(), groups)]]
         self.tuning_ = table
         self.inner_scores_ = pd.DataFrame(
             np.column_stack(scores),
             index=names,
-            columns=pd.MultiIndex.from_tuples(cands, names=["a", "bonus", "ranker_share"]),
+            columns=pd.MultiIndex.from_tuples(
+                cands, names=["a", "bonus", "ranker_share", "risk_aversion"]
+            ),
         )
         return chosen
 
     def _given(self) -> dict[str, float]:
         share = 0.0 if self.ranker_share == "tune" else float(self.ranker_share)
+        risk = 0.0 if self.risk_aversion == "tune" else float(self.risk_aversion)
         return {
             "a": float(self.a),
             "bonus": float(self.bonus),
             "uniform": float(self.uniform),
             "ranker_share": share,
+            "risk_aversion": risk,
         }
 
     # ------------------------------------------------------------------ predicting
     def _first_pick_scores(
-        self, forest: np.ndarray, probed: bool = False, x: np.ndarray | None = None
+        self,
+        forest: np.ndarray,
+        probed: bool = False,
+        x: np.ndarray | None = None,
+        spread: np.ndarray | None = None,
     ) -> np.ndarray:
         if probed:  # the probes' evidence, not the inner folds' trust in meta-features
             return forest
@@ -600,7 +636,9 @@ class DefaultModel(ForestModel):
         share = c.get("ranker_share", 0.0)  # states saved before the ranker: none
         if share and x is not None:
             forest = (1 - share) * forest + share * self.ranker_._rank(x, None)[0]
-        return _shrunk(self.sbs_, forest, c["a"], c["bonus"])
+        mu = _shrunk(self.sbs_, forest, c["a"], c["bonus"])
+        risk = c.get("risk_aversion", 0.0)  # states saved before it: none
+        return mu - risk * spread if risk and spread is not None else mu
 
     def _hedge_uniform(self) -> float:
         return float(self.chosen_["uniform"])
@@ -633,6 +671,7 @@ __all__: Sequence[str] = [
     "BONUSES",
     "FIRST_PICK_PRIORS",
     "FIRST_PICK_SE",
+    "RISK_AVERSIONS",
     "SE_GROUPS",
     "SHRINKAGE",
     "DefaultModel",

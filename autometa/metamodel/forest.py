@@ -225,11 +225,16 @@ class ForestModel(MetaModel):
         )
 
     def _first_pick_scores(
-        self, forest: np.ndarray, probed: bool = False, x: np.ndarray | None = None
+        self,
+        forest: np.ndarray,
+        probed: bool = False,
+        x: np.ndarray | None = None,
+        spread: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Scores that decide the first pick, from the forest's prediction (subclasses
-        shrink it or blend in another model's prediction for the scaled query ``x``;
-        ``probed``: the weights were updated by probes)."""
+        """Scores that decide the first pick, from the forest's prediction and its
+        proximity-weighted ``spread`` (subclasses shrink it, discount the spread or blend
+        in another model's prediction for the scaled query ``x``; ``probed``: the weights
+        were updated by probes)."""
         return forest
 
     def _hedge_uniform(self) -> float:
@@ -244,7 +249,7 @@ class ForestModel(MetaModel):
         w = self.weights(x, probes)
         forest, std = weighted_prediction(w, self.U_)
         probed = bool(self._measured_probes(probes))
-        return self._first_pick_scores(forest, probed, x), std, w
+        return self._first_pick_scores(forest, probed, x, std), std, w
 
     def _rank(self, x: np.ndarray, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         mu, std, _ = self._predict(x)

@@ -169,7 +169,7 @@ def test_unknown_model_name():
 def test_default_tunes_on_training_data_only(kb, fitted):
     model = fitted["default"]
     # settings chosen by inner cross-validation are kept in the (JSON) state
-    assert set(model.chosen_) == {"a", "bonus", "uniform", "ranker_share"}
+    assert set(model.chosen_) == {"a", "bonus", "uniform", "ranker_share", "risk_aversion"}
     assert model.tuning_ and all(np.isfinite(v) for v in model.tuning_.values())
     # the inner out-of-fold first-pick scores behind the choice: their means are the table
     inner = model.inner_scores_
@@ -313,7 +313,13 @@ def test_family_clustered_standard_errors_are_more_cautious(kb):
     assert _one_se_choice(scores, 2.0, families) == 0  # three families: not
     assert _one_se_choice(scores, 2.0, np.arange(30).astype(str)) == 1  # singletons as before
     model = get_model("default", se_groups="family", n_estimators=10, inner_repeats=1)
-    assert set(model.fit(kb, TASK, METRIC).chosen_) == {"a", "bonus", "uniform", "ranker_share"}
+    assert set(model.fit(kb, TASK, METRIC).chosen_) == {
+        "a",
+        "bonus",
+        "uniform",
+        "ranker_share",
+        "risk_aversion",
+    }
     with pytest.raises(InvalidParameterError, match="se_groups='families'"):
         get_model("default", se_groups="families", n_estimators=10).fit(kb, TASK, METRIC)
 
