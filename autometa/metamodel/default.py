@@ -329,6 +329,16 @@ class DefaultModel(ForestModel):
         tasks, the held-out families favour a share of 0.5 in classification and the
         forest alone in regression (``benchmarks/ranker_share.py``,
         ``benchmarks/results/ranker_share.md``).
+    risk_aversion : float or "tune", default=0.0
+        ``r`` of a first pick by ``mu - r * spread`` (``spread``: the proximity-weighted
+        standard deviation of each config's normalised score over the training datasets
+        found alike), so that a config far behind on some of them needs a larger lead;
+        probed picks are not discounted. ``"tune"``: chosen from :data:`RISK_AVERSIONS`
+        with ``a`` and ``bonus`` by the same inner folds and standard-error rule, none
+        preferred. Off by default: on the shipped knowledge base the inner folds keep none
+        in both tasks (classification's first pick loses with any), and fixed at 0.25 or
+        0.5 it closed 0.05 more of the gap at k=1 in grouped leave-one-family-out, within
+        its standard errors (``benchmarks/results/kb_v2/risk_aversion/``).
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the

@@ -366,6 +366,41 @@ def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
         get_model("default", first_pick_prior="forest", **common).fit(kb, TASK, METRIC)
 
 
+def test_risk_aversion_discounts_the_spread_of_the_first_pick_only(kb):
+    from autometa.errors import InvalidParameterError
+    from autometa.metamodel.default import RISK_AVERSIONS
+    from autometa.metamodel.forest import weighted_prediction
+
+    fast = {"n_estimators": 20, "tune": False}
+    plain = get_model("default", **fast).fit(kb, TASK, METRIC)
+    averse = get_model("default", risk_aversion=2.0, **fast).fit(kb, TASK, METRIC)
+    assert plain.chosen_["risk_aversion"] == 0.0 and averse.chosen_["risk_aversion"] == 2.0
+    moved = 0
+    for name in kb.metafeatures(TASK).index:
+        q = kb.metafeatures(TASK).loc[name]
+        x, _ = averse._query(q)
+        mean, spread = weighted_prediction(averse.weights(x), averse.U_)
+        first = averse.select(q, 3)[0]
+        assert first == int(np.argmax(mean - 2.0 * spread))
+        assert plain.select(q, 1)[0] == int(np.argmax(mean))  # the same trees, no discount
+        moved += first != plain.select(q, 1)[0]
+        # probes are evidence of their own: measured, they decide without the discount
+        probes = {c: 0.5 for c in averse.probe_configs_}
+        assert np.allclose(averse.rank(q, probes)[0], plain.rank(q, probes)[0])
+    assert moved  # a discount of two spreads changes some first picks
+    # a state saved before the option loads without a discount
+    state = json.loads(json.dumps(averse.get_state()))
+    del state["model_state"]["chosen"]["risk_aversion"]
+    q = kb.metafeatures(TASK).iloc[0]
+    assert DefaultModel().set_state(state).select(q, 1) == plain.select(q, 1)
+    # "tune": every risk aversion is a candidate of the inner folds
+    tuned = get_model("default", risk_aversion="tune", n_estimators=20).fit(kb, TASK, METRIC)
+    risks = set(tuned.inner_scores_.columns.get_level_values("risk_aversion"))
+    assert risks == set(RISK_AVERSIONS) and tuned.chosen_["risk_aversion"] in risks
+    with pytest.raises(InvalidParameterError, match=r"risk_aversion=-1.*>= 0 or 'tune'"):
+        get_model("default", risk_aversion=-1).fit(kb, TASK, METRIC)
+
+
 def test_default_blends_the_ranker_into_the_first_pick_only_where_asked(kb):
     from autometa.errors import InvalidParameterError
     from autometa.metamodel.default import RANKER_SHARES
