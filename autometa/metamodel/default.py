@@ -260,13 +260,13 @@ class DefaultModel(ForestModel):
     ``inner_folds`` grouped folds of the training datasets (averaged over
     ``inner_repeats`` differently dealt splits), with a standard-error rule: the first
     candidate, in the order ``first_pick_prior`` gives, within ``first_pick_se`` paired
-    standard errors of the best. The chosen values are part of the saved state; the out-of-fold
-    first-pick score of every training dataset under every candidate is kept, until the
-    model is saved, as ``inner_scores_`` (datasets x (a, bonus)). (``uniform`` is not
-    tuned: on the shipped knowledge base pure proximity hedging was as good or better at
-    every k, and a tuned share mostly added noise.) With ``tune=False``
-    (or fewer than ``min_tune_datasets`` training datasets) the constructor's values are
-    used.
+    standard errors of the best. The chosen values are part of the saved state; the
+    out-of-fold first-pick score of every training dataset under every candidate is kept,
+    until the model is saved, as ``inner_scores_`` (datasets x (a, bonus, ranker share,
+    risk aversion)). (``uniform`` is not tuned: on the shipped knowledge base pure
+    proximity hedging was as good or better at every k, and a tuned share mostly added
+    noise.) With ``tune=False`` (or fewer than ``min_tune_datasets`` training datasets)
+    the constructor's values are used.
 
     Parameters
     ----------
@@ -586,9 +586,8 @@ class DefaultModel(ForestModel):
         rows: np.ndarray,
     ) -> tuple[float, float, float, float]:
         """The shrinkage ``a``, ``bonus``, ranker share and risk aversion the standard-error
-        rule keeps,
-        from every candidate's out-of-fold first-pick score on the datasets at ``rows``
-        (kept as ``tuning_`` and ``inner_scores_``)."""
+        rule keeps, from every candidate's out-of-fold first-pick score on the datasets at
+        ``rows`` (kept as ``tuning_`` and ``inner_scores_``)."""
         U = self.U_
         table: dict[str, float] = {}
         scores, cands = [], []
