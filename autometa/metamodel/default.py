@@ -336,9 +336,11 @@ class DefaultModel(ForestModel):
         probed picks are not discounted. ``"tune"``: chosen from :data:`RISK_AVERSIONS`
         with ``a`` and ``bonus`` by the same inner folds and standard-error rule, none
         preferred. Off by default: on the shipped knowledge base the inner folds keep none
-        in both tasks (classification's first pick loses with any), and fixed at 0.25 or
-        0.5 it closed 0.05 more of the gap at k=1 in grouped leave-one-family-out, within
-        its standard errors (``benchmarks/results/kb_v2/risk_aversion/``).
+        in both tasks (classification's first pick loses with any); fixed at 0.25 or 0.5
+        it closed 0.05 more of the gap at k=1 in grouped leave-one-family-out, within its
+        standard errors (``benchmarks/results/kb_v2/risk_aversion/``), but at 0.5 the
+        zero-shot pick on the real-size tables lost 0.005 (classification) and 0.002
+        (regression) (``benchmarks/results/recommend_realsize_risk_aversion/``).
     n_probes : int
         Cheap configurations to probe (see :class:`~autometa.metamodel.ForestModel`).
         Given probe scores, the first pick is the probe-updated prediction itself: the
