@@ -122,6 +122,24 @@ def _one_se_choice(
     return best
 
 
+def _check_number_or(name: str, value: Any, keyword: str, high: float | None = None) -> None:
+    """Refuse a ``DefaultModel`` parameter ``name`` unless its ``value`` is ``keyword`` or a
+    number (not a bool) from 0 to ``high`` (no upper bound where ``None``)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value == keyword or (number and 0 <= value and (high is None or value <= high)):
+        return
+    bound = ">= 0" if high is None else f"in [0, {high:g}]"
+    raise InvalidParameterError(
+        f"DefaultModel: {name}={value!r}; use a number {bound} or {keyword!r}"
+    )
+
+
+def _candidates(value: float | str, grid: tuple[float, ...]) -> tuple[float, ...]:
+    """The values the inner folds choose a tunable setting from: ``grid`` for ``"tune"``,
+    else the one given."""
+    return grid if value == "tune" else (float(value),)
+
+
 def denoised_scores(U: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, float]:
     """Empirical-Bayes estimates of the true normalised scores, and the KB's noise share.
 
@@ -432,29 +450,9 @@ class DefaultModel(ForestModel):
                 f"DefaultModel: first_pick_prior={self.first_pick_prior!r}; use one of "
                 f"{list(FIRST_PICK_PRIORS)}"
             )
-        fixed = (
-            isinstance(self.first_pick_se, (int, float))
-            and not isinstance(self.first_pick_se, bool)
-            and self.first_pick_se >= 0
-        )
-        if not (fixed or self.first_pick_se == "noise"):
-            raise InvalidParameterError(
-                f"DefaultModel: first_pick_se={self.first_pick_se!r}; use a number >= 0 or 'noise'"
-            )
-        share = self.ranker_share
-        if share != "tune" and not (
-            isinstance(share, (int, float)) and not isinstance(share, bool) and 0 <= share <= 1
-        ):
-            raise InvalidParameterError(
-                f"DefaultModel: ranker_share={share!r}; use a number in [0, 1] or 'tune'"
-            )
-        risk = self.risk_aversion
-        if risk != "tune" and not (
-            isinstance(risk, (int, float)) and not isinstance(risk, bool) and risk >= 0
-        ):
-            raise InvalidParameterError(
-                f"DefaultModel: risk_aversion={risk!r}; use a number >= 0 or 'tune'"
-            )
+        _check_number_or("first_pick_se", self.first_pick_se, "noise")
+        _check_number_or("ranker_share", self.ranker_share, "tune", high=1.0)
+        _check_number_or("risk_aversion", self.risk_aversion, "tune")
         super()._fit(data)
         self.calibration_: dict[str, float] = {}
         self.probe_trust_: dict[str, float] = {}
@@ -468,13 +466,11 @@ class DefaultModel(ForestModel):
 
     def _ranker_shares(self) -> tuple[float, ...]:
         """The ranker shares the inner folds choose from."""
-        return RANKER_SHARES if self.ranker_share == "tune" else (float(self.ranker_share),)
+        return _candidates(self.ranker_share, RANKER_SHARES)
 
     def _risk_aversions(self) -> tuple[float, ...]:
         """The risk aversions the inner folds choose from."""
-        if self.risk_aversion == "tune":
-            return RISK_AVERSIONS
-        return (float(self.risk_aversion),)
+        return _candidates(self.risk_aversion, RISK_AVERSIONS)
 
     def _tune(self, data: TrainingData) -> dict[str, float]:
         """Out-of-fold forest predictions on the training datasets (grouped inner folds),
@@ -623,14 +619,13 @@ class DefaultModel(ForestModel):
         return chosen
 
     def _given(self) -> dict[str, float]:
-        share = 0.0 if self.ranker_share == "tune" else float(self.ranker_share)
-        risk = 0.0 if self.risk_aversion == "tune" else float(self.risk_aversion)
+        # untuned, "tune" means the grid's first (most preferred) value: none
         return {
             "a": float(self.a),
             "bonus": float(self.bonus),
             "uniform": float(self.uniform),
-            "ranker_share": share,
-            "risk_aversion": risk,
+            "ranker_share": self._ranker_shares()[0],
+            "risk_aversion": self._risk_aversions()[0],
         }
 
     # ------------------------------------------------------------------ predicting
