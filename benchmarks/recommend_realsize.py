@@ -775,6 +775,13 @@ def _stats(diff: pd.Series, n_boot: int, seed: int, tie: float) -> dict[str, flo
     }
 
 
+def best_default(scores: pd.DataFrame, yardstick: Sequence[str]) -> pd.Series:
+    """Per dataset (rows of one task's ``scores``, methods as columns) the best score of the
+    ``yardstick`` methods it has; NaN where it has none."""
+    methods = [m for m in yardstick if m in scores.columns]
+    return scores[methods].max(axis=1) if methods else pd.Series(np.nan, index=scores.index)
+
+
 def summarise(
     cells: pd.DataFrame,
     *,
@@ -792,8 +799,7 @@ def summarise(
     per_scope: dict[str, dict[str, pd.DataFrame]] = {}
     for task in [t for t in BASELINES if t in set(cells["task"])]:
         p = scores.loc[task].dropna(axis=1, how="all")
-        ys = [m for m in yardstick[task] if m in p.columns]
-        best = p[ys].max(axis=1) if ys else pd.Series(np.nan, index=p.index)
+        best = best_default(p, yardstick.get(task, ()))
         competing = p.drop(columns=[DUMMY], errors="ignore")
         lo, hi = competing.min(axis=1), competing.max(axis=1)
         span = (hi - lo).where(hi > lo)
@@ -1052,7 +1058,8 @@ def write_report(
                 _md_table(comparison_table(comparisons, scope)),
                 "",
             ]
-    lines += _same_pick_md(cells) + _headroom_md(cells, n_boot, seed) + _calibration_md(cells)
+    lines += _same_pick_md(cells) + _headroom_md(rep["scores"], n_boot, seed)
+    lines += _calibration_md(cells, n_boot, seed)
     lines += ["## Targets (issue 20, real-size benchmark)", ""]
     for scope, name, ok, numbers in targets(summary, comparisons):
         flag = "n/a " if ok is None else "PASS" if ok else "FAIL"
@@ -1077,17 +1084,16 @@ def write_report(
     return text
 
 
-def headroom(cells: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def headroom(scores: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per task, how far above the yardstick the per-dataset best of every method run here
     (but the dummy) lies, and the best of our methods, each chosen on the test folds: the
-    most any choice among these methods could gain, with its bootstrap interval."""
-    table = dataset_scores(cells)
+    most any choice among these methods could gain, with its bootstrap interval.
+    ``scores``: :func:`dataset_scores`."""
     rows = []
-    for task, frame in table.groupby(level="task"):
-        yardstick = [m for m in YARDSTICK.get(str(task), ()) if m in frame]
-        if not yardstick:
+    for task, frame in scores.groupby(level="task"):
+        best = best_default(frame, YARDSTICK.get(str(task), ()))
+        if best.isna().all():
             continue
-        best = frame[yardstick].max(axis=1)
         pools = {
             "every method": [m for m in frame if m != DUMMY],
             "ours": [m for m in OURS if m in frame],
@@ -1108,8 +1114,8 @@ def headroom(cells: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _headroom_md(cells: pd.DataFrame, n_boot: int, seed: int) -> list[str]:
-    room = headroom(cells, n_boot, seed)
+def _headroom_md(scores: pd.DataFrame, n_boot: int, seed: int) -> list[str]:
+    room = headroom(scores, n_boot, seed)
     if room.empty:
         return []
     lines = [
@@ -1150,7 +1156,12 @@ def _same_pick_md(cells: pd.DataFrame) -> list[str]:
 COVERAGE_TARGETS = {1: (0.60, 0.75), 2: (0.90, 1.00)}
 
 
-def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.DataFrame:
+def calibration(
+    cells: pd.DataFrame,
+    methods: Sequence[str] = ("top1",),
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """How the picks' ``predicted_score ± predicted_std`` held on the test folds, per task
     and method (by default the zero-shot pick's: what ``recommend`` promises before it
     measures anything): cells with a prediction, the share of test scores within one and
@@ -1183,7 +1194,7 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
     per_dataset = c.groupby(["task", "method", "dataset"])[["within_1", "within_2"]].mean()
     for k in (1, 2):
         intervals = {
-            key: bootstrap_ci(group[f"within_{k}"].to_numpy())
+            key: bootstrap_ci(group[f"within_{k}"].to_numpy(), n_boot, seed)
             for key, group in per_dataset.groupby(level=["task", "method"])
         }
         keys = zip(out["task"], out["method"], strict=True)
@@ -1192,8 +1203,8 @@ def calibration(cells: pd.DataFrame, methods: Sequence[str] = ("top1",)) -> pd.D
     return out.sort_values(["task", "place"]).drop(columns="place").reset_index(drop=True)
 
 
-def _calibration_md(cells: pd.DataFrame) -> list[str]:
-    cal = calibration(cells, methods=("top1", "top1_probe"))
+def _calibration_md(cells: pd.DataFrame, n_boot: int, seed: int) -> list[str]:
+    cal = calibration(cells, ("top1", "top1_probe"), n_boot, seed)
     if cal.empty:
         return []
     lines = [

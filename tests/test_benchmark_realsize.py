@@ -363,7 +363,7 @@ def test_headroom_is_the_per_dataset_best_of_a_pool_minus_the_yardstick(bench):
             "flaml_auto": (0.2, 0.2),
         },
     }
-    room = bench.headroom(_cells(scores)).set_index("pool")
+    room = bench.headroom(bench.dataset_scores(_cells(scores))).set_index("pool")
     assert room.loc["every method", "diff"] == pytest.approx((0.3 + 0.0) / 2)
     assert room.loc["ours", "diff"] == pytest.approx((0.05 - 0.05) / 2)
     assert room.loc["ours", "ci_low"] <= room.loc["ours", "diff"] <= room.loc["ours", "ci_high"]
