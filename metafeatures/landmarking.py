@@ -27,6 +27,9 @@ from ._registry import Results, spec
 
 G = "landmarking"
 _Z = "one-hot (at most 32 levels per feature); numeric z-scored"
+#: Depth of the ``shallow_tree`` landmarker: deep enough to see two- and three-way
+#: interactions (which no stump, linear model or naive Bayes sees), shallow enough to stay cheap.
+TREE_DEPTH = 3
 _MEM_CELLS = 4_000_000  # cap on (rows x columns x classes) cells for the stump cumulative counts
 
 SPECS = (
@@ -101,6 +104,27 @@ SPECS = (
         needs_y=True,
         task="regression",
         categorical=_Z,
+    ),
+    spec(
+        G,
+        "shallow_tree",
+        f"Score of a greedy depth-{TREE_DEPTH} decision tree (Gini / variance reduction, "
+        "sklearn's splitting rule; ties go to the first feature).",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
+    ),
+    spec(
+        G,
+        "tree_over_linear",
+        "Per-fold score of the shallow tree minus that of the linear model (linear_discr "
+        "for classification, linear_reg for regression): positive where features interact "
+        "or act through thresholds, negative where the signal is additive and smooth.",
+        summarised=True,
+        needs_y=True,
+        categorical=_Z,
+        cost="nlogn",
     ),
 )
 
@@ -210,6 +234,40 @@ def _stumps(
             left[c0 + j] = np.argmax(cl[b, j])
             right[c0 + j] = np.argmax(cr[b, j])
     return gain, thr, left, right
+
+
+# --------------------------------------------------------------------------- shallow tree
+def _leaf_value(y: np.ndarray, k: int | None) -> float:
+    """A leaf's prediction: the majority class (lowest code on ties) or the mean."""
+    if k is None:
+        return float(y.mean())
+    return float(np.argmax(np.bincount(y, minlength=k)))
+
+
+def _tree_predict(
+    Z: np.ndarray, y: np.ndarray, order: np.ndarray, test: np.ndarray, k: int | None, depth: int
+) -> np.ndarray:
+    """Predictions for the rows ``test`` of a greedy tree grown on the rows in ``order``.
+
+    ``order`` is the node's training rows (indices into ``Z``) sorted per column,
+    shape (n_node, q); each child keeps its rows' order by a stable boolean filter, so
+    the whole tree costs one sort. A node is a leaf at ``depth`` 0, or when no split
+    of any column reduces impurity.
+    """
+    rows = order[:, 0]
+    pred = np.full(test.size, _leaf_value(y[rows], k))
+    if depth == 0 or rows.size < 2 or test.size == 0:
+        return pred
+    gain, thr, _, _ = _stumps(np.take_along_axis(Z, order, axis=0), y[order], k)
+    j = int(np.argmax(gain))
+    if not gain[j] > 0:
+        return pred
+    goes_left = Z[:, j] <= thr[j]
+    for side in (goes_left, ~goes_left):
+        child = order.T[side[order.T]].reshape(order.shape[1], -1).T
+        at = side[test]
+        pred[at] = _tree_predict(Z, y, child, test[at], k, depth - 1)
+    return pred
 
 
 # --------------------------------------------------------------------------- 1-NN
@@ -366,14 +424,17 @@ def compute(prep: Prepared, res: Results) -> None:
         Ztr, ytr = Z[tr], y[tr]
         out[f"{G}.one_nn"].append(score(yte, _nn_predict(Ztr, Zte, ytr)))
         out[f"{G}.elite_nn"].append(score(yte, _nn_1d(Ztr[:, best], ytr, Zte[:, best])))
+        tree = _tree_predict(Z, y, o, np.flatnonzero(te), k, TREE_DEPTH)
+        out[f"{G}.shallow_tree"].append(score(yte, tree.astype(y.dtype) if cls else tree))
         with np.errstate(all="ignore"):
             if cls:
                 out[f"{G}.naive_bayes"].append(score(yte, _naive_bayes(Ztr, ytr, Zte, k)))  # type: ignore[arg-type]
-                out[f"{G}.linear_discr"].append(
-                    score(yte, _lda(Ztr, ytr, Zte, k, gram - Zte.T @ Zte))
-                )  # type: ignore[arg-type]
+                linear = f"{G}.linear_discr"
+                out[linear].append(score(yte, _lda(Ztr, ytr, Zte, k, gram - Zte.T @ Zte)))  # type: ignore[arg-type]
             else:
-                out[f"{G}.linear_reg"].append(score(yte, _linreg(Ztr, ytr, Zte)))
+                linear = f"{G}.linear_reg"
+                out[linear].append(score(yte, _linreg(Ztr, ytr, Zte)))
+        out[f"{G}.tree_over_linear"].append(out[f"{G}.shallow_tree"][-1] - out[linear][-1])
     for name, vals in out.items():
         if vals:
             res.put(name, np.asarray(vals))

@@ -91,7 +91,15 @@ def _separable(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
 def test_landmarking_on_a_separable_problem() -> None:
     X, y = _separable()
     s = mf.extract(X, y, groups=["landmarking"])
-    for name in ("best_node", "worst_node", "random_node", "one_nn", "elite_nn", "linear_discr"):
+    for name in (
+        "best_node",
+        "worst_node",
+        "random_node",
+        "one_nn",
+        "elite_nn",
+        "linear_discr",
+        "shallow_tree",
+    ):
         assert s[f"landmarking.{name}.mean"] == 1.0, name
         assert s[f"landmarking.{name}.sd"] == 0.0, name
     # unequal fitted class variances move the Gaussian NB boundary off 9.5 in 2 folds
@@ -125,6 +133,50 @@ def test_vectorised_learners_match_sklearn_on_the_shared_split() -> None:
         np.testing.assert_array_equal(_nn_predict(Z[tr], Z[te], yc[tr]), knn)
     # ridge-regularised pooled covariance vs sklearn's SVD solver: borderline rows may differ
     assert np.mean(lda_agree) >= 0.97
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_shallow_tree_matches_sklearn_on_the_shared_split(task: str) -> None:
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    from metafeatures._prepare import prepare
+    from metafeatures.landmarking import TREE_DEPTH, _tree_predict
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 5))
+    signal = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + 0.3 * rng.normal(size=400)
+    cls = task == "classification"
+    prep = prepare(X, (signal > 0).astype(int) + (signal > 1) if cls else signal, task=task)
+    Z, folds = prep.Z, prep.folds
+    y = prep.y_sample_codes if cls else prep.y_sample_float
+    learner = DecisionTreeClassifier if cls else DecisionTreeRegressor
+    agree = []
+    for f in range(10):
+        te, tr = folds == f, folds != f
+        rows = np.flatnonzero(tr)
+        order = rows[np.argsort(Z[tr], axis=0, kind="stable")]
+        ours = _tree_predict(Z, y, order, np.flatnonzero(te), 3 if cls else None, TREE_DEPTH)
+        theirs = learner(max_depth=TREE_DEPTH, random_state=0).fit(Z[tr], y[tr]).predict(Z[te])
+        agree.extend(np.isclose(ours, theirs))
+    # sklearn breaks exact ties between features (small nodes) at random, we take the first
+    assert np.mean(agree) >= 0.97
+
+
+def test_tree_over_linear_sees_interactions() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 4))
+    interacting = 2.0 * ((X[:, 0] > 0) & (X[:, 1] > 0)) + 0.1 * rng.normal(size=1000)  # an AND
+    additive = X @ np.array([1.0, -1.0, 0.5, 0.0]) + 0.1 * rng.normal(size=1000)
+    values = {
+        name: mf.extract(X, target, task="regression", groups=["landmarking"])
+        for name, target in (("interacting", interacting), ("additive", additive))
+    }
+    assert values["interacting"]["landmarking.tree_over_linear.mean"] > 0.3
+    assert values["additive"]["landmarking.tree_over_linear.mean"] < -0.1
+    for s in values.values():  # the per-fold difference of the two landmarkers
+        assert s["landmarking.tree_over_linear.mean"] == pytest.approx(
+            s["landmarking.shallow_tree.mean"] - s["landmarking.linear_reg.mean"]
+        )
 
 
 def test_landmarking_on_pure_noise_is_near_chance() -> None:

@@ -1,0 +1,103 @@
+"""Recompute some meta-feature groups of every dataset of a knowledge base, in place.
+
+For a meta-feature added to the extractor after the KB's evaluations ran: the
+evaluations stay, the datasets are described again from their recorded sources as
+``autometa batch`` describes them (the full table, ``METAFEATURE_MAX_ROWS`` rows for the
+quadratic measures, the batch's seed). Each dataset's values go to a JSON-lines journal
+first, so a stopped run resumes where it stopped; ``--check`` reports how far the
+recomputed values of columns the KB already has moved (0 when the extractor is
+unchanged for them).
+
+    python scripts/recompute_metafeatures.py data/kb --groups landmarking \
+        --journal /tmp/mf.jsonl --check
+
+Missing-value variants (``parent~...``) are read from where ``make_missing_variants.py``
+wrote them; their recorded source must exist (write them again with the same seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import metafeatures
+from autometa import KnowledgeBase
+from autometa._constants import METAFEATURE_MAX_ROWS
+from autometa.data import load_dataset
+
+
+def describe(source: str, groups: list[str], random_state: int) -> dict[str, float | None]:
+    """The groups' meta-features of the dataset at ``source``, as batch computes them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset(source)
+        values = metafeatures.extract(
+            data.X,
+            data.y,
+            task=data.task,
+            categorical=list(data.categorical),
+            groups=groups,
+            random_state=random_state,
+            max_rows=METAFEATURE_MAX_ROWS,
+        )
+    return {k: (float(v) if np.isfinite(v) else None) for k, v in values.items()}
+
+
+def read_journal(path: Path) -> dict[str, dict[str, float | None]]:
+    if not path.exists():
+        return {}
+    done = {}
+    for line in path.read_text().splitlines():
+        if line.strip():  # a line cut by a kill is incomplete JSON: recomputed
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[record["dataset"]] = record["values"]
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kb", type=Path, help="knowledge-base directory (rewritten)")
+    parser.add_argument("--groups", nargs="+", required=True, help="meta-feature groups")
+    parser.add_argument("--journal", type=Path, required=True, help="JSON-lines progress file")
+    parser.add_argument("--random-state", type=int, default=0, help="the batch's seed")
+    parser.add_argument("--check", action="store_true", help="report changes of old columns")
+    args = parser.parse_args()
+
+    kb = KnowledgeBase.load(args.kb)
+    datasets = kb.datasets().set_index("dataset")
+    done = read_journal(args.journal)
+    todo = [name for name in datasets.index if name in kb.metafeatures().index]
+    with args.journal.open("a") as journal:
+        for i, name in enumerate(todo, 1):
+            if name in done:
+                continue
+            done[name] = describe(str(datasets.at[name, "source"]), args.groups, args.random_state)
+            journal.write(json.dumps({"dataset": name, "values": done[name]}) + "\n")
+            journal.flush()
+            print(f"[{i}/{len(todo)}] {name}", flush=True)
+
+    new = pd.DataFrame.from_dict({n: done[n] for n in todo}, orient="index").astype("float64")
+    old = kb.metafeatures()
+    if args.check:
+        shared = [c for c in new.columns if c in old.columns]
+        moved = (new[shared] - old.loc[new.index, shared]).abs().max()
+        print("largest change of an existing column:")
+        print(moved[moved > 1e-9].sort_values(ascending=False).to_string() or "  none")
+    stale = [c for c in old.columns if c.split(".", 1)[0] in args.groups]
+    merged = pd.concat([old.drop(columns=stale), new], axis=1)
+    rebuilt = kb.merge(KnowledgeBase(metafeatures=merged))  # merged rows replace the old
+    rebuilt.info = dict(kb.info)
+    rebuilt.save(args.kb)
+    print(f"{len(new)} datasets, {new.shape[1]} columns of {args.groups} written to {args.kb}")
+
+
+if __name__ == "__main__":
+    main()
