@@ -76,6 +76,8 @@ def main() -> None:
     done = read_journal(args.journal)
     todo = [name for name in datasets.index if name in kb.metafeatures().index]
     with args.journal.open("a") as journal:
+        if journal.tell() and not args.journal.read_text().endswith("\n"):
+            journal.write("\n")  # ends a line cut by a kill
         for i, name in enumerate(todo, 1):
             if name in done:
                 continue
