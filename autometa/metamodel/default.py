@@ -336,18 +336,17 @@ class DefaultModel(ForestModel):
         config where counting datasets trusted the forest, and so picked better at k=1;
         classification was unchanged within noise (``benchmarks/first_pick_rules.py``,
         ``benchmarks/results/first_pick_rules_*.md``), hence the default.
-    ranker_share : float or "tune", default=0.5
+    ranker_share : float or "tune", default=0.0
         Share ``s`` of a :class:`~autometa.metamodel.RankerModel`'s prediction in the
         first-pick scores, ``(1 - s) forest + s ranker`` (before the shrinkage); the ranker
         is fitted only for a share above 0 (``chosen_["ranker_share"]``). ``"tune"``:
         chosen from :data:`RANKER_SHARES` with ``a`` and ``bonus`` by the same inner folds
         and standard-error rule, the forest alone preferred (the inner folds then fit a
-        ranker each: about twice the fitting time); with ``tune=False``, 0. Half by
-        default: since the landmarkers see interactions (``landmarking.tree_over_linear``)
-        the ranker, which reads single meta-features directly where the forest's
-        proximity blends them all, tells tables where trees beat linear models apart,
-        and the held-out families favour a share of 0.5 in regression (classification
-        within noise; ``benchmarks/ranker_share.py``, ``benchmarks/results/ranker_share.md``).
+        ranker each: about twice the fitting time); with ``tune=False``, 0. Off by default:
+        on the shipped knowledge base the inner folds prefer the forest alone in both
+        tasks, the held-out families favour a share of 0.5 in classification and the
+        forest alone in regression (``benchmarks/ranker_share.py``,
+        ``benchmarks/results/ranker_share.md``).
     risk_aversion : float or "tune", default=0.0
         ``r`` of a first pick by ``mu - r * spread`` (``spread``: the proximity-weighted
         standard deviation of each config's normalised score over the training datasets
@@ -402,7 +401,7 @@ class DefaultModel(ForestModel):
         first_pick_prior: str = "model",
         denoise: bool = False,
         first_pick_se: float | str = "noise",
-        ranker_share: float | str = 0.5,
+        ranker_share: float | str = 0.0,
         risk_aversion: float | str = 0.0,
         n_probes: int = 4,
         n_jobs: int = 1,
