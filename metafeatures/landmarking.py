@@ -245,20 +245,27 @@ def _leaf_value(y: np.ndarray, k: int | None) -> float:
 
 
 def _tree_predict(
-    Z: np.ndarray, y: np.ndarray, order: np.ndarray, test: np.ndarray, k: int | None, depth: int
+    Z: np.ndarray,
+    y: np.ndarray,
+    order: np.ndarray,
+    test: np.ndarray,
+    k: int | None,
+    depth: int,
+    root: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Predictions for the rows ``test`` of a greedy tree grown on the rows in ``order``.
 
     ``order`` is the node's training rows (indices into ``Z``) sorted per column,
     shape (n_node, q); each child keeps its rows' order by a stable boolean filter, so
     the whole tree costs one sort. A node is a leaf at ``depth`` 0, or when no split
-    of any column reduces impurity.
+    of any column reduces impurity. ``root``: the node's stumps' ``(gain, threshold)``
+    where the caller has them already (the fold's stump landmarkers).
     """
     rows = order[:, 0]
     pred = np.full(test.size, _leaf_value(y[rows], k))
     if depth == 0 or rows.size < 2 or test.size == 0:
         return pred
-    gain, thr, _, _ = _stumps(np.take_along_axis(Z, order, axis=0), y[order], k)
+    gain, thr = root or _stumps(np.take_along_axis(Z, order, axis=0), y[order], k)[:2]
     j = int(np.argmax(gain))
     if not gain[j] > 0:
         return pred
@@ -424,7 +431,7 @@ def compute(prep: Prepared, res: Results) -> None:
         Ztr, ytr = Z[tr], y[tr]
         out[f"{G}.one_nn"].append(score(yte, _nn_predict(Ztr, Zte, ytr)))
         out[f"{G}.elite_nn"].append(score(yte, _nn_1d(Ztr[:, best], ytr, Zte[:, best])))
-        tree = _tree_predict(Z, y, o, np.flatnonzero(te), k, TREE_DEPTH)
+        tree = _tree_predict(Z, y, o, np.flatnonzero(te), k, TREE_DEPTH, root=(gain, thr))
         out[f"{G}.shallow_tree"].append(score(yte, tree.astype(y.dtype) if cls else tree))
         with np.errstate(all="ignore"):
             if cls:
