@@ -239,13 +239,10 @@ def prefit_meta_models(
     ``n_jobs`` at a time: the cell loop fits them one table at a time in this process,
     which leaves all but one core idle for the tuned default model's minute per table."""
     from joblib import Parallel, delayed
-    from tqdm import tqdm
 
-    fitted = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+    Parallel(n_jobs=n_jobs)(
         delayed(_fit_family_models)(kb_dir, task, family, seed, cache) for task, family in families
     )
-    for _ in tqdm(fitted, total=len(families), desc="meta-models", unit="family"):
-        pass
 
 
 def make_folds(y: pd.Series, task: str, n_folds: int, seed: int) -> list[tuple[Any, Any]]:
@@ -1430,6 +1427,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     if families and not args.report_only and args.n_jobs > 1:
+        print(f"fitting the meta-models of {len(families)} held-out families", file=sys.stderr)
         prefit_meta_models(args.kb, families, args.seed, cache, args.n_jobs)
     for task in args.tasks:
         metric = DEFAULT_METRIC[task]
