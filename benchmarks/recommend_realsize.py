@@ -220,31 +220,6 @@ def family_members(kb: Any, family: str) -> list[str]:
     return sorted(d for d in kb.datasets().index if dataset_family(d) == family)
 
 
-def _fit_family_models(kb_dir: str | None, task: str, family: str, seed: int, cache: Path) -> None:
-    from autometa.kb import KnowledgeBase
-    from autometa.metamodel import get_model, load_or_fit
-    from autometa.metrics import DEFAULT_METRIC
-
-    kb = KnowledgeBase.load(kb_dir)
-    held_out = kb.without(family_members(kb, family))
-    for name in ("default", "sbs"):
-        model = get_model(name, random_state=seed)
-        load_or_fit(model, held_out, task, DEFAULT_METRIC[task], directory=cache)
-
-
-def prefit_meta_models(
-    kb_dir: str | None, families: Sequence[tuple[str, str]], seed: int, cache: Path, n_jobs: int
-) -> None:
-    """Fit the meta-models of every (task, held-out family) into the model cache,
-    ``n_jobs`` at a time: the cell loop fits them one table at a time in this process,
-    which leaves all but one core idle for the tuned default model's minute per table."""
-    from joblib import Parallel, delayed
-
-    Parallel(n_jobs=n_jobs)(
-        delayed(_fit_family_models)(kb_dir, task, family, seed, cache) for task, family in families
-    )
-
-
 def make_folds(y: pd.Series, task: str, n_folds: int, seed: int) -> list[tuple[Any, Any]]:
     """Seeded folds, stratified for classification (a class rarer than ``n_folds`` is
     spread as far as it goes)."""
@@ -1415,20 +1390,6 @@ def main(argv: list[str] | None = None) -> int:
         done[(about["dataset"], fold, method)] = record
         bar.update()
 
-    cache = args.checkpoints / "recommend_realsize_models"
-    families = sorted(
-        {
-            (t, row.family)
-            for t in args.tasks
-            for row in selected[t].itertuples()
-            for f in range(args.folds)
-            for m in methods[t]
-            if m in OURS and (row.name, f, m) not in done
-        }
-    )
-    if families and not args.report_only and args.n_jobs > 1:
-        print(f"fitting the meta-models of {len(families)} held-out families", file=sys.stderr)
-        prefit_meta_models(args.kb, families, args.seed, cache, args.n_jobs)
     for task in args.tasks:
         metric = DEFAULT_METRIC[task]
         for row in selected[task].itertuples():
@@ -1461,6 +1422,7 @@ def main(argv: list[str] | None = None) -> int:
             if any(m in OURS for _, m in pending):
                 bar.set_description(f"{row.name}: meta-models")
                 ctx["kb"] = kb.without(family_members(kb, row.family))
+                cache = args.checkpoints / "recommend_realsize_models"
                 ctx["models"] = {
                     name: load_or_fit(
                         get_model(name, random_state=args.seed),

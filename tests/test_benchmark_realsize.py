@@ -367,29 +367,3 @@ def test_headroom_is_the_per_dataset_best_of_a_pool_minus_the_yardstick(bench):
     assert room.loc["every method", "diff"] == pytest.approx((0.3 + 0.0) / 2)
     assert room.loc["ours", "diff"] == pytest.approx((0.05 - 0.05) / 2)
     assert room.loc["ours", "ci_low"] <= room.loc["ours", "diff"] <= room.loc["ours", "ci_high"]
-
-
-def test_prefit_fills_the_model_cache_the_cell_loop_reads(bench, tmp_path, monkeypatch):
-    from autometa.kb import KnowledgeBase
-    from autometa.metamodel import get_model, load_or_fit
-    from autometa.metamodel._base import MetaModel
-
-    rng = np.random.default_rng(0)
-    names = [f"d{i}" for i in range(12)] + ["iris", "iris~mcar20"]
-    mf = pd.DataFrame(rng.normal(size=(14, 3)), index=names, columns=["a", "b", "c"])
-    perf = pd.DataFrame(rng.uniform(size=(14, 4)), index=names, columns=list("ABCD"))
-    kb = KnowledgeBase.from_frames(mf, perf, task="classification", metric="balanced_accuracy")
-    kb_dir = str(kb.save(tmp_path / "kb"))
-    cache = tmp_path / "models"
-    bench.prefit_meta_models(kb_dir, [("classification", "iris")], 0, cache, n_jobs=2)
-    assert len(list(cache.iterdir())) == 2  # the default model and the single best
-
-    def no_fit(self, *args, **kwargs):
-        raise AssertionError("fitted again instead of read from the cache")
-
-    monkeypatch.setattr(MetaModel, "fit", no_fit)
-    held_out = KnowledgeBase.load(kb_dir).without(["iris", "iris~mcar20"])
-    for name in ("default", "sbs"):
-        load_or_fit(
-            get_model(name), held_out, "classification", "balanced_accuracy", directory=cache
-        )
