@@ -19,33 +19,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-import metafeatures
 from autometa import KnowledgeBase
-from autometa._constants import METAFEATURE_MAX_ROWS
-from autometa.data import load_dataset
+from autometa._batch_workers import describe as batch_describe
 
 
 def describe(source: str, groups: list[str], random_state: int) -> dict[str, float | None]:
-    """The groups' meta-features of the dataset at ``source``, as batch computes them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = load_dataset(source)
-        values = metafeatures.extract(
-            data.X,
-            data.y,
-            task=data.task,
-            categorical=list(data.categorical),
-            groups=groups,
-            random_state=random_state,
-            max_rows=METAFEATURE_MAX_ROWS,
-        )
-    return {k: (float(v) if np.isfinite(v) else None) for k, v in values.items()}
+    """The groups' meta-features of the dataset at ``source``, as batch computes them (by
+    batch's own describe job: the full table, no time or memory limit)."""
+    out = batch_describe(source, None, random_state, groups, cv=3)
+    if out["metafeatures"] is None:
+        raise RuntimeError(f"{source}: {out['error']}")
+    return out["metafeatures"]["values"]
 
 
 def read_journal(path: Path) -> dict[str, dict[str, float | None]]:
