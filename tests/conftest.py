@@ -6,9 +6,10 @@
 ``openml_cache``
     A private copy of ``shared/openml_cache`` with ``openml.config`` pointed at it (test
     server, no retries), restored afterwards. Yields the cache root.
-``load_benchmark``
+``load_benchmark``, ``load_script``
     ``load_benchmark("fewshot")`` imports the script ``benchmarks/fewshot.py`` as a module
-    (the benchmarks are scripts, not a package), freshly each call.
+    (the benchmarks are scripts, not a package), freshly each call; ``load_script`` the
+    same for ``scripts/``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SHARED_DIR = Path(
 )
 OPENML_TEST_SERVER = "https://test.openml.org/api/v1/xml"
 BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS_DIR = BENCHMARKS_DIR.parent / "scripts"
 
 
 @pytest.fixture(scope="session")
@@ -70,19 +72,29 @@ def openml_cache(shared_dir: Path, tmp_path: Path) -> Iterator[Path]:
         config.retry_policy = saved["retry_policy"]
 
 
-def _import_benchmark(name: str) -> ModuleType:
-    """``benchmarks/{name}.py`` imported as a module named ``benchmark_{name}`` (not put in
-    ``sys.modules``: every call runs the script's top level again)."""
-    path = BENCHMARKS_DIR / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+def _import_file(path: Path, module_name: str) -> ModuleType:
+    """The script at ``path`` imported as ``module_name`` (not put in ``sys.modules``:
+    every call runs the script's top level again)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import the benchmark script {path}")
+        raise ImportError(f"cannot import the script {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _import_benchmark(name: str) -> ModuleType:
+    """``benchmarks/{name}.py`` imported as a module named ``benchmark_{name}``."""
+    return _import_file(BENCHMARKS_DIR / f"{name}.py", f"benchmark_{name}")
 
 
 @pytest.fixture(scope="session")
 def load_benchmark() -> Callable[[str], ModuleType]:
     """A function importing a script of ``benchmarks/`` by name, e.g. ``"fewshot"``."""
     return _import_benchmark
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str], ModuleType]:
+    """A function importing a script of ``scripts/`` by name, e.g. ``"extend_real_size"``."""
+    return lambda name: _import_file(SCRIPTS_DIR / f"{name}.py", name)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from autometa.kb import KnowledgeBase, default_kb_path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "extend_real_size.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("extend_real_size", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("extend_real_size")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,15 +15,10 @@ import metafeatures
 from autometa import load_dataset
 from autometa.kb import KnowledgeBase
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "recompute_metafeatures.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("recompute_metafeatures", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("recompute_metafeatures")
 
 
 @pytest.fixture
