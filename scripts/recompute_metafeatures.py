@@ -36,11 +36,10 @@ def describe(source: str, groups: list[str], random_state: int) -> dict[str, flo
     return out["metafeatures"]["values"]
 
 
-def read_journal(path: Path) -> dict[str, dict[str, float | None]]:
-    if not path.exists():
-        return {}
+def read_journal(text: str) -> dict[str, dict[str, float | None]]:
+    """The values recorded in the journal's ``text``, by dataset."""
     done = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if line.strip():  # a line cut by a kill is incomplete JSON: recomputed
             try:
                 record = json.loads(line)
@@ -61,10 +60,12 @@ def main() -> None:
 
     kb = KnowledgeBase.load(args.kb)
     datasets = kb.datasets().set_index("dataset")
-    done = read_journal(args.journal)
-    todo = [name for name in datasets.index if name in kb.metafeatures().index]
+    old = kb.metafeatures()
+    text = args.journal.read_text() if args.journal.exists() else ""
+    done = read_journal(text)
+    todo = [name for name in datasets.index if name in old.index]
     with args.journal.open("a") as journal:
-        if journal.tell() and not args.journal.read_text().endswith("\n"):
+        if text and not text.endswith("\n"):
             journal.write("\n")  # ends a line cut by a kill
         for i, name in enumerate(todo, 1):
             if name in done:
@@ -75,7 +76,6 @@ def main() -> None:
             print(f"[{i}/{len(todo)}] {name}", flush=True)
 
     new = pd.DataFrame.from_dict({n: done[n] for n in todo}, orient="index").astype("float64")
-    old = kb.metafeatures()
     if args.check:
         shared = [c for c in new.columns if c in old.columns]
         moved = (new[shared] - old.loc[new.index, shared]).abs().max()
