@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autometa.errors import KnowledgeBaseError
 from autometa.kb import KnowledgeBase
 from autometa.metamodel.evaluation import evaluate_recommender, holdout_selection
 from autometa.metrics import DEFAULT_METRIC
@@ -53,8 +54,12 @@ def _md_table(frame: pd.DataFrame, cell: Callable[[object], str] = "{:.3f}".form
 
 
 def _yardstick_md(kb: KnowledgeBase, task: str, metric: str) -> str:
-    """How much of the gap choosing on the dataset itself (cross-validation) closes."""
-    ref = holdout_selection(kb, task=task, metric=metric, ks=KS).set_index("k")
+    """How much of the gap choosing on the dataset itself (cross-validation) closes (a
+    knowledge base without per-fold scores, e.g. one made ``from_frames``, has none)."""
+    try:
+        ref = holdout_selection(kb, task=task, metric=metric, ks=KS).set_index("k")
+    except KnowledgeBaseError as error:
+        return f"## Yardstick: choosing on the dataset itself\n\nNot available: {error}.\n"
     frame = ref[["gap_closed", "normalised_regret"]].T
     frame.columns = [f"k={k}" for k in frame.columns]
     frame.index.name = "in-dataset choice"
@@ -381,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             "runtime": f"{seconds:.0f} s, one process"
             + (" (resumed from a checkpoint: this last run only)" if resumed else ""),
         }
+        if args.default_params:
+            header["default model parameters"] = json.dumps(args.default_params, sort_keys=True)
         stem = args.out / f"recommend_lodo_{task}"
         both.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
         text = (

@@ -367,3 +367,29 @@ def test_headroom_is_the_per_dataset_best_of_a_pool_minus_the_yardstick(bench):
     assert room.loc["every method", "diff"] == pytest.approx((0.3 + 0.0) / 2)
     assert room.loc["ours", "diff"] == pytest.approx((0.05 - 0.05) / 2)
     assert room.loc["ours", "ci_low"] <= room.loc["ours", "diff"] <= room.loc["ours", "ci_high"]
+
+
+def test_held_out_models_are_fitted_ahead_in_parallel_and_read_back(bench, tmp_path, monkeypatch):
+    import argparse
+
+    from autometa._testing import synthetic_kb
+    from autometa.metamodel import DefaultModel
+
+    kb = synthetic_kb(n_datasets=30, n_variants=2)
+    tables = [("classification", "ds001"), ("classification", "ds002"), ("classification", "ds001")]
+    args = argparse.Namespace(seed=0, n_jobs=2)
+    assert bench.prefit_held_out_models(kb, tables, args, tmp_path) == 0
+    # one folder per family (a cache folder keeps a single fit per model), both models in each
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == ["classification-ds001", "classification-ds002"]
+    assert all(len(list((tmp_path / f).glob("*.json"))) == 2 for f in folders)
+
+    def refit(*args, **kwargs):
+        raise AssertionError("refitted instead of read from the cache")
+
+    monkeypatch.setattr(DefaultModel, "fit", refit)
+    held_out, models = bench.held_out_models(kb, "classification", "ds002", 0, tmp_path)
+    assert "ds002" not in held_out.datasets().index and "ds001" in held_out.datasets().index
+    assert models["default"].datasets_ == list(held_out.metafeatures("classification").index)
+    # a failed fit is reported and counted, not raised: the main loop fits it again
+    assert bench.prefit_held_out_models(kb, [("classification", "ds003")], args, tmp_path) == 1
