@@ -25,6 +25,7 @@ import pandas as pd
 
 from autometa import KnowledgeBase
 from autometa._batch_workers import describe as batch_describe
+from autometa.kb._journal import _records as journal_records
 
 
 def describe(source: str, groups: list[str], random_state: int) -> dict[str, float | None]:
@@ -36,17 +37,13 @@ def describe(source: str, groups: list[str], random_state: int) -> dict[str, flo
     return out["metafeatures"]["values"]
 
 
-def read_journal(text: str) -> dict[str, dict[str, float | None]]:
-    """The values recorded in the journal's ``text``, by dataset."""
-    done = {}
-    for line in text.splitlines():
-        if line.strip():  # a line cut by a kill is incomplete JSON: recomputed
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done[record["dataset"]] = record["values"]
-    return done
+def read_journal(path: Path) -> tuple[dict[str, dict[str, float | None]], bool]:
+    """The values recorded in the journal at ``path``, by dataset (a last line cut by a
+    kill is skipped, as the knowledge base's own journals skip it: that dataset is
+    described again), and whether the file ends in the middle of a line."""
+    data = path.read_bytes() if path.exists() else b""
+    done = {rec["dataset"]: rec["values"] for _, rec in journal_records(path, data)}
+    return done, bool(data) and not data.endswith(b"\n")
 
 
 def main() -> None:
@@ -61,11 +58,10 @@ def main() -> None:
     kb = KnowledgeBase.load(args.kb)
     datasets = kb.datasets().set_index("dataset")
     old = kb.metafeatures()
-    text = args.journal.read_text() if args.journal.exists() else ""
-    done = read_journal(text)
+    done, cut = read_journal(args.journal)
     todo = [name for name in datasets.index if name in old.index]
     with args.journal.open("a") as journal:
-        if text and not text.endswith("\n"):
+        if cut:
             journal.write("\n")  # ends a line cut by a kill
         for i, name in enumerate(todo, 1):
             if name in done:

@@ -78,3 +78,15 @@ def test_a_second_run_resumes_from_the_journal(script, kb_dir, tmp_path, monkeyp
     lines = journal.read_text().splitlines()
     assert {json.loads(line)["dataset"] for line in lines[:2]} == {"iris", "diabetes"}
     assert journal.read_text().endswith("\n")  # the next record starts on a line of its own
+
+
+def test_a_damaged_line_before_the_last_is_an_error_naming_it(
+    script, kb_dir, tmp_path, monkeypatch
+):
+    from autometa.errors import KnowledgeBaseError
+
+    journal = tmp_path / "mf.jsonl"
+    journal.write_text('{"dataset": "iris", "val\n{"dataset": "diabetes", "values": {}}\n')
+    with pytest.raises(KnowledgeBaseError, match=r"mf.jsonl: line 1 is not valid JSON"):
+        run(script, monkeypatch, kb_dir, "--groups", "landmarking", "--journal", journal)
+    assert KnowledgeBase.load(kb_dir).metafeatures().shape[1] == 2  # the KB untouched
