@@ -22,8 +22,8 @@ def test_report_names_the_default_model_parameters_it_compared(load_benchmark, t
     assert not status
     text = (out / "recommend_lodo_classification.md").read_text()
     assert f"- default model parameters: {json.dumps(params, sort_keys=True)}" in text
+    # a knowledge base without per-fold scores (made from frames) has no yardstick
+    assert "Not available: the knowledge base has no per-fold" in text
     # without a variant the report says nothing of parameters
     bench.main([*common, "--out", str(tmp_path / "plain"), "--checkpoints", str(tmp_path / "ck")])
     assert "parameters" not in (tmp_path / "plain" / "recommend_lodo_classification.md").read_text()
-    # a knowledge base without per-fold scores (made from frames) has no yardstick
-    assert "Not available: the knowledge base has no per-fold" in text
