@@ -347,7 +347,7 @@ def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
     """With an infinitely strict rule nothing can earn its place: the prior is the pick."""
     from autometa.errors import InvalidParameterError
 
-    common = {"n_estimators": 10, "inner_repeats": 1, "first_pick_se": 1e9}
+    common = {"n_estimators": 10, "inner_repeats": 1, "first_pick_se": 1e9, "ranker_share": 0}
     model = get_model("default", first_pick_prior="model", **common).fit(kb, TASK, METRIC)
     assert model.chosen_["a"] == 1.0 and model.chosen_["bonus"] == 0.0
     sbs = get_model("default", first_pick_prior="sbs", **common).fit(kb, TASK, METRIC)
@@ -371,7 +371,7 @@ def test_risk_aversion_discounts_the_spread_of_the_first_pick_only(kb):
     from autometa.metamodel.default import RISK_AVERSIONS
     from autometa.metamodel.forest import weighted_prediction
 
-    fast = {"n_estimators": 20, "tune": False}
+    fast = {"n_estimators": 20, "tune": False, "ranker_share": 0}
     plain = get_model("default", **fast).fit(kb, TASK, METRIC)
     averse = get_model("default", risk_aversion=2.0, **fast).fit(kb, TASK, METRIC)
     assert plain.chosen_["risk_aversion"] == 0.0 and averse.chosen_["risk_aversion"] == 2.0
@@ -407,7 +407,7 @@ def test_default_blends_the_ranker_into_the_first_pick_only_where_asked(kb):
 
     q = kb.metafeatures(TASK).iloc[3]
     fast = {"n_estimators": 20, "tune": False}
-    forest = get_model("default", **fast).fit(kb, TASK, METRIC)
+    forest = get_model("default", ranker_share=0, **fast).fit(kb, TASK, METRIC)
     assert forest.chosen_["ranker_share"] == 0.0 and forest.ranker_ is None
     blend = get_model("default", ranker_share=0.5, **fast).fit(kb, TASK, METRIC)
     # the first-pick scores: the mean of the forest's and the ranker's predictions
@@ -423,5 +423,26 @@ def test_default_blends_the_ranker_into_the_first_pick_only_where_asked(kb):
     shares = set(tuned.inner_scores_.columns.get_level_values("ranker_share"))
     assert shares == set(RANKER_SHARES) and tuned.chosen_["ranker_share"] in shares
     assert (tuned.ranker_ is not None) == (tuned.chosen_["ranker_share"] > 0)
-    with pytest.raises(InvalidParameterError, match=r"ranker_share=2.*\[0, 1\] or 'tune'"):
+    with pytest.raises(
+        InvalidParameterError, match=r"ranker_share=2.*\[0, 1\] or 'tune' or 'auto'"
+    ):
         get_model("default", ranker_share=2).fit(kb, TASK, METRIC)
+    with pytest.raises(InvalidParameterError, match=r"ranker_share='half'"):
+        get_model("default", ranker_share="half").fit(kb, TASK, METRIC)
+
+
+@pytest.mark.parametrize(("task", "metric"), [(TASK, METRIC), ("regression", "r2")])
+def test_default_ranker_share_auto_takes_the_tasks_share(task, metric):
+    from autometa.metamodel.default import AUTO_RANKER_SHARES
+
+    kb = synthetic_kb(n_datasets=40, n_variants=3, task=task)
+    fast = {"n_estimators": 20, "tune": False}
+    auto = get_model("default", **fast)
+    assert auto.get_params()["ranker_share"] == "auto"
+    auto.fit(kb, task, metric)
+    share = AUTO_RANKER_SHARES[task]
+    assert auto.chosen_["ranker_share"] == share and (auto.ranker_ is not None) == (share > 0)
+    fixed = get_model("default", ranker_share=share, **fast).fit(kb, task, metric)
+    q = kb.metafeatures(task).iloc[5]
+    assert auto.select(q, 5) == fixed.select(q, 5)
+    np.testing.assert_array_equal(auto.rank(q)[0], fixed.rank(q)[0])
