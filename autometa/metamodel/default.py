@@ -362,7 +362,7 @@ class DefaultModel(ForestModel):
         regression: on the shipped knowledge base half the ranker lifted the zero-shot
         pick on held-out families (k=1: +0.025 +- 0.012 normalised score; at k=5 the
         hedged list lost 0.009 +- 0.004) and on the real tables at real size (+0.009
-        against +0.005 over the best default; probing and best of 5 level), and cost
+        against +0.005 over the best default; probing -0.003, best of 5 level), and cost
         regression at k=1 (``benchmarks/results/ranker_share.md``,
         ``benchmarks/results/recommend_realsize_ranker_share/``). ``"tune"``: chosen
         from :data:`RANKER_SHARES` with ``a`` and ``bonus`` by the same inner folds and
