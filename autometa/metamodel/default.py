@@ -11,8 +11,8 @@ families together, as the outer evaluation does), with a standard-error rule sca
 the knowledge base's measured noise: the forest's own prediction is kept unless a
 shrunk one is better on the inner folds by more than that many standard errors. The same
 rule can decide whether the first pick also listens to a learned ranker
-(:class:`~autometa.metamodel.RankerModel`; ``ranker_share="tune"``); by default it does
-in classification, by half, and not in regression (``ranker_share="auto"``).
+(:class:`~autometa.metamodel.RankerModel`; ``ranker_share="tune"``, off by default;
+``ranker_share="auto"``: by half in classification, not in regression).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ SHRINKAGE: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: must earn its place).
 RANKER_SHARES: tuple[float, ...] = (0.0, 0.5)
 
-#: The ranker's share per task for ``ranker_share="auto"`` (the default); tasks not named
-#: here: none. Half in classification, where on the shipped knowledge base grouped
+#: The ranker's share per task for ``ranker_share="auto"``; tasks not named here: none.
+#: Half in classification, where on the shipped knowledge base grouped
 #: leave-one-family-out (k=1) and the real tables at real size (zero-shot) both favour it;
 #: none in regression, where both favour the forest alone
 #: (``benchmarks/results/ranker_share.md``,
@@ -352,7 +352,7 @@ class DefaultModel(ForestModel):
         config where counting datasets trusted the forest, and so picked better at k=1;
         classification was unchanged within noise (``benchmarks/first_pick_rules.py``,
         ``benchmarks/results/first_pick_rules_*.md``), hence the default.
-    ranker_share : float, "auto" or "tune", default="auto"
+    ranker_share : float, "auto" or "tune", default=0.0
         Share ``s`` of a :class:`~autometa.metamodel.RankerModel`'s prediction in the
         first-pick scores, ``(1 - s) forest + s ranker`` (before the shrinkage; picks
         2..k hedge the first as usual); the ranker is fitted only for a share above 0
@@ -360,14 +360,17 @@ class DefaultModel(ForestModel):
         ``bonus`` then fit one each (about twice the fitting time). ``"auto"``: the
         task's share in :data:`AUTO_RANKER_SHARES`, half in classification and none in
         regression: on the shipped knowledge base half the ranker lifted the zero-shot
-        pick on held-out families (k=1: +0.025 +- 0.012 normalised score; at k=5 the
-        hedged list lost 0.009 +- 0.004) and on the real tables at real size (+0.009
-        against +0.005 over the best default; probing -0.003, best of 5 level), and cost
-        regression at k=1 (``benchmarks/results/ranker_share.md``,
+        classification pick on held-out families (k=1: +0.025 +- 0.012 normalised
+        score; at k=5 the hedged list lost 0.009 +- 0.004) and on the real tables at real
+        size (+0.009 against +0.005 over the best default; probing -0.003, best of 5
+        level), and cost regression at k=1 (``benchmarks/results/ranker_share.md``,
         ``benchmarks/results/recommend_realsize_ranker_share/``). ``"tune"``: chosen
         from :data:`RANKER_SHARES` with ``a`` and ``bonus`` by the same inner folds and
         standard-error rule, the forest alone preferred (on the shipped knowledge base
-        they keep it in both tasks); with ``tune=False``, 0.
+        they keep it in both tasks); with ``tune=False``, 0. Off by default: the gain is
+        within the noise of either benchmark, its costs are not (twice the fitting
+        time, the zero-shot pick's calibration at real size 51 % / 86 % against 59 % /
+        87 %; ``benchmarks/results/kb_v2/ranker_share_auto/``).
     risk_aversion : float or "tune", default=0.0
         ``r`` of a first pick by ``mu - r * spread`` (``spread``: the proximity-weighted
         standard deviation of each config's normalised score over the training datasets
@@ -422,7 +425,7 @@ class DefaultModel(ForestModel):
         first_pick_prior: str = "model",
         denoise: bool = False,
         first_pick_se: float | str = "noise",
-        ranker_share: float | str = "auto",
+        ranker_share: float | str = 0.0,
         risk_aversion: float | str = 0.0,
         n_probes: int = 4,
         n_jobs: int = 1,

@@ -347,7 +347,7 @@ def test_first_pick_prior_decides_which_candidate_the_rule_keeps(kb):
     """With an infinitely strict rule nothing can earn its place: the prior is the pick."""
     from autometa.errors import InvalidParameterError
 
-    common = {"n_estimators": 10, "inner_repeats": 1, "first_pick_se": 1e9, "ranker_share": 0}
+    common = {"n_estimators": 10, "inner_repeats": 1, "first_pick_se": 1e9}
     model = get_model("default", first_pick_prior="model", **common).fit(kb, TASK, METRIC)
     assert model.chosen_["a"] == 1.0 and model.chosen_["bonus"] == 0.0
     sbs = get_model("default", first_pick_prior="sbs", **common).fit(kb, TASK, METRIC)
@@ -371,7 +371,7 @@ def test_risk_aversion_discounts_the_spread_of_the_first_pick_only(kb):
     from autometa.metamodel.default import RISK_AVERSIONS
     from autometa.metamodel.forest import weighted_prediction
 
-    fast = {"n_estimators": 20, "tune": False, "ranker_share": 0}
+    fast = {"n_estimators": 20, "tune": False}
     plain = get_model("default", **fast).fit(kb, TASK, METRIC)
     averse = get_model("default", risk_aversion=2.0, **fast).fit(kb, TASK, METRIC)
     assert plain.chosen_["risk_aversion"] == 0.0 and averse.chosen_["risk_aversion"] == 2.0
@@ -407,7 +407,7 @@ def test_default_blends_the_ranker_into_the_first_pick_only_where_asked(kb):
 
     q = kb.metafeatures(TASK).iloc[3]
     fast = {"n_estimators": 20, "tune": False}
-    forest = get_model("default", ranker_share=0, **fast).fit(kb, TASK, METRIC)
+    forest = get_model("default", **fast).fit(kb, TASK, METRIC)
     assert forest.chosen_["ranker_share"] == 0.0 and forest.ranker_ is None
     blend = get_model("default", ranker_share=0.5, **fast).fit(kb, TASK, METRIC)
     # the first-pick scores: the mean of the forest's and the ranker's predictions
@@ -437,9 +437,7 @@ def test_default_ranker_share_auto_takes_the_tasks_share(task, metric):
 
     kb = synthetic_kb(n_datasets=40, n_variants=3, task=task)
     fast = {"n_estimators": 20, "tune": False}
-    auto = get_model("default", **fast)
-    assert auto.get_params()["ranker_share"] == "auto"
-    auto.fit(kb, task, metric)
+    auto = get_model("default", ranker_share="auto", **fast).fit(kb, task, metric)
     share = AUTO_RANKER_SHARES[task]
     assert auto.chosen_["ranker_share"] == share and (auto.ranker_ is not None) == (share > 0)
     fixed = get_model("default", ranker_share=share, **fast).fit(kb, task, metric)
